@@ -1,0 +1,539 @@
+"""The lane's TOML config: loaded once, validated, turned into frozen dataclasses.
+
+Every error names the file, the key and the reason, so a technician can fix the
+file without reading code: ``lane.toml: scale.poll_ms: expected an integer from
+50 to 5000, got 'fast'``. Unknown keys are errors too: a typo must not silently
+fall back to a default. ``docs/configuration.md`` documents every key; the
+commented example is ``firmware_app/lane.example.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from firmware_app.errors import ConfigError
+from firmware_app.lane.labels import LabelFormat, LabelFormatError
+from firmware_app.lane.rules import CashRounding, SaleRules
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+# A plain USB numeric keypad plus a few letter keys (spec/lane-input.md).
+DEFAULT_KEYMAP: Mapping[str, str] = {
+    **{f"KEY_KP{d}": str(d) for d in range(10)},
+    **{f"KEY_{d}": str(d) for d in range(10)},
+    "KEY_KPDOT": "DOT",
+    "KEY_DOT": "DOT",
+    "KEY_KPENTER": "ENTER",
+    "KEY_ENTER": "ENTER",
+    "KEY_BACKSPACE": "CLEAR",
+    "KEY_ESC": "CLEAR",
+    "KEY_KPASTERISK": "QTY",
+    "KEY_KPSLASH": "PLU",
+    "KEY_KPMINUS": "VOID",
+    "KEY_KPPLUS": "SUBTOTAL",
+    "KEY_NUMLOCK": "CASH",
+    "KEY_TAB": "00",
+    "KEY_S": "SIGNON",
+    "KEY_O": "SIGNOFF",
+    "KEY_Q": "QTY",
+    "KEY_P": "PLU",
+    "KEY_V": "VOID",
+    "KEY_X": "CANCEL",
+    "KEY_T": "SUBTOTAL",
+    "KEY_C": "CASH",
+    "KEY_D": "CARD",
+    "KEY_M": "MOBILE",
+    "KEY_B": "MEMBER",
+    "KEY_N": "NOSALE",
+    "KEY_R": "RETURN",
+    "KEY_E": "REPRINT",
+    "KEY_U": "SUSPEND",
+    "KEY_Y": "RESUME",
+}
+
+KEY_NAMES = frozenset(
+    [str(d) for d in range(10)]
+    + ["00", "DOT", "CLEAR", "ENTER", "SIGNON", "SIGNOFF", "QTY", "PLU", "VOID", "CANCEL"]
+    + ["SUBTOTAL", "CASH", "CARD", "MOBILE", "MEMBER", "NOSALE"]
+    + ["RETURN", "REPRINT", "SUSPEND", "RESUME"]
+)
+
+DEFAULT_LABELS = (
+    "20IIIIIPPPPPC",  # price label: 5-digit PLU, price in minor units
+    "21IIIIIWWWWWC",  # weight label: 5-digit PLU, weight in grams
+)
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    """USB HID barcode scanner (keyboard wedge)."""
+
+    path: str = "/dev/lane-scanner"
+    layout: str = "us"
+    timeout_ms: int = 80  # a gap longer than this between keys drops a partial code
+    max_length: int = 128  # longer scans are dropped as garbage
+    grab: bool = True
+    gs_substitute: str = ""  # character some scanners send in place of GS (FNC1)
+
+
+@dataclass(frozen=True)
+class KeypadConfig:
+    """USB POS keypad; ``keymap`` maps evdev key names to lane key names."""
+
+    path: str = "/dev/lane-keypad"
+    grab: bool = True
+    keymap: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYMAP))
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """Serial weighing scale."""
+
+    enabled: bool = True
+    port: str = "/dev/lane-scale"
+    protocol: str = "8217"
+    baudrate: int = 9600
+    bytesize: int = 7
+    parity: str = "E"
+    stopbits: int = 1
+    poll_ms: int = 200  # how often the lane asks for a weight
+    timeout_ms: int = 500  # no complete answer within this: the scale is silent
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """Serial ESC/POS receipt printer."""
+
+    enabled: bool = True
+    port: str = "/dev/lane-printer"
+    baudrate: int = 19200
+    flow_control: str = "none"  # none | rtscts | xonxoff
+    paper_mm: int = 80  # 58 (32 columns) or 80 (48 columns)
+    columns: int = 48
+    chinese_mode: bool = True  # FS & before GB18030 text (Chinese-market printers)
+    encoding: str = "gb18030"
+
+
+@dataclass(frozen=True)
+class DrawerConfig:
+    """Cash drawer on GPIO (BCM numbers). See docs/wiring.md."""
+
+    enabled: bool = True
+    kick_pin: int = 17  # header pin 11, drives the MOSFET gate
+    switch_pin: int = 27  # header pin 13, open switch to ground, pull-up on
+    pulse_ms: int = 100  # kick pulse; hard limit 500 ms to protect the coil
+    kick_active_high: bool = True
+    open_when_switch: str = "open"  # switch contact when the drawer is open: open | closed
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Broker connection. ``password`` is a secret and is never logged."""
+
+    url: str = "mqtt://localhost:1883"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    topic_root: str = "pos"
+    keepalive_s: int = 30
+    ack_timeout_s: float = 30.0  # unacknowledged messages are sent again after this
+    max_inflight: int = 100
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "localhost"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+@dataclass(frozen=True)
+class PaymentConfig:
+    """Payment terminal. ``simulated`` approves everything unless ``decline``."""
+
+    terminal: str = "simulated"
+    decline: bool = False
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    """Where cashier messages go: a text device (``/dev/tty1``) or ``-`` for stdout."""
+
+    device: str = "-"
+    language: str = "zh"
+
+
+@dataclass(frozen=True)
+class ReceiptConfig:
+    header: tuple[str, ...] = ("超市 SUPERMARKET",)
+    footer: tuple[str, ...] = ("谢谢惠顾 THANK YOU",)
+    language: str = "zh-en"  # zh | en | zh-en
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    store: str
+    lane: str
+    data_dir: str
+    log_level: str
+    timezone: str
+    rules: SaleRules
+    scanner: ScannerConfig
+    keypad: KeypadConfig
+    scale: ScaleConfig
+    printer: PrinterConfig
+    drawer: DrawerConfig
+    mqtt: MqttConfig
+    payment: PaymentConfig
+    display: DisplayConfig
+    receipt: ReceiptConfig
+
+    @property
+    def database(self) -> Path:
+        return Path(self.data_dir) / "lane.db"
+
+
+class _Table:
+    """One TOML table being read: typed getters that name the key in every error."""
+
+    def __init__(self, source: str, name: str, data: Any) -> None:
+        self.source = source
+        self.name = name
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: {name}: expected a table, got {data!r}")
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        where = f"{self.name}.{key}" if self.name else key
+        return ConfigError(f"{self.source}: {where}: {reason}")
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        return self.data.get(key, default)
+
+    def table(self, key: str) -> _Table:
+        self.used.add(key)
+        name = f"{self.name}.{key}" if self.name else key
+        return _Table(self.source, name, self.data.get(key))
+
+    def str(self, key: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
+        value = self._get(key, default)
+        if value == "" and key not in self.data and pattern is not None:
+            raise self.fail(key, "required")
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {value!r}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(key, f"{value!r} does not match {pattern.pattern}")
+        return value
+
+    def int(self, key: str, default: int, lo: int, hi: int) -> int:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(key, f"expected an integer from {lo} to {hi}, got {value!r}")
+        return value
+
+    def float(self, key: str, default: float, lo: float, hi: float) -> float:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise self.fail(key, f"expected a number from {lo} to {hi}, got {value!r}")
+        return float(value)
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._get(key, default)
+        if value not in choices:
+            raise self.fail(key, f"expected one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"expected a list of strings, got {value!r}")
+        return tuple(value)
+
+    def money(self, key: str, default: str, minor_digits: int) -> int:
+        """A currency amount written as a decimal string (``"5000.00"``), in minor units."""
+        value = self._get(key, default)
+        try:
+            amount = Decimal(str(value)) if isinstance(value, str | int) else None
+        except InvalidOperation:
+            amount = None
+        if isinstance(value, bool) or amount is None or not amount.is_finite() or amount < 0:
+            raise self.fail(key, f"expected an amount like \"100.00\", got {value!r}")
+        minor = amount.scaleb(minor_digits)
+        if minor != minor.to_integral_value():
+            raise self.fail(key, f"{value!r} has more than {minor_digits} decimals")
+        return int(minor)
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key (check the spelling)")
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; raises ``ConfigError`` naming file, key and reason."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read: {e.strerror or e}") from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source}: not UTF-8 text: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    config = parse(data, source=source)
+    if config.mqtt.password and _world_readable(path):
+        raise ConfigError(
+            f"{source}: mqtt.password: the file holds a secret but is readable by everyone; "
+            f"run: chmod o-r {source}"
+        )
+    return config
+
+
+def _world_readable(path: str | os.PathLike[str]) -> bool:
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
+    """Validate an already-decoded TOML document."""
+    root = _Table(source, "", dict(data))
+    lane_t = root.table("lane")
+    store = lane_t.str("store", "", ID_PATTERN)
+    lane = lane_t.str("lane", "", ID_PATTERN)
+    data_dir = lane_t.str("data_dir", "/var/lib/firmware-lane")
+    log_level = lane_t.choice("log_level", "info", ("debug", "info", "warning", "error"))
+    timezone = lane_t.str("timezone", "")
+    lane_t.check_unknown()
+
+    config = Config(
+        path=source,
+        store=store,
+        lane=lane,
+        data_dir=data_dir,
+        log_level=log_level,
+        timezone=timezone,
+        rules=_sale_rules(root.table("sale"), root.table("labels")),
+        scanner=_scanner(root.table("scanner")),
+        keypad=_keypad(root.table("keypad")),
+        scale=_scale(root.table("scale")),
+        printer=_printer(root.table("printer")),
+        drawer=_drawer(root.table("drawer")),
+        mqtt=_mqtt(root.table("mqtt")),
+        payment=_payment(root.table("payment")),
+        display=_display(root.table("display")),
+        receipt=_receipt(root.table("receipt")),
+    )
+    root.check_unknown()
+    return config
+
+
+def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
+    currency = t.str("currency", "CNY", re.compile(r"^[A-Z]{3}$"))
+    minor_digits = t.int("minor_digits", 2, 0, 4)
+    step = t.money("cash_rounding", "0", minor_digits)
+    mode = t.choice("cash_rounding_mode", "half-up", ("half-up", "down"))
+    rules = SaleRules(
+        currency=currency,
+        minor_digits=minor_digits,
+        cash_rounding=CashRounding(step=step, mode=mode),
+        max_cash_tender=t.money("max_cash_tender", "5000.00", minor_digits),
+        max_quantity=t.int("max_quantity", 999, 1, 100000),
+        max_scan_length=t.int("max_scan_length", 128, 8, 4096),
+        scale_stale_ms=t.int("scale_stale_ms", 2000, 100, 60000),
+        member_prefix=t.str("member_prefix", "M"),
+        label_formats=_labels(labels_t),
+    )
+    t.check_unknown()
+    return rules
+
+
+def _labels(t: _Table) -> tuple[LabelFormat, ...]:
+    patterns = t.strings("formats", DEFAULT_LABELS)
+    t.check_unknown()
+    formats = []
+    for i, pattern in enumerate(patterns):
+        try:
+            formats.append(LabelFormat.parse(pattern))
+        except LabelFormatError as e:
+            raise t.fail(f"formats[{i}]", str(e)) from e
+    return tuple(formats)
+
+
+def _scanner(t: _Table) -> ScannerConfig:
+    d = ScannerConfig()
+    c = ScannerConfig(
+        path=t.str("path", d.path),
+        layout=t.choice("layout", d.layout, ("us", "de", "fr")),
+        timeout_ms=t.int("timeout_ms", d.timeout_ms, 10, 2000),
+        max_length=t.int("max_length", d.max_length, 8, 4096),
+        grab=t.bool("grab", d.grab),
+        gs_substitute=t.str("gs_substitute", d.gs_substitute, re.compile(r"^.?$")),
+    )
+    t.check_unknown()
+    return c
+
+
+def _keypad(t: _Table) -> KeypadConfig:
+    d = KeypadConfig()
+    path = t.str("path", d.path)
+    grab = t.bool("grab", d.grab)
+    keymap = dict(DEFAULT_KEYMAP)
+    map_t = t.table("map")
+    for evdev_name, lane_key in map_t.data.items():
+        map_t.used.add(evdev_name)
+        if not re.match(r"^(KEY|BTN)_[A-Z0-9_]+$", evdev_name):
+            raise map_t.fail(evdev_name, "expected an evdev key name like KEY_KP7")
+        if lane_key == "":
+            keymap.pop(evdev_name, None)  # "" removes a default mapping
+            continue
+        if lane_key not in KEY_NAMES:
+            raise map_t.fail(evdev_name, f"{lane_key!r} is not a lane key name")
+        keymap[evdev_name] = lane_key
+    t.check_unknown()
+    return KeypadConfig(path=path, grab=grab, keymap=keymap)
+
+
+def _scale(t: _Table) -> ScaleConfig:
+    d = ScaleConfig()
+    c = ScaleConfig(
+        enabled=t.bool("enabled", d.enabled),
+        port=t.str("port", d.port),
+        protocol=t.choice("protocol", d.protocol, ("8217",)),
+        baudrate=t.int("baudrate", d.baudrate, 1200, 115200),
+        bytesize=t.int("bytesize", d.bytesize, 7, 8),
+        parity=t.choice("parity", d.parity, ("N", "E", "O")),
+        stopbits=t.int("stopbits", d.stopbits, 1, 2),
+        poll_ms=t.int("poll_ms", d.poll_ms, 50, 5000),
+        timeout_ms=t.int("timeout_ms", d.timeout_ms, 50, 5000),
+    )
+    t.check_unknown()
+    return c
+
+
+def _printer(t: _Table) -> PrinterConfig:
+    d = PrinterConfig()
+    paper_mm = t.int("paper_mm", d.paper_mm, 58, 80)
+    if paper_mm not in (58, 80):
+        raise t.fail("paper_mm", f"expected 58 or 80, got {paper_mm}")
+    c = PrinterConfig(
+        enabled=t.bool("enabled", d.enabled),
+        port=t.str("port", d.port),
+        baudrate=t.int("baudrate", d.baudrate, 1200, 921600),
+        flow_control=t.choice("flow_control", d.flow_control, ("none", "rtscts", "xonxoff")),
+        paper_mm=paper_mm,
+        columns=t.int("columns", 32 if paper_mm == 58 else 48, 24, 64),
+        chinese_mode=t.bool("chinese_mode", d.chinese_mode),
+        encoding=t.choice("encoding", d.encoding, ("gb18030", "cp437", "utf-8")),
+    )
+    t.check_unknown()
+    return c
+
+
+def _drawer(t: _Table) -> DrawerConfig:
+    d = DrawerConfig()
+    c = DrawerConfig(
+        enabled=t.bool("enabled", d.enabled),
+        kick_pin=t.int("kick_pin", d.kick_pin, 0, 27),
+        switch_pin=t.int("switch_pin", d.switch_pin, 0, 27),
+        pulse_ms=t.int("pulse_ms", d.pulse_ms, 20, 500),
+        kick_active_high=t.bool("kick_active_high", d.kick_active_high),
+        open_when_switch=t.choice("open_when_switch", d.open_when_switch, ("open", "closed")),
+    )
+    if c.enabled and c.kick_pin == c.switch_pin:
+        raise t.fail("switch_pin", f"must differ from kick_pin ({c.kick_pin})")
+    t.check_unknown()
+    return c
+
+
+def _mqtt(t: _Table) -> MqttConfig:
+    d = MqttConfig()
+    url = t.str("url", d.url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise t.fail("url", f"expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as e:
+        raise t.fail("url", f"bad port in {url!r}") from e
+    c = MqttConfig(
+        url=url,
+        username=t.str("username", d.username),
+        password=t.str("password", d.password),
+        ca_file=t.str("ca_file", d.ca_file),
+        cert_file=t.str("cert_file", d.cert_file),
+        key_file=t.str("key_file", d.key_file),
+        topic_root=t.str("topic_root", d.topic_root, re.compile(r"^[A-Za-z0-9_/-]{1,64}$")),
+        keepalive_s=t.int("keepalive_s", d.keepalive_s, 5, 3600),
+        ack_timeout_s=t.float("ack_timeout_s", d.ack_timeout_s, 0.1, 86400),
+        max_inflight=t.int("max_inflight", d.max_inflight, 1, 65535),
+        reconnect_min_s=t.float("reconnect_min_s", d.reconnect_min_s, 0.05, 3600),
+        reconnect_max_s=t.float("reconnect_max_s", d.reconnect_max_s, 0.05, 3600),
+    )
+    if c.password and not c.username:
+        raise t.fail("password", "a password needs a username")
+    if c.cert_file and not c.tls:
+        raise t.fail("cert_file", "a client certificate needs an mqtts:// url")
+    t.check_unknown()
+    return c
+
+
+def _payment(t: _Table) -> PaymentConfig:
+    d = PaymentConfig()
+    c = PaymentConfig(
+        terminal=t.choice("terminal", d.terminal, ("simulated",)),
+        decline=t.bool("decline", d.decline),
+    )
+    t.check_unknown()
+    return c
+
+
+def _display(t: _Table) -> DisplayConfig:
+    d = DisplayConfig()
+    c = DisplayConfig(
+        device=t.str("device", d.device),
+        language=t.choice("language", d.language, ("zh", "en")),
+    )
+    t.check_unknown()
+    return c
+
+
+def _receipt(t: _Table) -> ReceiptConfig:
+    d = ReceiptConfig()
+    c = ReceiptConfig(
+        header=t.strings("header", d.header),
+        footer=t.strings("footer", d.footer),
+        language=t.choice("language", d.language, ("zh", "en", "zh-en")),
+    )
+    t.check_unknown()
+    return c

@@ -1,0 +1,39 @@
+"""The sale rules a lane is configured with (built from the config file by the shell)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from firmware_app.lane.labels import LabelFormat
+
+
+@dataclass(frozen=True)
+class CashRounding:
+    """Rounding of what a customer pays in cash.
+
+    ``step`` in minor units (0 = none, 10 = to the jiao); ``mode`` is
+    ``half-up`` (nearest step, halves up) or ``down`` (抹零: always in the
+    customer's favour).
+    """
+
+    step: int = 0
+    mode: str = "half-up"
+
+
+@dataclass(frozen=True)
+class SaleRules:
+    """Everything about selling that the config decides.
+
+    Money in minor units; ``max_quantity`` in items; ``scale_stale_ms`` is how
+    old the last scale answer may be before the scale counts as silent.
+    """
+
+    currency: str = "CNY"
+    minor_digits: int = 2
+    cash_rounding: CashRounding = field(default_factory=CashRounding)
+    max_cash_tender: int = 500000
+    max_quantity: int = 999
+    max_scan_length: int = 128
+    scale_stale_ms: int = 2000
+    member_prefix: str = "M"
+    label_formats: tuple[LabelFormat, ...] = ()

@@ -1,0 +1,124 @@
+"""The outbox: uplink messages waiting for the store server's acknowledgement.
+
+Rows are appended by the lane loop inside the transaction that commits a sale or
+an audit event (``append``), and leave only when an ``ack`` covers their seq.
+The sync thread reads them in seq order and records acknowledgements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from firmware_app.store.models import Meta, OutboxMessage
+
+NEXT_SEQ = "outbox.next_seq"
+ACKED_UPTO = "outbox.acked_upto"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message as the sync thread sends it."""
+
+    seq: int
+    topic: str
+    payload: bytes
+    created_at: str
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    oldest_at: str | None
+    next_seq: int
+    acked_upto: int
+
+
+def _meta_int(key: str, default: int) -> int:
+    row = Meta.get_or_none(Meta.key == key)
+    return int(row.value) if row else default
+
+
+def _set_meta(key: str, value: int) -> None:
+    Meta.insert(key=key, value=str(value)).on_conflict_replace().execute()
+
+
+def append(
+    topic: str,
+    build: Callable[[int], Mapping[str, Any]],
+    created_at: datetime,
+) -> int:
+    """Append one message; must run inside the caller's transaction.
+
+    ``build(seq)`` returns the message body for the seq this row gets, so that
+    the seq inside the payload and the row's seq can never differ.
+    """
+    seq = _meta_int(NEXT_SEQ, 1)
+    body = build(seq)
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    OutboxMessage.create(
+        seq=seq,
+        topic=topic,
+        payload=payload,
+        created_at=created_at.isoformat(timespec="milliseconds"),
+    )
+    _set_meta(NEXT_SEQ, seq + 1)
+    return seq
+
+
+class Outbox:
+    """The outbox as the sync thread sees it (reads, acknowledgements, housekeeping)."""
+
+    def __init__(self, db: peewee.SqliteDatabase) -> None:
+        self.db = db
+
+    def unacked(self, after_seq: int = 0, limit: int = 100) -> list[OutboxRow]:
+        """Unacknowledged rows with seq > ``after_seq``, oldest first."""
+        query = (
+            OutboxMessage.select()
+            .where(OutboxMessage.acked_at.is_null(), OutboxMessage.seq > after_seq)
+            .order_by(OutboxMessage.seq)
+            .limit(limit)
+        )
+        return [OutboxRow(r.seq, r.topic, bytes(r.payload), r.created_at) for r in query]
+
+    def ack_upto(self, seq: int, at: datetime) -> int:
+        """Mark every row with seq ≤ ``seq`` acknowledged; returns how many were newly acked.
+
+        Out-of-order or repeated acks are harmless: the mark only ever moves forward.
+        """
+        with self.db.atomic():
+            if seq <= _meta_int(ACKED_UPTO, 0):
+                return 0
+            n = (
+                OutboxMessage.update(acked_at=at.isoformat(timespec="milliseconds"))
+                .where(OutboxMessage.seq <= seq, OutboxMessage.acked_at.is_null())
+                .execute()
+            )
+            _set_meta(ACKED_UPTO, min(seq, _meta_int(NEXT_SEQ, 1) - 1))
+            return int(n)
+
+    def prune(self, acked_before: datetime) -> int:
+        """Delete acknowledged rows acknowledged before ``acked_before``."""
+        cutoff = acked_before.isoformat(timespec="milliseconds")
+        with self.db.atomic():
+            return int(
+                OutboxMessage.delete()
+                .where(OutboxMessage.acked_at.is_null(False), OutboxMessage.acked_at < cutoff)
+                .execute()
+            )
+
+    def stats(self) -> OutboxStats:
+        pending = OutboxMessage.select().where(OutboxMessage.acked_at.is_null())
+        oldest = pending.order_by(OutboxMessage.seq).first()
+        return OutboxStats(
+            pending=pending.count(),
+            oldest_at=oldest.created_at if oldest else None,
+            next_seq=_meta_int(NEXT_SEQ, 1),
+            acked_upto=_meta_int(ACKED_UPTO, 0),
+        )
