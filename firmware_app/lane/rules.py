@@ -37,3 +37,23 @@ class SaleRules:
     scale_stale_ms: int = 2000
     member_prefix: str = "M"
     label_formats: tuple[LabelFormat, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReceiptSetup:
+    """Receipt wording: store header and footer lines, and the label language
+    (``zh``, ``en`` or ``zh-en`` for both)."""
+
+    header: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ()
+    language: str = "zh-en"
+
+
+@dataclass(frozen=True)
+class LaneSetup:
+    """Who this lane is and how it sells: everything the core needs from the config."""
+
+    store: str = "S1"
+    lane: str = "1"
+    rules: SaleRules = field(default_factory=SaleRules)
+    receipt: ReceiptSetup = field(default_factory=ReceiptSetup)

@@ -1,7 +1,8 @@
 """Tables of the lane database.
 
 Money columns are integers in minor units; quantities are integer thousandths
-of the unit (grams for ``kg``); timestamps are RFC 3339 strings with offset.
+of the unit (grams for ``kg``); timestamps are RFC 3339 strings with offset;
+tax rates are decimal strings (``"13"``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,125 @@ class BaseModel(peewee.Model):
 
 
 class Meta(BaseModel):
-    """Small named values: catalog version, next outbox seq, last journal hash."""
+    """Small named values: catalog version, next outbox seq, the signed-on cashier."""
 
     key = peewee.TextField(primary_key=True)
     value = peewee.TextField()
+
+
+class CatalogItem(BaseModel):
+    sku = peewee.TextField(primary_key=True)
+    name = peewee.TextField()
+    unit = peewee.TextField()  # each | kg
+    price = peewee.IntegerField()  # minor units, per piece or per kg, tax included
+    tax_rate = peewee.TextField()
+    plu = peewee.IntegerField(null=True, index=True)
+    age_restricted = peewee.BooleanField(default=False)
+    active = peewee.BooleanField(default=True)
+
+
+class ItemCode(BaseModel):
+    """A code of an item, by its lookup key (``barcodes.catalog_key``)."""
+
+    code = peewee.TextField(primary_key=True)
+    sku = peewee.TextField(index=True)
+
+
+class CashierAccount(BaseModel):
+    id = peewee.TextField(primary_key=True)
+    role = peewee.TextField()  # cashier | supervisor
+    pin_hash = peewee.TextField()  # scrypt$n$r$p$salt$hash, never the PIN
+    created_at = peewee.TextField()
+
+
+class OpenSale(BaseModel):
+    """The sale in progress (at most one), rewritten at every change."""
+
+    id = peewee.TextField(primary_key=True)
+    opened_at = peewee.TextField()
+    cashier = peewee.TextField()
+    member = peewee.TextField(null=True)
+    rounding = peewee.IntegerField(default=0)
+    tenders = peewee.TextField(default="[]")  # JSON list of {type, amount, reference}
+
+
+class OpenLine(BaseModel):
+    """A line of the open sale, written as it is added, updated when voided."""
+
+    sale_id = peewee.TextField()
+    no = peewee.IntegerField()
+    sku = peewee.TextField()
+    code = peewee.TextField()
+    name = peewee.TextField()
+    unit = peewee.TextField()
+    qty = peewee.IntegerField()
+    unit_price = peewee.IntegerField()
+    amount = peewee.IntegerField()
+    tax_rate = peewee.TextField()
+    discount = peewee.IntegerField(default=0)
+    voided = peewee.BooleanField(default=False)
+    weight_text = peewee.TextField(default="")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sale_id", "no")
+
+
+class Transaction(BaseModel):
+    """A finished transaction (sale or cancelled sale)."""
+
+    sale_id = peewee.TextField(primary_key=True)
+    receipt_no = peewee.IntegerField(unique=True)
+    kind = peewee.TextField()
+    opened_at = peewee.TextField()
+    closed_at = peewee.TextField(index=True)
+    cashier = peewee.TextField()
+    member = peewee.TextField(null=True)
+    currency = peewee.TextField()
+    total = peewee.IntegerField()
+    tax = peewee.IntegerField()
+    rounding = peewee.IntegerField()
+    change = peewee.IntegerField()
+    journal_hash = peewee.TextField()
+
+
+class TransactionLine(BaseModel):
+    sale_id = peewee.TextField(index=True)
+    no = peewee.IntegerField()
+    sku = peewee.TextField()
+    code = peewee.TextField()
+    name = peewee.TextField()
+    unit = peewee.TextField()
+    qty = peewee.IntegerField()
+    unit_price = peewee.IntegerField()
+    amount = peewee.IntegerField()
+    tax_rate = peewee.TextField()
+    discount = peewee.IntegerField()
+    voided = peewee.BooleanField()
+    weight_text = peewee.TextField(default="")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sale_id", "no")
+
+
+class TransactionTender(BaseModel):
+    sale_id = peewee.TextField(index=True)
+    no = peewee.IntegerField()
+    type = peewee.TextField()
+    amount = peewee.IntegerField()
+    reference = peewee.TextField(default="")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sale_id", "no")
+
+
+class JournalEntry(BaseModel):
+    """The hash chain: ``hash`` = SHA-256(prev_hash + canonical JSON of ``record``)."""
+
+    no = peewee.AutoField()
+    sale_id = peewee.TextField(unique=True)
+    prev_hash = peewee.TextField()
+    hash = peewee.TextField(unique=True)
+    record = peewee.TextField()
 
 
 class OutboxMessage(BaseModel):
@@ -35,4 +151,16 @@ class OutboxMessage(BaseModel):
     acked_at = peewee.TextField(null=True, index=True)
 
 
-ALL_MODELS: list[type[BaseModel]] = [Meta, OutboxMessage]
+ALL_MODELS: list[type[BaseModel]] = [
+    Meta,
+    CatalogItem,
+    ItemCode,
+    CashierAccount,
+    OpenSale,
+    OpenLine,
+    Transaction,
+    TransactionLine,
+    TransactionTender,
+    JournalEntry,
+    OutboxMessage,
+]

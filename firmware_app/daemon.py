@@ -1,0 +1,219 @@
+"""The lane loop: one queue, one writer.
+
+Drivers, the payment terminal and the sync thread only ``post`` events; this
+loop takes them one at a time, asks the core for the new state and effects,
+commits the durable effects in one transaction, and only then drives devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from firmware_app.drivers.errors import DeviceError
+from firmware_app.drivers.ports import CashDrawer, ReceiptPrinter
+from firmware_app.lane.effects import (
+    DURABLE,
+    CommitSale,
+    Effect,
+    KickDrawer,
+    PrintReceipt,
+    RecordEvent,
+    RequestPayment,
+)
+from firmware_app.lane.events import (
+    DeviceState,
+    Event,
+    KeyPressed,
+    PaymentResult,
+    Scanned,
+    Tick,
+)
+from firmware_app.lane.machine import handle
+from firmware_app.lane.messages import Message, Msg
+from firmware_app.lane.ports import Ports
+from firmware_app.lane.rules import LaneSetup
+from firmware_app.lane.state import LaneState
+from firmware_app.payment import PaymentTerminal
+from firmware_app.store.sales import SalesStore
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.5
+
+
+class Display(Protocol):
+    def show(self, state: LaneState) -> None: ...
+
+
+class Uplink(Protocol):
+    def wake(self) -> None: ...
+
+    def status_changed(self) -> None: ...
+
+
+class Lane:
+    """The lane controller: state, queue and the effects it drives."""
+
+    def __init__(
+        self,
+        *,
+        setup: LaneSetup,
+        ports: Ports,
+        sales: SalesStore,
+        display: Display,
+        printer: ReceiptPrinter | None,
+        drawer: CashDrawer | None,
+        terminal: PaymentTerminal,
+        clock: Callable[[], datetime],
+        initial: LaneState,
+    ) -> None:
+        self.setup = setup
+        self.ports = ports
+        self.sales = sales
+        self.display = display
+        self.printer = printer
+        self.drawer = drawer
+        self.terminal = terminal
+        self.clock = clock
+        self.state = initial
+        self.uplink: Uplink | None = None
+        self.devices: dict[str, str] = {}
+        self.counts = {"key": 0, "scan": 0, "event": 0}
+        self._queue: queue.Queue[Event] = queue.Queue()
+        self._devices_lock = threading.Lock()
+        self.on_ready: Callable[[], None] | None = None
+
+    # --- input --------------------------------------------------------------------
+
+    def post(self, event: Event) -> None:
+        """Queue an event; safe from any thread."""
+        self._queue.put(event)
+
+    def idle(self) -> bool:
+        """True when every event posted so far has been handled."""
+        return self._queue.unfinished_tasks == 0
+
+    def device_states(self) -> dict[str, str]:
+        with self._devices_lock:
+            return dict(self.devices)
+
+    # --- the loop -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, on_tick: Callable[[], None] | None = None) -> None:
+        """Handle events until ``stop`` is set."""
+        self.display.show(self.state)
+        while not stop.is_set():
+            try:
+                event: Event = self._queue.get(timeout=TICK_S)
+            except queue.Empty:
+                self.step(Tick())
+                if on_tick is not None:
+                    on_tick()
+                continue
+            try:
+                self.step(event)
+            finally:
+                self._queue.task_done()
+
+    def step(self, event: Event) -> None:
+        """Handle one event: never raises, whatever the event or a device does."""
+        self._count(event)
+        try:
+            now = self.clock()
+            new_state, effects = handle(self.state, event, now, self.ports, self.setup)
+        except Exception:
+            log.exception("lane core failed on %r; state kept", event)
+            return
+        if self._commit(new_state, effects):
+            self._drive(effects)
+        if isinstance(event, DeviceState):
+            self._device(event)
+        self._log_refusal(event)
+        self.display.show(self.state)
+
+    def _count(self, event: Event) -> None:
+        kind = "key" if isinstance(event, KeyPressed) else "scan" if isinstance(event, Scanned) else "event"
+        self.counts[kind] += 1
+
+    def _commit(self, new_state: LaneState, effects: tuple[Effect, ...]) -> bool:
+        durable = [e for e in effects if isinstance(e, DURABLE)]
+        if durable:
+            try:
+                self.sales.apply(durable)
+            except Exception:
+                log.exception("could not save %s; the lane keeps its previous state",
+                              [type(e).__name__ for e in durable])
+                self.state = replace(self.state, entry="", message=Message.of(Msg.SAVE_FAILED))
+                return False
+        self.state = new_state
+        if any(isinstance(e, CommitSale | RecordEvent) for e in durable) and self.uplink:
+            self.uplink.wake()
+        return True
+
+    def _drive(self, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            try:
+                match effect:
+                    case KickDrawer():
+                        self._kick()
+                    case PrintReceipt(receipt=receipt):
+                        self._print(receipt)
+                    case RequestPayment():
+                        self._pay(effect)
+            except Exception:
+                log.exception("effect %s failed", type(effect).__name__)
+
+    def _kick(self) -> None:
+        if self.drawer is None:
+            log.warning("drawer kick asked, but no drawer is configured")
+            return
+        try:
+            self.drawer.kick()
+        except DeviceError as e:
+            log.error("drawer: %s", e)
+            self.post(DeviceState("drawer", "error", str(e)))
+
+    def _print(self, receipt: object) -> None:
+        if self.printer is None:
+            log.info("no printer configured; receipt not printed")
+            return
+        try:
+            self.printer.print_receipt(receipt)  # type: ignore[arg-type]
+        except DeviceError as e:
+            log.error("printer: %s", e)
+            self.post(DeviceState("printer", "error", str(e)))
+
+    def _pay(self, effect: RequestPayment) -> None:
+        def ask() -> None:
+            try:
+                result = self.terminal.request(effect.request_id, effect.tender, effect.amount)
+            except Exception as e:  # a terminal fault is a decline, never a hung lane
+                log.exception("payment terminal failed")
+                result = PaymentResult(effect.request_id, approved=False, reason=str(e)[:40])
+            self.post(result)
+
+        threading.Thread(target=ask, name="payment", daemon=True).start()
+
+    def _device(self, event: DeviceState) -> None:
+        with self._devices_lock:
+            changed = self.devices.get(event.device) != event.state
+            self.devices[event.device] = event.state
+        if changed:
+            level = logging.INFO if event.state in ("ok", "closed", "open") else logging.WARNING
+            log.log(level, "%s: %s %s", event.device, event.state, event.detail)
+            if self.uplink:
+                self.uplink.status_changed()
+
+    def _log_refusal(self, event: Event) -> None:
+        """Technicians see the reason behind a cashier's short message."""
+        message = self.state.message
+        if message is not None and isinstance(event, KeyPressed | Scanned):
+            reason = message.arg("reason")
+            if reason:
+                log.warning("%r refused: %s", event, reason)

@@ -1,0 +1,325 @@
+"""``handle(state, event, now, ctx) -> (state', effects)``: the whole lane, as a function.
+
+Keypad semantics follow spec/lane-input.md. Every refusal leaves the state as
+it was except for the message shown (and a cleared entry), and asks for no
+effect, so "a clear message and nothing changed" holds by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from firmware_app.lane import paying, selling
+from firmware_app.lane.context import Ctx, Outcome, refuse
+from firmware_app.lane.effects import DiscardSale, KickDrawer, SaveSale, SaveSession
+from firmware_app.lane.events import (
+    DrawerSwitch,
+    Event,
+    KeyPressed,
+    PaymentResult,
+    ScaleUpdate,
+    Scanned,
+)
+from firmware_app.lane.messages import Message, Msg
+from firmware_app.lane.ports import Ports, Role
+from firmware_app.lane.rules import LaneSetup
+from firmware_app.lane.state import Action, Approval, LaneState, Mode
+
+DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
+LATER_KEYS = frozenset(["RETURN", "REPRINT", "SUSPEND", "RESUME"])
+MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
+
+
+def handle(
+    state: LaneState, event: Event, now: datetime, ports: Ports, setup: LaneSetup
+) -> Outcome:
+    ctx = Ctx(ports, setup, now)
+    match event:
+        case KeyPressed(key=key):
+            return _key(state, key, ctx)
+        case Scanned(data=data):
+            return selling.on_scan(state, data, ctx)
+        case ScaleUpdate(reading=reading):
+            return replace(state, scale=reading, scale_at=now), ()
+        case PaymentResult():
+            return paying.on_result(state, event, ctx)
+        case DrawerSwitch(is_open=is_open):
+            return replace(state, drawer_open=is_open), ()
+        case _:
+            return state, ()
+
+
+def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key in DIGIT_KEYS or key == "DOT":
+        return _entry(state, key)
+    if key == "CLEAR":
+        return _clear(state)
+    return MODE_KEYS[state.mode](state, key, ctx)
+
+
+def _entry(state: LaneState, key: str) -> Outcome:
+    if state.mode is Mode.TERMINAL:
+        return refuse(state, Msg.TERMINAL_BUSY)
+    secret = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN)
+    if key == "DOT" and (secret or "." in state.entry):
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    entry = state.entry + ("." if key == "DOT" else key)
+    if len(entry) > MAX_ENTRY:
+        return refuse(state, Msg.BAD_ENTRY, key=key)
+    return replace(state, entry=entry), ()
+
+
+def _clear(state: LaneState) -> Outcome:
+    if state.mode is Mode.TERMINAL:
+        return refuse(state, Msg.TERMINAL_BUSY)
+    if state.mode is Mode.PIN:
+        return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
+    if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
+        return replace(state, mode=Mode.READY, entry="", approval=None, message=None), ()
+    if state.entry:
+        return replace(state, entry=""), ()
+    if state.qty is not None:
+        return replace(state, qty=None, message=None), ()
+    return replace(state, message=None), ()
+
+
+# --- signed off and signing on ------------------------------------------------
+
+
+def _signed_off_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key != "SIGNON":
+        return refuse(state, Msg.SIGN_ON_FIRST)
+    if not state.entry or "." in state.entry:
+        return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    return replace(
+        state,
+        mode=Mode.PIN,
+        signing_on=state.entry,
+        entry="",
+        message=Message.of(Msg.ENTER_PIN, cashier=state.entry),
+    ), ()
+
+
+def _pin_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key != "ENTER":
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    cashier = ctx.ports.cashiers.verify(state.signing_on, state.entry)
+    if cashier is None:
+        failed = ctx.audit(state, "sign_on_failed", cashier=state.signing_on)
+        back = replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="")
+        return replace(back, message=Message.of(Msg.WRONG_PIN)), (failed,)
+    signed_on = replace(
+        state,
+        mode=Mode.READY,
+        cashier=cashier,
+        entry="",
+        signing_on="",
+        message=Message.of(Msg.SIGNED_ON, cashier=cashier.id),
+    )
+    return signed_on, (
+        SaveSession(cashier),
+        ctx.audit(signed_on, "sign_on", role=cashier.role.value),
+    )
+
+
+# --- signed on -----------------------------------------------------------------
+
+
+def _ready_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key in LATER_KEYS:
+        return refuse(state, Msg.NOT_AVAILABLE, key=key)
+    handler = READY_KEYS.get(key)
+    if handler is None:
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    return handler(state, key, ctx)
+
+
+def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.sale is not None:
+        return refuse(state, Msg.SALE_OPEN)
+    event = ctx.audit(state, "sign_off")
+    off = LaneState(
+        next_receipt_no=state.next_receipt_no,
+        scale=state.scale,
+        scale_at=state.scale_at,
+        last_receipt=state.last_receipt,
+        drawer_open=state.drawer_open,
+        message=Message.of(Msg.SIGNED_OFF),
+    )
+    return off, (SaveSession(None), event)
+
+
+def _qty(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.sale is not None and state.sale.tenders:
+        return refuse(state, Msg.FINISH_PAYMENT)
+    if not state.entry:
+        return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    if not state.entry.isdigit() or int(state.entry) < 1:
+        return refuse(state, Msg.BAD_ENTRY, key=key)
+    qty = int(state.entry)
+    if qty > ctx.setup.rules.max_quantity:
+        return refuse(state, Msg.QTY_TOO_BIG, max=ctx.setup.rules.max_quantity)
+    return replace(state, entry="", qty=qty, message=Message.of(Msg.QTY_SET, qty=qty)), ()
+
+
+def _plu(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if not state.entry:
+        return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    if not state.entry.isdigit():
+        return refuse(state, Msg.BAD_ENTRY, key=key)
+    return selling.add_by_plu(state, int(state.entry), ctx)
+
+
+def _void(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    sale = state.sale
+    if sale is None or not sale.live_lines:
+        return refuse(state, Msg.NOTHING_TO_VOID)
+    if sale.tenders:
+        return refuse(state, Msg.FINISH_PAYMENT)
+    if not state.entry:
+        return _void_line(state, sale.live_lines[-1].no, ctx)
+    if not state.entry.isdigit():
+        return refuse(state, Msg.BAD_ENTRY, key=key)
+    no = int(state.entry)
+    if not any(line.no == no for line in sale.live_lines):
+        return refuse(state, Msg.NO_SUCH_LINE, line=no)
+    return _ask_supervisor(state, Approval(Action.VOID_LINE, line=no), ctx)
+
+
+def _void_line(state: LaneState, no: int, ctx: Ctx, **details: object) -> Outcome:
+    assert state.sale is not None
+    line = next(ln for ln in state.sale.lines if ln.no == no)
+    sale = state.sale.void_line(no)
+    after = replace(
+        state, sale=sale, entry="", message=Message.of(Msg.LINE_VOIDED, line=no, name=line.name)
+    )
+    event = ctx.audit(after, "line_void", line=no, sku=line.sku, amount=line.amount, **details)
+    return after, (SaveSale(sale), event)
+
+
+def _cancel(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    sale = state.sale
+    if sale is None:
+        return refuse(state, Msg.NO_SALE)
+    if sale.tenders:
+        return refuse(state, Msg.FINISH_PAYMENT)
+    if not sale.lines:  # nothing was entered: nothing to record
+        after = replace(state, sale=None, entry="", qty=None)
+        return replace(after, message=Message.of(Msg.SALE_CANCELLED)), (DiscardSale(sale.id),)
+    return _ask_supervisor(state, Approval(Action.CANCEL), ctx)
+
+
+def _subtotal(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.sale is None:
+        return refuse(state, Msg.NO_SALE)
+    due = ctx.money(state.sale.due)
+    return replace(state, entry="", message=Message.of(Msg.SUBTOTAL, due=due)), ()
+
+
+def _member(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if not state.entry or not state.entry.isdigit():
+        return refuse(state, Msg.NEEDS_ENTRY if not state.entry else Msg.BAD_ENTRY, key=key)
+    return selling.set_member(replace(state, entry=""), state.entry, ctx)
+
+
+def _no_sale(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.sale is not None:
+        return refuse(state, Msg.SALE_OPEN)
+    return _ask_supervisor(state, Approval(Action.NO_SALE), ctx)
+
+
+# --- supervisor approval -------------------------------------------------------
+
+
+def _ask_supervisor(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
+    cashier = state.cashier
+    if cashier is not None and cashier.role is Role.SUPERVISOR:
+        return _approved(replace(state, entry=""), replace(approval, supervisor=cashier.id), ctx)
+    return replace(
+        state,
+        mode=Mode.SUPERVISOR_ID,
+        approval=approval,
+        entry="",
+        message=Message.of(Msg.SUPERVISOR_ID),
+    ), ()
+
+
+def _supervisor_id_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key != "ENTER":
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    if not state.entry or state.approval is None:
+        return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    return replace(
+        state,
+        mode=Mode.SUPERVISOR_PIN,
+        approval=replace(state.approval, supervisor=state.entry),
+        entry="",
+        message=Message.of(Msg.SUPERVISOR_PIN),
+    ), ()
+
+
+def _supervisor_pin_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if key != "ENTER":
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    approval = state.approval
+    assert approval is not None
+    who = ctx.ports.cashiers.verify(approval.supervisor, state.entry)
+    back = replace(state, mode=Mode.READY, approval=None, entry="")
+    if who is None or who.role is not Role.SUPERVISOR:
+        refused = ctx.audit(
+            back, "supervisor_refused", action=approval.action.value, supervisor=approval.supervisor
+        )
+        return replace(back, message=Message.of(Msg.NOT_SUPERVISOR)), (refused,)
+    return _approved(back, approval, ctx)
+
+
+def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
+    override = ctx.audit(
+        state,
+        "supervisor_override",
+        action=approval.action.value,
+        supervisor=approval.supervisor,
+        line=approval.line,
+    )
+    if approval.action is Action.VOID_LINE:
+        assert approval.line is not None
+        after, effects = _void_line(state, approval.line, ctx, supervisor=approval.supervisor)
+    elif approval.action is Action.CANCEL:
+        after, effects = paying.cancel(state, ctx)
+    else:
+        no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
+        after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
+        effects = (no_sale, KickDrawer())
+    return after, (override, *effects)
+
+
+def _terminal_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    return refuse(state, Msg.TERMINAL_BUSY)
+
+
+KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
+
+READY_KEYS: dict[str, KeyHandler] = {
+    "SIGNOFF": _sign_off,
+    "QTY": _qty,
+    "PLU": _plu,
+    "VOID": _void,
+    "CANCEL": _cancel,
+    "SUBTOTAL": _subtotal,
+    "CASH": paying.on_cash,
+    "CARD": paying.on_card,
+    "MOBILE": paying.on_card,
+    "MEMBER": _member,
+    "NOSALE": _no_sale,
+}
+
+MODE_KEYS: dict[Mode, KeyHandler] = {
+    Mode.SIGNED_OFF: _signed_off_key,
+    Mode.PIN: _pin_key,
+    Mode.READY: _ready_key,
+    Mode.SUPERVISOR_ID: _supervisor_id_key,
+    Mode.SUPERVISOR_PIN: _supervisor_pin_key,
+    Mode.TERMINAL: _terminal_key,
+}

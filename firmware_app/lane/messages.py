@@ -1,0 +1,186 @@
+"""What the cashier is told: message ids with their wording per language.
+
+The core only picks a ``Msg`` and its arguments; the display words it in the
+lane's language. Keep messages short: they are read at a glance mid-scan.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class Msg(enum.Enum):
+    SIGN_ON_FIRST = "sign_on_first"
+    ENTER_PIN = "enter_pin"
+    WRONG_PIN = "wrong_pin"
+    SIGNED_ON = "signed_on"
+    SIGNED_OFF = "signed_off"
+    SALE_RESTORED = "sale_restored"
+    KEY_NOT_ALLOWED = "key_not_allowed"
+    NEEDS_ENTRY = "needs_entry"
+    BAD_ENTRY = "bad_entry"
+    UNKNOWN_CODE = "unknown_code"
+    BAD_CODE = "bad_code"
+    UNKNOWN_PLU = "unknown_plu"
+    NOT_FOR_SALE = "not_for_sale"
+    CHECK_AGE = "check_age"
+    ITEM_ADDED = "item_added"
+    QTY_SET = "qty_set"
+    QTY_TOO_BIG = "qty_too_big"
+    QTY_NOT_WEIGHED = "qty_not_weighed"
+    LABEL_MISMATCH = "label_mismatch"
+    SCALE_MOVING = "scale_moving"
+    SCALE_OVER = "scale_over"
+    SCALE_UNDER = "scale_under"
+    SCALE_EMPTY = "scale_empty"
+    SCALE_SILENT = "scale_silent"
+    SCALE_ERROR = "scale_error"
+    LINE_VOIDED = "line_voided"
+    NOTHING_TO_VOID = "nothing_to_void"
+    NO_SUCH_LINE = "no_such_line"
+    SUPERVISOR_ID = "supervisor_id"
+    SUPERVISOR_PIN = "supervisor_pin"
+    NOT_SUPERVISOR = "not_supervisor"
+    NO_SALE = "no_sale"
+    SALE_OPEN = "sale_open"
+    SUBTOTAL = "subtotal"
+    DUE = "due"
+    CHANGE = "change"
+    CASH_TOO_LARGE = "cash_too_large"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    FINISH_PAYMENT = "finish_payment"
+    PAYMENT_STARTED = "payment_started"
+    TERMINAL_BUSY = "terminal_busy"
+    DECLINED = "declined"
+    SALE_CANCELLED = "sale_cancelled"
+    DRAWER_OPENED = "drawer_opened"
+    MEMBER_SET = "member_set"
+    NOT_AVAILABLE = "not_available"
+    SAVE_FAILED = "save_failed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message on the cashier's screen; ``args`` fill the wording's placeholders."""
+
+    id: Msg
+    args: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, id: Msg, **args: object) -> Message:
+        return cls(id, tuple((k, str(v)) for k, v in args.items()))
+
+    def arg(self, name: str) -> str:
+        return dict(self.args).get(name, "")
+
+    def render(self, language: str = "en") -> str:
+        table = WORDING.get(language, WORDING["en"])
+        template = table.get(self.id) or WORDING["en"][self.id]
+        try:
+            return template.format(**dict(self.args))
+        except (KeyError, IndexError):
+            return template
+
+
+WORDING: Mapping[str, Mapping[Msg, str]] = {
+    "en": {
+        Msg.SIGN_ON_FIRST: "Sign on first: ID, SIGNON",
+        Msg.ENTER_PIN: "PIN for {cashier}, then ENTER",
+        Msg.WRONG_PIN: "Wrong ID or PIN",
+        Msg.SIGNED_ON: "Signed on: {cashier}",
+        Msg.SIGNED_OFF: "Signed off",
+        Msg.SALE_RESTORED: "Open sale restored ({lines} lines)",
+        Msg.KEY_NOT_ALLOWED: "{key} not allowed now",
+        Msg.NEEDS_ENTRY: "Key a number first, then {key}",
+        Msg.BAD_ENTRY: "Invalid entry for {key}",
+        Msg.UNKNOWN_CODE: "Unknown item {code}",
+        Msg.BAD_CODE: "Bad barcode, scan again",
+        Msg.UNKNOWN_PLU: "Unknown PLU {plu}",
+        Msg.NOT_FOR_SALE: "{name}: not for sale",
+        Msg.CHECK_AGE: "{name}: check age",
+        Msg.ITEM_ADDED: "{name}  {amount}",
+        Msg.QTY_SET: "Quantity {qty}",
+        Msg.QTY_TOO_BIG: "Quantity above {max}",
+        Msg.QTY_NOT_WEIGHED: "No quantity for weighed items",
+        Msg.LABEL_MISMATCH: "Label does not fit item {name}",
+        Msg.SCALE_MOVING: "Scale moving, wait",
+        Msg.SCALE_OVER: "Scale over capacity",
+        Msg.SCALE_UNDER: "Scale below zero, re-zero",
+        Msg.SCALE_EMPTY: "Put the item on the scale",
+        Msg.SCALE_SILENT: "Scale not answering",
+        Msg.SCALE_ERROR: "Scale error",
+        Msg.LINE_VOIDED: "Voided line {line}: {name}",
+        Msg.NOTHING_TO_VOID: "Nothing to void",
+        Msg.NO_SUCH_LINE: "No line {line}",
+        Msg.SUPERVISOR_ID: "Supervisor ID, then ENTER",
+        Msg.SUPERVISOR_PIN: "Supervisor PIN, then ENTER",
+        Msg.NOT_SUPERVISOR: "Supervisor approval refused",
+        Msg.NO_SALE: "No sale open",
+        Msg.SALE_OPEN: "Finish the sale first",
+        Msg.SUBTOTAL: "Due {due}",
+        Msg.DUE: "Paid {paid}, due {due}",
+        Msg.CHANGE: "Change {change}",
+        Msg.CASH_TOO_LARGE: "Cash above {max}",
+        Msg.AMOUNT_TOO_LARGE: "Amount above due {due}",
+        Msg.FINISH_PAYMENT: "Finish payment first",
+        Msg.PAYMENT_STARTED: "{tender} {amount}: follow the terminal",
+        Msg.TERMINAL_BUSY: "Waiting for the terminal",
+        Msg.DECLINED: "{tender} declined {reason}",
+        Msg.SALE_CANCELLED: "Sale cancelled",
+        Msg.DRAWER_OPENED: "Drawer opened",
+        Msg.MEMBER_SET: "Member {member}",
+        Msg.NOT_AVAILABLE: "{key} not available",
+        Msg.SAVE_FAILED: "Cannot save: call a technician",
+    },
+    "zh": {
+        Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
+        Msg.ENTER_PIN: "{cashier} 请输入密码，按确认",
+        Msg.WRONG_PIN: "工号或密码错误",
+        Msg.SIGNED_ON: "已登录：{cashier}",
+        Msg.SIGNED_OFF: "已退出",
+        Msg.SALE_RESTORED: "已恢复未完成交易（{lines} 行）",
+        Msg.KEY_NOT_ALLOWED: "现在不能按 {key}",
+        Msg.NEEDS_ENTRY: "请先输入数字，再按 {key}",
+        Msg.BAD_ENTRY: "{key} 输入无效",
+        Msg.UNKNOWN_CODE: "未知商品 {code}",
+        Msg.BAD_CODE: "条码错误，请重扫",
+        Msg.UNKNOWN_PLU: "未知 PLU {plu}",
+        Msg.NOT_FOR_SALE: "{name}：停售",
+        Msg.CHECK_AGE: "{name}：请核对年龄",
+        Msg.ITEM_ADDED: "{name}  {amount}",
+        Msg.QTY_SET: "数量 {qty}",
+        Msg.QTY_TOO_BIG: "数量超过 {max}",
+        Msg.QTY_NOT_WEIGHED: "称重商品不能输数量",
+        Msg.LABEL_MISMATCH: "标签与商品 {name} 不符",
+        Msg.SCALE_MOVING: "秤不稳定，请稍候",
+        Msg.SCALE_OVER: "超出秤量程",
+        Msg.SCALE_UNDER: "秤低于零，请归零",
+        Msg.SCALE_EMPTY: "请把商品放在秤上",
+        Msg.SCALE_SILENT: "秤无响应",
+        Msg.SCALE_ERROR: "秤故障",
+        Msg.LINE_VOIDED: "已删除第 {line} 行：{name}",
+        Msg.NOTHING_TO_VOID: "没有可删除的行",
+        Msg.NO_SUCH_LINE: "没有第 {line} 行",
+        Msg.SUPERVISOR_ID: "主管工号，按确认",
+        Msg.SUPERVISOR_PIN: "主管密码，按确认",
+        Msg.NOT_SUPERVISOR: "主管授权失败",
+        Msg.NO_SALE: "没有进行中的交易",
+        Msg.SALE_OPEN: "请先完成交易",
+        Msg.SUBTOTAL: "应付 {due}",
+        Msg.DUE: "已付 {paid}，还需 {due}",
+        Msg.CHANGE: "找零 {change}",
+        Msg.CASH_TOO_LARGE: "现金超过 {max}",
+        Msg.AMOUNT_TOO_LARGE: "金额超过应付 {due}",
+        Msg.FINISH_PAYMENT: "请先完成付款",
+        Msg.PAYMENT_STARTED: "{tender} {amount}：请在终端操作",
+        Msg.TERMINAL_BUSY: "等待支付终端",
+        Msg.DECLINED: "{tender} 被拒绝 {reason}",
+        Msg.SALE_CANCELLED: "交易已取消",
+        Msg.DRAWER_OPENED: "钱箱已打开",
+        Msg.MEMBER_SET: "会员 {member}",
+        Msg.NOT_AVAILABLE: "{key} 暂不可用",
+        Msg.SAVE_FAILED: "无法保存，请联系技术人员",
+    },
+}

@@ -1,0 +1,117 @@
+"""Wording a finished sale as a receipt, in the lane's receipt language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.money import format_money, format_qty, rate_text
+from firmware_app.lane.receipt import Receipt, ReceiptLine
+from firmware_app.lane.rules import LaneSetup
+from firmware_app.lane.sale import FinishedSale, Line, SaleKind, TenderType
+from firmware_app.lane.weighing import format_kg
+
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "zh": {
+        "total": "合计",
+        "discount": "优惠",
+        "rounding": "抹零",
+        "tax": "含税",
+        "change": "找零",
+        "cash": "现金",
+        "card": "银行卡",
+        "mobile": "移动支付",
+        "receipt": "小票号",
+        "lane": "收银台",
+        "cashier": "收银员",
+        "member": "会员",
+        "void": "作废",
+        "cancelled": "交易取消",
+        "copy": "副本",
+        "items": "件数",
+    },
+    "en": {
+        "total": "TOTAL",
+        "discount": "Discount",
+        "rounding": "Rounding",
+        "tax": "incl. tax",
+        "change": "Change",
+        "cash": "Cash",
+        "card": "Card",
+        "mobile": "Mobile",
+        "receipt": "Receipt",
+        "lane": "Lane",
+        "cashier": "Cashier",
+        "member": "Member",
+        "void": "VOID",
+        "cancelled": "CANCELLED",
+        "copy": "COPY",
+        "items": "Items",
+    },
+}
+
+
+def _label(language: str, key: str) -> str:
+    if language == "zh-en":
+        return f"{LABELS['zh'][key]} {LABELS['en'][key]}"
+    return LABELS.get(language, LABELS["en"])[key]
+
+
+def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
+    """The receipt of ``record``: lines with qty × price, voids marked, tax per rate,
+    tenders and change, receipt number, lane, cashier and time."""
+    lang = setup.receipt.language
+    digits = setup.rules.minor_digits
+
+    def money(amount: int) -> str:
+        return format_money(amount, digits)
+
+    totals = [(_label(lang, "total"), money(record.total))]
+    if record.discount:
+        totals.append((_label(lang, "discount"), money(-record.discount)))
+    if record.rounding:
+        totals.append((_label(lang, "rounding"), money(record.rounding)))
+    tenders = [(_label(lang, t.type.value), money(t.amount)) for t in record.tenders]
+    if any(t.type is TenderType.CASH for t in record.tenders):
+        tenders.append((_label(lang, "change"), money(record.change)))
+    info = [
+        f"{_label(lang, 'receipt')}: {record.receipt_no}   "
+        f"{_label(lang, 'lane')}: {setup.store}-{setup.lane}",
+        f"{_label(lang, 'cashier')}: {record.cashier}",
+        record.closed_at.strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+    if record.member:
+        info.insert(2, f"{_label(lang, 'member')}: {record.member}")
+    return Receipt(
+        header=setup.receipt.header,
+        lines=tuple(_line(line, digits) for line in record.lines),
+        totals=tuple(totals),
+        taxes=tuple(
+            (f"{_label(lang, 'tax')} {rate_text(t.rate)}%  {money(t.gross)}", money(t.tax))
+            for t in record.taxes
+        ),
+        tenders=tuple(tenders),
+        info=tuple(info),
+        footer=setup.receipt.footer,
+        banner=_label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else "",
+        void_mark=_label(lang, "void"),
+        code=f"{setup.store}-{setup.lane}-{record.receipt_no}",
+    )
+
+
+def _line(line: Line, digits: int) -> ReceiptLine:
+    price = format_money(line.unit_price, digits)
+    if line.unit is Unit.KG:
+        # The scale's own figure (legal for trade), without its leading zeros.
+        weight = (line.weight_text.lstrip("0") or "0") if line.weight_text else format_kg(line.qty)
+        weight = "0" + weight if weight.startswith(".") else weight
+        detail = f"{weight} kg × {price}/kg"
+    else:
+        detail = f"{format_qty(line.qty)} × {price}"
+    return ReceiptLine(line.name, detail, format_money(line.amount, digits), line.voided)
+
+
+def with_banner(receipt: Receipt, key: str, setup: LaneSetup) -> Receipt:
+    """The same receipt marked, e.g. as a copy (``key="copy"``)."""
+    return replace(receipt, banner=_label(setup.receipt.language, key))

@@ -1,0 +1,207 @@
+"""The sale: lines, tenders, totals, taxes and stock deltas.
+
+All money in minor units, tax included; quantities in thousandths of the unit.
+Voided lines stay in the sale (and in the uplink message) but count in no total.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.money import tax_included
+
+
+class TenderType(enum.Enum):
+    CASH = "cash"
+    CARD = "card"
+    MOBILE = "mobile"
+
+
+class SaleKind(enum.Enum):
+    SALE = "sale"
+    RETURN = "return"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the sale.
+
+    ``qty`` in thousandths (grams for ``kg``); ``unit_price`` per piece or per
+    kg; ``amount`` is the line's price before promotions; ``weight_text`` is the
+    weight exactly as the scale reported it (empty for counted items).
+    """
+
+    no: int
+    sku: str
+    code: str
+    name: str
+    unit: Unit
+    qty: int
+    unit_price: int
+    amount: int
+    tax_rate: Decimal
+    discount: int = 0
+    voided: bool = False
+    weight_text: str = ""
+
+
+@dataclass(frozen=True)
+class Tender:
+    """A payment: for cash, what the customer handed over; for card/mobile, what was charged."""
+
+    type: TenderType
+    amount: int
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class TaxLine:
+    rate: Decimal
+    gross: int
+    tax: int
+
+
+@dataclass(frozen=True)
+class StockDelta:
+    """Goods leaving the shop: ``qty`` in thousandths, negative for a sale."""
+
+    sku: str
+    qty: int
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class Sale:
+    """An open sale. ``rounding`` is the cash rounding already settled (minor units)."""
+
+    id: str
+    opened_at: datetime
+    cashier: str
+    lines: tuple[Line, ...] = ()
+    tenders: tuple[Tender, ...] = ()
+    member: str | None = None
+    rounding: int = 0
+
+    @property
+    def live_lines(self) -> tuple[Line, ...]:
+        return tuple(line for line in self.lines if not line.voided)
+
+    @property
+    def gross(self) -> int:
+        return sum(line.amount for line in self.live_lines)
+
+    @property
+    def discount(self) -> int:
+        return sum(line.discount for line in self.live_lines)
+
+    @property
+    def total(self) -> int:
+        """What the customer pays: gross − discount + cash rounding."""
+        return self.gross - self.discount + self.rounding
+
+    @property
+    def paid(self) -> int:
+        return sum(t.amount for t in self.tenders)
+
+    @property
+    def due(self) -> int:
+        """What is still to pay (negative once more cash was handed over than needed)."""
+        return self.total - self.paid
+
+    def add_line(self, line: Line) -> Sale:
+        return replace(self, lines=(*self.lines, line))
+
+    def void_line(self, no: int) -> Sale:
+        return replace(
+            self, lines=tuple(replace(ln, voided=True) if ln.no == no else ln for ln in self.lines)
+        )
+
+    def next_line_no(self) -> int:
+        return len(self.lines) + 1
+
+
+def taxes(lines: tuple[Line, ...]) -> tuple[TaxLine, ...]:
+    """Tax per rate over the live lines: round-half-up(gross × r / (100 + r)), highest rate first."""
+    gross: dict[Decimal, int] = defaultdict(int)
+    for line in lines:
+        if not line.voided:
+            gross[line.tax_rate] += line.amount - line.discount
+    return tuple(
+        TaxLine(rate, gross[rate], tax_included(gross[rate], rate))
+        for rate in sorted(gross, reverse=True)
+    )
+
+
+def stock_deltas(lines: tuple[Line, ...], sign: int = -1) -> tuple[StockDelta, ...]:
+    """One delta per SKU, in order of first appearance; voided lines move nothing."""
+    qty: dict[str, int] = {}
+    unit: dict[str, Unit] = {}
+    for line in lines:
+        if not line.voided:
+            qty[line.sku] = qty.get(line.sku, 0) + sign * line.qty
+            unit[line.sku] = line.unit
+    return tuple(StockDelta(sku, q, unit[sku]) for sku, q in qty.items() if q != 0)
+
+
+@dataclass(frozen=True)
+class FinishedSale:
+    """A transaction the lane has finished: what the store commits, journals and sends."""
+
+    sale_id: str
+    receipt_no: int
+    kind: SaleKind
+    opened_at: datetime
+    closed_at: datetime
+    cashier: str
+    member: str | None
+    currency: str
+    lines: tuple[Line, ...]
+    tenders: tuple[Tender, ...]
+    rounding: int
+    change: int
+    taxes: tuple[TaxLine, ...] = field(default=())
+    deltas: tuple[StockDelta, ...] = field(default=())
+
+    @property
+    def gross(self) -> int:
+        return sum(line.amount for line in self.lines if not line.voided)
+
+    @property
+    def discount(self) -> int:
+        return sum(line.discount for line in self.lines if not line.voided)
+
+    @property
+    def total(self) -> int:
+        return self.gross - self.discount + self.rounding
+
+    @property
+    def tax(self) -> int:
+        return sum(t.tax for t in self.taxes)
+
+
+def finish(sale: Sale, *, kind: SaleKind, receipt_no: int, closed_at: datetime,
+           currency: str) -> FinishedSale:
+    """Close ``sale``: taxes and stock deltas computed once, here."""
+    change = max(0, -sale.due) if kind is SaleKind.SALE else 0
+    return FinishedSale(
+        sale_id=sale.id,
+        receipt_no=receipt_no,
+        kind=kind,
+        opened_at=sale.opened_at,
+        closed_at=closed_at,
+        cashier=sale.cashier,
+        member=sale.member,
+        currency=currency,
+        lines=sale.lines,
+        tenders=sale.tenders,
+        rounding=sale.rounding,
+        change=change,
+        taxes=taxes(sale.lines) if kind is SaleKind.SALE else (),
+        deltas=stock_deltas(sale.lines) if kind is SaleKind.SALE else (),
+    )

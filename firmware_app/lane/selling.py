@@ -1,0 +1,178 @@
+"""Adding items: by scan (GTIN, in-store label, GS1 element string) or by PLU.
+
+Weighed items take the scale's stable weight unless the code carries one; a
+reading that is moving, over capacity, below zero, empty, or older than
+``scale_stale_ms`` refuses the item (legal for trade: no price from such a weight).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
+from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.context import Ctx, Outcome, refuse
+from firmware_app.lane.effects import SaveSale
+from firmware_app.lane.labels import LabelKind
+from firmware_app.lane.messages import Message, Msg
+from firmware_app.lane.money import MILLI, amount_of, round_half_up
+from firmware_app.lane.sale import Line, Sale
+from firmware_app.lane.state import LaneState, Mode
+from firmware_app.lane.weighing import ScaleStatus
+
+SCALE_REFUSALS = {
+    ScaleStatus.MOVING: Msg.SCALE_MOVING,
+    ScaleStatus.OVER: Msg.SCALE_OVER,
+    ScaleStatus.UNDER: Msg.SCALE_UNDER,
+    ScaleStatus.ERROR: Msg.SCALE_ERROR,
+    ScaleStatus.SILENT: Msg.SCALE_SILENT,
+}
+
+
+def _can_sell(state: LaneState) -> Msg | None:
+    """Why nothing can be added now, or None."""
+    if state.mode in (Mode.SIGNED_OFF, Mode.PIN):
+        return Msg.SIGN_ON_FIRST
+    if state.mode is Mode.TERMINAL:
+        return Msg.TERMINAL_BUSY
+    if state.mode is not Mode.READY:
+        return Msg.KEY_NOT_ALLOWED
+    if state.sale is not None and state.sale.tenders:
+        return Msg.FINISH_PAYMENT
+    return None
+
+
+def on_scan(state: LaneState, data: str, ctx: Ctx) -> Outcome:
+    blocked = _can_sell(state)
+    if blocked is not None:
+        return refuse(state, blocked, key="SCAN")
+    rules = ctx.setup.rules
+    try:
+        code = parse_scan(
+            data,
+            labels=rules.label_formats,
+            max_length=rules.max_scan_length,
+            minor_digits=rules.minor_digits,
+        )
+    except BarcodeError as e:
+        return refuse(state, Msg.BAD_CODE, reason=str(e))
+    if code.kind is CodeKind.OTHER and _is_member_card(code.data, rules.member_prefix):
+        return set_member(state, code.data[len(rules.member_prefix) :], ctx)
+    if code.kind is CodeKind.LABEL:
+        assert code.label is not None
+        item = ctx.ports.catalog.by_plu(code.label.plu)
+        if item is None:
+            return refuse(state, Msg.UNKNOWN_PLU, plu=code.label.plu)
+    else:
+        item = ctx.ports.catalog.by_code(code.key)
+        if item is None:
+            return refuse(state, Msg.UNKNOWN_CODE, code=code.data)
+    return _add(state, item, code.data, ctx, scanned=code)
+
+
+def _is_member_card(data: str, prefix: str) -> bool:
+    return bool(prefix) and data.startswith(prefix) and data[len(prefix) :].isdigit()
+
+
+def add_by_plu(state: LaneState, plu: int, ctx: Ctx) -> Outcome:
+    blocked = _can_sell(state)
+    if blocked is not None:
+        return refuse(state, blocked, key="PLU")
+    item = ctx.ports.catalog.by_plu(plu)
+    if item is None:
+        return refuse(state, Msg.UNKNOWN_PLU, plu=plu)
+    return _add(state, item, str(plu), ctx)
+
+
+def _add(
+    state: LaneState, item: Item, code: str, ctx: Ctx, scanned: ScannedCode | None = None
+) -> Outcome:
+    if not item.active:
+        return refuse(state, Msg.NOT_FOR_SALE, name=item.name)
+    sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))
+    measured = _measure(state, item, scanned, ctx)
+    if isinstance(measured, Message):
+        return replace(state, entry="", qty=None, message=measured), ()
+    qty, amount, weight_text = measured
+    line = Line(
+        no=sale.next_line_no(),
+        sku=item.sku,
+        code=code,
+        name=item.name,
+        unit=item.unit,
+        qty=qty,
+        unit_price=item.price,
+        amount=amount,
+        tax_rate=item.tax_rate,
+        weight_text=weight_text,
+    )
+    sale = sale.add_line(line)
+    msg = Msg.CHECK_AGE if item.age_restricted else Msg.ITEM_ADDED
+    message = Message.of(msg, name=item.name, amount=ctx.money(amount))
+    return replace(state, sale=sale, entry="", qty=None, message=message), (SaveSale(sale),)
+
+
+def _cashier(state: LaneState) -> str:
+    assert state.cashier is not None
+    return state.cashier.id
+
+
+def _measure(
+    state: LaneState, item: Item, scanned: ScannedCode | None, ctx: Ctx
+) -> tuple[int, int, str] | Message:
+    """(qty in thousandths, amount in minor units, scale text) for one line, or why not."""
+    label = scanned.label if scanned else None
+    price = scanned.price if scanned else None
+    grams = scanned.grams if scanned else None
+    if label is not None:
+        price = label.value if label.kind is LabelKind.PRICE else None
+        grams = label.value if label.kind is LabelKind.WEIGHT else None
+    if item.unit is Unit.EACH:
+        if grams is not None:
+            return Message.of(Msg.LABEL_MISMATCH, name=item.name)
+        if price is not None:
+            return MILLI, price, ""
+        qty = (state.qty or 1) * MILLI
+        return qty, amount_of(qty, item.price), ""
+    if state.qty is not None:
+        return Message.of(Msg.QTY_NOT_WEIGHED)
+    if grams is None and price is not None:
+        return _by_price(item, price)
+    text = ""
+    if grams is None:
+        weighed = _stable_grams(state, ctx)
+        if isinstance(weighed, Message):
+            return weighed
+        grams, text = weighed
+    if grams <= 0:
+        return Message.of(Msg.SCALE_EMPTY)
+    return grams, price if price is not None else amount_of(grams, item.price), text
+
+
+def _by_price(item: Item, price: int) -> tuple[int, int, str] | Message:
+    """A price label: sells at the label's price; its weight, for stock, is price ÷ price per kg."""
+    if item.price <= 0:
+        return Message.of(Msg.LABEL_MISMATCH, name=item.name)
+    return round_half_up(price * MILLI, item.price), price, ""
+
+
+def _stable_grams(state: LaneState, ctx: Ctx) -> tuple[int, str] | Message:
+    reading, at = state.scale, state.scale_at
+    stale_ms = ctx.setup.rules.scale_stale_ms
+    if reading is None or at is None or (ctx.now - at).total_seconds() * 1000 > stale_ms:
+        return Message.of(Msg.SCALE_SILENT)
+    if reading.status is not ScaleStatus.STABLE:
+        return Message.of(SCALE_REFUSALS[reading.status])
+    if reading.grams is None or reading.grams <= 0:
+        return Message.of(Msg.SCALE_EMPTY)
+    return reading.grams, reading.text
+
+
+def set_member(state: LaneState, member: str, ctx: Ctx) -> Outcome:
+    blocked = _can_sell(state)
+    if blocked is not None:
+        return refuse(state, blocked, key="MEMBER")
+    sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))
+    sale = replace(sale, member=member)
+    message = Message.of(Msg.MEMBER_SET, member=member)
+    return replace(state, sale=sale, entry="", message=message), (SaveSale(sale),)

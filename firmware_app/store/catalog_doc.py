@@ -1,0 +1,160 @@
+"""Parsing a ``store.catalog/1`` document (a downlink message or a technician's file).
+
+Everything is checked before anything is applied: a document with one bad
+item changes nothing, and the error names the item and field
+(``items[3] (sku 100234).price: must be a non-negative integer, got -5``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from firmware_app.errors import CatalogError
+from firmware_app.lane.barcodes import catalog_key, is_valid_gtin
+from firmware_app.lane.catalog import Item, Unit
+
+SCHEMA = "store.catalog/1"
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """A parsed catalog document: ``base_version`` None means a full snapshot."""
+
+    version: int
+    base_version: int | None
+    items: tuple[Item, ...]
+    codes: tuple[tuple[str, str], ...]  # (lookup key, sku)
+    removed: tuple[str, ...]
+    promotions: tuple[Any, ...] = ()
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.base_version is None
+
+
+def parse_catalog(raw: bytes) -> CatalogChange:
+    """Parse and validate; raises ``CatalogError`` naming the field and the reason."""
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise CatalogError(f"document of {len(raw)} bytes is over {MAX_DOCUMENT_BYTES}")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CatalogError(f"not JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise CatalogError("document: expected a JSON object")
+    if doc.get("schema") != SCHEMA:
+        raise CatalogError(f"schema: expected {SCHEMA!r}, got {doc.get('schema')!r}")
+    version = _int(doc, "version", "version", lo=1)
+    base = doc.get("base_version")
+    if base is not None:
+        base = _int(doc, "base_version", "base_version", lo=0)
+        if base >= version:
+            raise CatalogError(f"base_version: {base} is not below version {version}")
+    raw_items = doc.get("items", [])
+    if not isinstance(raw_items, list):
+        raise CatalogError("items: expected a list")
+    items, codes = _items(raw_items)
+    removed = doc.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(s, str) and s for s in removed):
+        raise CatalogError("removed: expected a list of SKU strings")
+    promotions = doc.get("promotions", [])
+    if not isinstance(promotions, list):
+        raise CatalogError("promotions: expected a list")
+    return CatalogChange(version, base, items, codes, tuple(removed), tuple(promotions))
+
+
+def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str], ...]]:
+    items: list[Item] = []
+    owner: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_items):
+        where = f"items[{i}]"
+        if not isinstance(raw, dict):
+            raise CatalogError(f"{where}: expected an object")
+        item, item_codes = _item(raw, where)
+        if item.sku in seen:
+            raise CatalogError(f"{where}.sku: duplicate sku {item.sku!r}")
+        seen.add(item.sku)
+        for code in item_codes:
+            key = catalog_key(code)
+            if key in owner and owner[key] != item.sku:
+                raise CatalogError(
+                    f"{where} (sku {item.sku}).codes: {code!r} is also a code of sku {owner[key]}"
+                )
+            owner[key] = item.sku
+        items.append(item)
+    return tuple(items), tuple(owner.items())
+
+
+def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
+    sku = raw.get("sku")
+    if not isinstance(sku, str) or not 0 < len(sku) <= 64 or not sku.isprintable():
+        raise CatalogError(f"{where}.sku: expected a non-empty string of up to 64 characters")
+    where = f"{where} (sku {sku})"
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEXT:
+        raise CatalogError(f"{where}.name: expected a non-empty string of up to {MAX_TEXT}")
+    if not name.isprintable():
+        raise CatalogError(f"{where}.name: contains control characters")
+    try:
+        unit = Unit(raw.get("unit"))
+    except ValueError as e:
+        raise CatalogError(f"{where}.unit: expected 'each' or 'kg', got {raw.get('unit')!r}") from e
+    price = _int(raw, "price", f"{where}.price", lo=0)
+    plu = raw.get("plu")
+    if plu is not None:
+        plu = _int(raw, "plu", f"{where}.plu", lo=0, hi=99_999_999)
+    codes = raw.get("codes", [])
+    if not isinstance(codes, list) or not all(_good_code(c) for c in codes):
+        raise CatalogError(f"{where}.codes: expected a list of barcodes (printable, ≤ 64 chars)")
+    for code in codes:
+        if code.isdigit() and len(code) in (8, 12, 13, 14) and not is_valid_gtin(code):
+            raise CatalogError(f"{where}.codes: {code!r} has a wrong check digit")
+    return (
+        Item(
+            sku=sku,
+            name=name,
+            unit=unit,
+            price=price,
+            tax_rate=_rate(raw.get("tax_rate"), f"{where}.tax_rate"),
+            plu=plu,
+            age_restricted=_bool(raw, "age_restricted", f"{where}.age_restricted", False),
+            active=_bool(raw, "active", f"{where}.active", True),
+        ),
+        codes,
+    )
+
+
+def _good_code(code: Any) -> bool:
+    return isinstance(code, str) and 0 < len(code) <= 64 and code.isprintable()
+
+
+def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = 2**53) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _bool(obj: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = obj.get(key, default)
+    if not isinstance(value, bool):
+        raise CatalogError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _rate(value: Any, where: str) -> Decimal:
+    if not isinstance(value, str):
+        raise CatalogError(f"{where}: expected a decimal string like \"13\", got {value!r}")
+    try:
+        rate = Decimal(value)
+    except InvalidOperation as e:
+        raise CatalogError(f"{where}: {value!r} is not a number") from e
+    if not rate.is_finite() or not 0 <= rate < 100:
+        raise CatalogError(f"{where}: {value!r} is not a percentage from 0 to below 100")
+    return rate

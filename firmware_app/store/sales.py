@@ -1,0 +1,237 @@
+"""Sales in SQLite: the open sale line by line, finished transactions, the journal chain,
+and their outbox messages, all written by the lane loop.
+
+``apply`` runs all durable effects of one event in one transaction: a sale's
+rows, its journal entry and its outbox messages (with their gapless seqs) are
+committed together or not at all, before the drawer opens or the receipt prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+
+import peewee
+
+from firmware_app import uplink
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.effects import (
+    CommitSale,
+    DiscardSale,
+    RecordEvent,
+    SaveSale,
+    SaveSession,
+)
+from firmware_app.lane.ports import Cashier, Role
+from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
+from firmware_app.store import outbox
+from firmware_app.store.models import (
+    JournalEntry,
+    Meta,
+    OpenLine,
+    OpenSale,
+    Transaction,
+    TransactionLine,
+    TransactionTender,
+)
+
+SESSION = "lane.session"
+TopicFor = Callable[[str], str]  # "sales" -> "pos/S1/lanes/01/sales"
+
+
+class SalesStore:
+    """Writes of the lane loop, and what it reads back at start-up."""
+
+    def __init__(
+        self, db: peewee.SqliteDatabase, *, store_id: str, lane_id: str, topic_for: TopicFor
+    ) -> None:
+        self.db = db
+        self.store_id = store_id
+        self.lane_id = lane_id
+        self.topic_for = topic_for
+        self._saved_lines: dict[int, bool] = {}  # line no -> voided, as on disk
+
+    # --- writing -----------------------------------------------------------------
+
+    def apply(self, effects: Iterable[object]) -> None:
+        """Apply durable effects in one transaction; raises on any failure, writing nothing."""
+        with self.db.atomic():
+            saved = dict(self._saved_lines)
+            try:
+                for effect in effects:
+                    self._apply_one(effect)
+            except BaseException:
+                self._saved_lines = saved
+                raise
+
+    def _apply_one(self, effect: object) -> None:
+        match effect:
+            case SaveSale(sale=sale):
+                self._save_sale(sale)
+            case DiscardSale(sale_id=sale_id):
+                self._drop_open(sale_id)
+            case SaveSession(cashier=cashier):
+                self._save_session(cashier)
+            case CommitSale(record=record):
+                self._commit(record)
+            case RecordEvent(event=event):
+                outbox.append(
+                    self.topic_for("events"),
+                    lambda seq: uplink.event_message(event, self.store_id, self.lane_id, seq=seq),
+                    event.at,
+                )
+            case _:
+                raise TypeError(f"not a durable effect: {effect!r}")
+
+    def _save_sale(self, sale: Sale) -> None:
+        tenders = json.dumps(
+            [{"type": t.type.value, "amount": t.amount, "reference": t.reference}
+             for t in sale.tenders]
+        )
+        OpenSale.insert(
+            id=sale.id,
+            opened_at=uplink.timestamp(sale.opened_at),
+            cashier=sale.cashier,
+            member=sale.member,
+            rounding=sale.rounding,
+            tenders=tenders,
+        ).on_conflict_replace().execute()
+        for line in sale.lines:
+            known = self._saved_lines.get(line.no)
+            if known is None:
+                OpenLine.insert(sale_id=sale.id, **_line_row(line)).execute()
+            elif known != line.voided:
+                OpenLine.update(voided=line.voided).where(
+                    OpenLine.sale_id == sale.id, OpenLine.no == line.no
+                ).execute()
+            self._saved_lines[line.no] = line.voided
+
+    def _drop_open(self, sale_id: str) -> None:
+        OpenLine.delete().where(OpenLine.sale_id == sale_id).execute()
+        OpenSale.delete().where(OpenSale.id == sale_id).execute()
+        self._saved_lines = {}
+
+    def _save_session(self, cashier: Cashier | None) -> None:
+        if cashier is None:
+            Meta.delete().where(Meta.key == SESSION).execute()
+            return
+        value = json.dumps({"cashier": cashier.id, "role": cashier.role.value})
+        Meta.insert(key=SESSION, value=value).on_conflict_replace().execute()
+
+    def _commit(self, record: FinishedSale) -> None:
+        body = uplink.journal_record(record, self.store_id, self.lane_id)
+        last = JournalEntry.select().order_by(JournalEntry.no.desc()).first()
+        prev_hash = last.hash if last else uplink.GENESIS_HASH
+        journal_hash = uplink.chain_hash(prev_hash, body)
+        JournalEntry.create(
+            sale_id=record.sale_id, prev_hash=prev_hash, hash=journal_hash,
+            record=uplink.canonical(body),
+        )
+        Transaction.create(
+            sale_id=record.sale_id,
+            receipt_no=record.receipt_no,
+            kind=record.kind.value,
+            opened_at=body["opened_at"],
+            closed_at=body["closed_at"],
+            cashier=record.cashier,
+            member=record.member,
+            currency=record.currency,
+            total=record.total,
+            tax=record.tax,
+            rounding=record.rounding,
+            change=record.change,
+            journal_hash=journal_hash,
+        )
+        if record.lines:
+            TransactionLine.insert_many(
+                [{"sale_id": record.sale_id, **_line_row(line)} for line in record.lines]
+            ).execute()
+        for no, tender in enumerate(record.tenders, 1):
+            TransactionTender.create(
+                sale_id=record.sale_id, no=no, type=tender.type.value,
+                amount=tender.amount, reference=tender.reference,
+            )
+        outbox.append(
+            self.topic_for("sales"),
+            lambda seq: uplink.sale_message(body, seq=seq, journal_hash=journal_hash),
+            record.closed_at,
+        )
+        if record.deltas:
+            outbox.append(
+                self.topic_for("stock"),
+                lambda seq: uplink.stock_message(record, self.store_id, self.lane_id, seq=seq),
+                record.closed_at,
+            )
+        self._drop_open(record.sale_id)
+
+    # --- reading back at start-up ------------------------------------------------------
+
+    def load_session(self) -> Cashier | None:
+        row = Meta.get_or_none(Meta.key == SESSION)
+        if row is None:
+            return None
+        data = json.loads(row.value)
+        return Cashier(data["cashier"], Role(data["role"]))
+
+    def load_open_sale(self) -> Sale | None:
+        row = OpenSale.select().order_by(OpenSale.opened_at.desc()).first()
+        if row is None:
+            return None
+        lines = tuple(
+            _line_from(r)
+            for r in OpenLine.select().where(OpenLine.sale_id == row.id).order_by(OpenLine.no)
+        )
+        self._saved_lines = {line.no: line.voided for line in lines}
+        tenders = tuple(
+            Tender(TenderType(t["type"]), int(t["amount"]), t.get("reference", ""))
+            for t in json.loads(row.tenders)
+        )
+        return Sale(
+            id=row.id,
+            opened_at=datetime.fromisoformat(row.opened_at),
+            cashier=row.cashier,
+            lines=lines,
+            tenders=tenders,
+            member=row.member,
+            rounding=row.rounding,
+        )
+
+    def next_receipt_no(self) -> int:
+        last = Transaction.select(peewee.fn.MAX(Transaction.receipt_no)).scalar()
+        return (last or 0) + 1
+
+
+def _line_row(line: Line) -> dict[str, object]:
+    return {
+        "no": line.no,
+        "sku": line.sku,
+        "code": line.code,
+        "name": line.name,
+        "unit": line.unit.value,
+        "qty": line.qty,
+        "unit_price": line.unit_price,
+        "amount": line.amount,
+        "tax_rate": str(line.tax_rate),
+        "discount": line.discount,
+        "voided": line.voided,
+        "weight_text": line.weight_text,
+    }
+
+
+def _line_from(row: OpenLine) -> Line:
+    return Line(
+        no=row.no,
+        sku=row.sku,
+        code=row.code,
+        name=row.name,
+        unit=Unit(row.unit),
+        qty=row.qty,
+        unit_price=row.unit_price,
+        amount=row.amount,
+        tax_rate=Decimal(row.tax_rate),
+        discount=row.discount,
+        voided=bool(row.voided),
+        weight_text=row.weight_text,
+    )

@@ -1,0 +1,144 @@
+"""A till for core tests: fakes with memory for the core's ports, and a tiny step language.
+
+    till = Till()
+    till.do("key 1 0 0 1 SIGNON 1 2 3 4 ENTER", "scan 6954767410388")
+    assert till.message == Msg.ITEM_ADDED
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.effects import Effect
+from firmware_app.lane.events import Event, KeyPressed, PaymentResult, ScaleUpdate, Scanned
+from firmware_app.lane.labels import LabelFormat
+from firmware_app.lane.machine import handle
+from firmware_app.lane.messages import Msg
+from firmware_app.lane.ports import Cashier, Ports, Role
+from firmware_app.lane.rules import CashRounding, LaneSetup, ReceiptSetup, SaleRules
+from firmware_app.lane.state import LaneState
+from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=CST)
+
+COLA = Item("100234", "可口可乐 330ml", Unit.EACH, 350, Decimal("13"), plu=234)
+APPLE = Item("200001", "富士苹果", Unit.KG, 1280, Decimal("9"), plu=1)
+BREAD = Item("300001", "Bread", Unit.EACH, 1000, Decimal("9"), plu=3001)
+BEER = Item("400001", "青岛啤酒", Unit.EACH, 600, Decimal("13"), age_restricted=True)
+OLD = Item("500001", "Discontinued", Unit.EACH, 100, Decimal("13"), active=False)
+
+CODES = {
+    "06954767410388": COLA,  # EAN-13 6954767410388
+    "00000096385074": BREAD,  # EAN-8 96385074
+    "06901035603423": BEER,
+    "00042100005264": OLD,  # UPC-A 042100005264 / UPC-E 04252614
+}
+
+LABELS = (LabelFormat.parse("20IIIIIPPPPPC"), LabelFormat.parse("21IIIIIWWWWWC"))
+
+
+class FakeCatalog:
+    def __init__(self) -> None:
+        self.codes = dict(CODES)
+        self.items = [COLA, APPLE, BREAD, BEER, OLD]
+
+    def by_code(self, key: str) -> Item | None:
+        return self.codes.get(key)
+
+    def by_plu(self, plu: int) -> Item | None:
+        return next((i for i in self.items if i.plu == plu), None)
+
+
+class FakeCashiers:
+    accounts = {"1001": ("1234", Role.CASHIER), "9001": ("9999", Role.SUPERVISOR)}
+
+    def verify(self, cashier_id: str, pin: str) -> Cashier | None:
+        account = self.accounts.get(cashier_id)
+        return Cashier(cashier_id, account[1]) if account and account[0] == pin else None
+
+
+def setup_with(**rules: object) -> LaneSetup:
+    base = {"label_formats": LABELS, "max_cash_tender": 100000, "cash_rounding": CashRounding()}
+    base.update(rules)
+    return LaneSetup(
+        store="S001",
+        lane="07",
+        rules=SaleRules(**base),  # type: ignore[arg-type]
+        receipt=ReceiptSetup(header=("测试超市",), footer=("谢谢",), language="zh-en"),
+    )
+
+
+@dataclass
+class Till:
+    setup: LaneSetup = field(default_factory=setup_with)
+    state: LaneState = field(default_factory=LaneState)
+    now: datetime = T0
+    effects: list[Effect] = field(default_factory=list)  # of the last step
+    all_effects: list[Effect] = field(default_factory=list)
+    ids: int = 0
+
+    def __post_init__(self) -> None:
+        self.ports = Ports(FakeCatalog(), FakeCashiers(), self._new_id)
+
+    def _new_id(self) -> str:
+        self.ids += 1
+        return f"id-{self.ids}"
+
+    def send(self, event: Event) -> Till:
+        self.state, effects = handle(self.state, event, self.now, self.ports, self.setup)
+        self.effects = list(effects)
+        self.all_effects.extend(effects)
+        return self
+
+    def do(self, *steps: str) -> Till:
+        """Steps: ``key K …``, ``type 12.5``, ``scan DATA``, ``scale 0.532|moving|over|under|
+        silent``, ``wait SECONDS``, ``terminal approve|decline``, ``signon`` (as 1001),
+        ``supervisor`` (sign on as 9001)."""
+        for step in steps:
+            verb, _, rest = step.partition(" ")
+            getattr(self, f"_{verb}")(rest)
+        return self
+
+    def _key(self, rest: str) -> None:
+        for key in rest.split():
+            self.send(KeyPressed(key))
+
+    def _type(self, rest: str) -> None:
+        for ch in rest:
+            self.send(KeyPressed("DOT" if ch == "." else ch))
+
+    def _scan(self, rest: str) -> None:
+        self.send(Scanned(rest))
+
+    def _scale(self, rest: str) -> None:
+        statuses = {s.value: s for s in ScaleStatus}
+        if rest in statuses:
+            self.send(ScaleUpdate(ScaleReading(statuses[rest])))
+        else:
+            grams = int(Decimal(rest) * 1000)
+            self.send(ScaleUpdate(ScaleReading.stable(grams, f"{Decimal(rest):06.3f}")))
+
+    def _wait(self, rest: str) -> None:
+        self.now += timedelta(seconds=float(rest))
+
+    def _terminal(self, rest: str) -> None:
+        assert self.state.payment is not None, "no payment pending"
+        rid = self.state.payment.request_id
+        self.send(PaymentResult(rid, approved=rest == "approve", reference="REF1", reason="NSF"))
+
+    def _signon(self, rest: str) -> None:
+        self._key("1 0 0 1 SIGNON 1 2 3 4 ENTER")
+
+    def _supervisor(self, rest: str) -> None:
+        self._key("9 0 0 1 SIGNON 9 9 9 9 ENTER")
+
+    @property
+    def message(self) -> Msg | None:
+        return self.state.message.id if self.state.message else None
+
+    def effect_types(self) -> list[str]:
+        return [type(e).__name__ for e in self.effects]
