@@ -3,8 +3,8 @@
 Every error names the file, the key and the reason, so a technician can fix the
 file without reading code: ``lane.toml: scale.poll_ms: expected an integer from
 50 to 5000, got 'fast'``. Unknown keys are errors too: a typo must not silently
-fall back to a default. ``docs/configuration.md`` documents every key; the
-commented example is ``firmware_app/lane.example.toml``.
+fall back to a default. The commented example ``firmware_app/lane.example.toml``
+documents every key.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class _Table:
 
     def str(self, key: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
         value = self._get(key, default)
-        if value == "" and key not in self.data and pattern is not None:
+        if key not in self.data and pattern is not None and not pattern.match(value):
             raise self.fail(key, "required")
         if not isinstance(value, str):
             raise self.fail(key, f"expected a string, got {value!r}")

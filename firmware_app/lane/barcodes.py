@@ -65,7 +65,7 @@ def catalog_key(code: str) -> str:
     Catalog import and scans both go through here, so ``036000291452`` (UPC-A),
     its UPC-E form ``03600024``, ``0036000291452`` and ``00036000291452`` all meet.
     """
-    if code.isdigit() and len(code) in (8, 12, 13, 14):
+    if _digits(code) and len(code) in (8, 12, 13, 14):
         if _valid_gtin(code):
             return Gtin.parse(code).as_gtin_14()
         if len(code) == 8:
@@ -75,7 +75,7 @@ def catalog_key(code: str) -> str:
 
 def is_valid_gtin(code: str) -> bool:
     """True for an EAN-8/UPC-A/EAN-13/GTIN-14 or 8-digit UPC-E with a right check digit."""
-    return code.isdigit() and (_valid_gtin(code) or (len(code) == 8 and bool(_try_upc_e(code))))
+    return _digits(code) and (_valid_gtin(code) or (len(code) == 8 and bool(_try_upc_e(code))))
 
 
 def parse_scan(
@@ -98,9 +98,16 @@ def parse_scan(
         raise BarcodeError(f"scan {text!r} has a symbology prefix but no data")
     if symbology in _GS1_MESSAGE:
         return _gs1_message(data, symbology, minor_digits)
-    if data.isdigit() and (len(data) in (8, 12, 13, 14) or symbology in (_EAN_UPC, _EAN_8)):
+    if symbology in (_EAN_UPC, _EAN_8) and not _digits(data):
+        raise BarcodeError(f"scan {text!r}: EAN/UPC data must be digits")
+    if _digits(data) and (len(data) in (8, 12, 13, 14) or symbology in (_EAN_UPC, _EAN_8)):
         return _numeric(data, symbology, labels)
     return ScannedCode(CodeKind.OTHER, data, data, symbology)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``"١٢"`` and ``"²"``."""
+    return text.isascii() and text.isdigit()
 
 
 def _split_symbology(text: str) -> tuple[str, str]:
@@ -108,7 +115,7 @@ def _split_symbology(text: str) -> tuple[str, str]:
         return "", text
     try:
         ident = SymbologyIdentifier.extract(text)
-    except ParseError as e:
+    except (ParseError, IndexError, ValueError) as e:
         raise BarcodeError(f"scan {text!r}: unknown symbology prefix") from e
     return ident.value[1:], text[len(ident.value) :]
 

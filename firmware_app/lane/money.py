@@ -48,7 +48,8 @@ def parse_money(text: str, minor_digits: int) -> int:
     Raises ``ValueError`` for anything that is not a plain non-negative amount
     with at most ``minor_digits`` decimals.
     """
-    if not text or text.count(".") > 1 or not text.replace(".", "").isdigit():
+    digits = text.replace(".", "")
+    if not text or text.count(".") > 1 or not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"not an amount: {text!r}")
     whole, _, frac = text.partition(".")
     if len(frac) > minor_digits:
