@@ -1,0 +1,121 @@
+"""Benchmark: scan -> line durably stored, with a 100,000-item catalog.
+
+Times the lane loop's whole path for one scan (``Lane.step``: the core's
+handle, the open-sale line written and committed with synchronous=FULL, the
+display refresh) over 1,000 scans of random catalog items, in sales of 20 lines
+paid in cash. Prints a table; run with ``python -m bench.scan_to_disk``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from biip.checksums import gs1_standard_check_digit
+
+from firmware_app.daemon import Lane
+from firmware_app.ids import uuid7
+from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.events import KeyPressed, Scanned
+from firmware_app.lane.ports import Cashier, Ports, Role
+from firmware_app.lane.rules import LaneSetup
+from firmware_app.lane.state import LaneState, Mode
+from firmware_app.payment import SimulatedTerminal
+from firmware_app.store.cashiers import Cashiers
+from firmware_app.store.catalog import StoreCatalog
+from firmware_app.store.catalog_doc import CatalogChange
+from firmware_app.store.db import open_database
+from firmware_app.store.sales import SalesStore
+
+
+class NullDisplay:
+    def show(self, state: LaneState) -> None:
+        pass
+
+
+def ean13(n: int) -> str:
+    payload = f"69{n:010d}"
+    return payload + str(gs1_standard_check_digit(payload))
+
+
+def build_catalog(catalog: StoreCatalog, size: int) -> float:
+    items = tuple(
+        Item(f"{n:07d}", f"商品 {n}", Unit.EACH, 100 + n % 5000, Decimal("13")) for n in range(size)
+    )
+    codes = tuple((f"0{ean13(n)}", f"{n:07d}") for n in range(size))
+    started = time.perf_counter()
+    catalog.apply(CatalogChange(1, None, items, codes, ()))
+    return time.perf_counter() - started
+
+
+def percentile(sorted_ms: list[float], p: float) -> float:
+    index = min(len(sorted_ms) - 1, max(0, round(p / 100 * len(sorted_ms)) - 1))
+    return sorted_ms[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--scans", type=int, default=1_000)
+    parser.add_argument("--dir", help="database directory (default: a temporary one)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the bench lane has no drawer; don't say so 50 times
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_database(Path(args.dir or tmp) / "lane.db")
+        catalog = StoreCatalog(db)
+        import_s = build_catalog(catalog, args.items)
+        sales = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}")
+        cashier = Cashier("1001", Role.CASHIER)
+        lane = Lane(
+            setup=LaneSetup(),
+            ports=Ports(catalog, Cashiers(db), uuid7),
+            sales=sales,
+            display=NullDisplay(),
+            printer=None,
+            drawer=None,
+            terminal=SimulatedTerminal(),
+            clock=lambda: datetime.now().astimezone(),
+            initial=LaneState(mode=Mode.READY, cashier=cashier),
+        )
+        rng = random.Random(7)
+        timings: list[float] = []
+        for i in range(args.scans):
+            code = ean13(rng.randrange(args.items))
+            started = time.perf_counter()
+            lane.step(Scanned(code))
+            timings.append((time.perf_counter() - started) * 1000)
+            assert lane.state.sale is not None and lane.state.sale.lines, lane.state.message
+            if i % 20 == 19:
+                lane.step(KeyPressed("CASH"))
+        db.close()
+
+    timings.sort()
+    rows = [
+        ("catalog items", f"{args.items:,}"),
+        ("catalog import (s)", f"{import_s:.1f}"),
+        ("scans", f"{args.scans:,}"),
+        ("p50 (ms)", f"{percentile(timings, 50):.2f}"),
+        ("p90 (ms)", f"{percentile(timings, 90):.2f}"),
+        ("p99 (ms)", f"{percentile(timings, 99):.2f}"),
+        ("max (ms)", f"{timings[-1]:.2f}"),
+        ("mean (ms)", f"{statistics.fmean(timings):.2f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    vwidth = max(len(v) for _, v in rows)
+    print("scan -> line durably stored (synchronous=FULL)")
+    print(f"| {'measure'.ljust(width)} | {'value'.rjust(vwidth)} |")
+    print(f"|{'-' * (width + 2)}|{'-' * (vwidth + 2)}|")
+    for key, value in rows:
+        print(f"| {key.ljust(width)} | {value.rjust(vwidth)} |")
+
+
+if __name__ == "__main__":
+    main()

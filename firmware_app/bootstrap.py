@@ -1,0 +1,258 @@
+"""The composition root: config -> adapters -> one lane loop.
+
+``LaneApp`` wires the real drivers by default; hw_sim passes ``Hardware`` with
+simulated key sources, a MockFactory pin factory and its own terminal and
+display, and the very same drivers run on top of them. Nothing starts until
+``start()``; nothing here runs on import.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from firmware_app import __version__
+from firmware_app.config import Config
+from firmware_app.daemon import Display, Lane
+from firmware_app.display import TextDisplay
+from firmware_app.drivers.ports import InputDevice
+from firmware_app.errors import CatalogError
+from firmware_app.ids import uuid7
+from firmware_app.lane.messages import Message, Msg
+from firmware_app.lane.ports import Ports
+from firmware_app.lane.rules import LaneSetup, ReceiptSetup
+from firmware_app.lane.state import LaneState, Mode
+from firmware_app.payment import PaymentTerminal, SimulatedTerminal
+from firmware_app.store.cashiers import Cashiers
+from firmware_app.store.catalog import StoreCatalog
+from firmware_app.store.catalog_doc import parse_catalog
+from firmware_app.store.db import open_database
+from firmware_app.store.outbox import Outbox
+from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hardware:
+    """What hw_sim (or a test) puts under the real drivers; None means the real thing."""
+
+    scanner_source: Callable[[str], Any] | None = None
+    keypad_source: Callable[[str], Any] | None = None
+    pin_factory: Any = None
+    terminal: PaymentTerminal | None = None
+    display: Display | None = None
+    clock: Callable[[], datetime] | None = None
+
+
+def make_clock(config: Config) -> Callable[[], datetime]:
+    """Aware local time: the configured zone, or the system's."""
+    if config.timezone:
+        zone = ZoneInfo(config.timezone)
+        return lambda: datetime.now(zone)
+    return lambda: datetime.now().astimezone()
+
+
+def lane_setup(config: Config) -> LaneSetup:
+    return LaneSetup(
+        store=config.store,
+        lane=config.lane,
+        rules=config.rules,
+        receipt=ReceiptSetup(
+            header=config.receipt.header,
+            footer=config.receipt.footer,
+            language=config.receipt.language,
+        ),
+    )
+
+
+class LaneApp:
+    """Everything one lane runs, built from its config."""
+
+    def __init__(self, config: Config, *, hardware: Hardware | None = None) -> None:
+        hw = hardware or Hardware()
+        self.config = config
+        self.clock = hw.clock or make_clock(config)
+        self.db = open_database(config.database)
+        self.topics = Topics(config.mqtt.topic_root, config.store, config.lane)
+        self.catalog = StoreCatalog(self.db)
+        self.cashiers = Cashiers(self.db)
+        self.outbox = Outbox(self.db)
+        self.sales = SalesStore(
+            self.db, store_id=config.store, lane_id=config.lane, topic_for=self.topics.uplink
+        )
+        self.setup = lane_setup(config)
+        self.inputs: list[InputDevice] = []
+        self.closed = False
+        try:
+            self._build(hw)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, hw: Hardware) -> None:
+        config = self.config
+        ports = Ports(catalog=self.catalog, cashiers=self.cashiers, new_id=uuid7)
+        display = hw.display or TextDisplay(
+            _display_stream(config.display.device), setup=self.setup,
+            language=config.display.language,
+        )
+        self.printer = self._printer()
+        self.drawer = self._drawer(hw)
+        self.lane = Lane(
+            setup=self.setup,
+            ports=ports,
+            sales=self.sales,
+            display=display,
+            printer=self.printer,
+            drawer=self.drawer,
+            terminal=hw.terminal or SimulatedTerminal(decline=config.payment.decline),
+            clock=self.clock,
+            initial=self.restore(),
+        )
+        self.inputs = self._inputs(hw)
+        self.sync = self._sync()
+        self.lane.uplink = self.sync
+
+    def restore(self) -> LaneState:
+        """The state the lane was in when it stopped: who was signed on, the open sale."""
+        cashier = self.sales.load_session()
+        sale = self.sales.load_open_sale()
+        state = LaneState(next_receipt_no=self.sales.next_receipt_no())
+        if cashier is not None:
+            state = replace(state, mode=Mode.READY, cashier=cashier)
+        if sale is not None:
+            lines = len(sale.live_lines)
+            log.info("open sale %s restored with %d lines", sale.id, lines)
+            state = replace(state, sale=sale, message=Message.of(Msg.SALE_RESTORED, lines=lines))
+        return state
+
+    def _printer(self):  # noqa: ANN202
+        if not self.config.printer.enabled:
+            return None
+        from firmware_app.drivers.printer import SerialPrinter  # noqa: PLC0415
+
+        return SerialPrinter(self.config.printer)
+
+    def _drawer(self, hw: Hardware):  # noqa: ANN202
+        if not self.config.drawer.enabled:
+            return None
+        from firmware_app.drivers.drawer import GpioDrawer  # noqa: PLC0415
+
+        return GpioDrawer(self.config.drawer, pin_factory=hw.pin_factory)
+
+    def _inputs(self, hw: Hardware) -> list[InputDevice]:
+        from firmware_app.drivers.keypad import Keypad  # noqa: PLC0415
+        from firmware_app.drivers.scanner import Scanner  # noqa: PLC0415
+
+        devices: list[InputDevice] = []
+        scanner_kw = {"source_factory": hw.scanner_source} if hw.scanner_source else {}
+        keypad_kw = {"source_factory": hw.keypad_source} if hw.keypad_source else {}
+        devices.append(Scanner(self.config.scanner, **scanner_kw))
+        devices.append(Keypad(self.config.keypad, **keypad_kw))
+        if self.config.scale.enabled:
+            from firmware_app.drivers.scale import SerialScale  # noqa: PLC0415
+
+            devices.append(SerialScale(self.config.scale))
+        if self.drawer is not None:
+            devices.append(self.drawer)
+        return devices
+
+    def _sync(self):  # noqa: ANN202
+        from firmware_app.sync.service import SyncService  # noqa: PLC0415
+
+        return SyncService(
+            self.config.mqtt,
+            store_id=self.config.store,
+            lane_id=self.config.lane,
+            outbox=self.outbox,
+            status=self.status,
+            on_downlink=self.on_downlink,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """What the retained ``status`` message reports (called from the sync thread)."""
+        return {
+            "version": __version__,
+            "catalog_version": self.catalog.version(),
+            "devices": self.lane.device_states(),
+        }
+
+    def on_downlink(self, topic: str, payload: bytes) -> None:
+        """Catalog changes from the store server; anything malformed changes nothing."""
+        if not topic.endswith("/catalog"):
+            log.info("downlink on %s ignored", topic)
+            return
+        try:
+            change = parse_catalog(payload)
+            self.catalog.apply(change)
+        except CatalogError as e:
+            log.warning("catalog message on %s rejected: %s", topic, e)
+            return
+        log.info("catalog version %d applied (%d items)", change.version, len(change.items))
+        self.sync.status_changed()
+
+    # --- running -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for device in self.inputs:
+            device.start(self.lane.post)
+        self.sync.start()
+
+    def run(self, stop: threading.Event) -> None:
+        self.lane.run(stop)
+
+    def close(self) -> None:
+        """Stop everything; the open sale stays in the database. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for device in reversed(getattr(self, "inputs", [])):
+            _quietly(device.close)
+        if getattr(self, "printer", None) is not None:
+            _quietly(self.printer.close)
+        if getattr(self, "sync", None) is not None:
+            _quietly(self.sync.close)
+        _quietly(self.db.close)
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    try:
+        close()
+    except Exception:
+        log.exception("while closing")
+
+
+def _display_stream(device: str):  # noqa: ANN202
+    if device == "-":
+        return sys.stdout
+    return open(device, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the lane
+
+
+def run_daemon(config: Config) -> int:
+    """``firmware-lane run``: until SIGTERM or SIGINT; the open sale is kept."""
+    logging.getLogger().setLevel(config.log_level.upper())
+    stop = threading.Event()
+    app = LaneApp(config)
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        app.start()
+        log.info("lane %s/%s running (version %s)", config.store, config.lane, __version__)
+        app.run(stop)
+    finally:
+        app.close()
+    return 0

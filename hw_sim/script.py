@@ -1,0 +1,156 @@
+"""The hw_sim script language (spec/lane-input.md), parsed up front.
+
+The whole script is checked before anything runs, so a typo on line 40 stops
+the run at once with ``script.txt:40: scale: expected KG, motion, over, under,
+unplug or plug, got 'heavy'`` instead of after a half-finished sale.
+
+Beside the spec's commands, hw_sim understands ``terminal approve`` /
+``terminal decline`` (what the simulated payment terminal answers next).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from firmware_app.config import KEY_NAMES
+
+MAX_SLEEP_S = 3600
+MAX_KG = Decimal("99.999")
+
+
+class ScriptError(ValueError):
+    """A bad script line; the message starts with ``FILE:LINE:``."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One script line: ``verb`` and its parsed arguments, with where it came from."""
+
+    line: int
+    verb: str
+    args: tuple[str, ...]
+    text: str
+
+
+SCALE_WORDS = ("motion", "over", "under", "unplug", "plug")
+PRINTER_FORMS = {
+    ("paper", "ok"), ("paper", "near-end"), ("paper", "out"),
+    ("cover", "open"), ("cover", "closed"), ("unplug",), ("plug",),
+}
+
+
+def parse_script(text: str, *, source: str = "script") -> list[Command]:
+    commands = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        verb, _, rest = line.partition(" ")
+        try:
+            args = _check(verb, rest.strip())
+        except ValueError as e:
+            raise ScriptError(f"{source}:{number}: {verb}: {e}") from e
+        commands.append(Command(number, verb, args, line))
+    return commands
+
+
+def load_script(path: str | Path) -> list[Command]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScriptError(f"{path}: cannot read: {e}") from e
+    return parse_script(text, source=str(path))
+
+
+def _check(verb: str, rest: str) -> tuple[str, ...]:
+    checker = CHECKERS.get(verb)
+    if checker is None:
+        raise ValueError(f"unknown command (expected one of {', '.join(sorted(CHECKERS))})")
+    return checker(rest)
+
+
+def _scan(rest: str) -> tuple[str, ...]:
+    if not rest:
+        raise ValueError("expected the code to scan")
+    if not rest.isascii() or not rest.isprintable():
+        raise ValueError("a scanner types printable ASCII only")
+    return (rest,)
+
+
+def _key(rest: str) -> tuple[str, ...]:
+    names = tuple(rest.split())
+    if not names:
+        raise ValueError("expected one or more key names")
+    unknown = [n for n in names if n not in KEY_NAMES]
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} (keys: {' '.join(sorted(KEY_NAMES))})")
+    return names
+
+
+def _type(rest: str) -> tuple[str, ...]:
+    if not rest or any(c not in "0123456789." for c in rest):
+        raise ValueError(f"expected digits and '.', got {rest!r}")
+    return (rest,)
+
+
+def _scale(rest: str) -> tuple[str, ...]:
+    if rest in SCALE_WORDS:
+        return (rest,)
+    try:
+        kg = Decimal(rest)
+    except InvalidOperation:
+        kg = None
+    if kg is None or not kg.is_finite() or not 0 <= kg <= MAX_KG or kg.as_tuple().exponent < -3:
+        raise ValueError(f"expected KG (0 to {MAX_KG}, 3 decimals), "
+                         f"{', '.join(SCALE_WORDS)}, got {rest!r}")
+    return (str(kg),)
+
+
+def _printer(rest: str) -> tuple[str, ...]:
+    words = tuple(rest.split())
+    if words not in PRINTER_FORMS:
+        raise ValueError("expected paper ok|near-end|out, cover open|closed, unplug or plug")
+    return words
+
+
+def _drawer(rest: str) -> tuple[str, ...]:
+    if rest not in ("close", "jam"):
+        raise ValueError(f"expected close or jam, got {rest!r}")
+    return (rest,)
+
+
+def _sleep(rest: str) -> tuple[str, ...]:
+    try:
+        seconds = float(rest)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_SLEEP_S:
+        raise ValueError(f"expected seconds from 0 to {MAX_SLEEP_S}, got {rest!r}")
+    return (rest,)
+
+
+def _wait(rest: str) -> tuple[str, ...]:
+    if rest != "idle":
+        raise ValueError(f"expected 'wait idle', got {rest!r}")
+    return (rest,)
+
+
+def _terminal(rest: str) -> tuple[str, ...]:
+    if rest not in ("approve", "decline"):
+        raise ValueError(f"expected approve or decline, got {rest!r}")
+    return (rest,)
+
+
+CHECKERS = {
+    "scan": _scan,
+    "key": _key,
+    "type": _type,
+    "scale": _scale,
+    "printer": _printer,
+    "drawer": _drawer,
+    "sleep": _sleep,
+    "wait": _wait,
+    "terminal": _terminal,
+}
