@@ -1,0 +1,1 @@
+"""Simulated lane hardware."""

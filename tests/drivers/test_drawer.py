@@ -1,0 +1,315 @@
+"""GpioDrawer against gpiozero's MockFactory pins and hw_sim's SimulatedDrawer.
+
+Pulse timing is read from the kick pin's recorded states (``MockPin.states``: each
+entry holds the seconds since the previous change and the new level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero.exc import PinInvalidState
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from firmware_app.config import DrawerConfig
+from firmware_app.drivers import drawer as drawer_module
+from firmware_app.drivers.drawer import MAX_PULSE_MS, GpioDrawer
+from firmware_app.drivers.errors import DrawerError
+from firmware_app.lane.events import DeviceState, DrawerSwitch, Event
+from hw_sim.drawer import SimulatedDrawer
+
+KICK, SWITCH = 17, 27
+LATE_S = 0.06  # how late a sleeping thread may wake on a busy 2-core machine
+
+OPENED = [DrawerSwitch(True), DeviceState("drawer", "open")]
+SHUT = [DrawerSwitch(False), DeviceState("drawer", "closed")]
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    f = MockFactory()
+    yield f
+    f.close()
+
+
+def config(**changes: object) -> DrawerConfig:
+    return replace(DrawerConfig(pulse_ms=20), **changes)  # type: ignore[arg-type]
+
+
+def assert_one_pulse(pin: MockPin, *, active: bool, seconds: float) -> None:
+    levels = [s.state for s in pin.states]
+    assert levels == [not active, active, not active]
+    width = pin.states[2].timestamp
+    assert seconds <= width < seconds + LATE_S, f"pulse lasted {width * 1000:.1f} ms"
+    assert pin.state == (not active)
+
+
+# ---- kick ----
+
+
+def test_kick_gives_one_pulse_of_pulse_ms(factory: MockFactory) -> None:
+    with GpioDrawer(config(pulse_ms=100), pin_factory=factory) as drawer:
+        pin = factory.pin(KICK)
+        pin.clear_states()
+        drawer.kick()
+        assert_one_pulse(pin, active=True, seconds=0.100)
+
+
+def test_active_low_kick_inverts_the_levels(factory: MockFactory) -> None:
+    with GpioDrawer(config(kick_active_high=False), pin_factory=factory) as drawer:
+        pin = factory.pin(KICK)
+        assert pin.state is True  # off is high from the moment the pin is claimed
+        pin.clear_states()
+        drawer.kick()
+        assert_one_pulse(pin, active=False, seconds=0.020)
+
+
+def test_pulse_is_capped_at_500_ms_whatever_the_config_says(factory: MockFactory) -> None:
+    with GpioDrawer(DrawerConfig(pulse_ms=900), pin_factory=factory) as drawer:
+        assert drawer.pulse_ms == MAX_PULSE_MS == 500
+        pin = factory.pin(KICK)
+        pin.clear_states()
+        drawer.kick()
+        assert_one_pulse(pin, active=True, seconds=0.500)
+
+
+def test_two_kicks_are_two_pulses(factory: MockFactory) -> None:
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        pin = factory.pin(KICK)
+        pin.clear_states()
+        drawer.kick()
+        drawer.kick()
+        assert [s.state for s in pin.states] == [False, True, False, True, False]
+
+
+@pytest.mark.parametrize("pulse_ms", [0, -5])
+def test_non_positive_pulse_is_refused(factory: MockFactory, pulse_ms: int) -> None:
+    with pytest.raises(DrawerError, match="pulse_ms"):
+        GpioDrawer(config(pulse_ms=pulse_ms), pin_factory=factory)
+
+
+def test_interrupted_pulse_still_ends_off(
+    factory: MockFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(drawer_module, "sleep", interrupted)
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        with pytest.raises(KeyboardInterrupt):
+            drawer.kick()
+        assert factory.pin(KICK).state is False
+
+
+class RefusesHighPin(MockPin):
+    """A kick line whose driver fails when asked to go high."""
+
+    def _set_state(self, value: object) -> None:
+        if value and self._function == "output":
+            raise PinInvalidState("driver fault")
+        super()._set_state(value)
+
+
+def test_failing_kick_pin_raises_drawer_error_and_stays_off(factory: MockFactory) -> None:
+    factory.pin(KICK, pin_class=RefusesHighPin)
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        with pytest.raises(DrawerError, match="GPIO17") as caught:
+            drawer.kick()
+        assert isinstance(caught.value.__cause__, PinInvalidState)
+        assert factory.pin(KICK).state is False
+
+
+# ---- switch ----
+
+
+@pytest.mark.parametrize(
+    ("open_when_switch", "open_level"),
+    [("open", True), ("closed", False)],  # pull-up: an open contact reads high
+)
+def test_switch_polarity(factory: MockFactory, open_when_switch: str, open_level: bool) -> None:
+    with GpioDrawer(config(open_when_switch=open_when_switch), pin_factory=factory) as drawer:
+        pin = factory.pin(SWITCH)
+        assert pin.pull == "up"
+        drive(pin, open_level)
+        assert drawer.is_open is True
+        drive(pin, not open_level)
+        assert drawer.is_open is False
+
+
+def drive(pin: MockPin, level: bool) -> None:
+    if level:
+        pin.drive_high()
+    else:
+        pin.drive_low()
+
+
+def test_bad_polarity_word_is_refused(factory: MockFactory) -> None:
+    with pytest.raises(DrawerError, match="open_when_switch"):
+        GpioDrawer(config(open_when_switch="ajar"), pin_factory=factory)
+
+
+def test_start_reports_the_state_then_each_change(factory: MockFactory) -> None:
+    events: list[Event] = []
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        pin = factory.pin(SWITCH)
+        pin.drive_low()  # contact closed: shut, with the default polarity
+        drawer.start(events.append)
+        assert events == SHUT
+        pin.drive_high()
+        pin.drive_low()
+        assert events == SHUT + OPENED + SHUT
+
+
+def test_a_new_listener_hears_the_current_state(factory: MockFactory) -> None:
+    first: list[Event] = []
+    second: list[Event] = []
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        drawer.start(first.append)
+        drawer.start(second.append)
+        factory.pin(SWITCH).drive_low()
+    assert first == OPENED  # pull-up, nothing on the line: contact open
+    assert second == OPENED + SHUT
+
+
+def test_nothing_is_reported_after_close(factory: MockFactory) -> None:
+    events: list[Event] = []
+    drawer = GpioDrawer(config(), pin_factory=factory)
+    drawer.start(events.append)
+    drawer.close()
+    factory.pin(SWITCH).drive_low()
+    assert events == OPENED
+
+
+# ---- with the simulated drawer ----
+
+POLARITIES = [
+    pytest.param((active_high, when), id=f"active_high={active_high}-open_when={when}")
+    for active_high in (True, False)
+    for when in ("open", "closed")
+]
+
+
+@pytest.fixture(params=POLARITIES)
+def lane(
+    request: pytest.FixtureRequest, factory: MockFactory
+) -> Iterator[tuple[SimulatedDrawer, GpioDrawer, list[Event]]]:
+    active_high, when = request.param
+    cfg = config(kick_active_high=active_high, open_when_switch=when)
+    events: list[Event] = []
+    with SimulatedDrawer(factory, cfg) as sim, GpioDrawer(cfg, pin_factory=factory) as drawer:
+        drawer.start(events.append)
+        yield sim, drawer, events
+
+
+def test_sim_starts_shut(lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]]) -> None:
+    sim, drawer, events = lane
+    assert not sim.is_open
+    assert not drawer.is_open
+    assert events == SHUT
+
+
+def test_kick_opens_the_sim_drawer(lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]]) -> None:
+    sim, drawer, events = lane
+    drawer.kick()
+    assert sim.kicks == 1
+    assert sim.is_open and drawer.is_open
+    assert events == SHUT + OPENED
+
+
+def test_cashier_pushes_it_shut(lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]]) -> None:
+    sim, drawer, events = lane
+    drawer.kick()
+    sim.close_drawer()
+    assert not sim.is_open and not drawer.is_open
+    assert events == SHUT + OPENED + SHUT
+
+
+def test_jammed_drawer_ignores_one_kick(
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, events = lane
+    sim.jam()
+    drawer.kick()
+    assert sim.kicks == 1
+    assert not drawer.is_open
+    assert events == SHUT
+    assert not sim.jammed  # the jam clears with that kick
+    drawer.kick()
+    assert sim.kicks == 2
+    assert events == SHUT + OPENED
+
+
+def test_kicking_an_open_drawer_changes_nothing(
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, events = lane
+    drawer.kick()
+    drawer.kick()
+    assert sim.kicks == 2
+    assert events == SHUT + OPENED
+
+
+def test_sim_drawer_opened_before_the_driver_starts_reads_open(factory: MockFactory) -> None:
+    cfg = config()
+    with SimulatedDrawer(factory, cfg) as sim:
+        with GpioDrawer(cfg, pin_factory=factory) as drawer:
+            drawer.kick()
+        with GpioDrawer(cfg, pin_factory=factory) as drawer:
+            events: list[Event] = []
+            drawer.start(events.append)
+            assert sim.is_open
+            assert events == OPENED
+
+
+def test_sim_must_exist_before_the_pins_are_claimed(factory: MockFactory) -> None:
+    with GpioDrawer(config(), pin_factory=factory), pytest.raises(ValueError, match="GPIO17"):
+        SimulatedDrawer(factory, config())
+
+
+# ---- lifecycle ----
+
+
+def test_close_is_idempotent_and_releases_both_pins(factory: MockFactory) -> None:
+    drawer = GpioDrawer(config(), pin_factory=factory)
+    drawer.close()
+    drawer.close()
+    assert drawer.closed
+    with GpioDrawer(config(), pin_factory=factory) as again:
+        assert not again.closed
+
+
+def test_a_closed_driver_refuses_to_work(factory: MockFactory) -> None:
+    drawer = GpioDrawer(config(), pin_factory=factory)
+    drawer.close()
+    with pytest.raises(DrawerError):
+        drawer.kick()
+    with pytest.raises(DrawerError):
+        _ = drawer.is_open
+    with pytest.raises(DrawerError):
+        drawer.start(lambda event: None)
+
+
+def test_switch_pin_in_use_is_named_and_the_kick_pin_released(factory: MockFactory) -> None:
+    with DigitalInputDevice(SWITCH, pin_factory=factory):
+        with pytest.raises(DrawerError, match="GPIO27") as caught:
+            GpioDrawer(config(), pin_factory=factory)
+        assert "switch" in str(caught.value)
+        DigitalOutputDevice(KICK, pin_factory=factory).close()  # claimable again
+
+
+def test_kick_pin_in_use_is_named(factory: MockFactory) -> None:
+    with DigitalOutputDevice(KICK, pin_factory=factory):
+        with pytest.raises(DrawerError, match="GPIO17"):
+            GpioDrawer(config(), pin_factory=factory)
+        DigitalInputDevice(SWITCH, pin_factory=factory).close()  # never claimed
+
+
+def test_context_manager_releases_the_pins(factory: MockFactory) -> None:
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        assert not drawer.closed
+    assert drawer.closed
+    DigitalOutputDevice(KICK, pin_factory=factory).close()
+    DigitalInputDevice(SWITCH, pin_factory=factory).close()
