@@ -239,7 +239,7 @@ class _Table:
         name = f"{self.name}.{key}" if self.name else key
         return _Table(self.source, name, self.data.get(key))
 
-    def str(self, key: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
+    def text(self, key: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
         value = self._get(key, default)
         if key not in self.data and pattern is not None and not pattern.match(value):
             raise self.fail(key, "required")
@@ -249,19 +249,19 @@ class _Table:
             raise self.fail(key, f"{value!r} does not match {pattern.pattern}")
         return value
 
-    def int(self, key: str, default: int, lo: int, hi: int) -> int:
+    def integer(self, key: str, default: int, lo: int, hi: int) -> int:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise self.fail(key, f"expected an integer from {lo} to {hi}, got {value!r}")
         return value
 
-    def float(self, key: str, default: float, lo: float, hi: float) -> float:
+    def number(self, key: str, default: float, lo: float, hi: float) -> float:
         value = self._get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
             raise self.fail(key, f"expected a number from {lo} to {hi}, got {value!r}")
         return float(value)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
             raise self.fail(key, f"expected true or false, got {value!r}")
@@ -329,11 +329,11 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     """Validate an already-decoded TOML document."""
     root = _Table(source, "", dict(data))
     lane_t = root.table("lane")
-    store = lane_t.str("store", "", ID_PATTERN)
-    lane = lane_t.str("lane", "", ID_PATTERN)
-    data_dir = lane_t.str("data_dir", "/var/lib/firmware-lane")
+    store = lane_t.text("store", "", ID_PATTERN)
+    lane = lane_t.text("lane", "", ID_PATTERN)
+    data_dir = lane_t.text("data_dir", "/var/lib/firmware-lane")
     log_level = lane_t.choice("log_level", "info", ("debug", "info", "warning", "error"))
-    timezone = lane_t.str("timezone", "")
+    timezone = lane_t.text("timezone", "")
     lane_t.check_unknown()
 
     config = Config(
@@ -359,8 +359,8 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
 
 
 def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
-    currency = t.str("currency", "CNY", re.compile(r"^[A-Z]{3}$"))
-    minor_digits = t.int("minor_digits", 2, 0, 4)
+    currency = t.text("currency", "CNY", re.compile(r"^[A-Z]{3}$"))
+    minor_digits = t.integer("minor_digits", 2, 0, 4)
     step = t.money("cash_rounding", "0", minor_digits)
     mode = t.choice("cash_rounding_mode", "half-up", ("half-up", "down"))
     rules = SaleRules(
@@ -368,10 +368,10 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         minor_digits=minor_digits,
         cash_rounding=CashRounding(step=step, mode=mode),
         max_cash_tender=t.money("max_cash_tender", "5000.00", minor_digits),
-        max_quantity=t.int("max_quantity", 999, 1, 100000),
-        max_scan_length=t.int("max_scan_length", 128, 8, 4096),
-        scale_stale_ms=t.int("scale_stale_ms", 2000, 100, 60000),
-        member_prefix=t.str("member_prefix", "M"),
+        max_quantity=t.integer("max_quantity", 999, 1, 100000),
+        max_scan_length=t.integer("max_scan_length", 128, 8, 4096),
+        scale_stale_ms=t.integer("scale_stale_ms", 2000, 100, 60000),
+        member_prefix=t.text("member_prefix", "M"),
         label_formats=_labels(labels_t),
     )
     t.check_unknown()
@@ -393,12 +393,12 @@ def _labels(t: _Table) -> tuple[LabelFormat, ...]:
 def _scanner(t: _Table) -> ScannerConfig:
     d = ScannerConfig()
     c = ScannerConfig(
-        path=t.str("path", d.path),
+        path=t.text("path", d.path),
         layout=t.choice("layout", d.layout, ("us", "de", "fr")),
-        timeout_ms=t.int("timeout_ms", d.timeout_ms, 10, 2000),
-        max_length=t.int("max_length", d.max_length, 8, 4096),
-        grab=t.bool("grab", d.grab),
-        gs_substitute=t.str("gs_substitute", d.gs_substitute, re.compile(r"^.?$")),
+        timeout_ms=t.integer("timeout_ms", d.timeout_ms, 10, 2000),
+        max_length=t.integer("max_length", d.max_length, 8, 4096),
+        grab=t.flag("grab", d.grab),
+        gs_substitute=t.text("gs_substitute", d.gs_substitute, re.compile(r"^.?$")),
     )
     t.check_unknown()
     return c
@@ -406,8 +406,8 @@ def _scanner(t: _Table) -> ScannerConfig:
 
 def _keypad(t: _Table) -> KeypadConfig:
     d = KeypadConfig()
-    path = t.str("path", d.path)
-    grab = t.bool("grab", d.grab)
+    path = t.text("path", d.path)
+    grab = t.flag("grab", d.grab)
     keymap = dict(DEFAULT_KEYMAP)
     map_t = t.table("map")
     for evdev_name, lane_key in map_t.data.items():
@@ -427,15 +427,15 @@ def _keypad(t: _Table) -> KeypadConfig:
 def _scale(t: _Table) -> ScaleConfig:
     d = ScaleConfig()
     c = ScaleConfig(
-        enabled=t.bool("enabled", d.enabled),
-        port=t.str("port", d.port),
+        enabled=t.flag("enabled", d.enabled),
+        port=t.text("port", d.port),
         protocol=t.choice("protocol", d.protocol, ("8217",)),
-        baudrate=t.int("baudrate", d.baudrate, 1200, 115200),
-        bytesize=t.int("bytesize", d.bytesize, 7, 8),
+        baudrate=t.integer("baudrate", d.baudrate, 1200, 115200),
+        bytesize=t.integer("bytesize", d.bytesize, 7, 8),
         parity=t.choice("parity", d.parity, ("N", "E", "O")),
-        stopbits=t.int("stopbits", d.stopbits, 1, 2),
-        poll_ms=t.int("poll_ms", d.poll_ms, 50, 5000),
-        timeout_ms=t.int("timeout_ms", d.timeout_ms, 50, 5000),
+        stopbits=t.integer("stopbits", d.stopbits, 1, 2),
+        poll_ms=t.integer("poll_ms", d.poll_ms, 50, 5000),
+        timeout_ms=t.integer("timeout_ms", d.timeout_ms, 50, 5000),
     )
     t.check_unknown()
     return c
@@ -443,17 +443,17 @@ def _scale(t: _Table) -> ScaleConfig:
 
 def _printer(t: _Table) -> PrinterConfig:
     d = PrinterConfig()
-    paper_mm = t.int("paper_mm", d.paper_mm, 58, 80)
+    paper_mm = t.integer("paper_mm", d.paper_mm, 58, 80)
     if paper_mm not in (58, 80):
         raise t.fail("paper_mm", f"expected 58 or 80, got {paper_mm}")
     c = PrinterConfig(
-        enabled=t.bool("enabled", d.enabled),
-        port=t.str("port", d.port),
-        baudrate=t.int("baudrate", d.baudrate, 1200, 921600),
+        enabled=t.flag("enabled", d.enabled),
+        port=t.text("port", d.port),
+        baudrate=t.integer("baudrate", d.baudrate, 1200, 921600),
         flow_control=t.choice("flow_control", d.flow_control, ("none", "rtscts", "xonxoff")),
         paper_mm=paper_mm,
-        columns=t.int("columns", 32 if paper_mm == 58 else 48, 24, 64),
-        chinese_mode=t.bool("chinese_mode", d.chinese_mode),
+        columns=t.integer("columns", 32 if paper_mm == 58 else 48, 24, 64),
+        chinese_mode=t.flag("chinese_mode", d.chinese_mode),
         encoding=t.choice("encoding", d.encoding, ("gb18030", "cp437", "utf-8")),
     )
     t.check_unknown()
@@ -463,11 +463,11 @@ def _printer(t: _Table) -> PrinterConfig:
 def _drawer(t: _Table) -> DrawerConfig:
     d = DrawerConfig()
     c = DrawerConfig(
-        enabled=t.bool("enabled", d.enabled),
-        kick_pin=t.int("kick_pin", d.kick_pin, 0, 27),
-        switch_pin=t.int("switch_pin", d.switch_pin, 0, 27),
-        pulse_ms=t.int("pulse_ms", d.pulse_ms, 20, 500),
-        kick_active_high=t.bool("kick_active_high", d.kick_active_high),
+        enabled=t.flag("enabled", d.enabled),
+        kick_pin=t.integer("kick_pin", d.kick_pin, 0, 27),
+        switch_pin=t.integer("switch_pin", d.switch_pin, 0, 27),
+        pulse_ms=t.integer("pulse_ms", d.pulse_ms, 20, 500),
+        kick_active_high=t.flag("kick_active_high", d.kick_active_high),
         open_when_switch=t.choice("open_when_switch", d.open_when_switch, ("open", "closed")),
     )
     if c.enabled and c.kick_pin == c.switch_pin:
@@ -478,7 +478,7 @@ def _drawer(t: _Table) -> DrawerConfig:
 
 def _mqtt(t: _Table) -> MqttConfig:
     d = MqttConfig()
-    url = t.str("url", d.url)
+    url = t.text("url", d.url)
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise t.fail("url", f"expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {url!r}")
@@ -488,17 +488,17 @@ def _mqtt(t: _Table) -> MqttConfig:
         raise t.fail("url", f"bad port in {url!r}") from e
     c = MqttConfig(
         url=url,
-        username=t.str("username", d.username),
-        password=t.str("password", d.password),
-        ca_file=t.str("ca_file", d.ca_file),
-        cert_file=t.str("cert_file", d.cert_file),
-        key_file=t.str("key_file", d.key_file),
-        topic_root=t.str("topic_root", d.topic_root, re.compile(r"^[A-Za-z0-9_/-]{1,64}$")),
-        keepalive_s=t.int("keepalive_s", d.keepalive_s, 5, 3600),
-        ack_timeout_s=t.float("ack_timeout_s", d.ack_timeout_s, 0.1, 86400),
-        max_inflight=t.int("max_inflight", d.max_inflight, 1, 65535),
-        reconnect_min_s=t.float("reconnect_min_s", d.reconnect_min_s, 0.05, 3600),
-        reconnect_max_s=t.float("reconnect_max_s", d.reconnect_max_s, 0.05, 3600),
+        username=t.text("username", d.username),
+        password=t.text("password", d.password),
+        ca_file=t.text("ca_file", d.ca_file),
+        cert_file=t.text("cert_file", d.cert_file),
+        key_file=t.text("key_file", d.key_file),
+        topic_root=t.text("topic_root", d.topic_root, re.compile(r"^[A-Za-z0-9_/-]{1,64}$")),
+        keepalive_s=t.integer("keepalive_s", d.keepalive_s, 5, 3600),
+        ack_timeout_s=t.number("ack_timeout_s", d.ack_timeout_s, 0.1, 86400),
+        max_inflight=t.integer("max_inflight", d.max_inflight, 1, 65535),
+        reconnect_min_s=t.number("reconnect_min_s", d.reconnect_min_s, 0.05, 3600),
+        reconnect_max_s=t.number("reconnect_max_s", d.reconnect_max_s, 0.05, 3600),
     )
     if c.password and not c.username:
         raise t.fail("password", "a password needs a username")
@@ -512,7 +512,7 @@ def _payment(t: _Table) -> PaymentConfig:
     d = PaymentConfig()
     c = PaymentConfig(
         terminal=t.choice("terminal", d.terminal, ("simulated",)),
-        decline=t.bool("decline", d.decline),
+        decline=t.flag("decline", d.decline),
     )
     t.check_unknown()
     return c
@@ -521,7 +521,7 @@ def _payment(t: _Table) -> PaymentConfig:
 def _display(t: _Table) -> DisplayConfig:
     d = DisplayConfig()
     c = DisplayConfig(
-        device=t.str("device", d.device),
+        device=t.text("device", d.device),
         language=t.choice("language", d.language, ("zh", "en")),
     )
     t.check_unknown()

@@ -54,7 +54,8 @@ def parse_money(text: str, minor_digits: int) -> int:
     whole, _, frac = text.partition(".")
     if len(frac) > minor_digits:
         raise ValueError(f"more than {minor_digits} decimals: {text!r}")
-    return int(whole or "0") * 10**minor_digits + int((frac or "0").ljust(minor_digits, "0"))
+    scale: int = 10**minor_digits
+    return int(whole or "0") * scale + int((frac or "0").ljust(minor_digits, "0"))
 
 
 def format_qty(milli: int) -> str:
