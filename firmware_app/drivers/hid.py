@@ -1,0 +1,329 @@
+"""Key event sources for HID keyboards (the scanner and the POS keypad), and the
+reader thread the scanner and keypad drivers share.
+
+A ``KeySource`` hands out raw kernel key events. ``EvdevKeySource`` reads an
+evdev node (``/dev/input/by-id/usb-…-event-kbd``); ``FdKeySource`` reads the
+same binary ``struct input_event`` records from any file descriptor, which is
+how hw_sim feeds the real decoders through a pipe where no ``/dev/uinput``
+exists. ``HidInputDevice`` opens a source, grabs it, decodes its events in a
+thread, and reopens it when it disappears (hot-plug).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import struct
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import NamedTuple, Protocol
+
+import evdev
+
+from firmware_app.drivers.errors import DeviceError, DeviceMissing
+from firmware_app.drivers.ports import Emit
+from firmware_app.lane.events import DeviceState, Event
+
+log = logging.getLogger(__name__)
+
+# struct input_event from linux/input.h: struct timeval (tv_sec, tv_usec as C
+# longs), __u16 type, __u16 code, __s32 value; native layout, 24 bytes on 64-bit.
+INPUT_EVENT = struct.Struct("llHHi")
+_READ_RECORDS = 64  # records per read(), as evdev itself reads them
+
+
+class KeyEvent(NamedTuple):
+    """One raw input event: ``t`` is the kernel timestamp in seconds."""
+
+    type: int
+    code: int
+    value: int
+    t: float
+
+
+def encode_input_event(type_: int, code: int, value: int, t: float) -> bytes:
+    """The kernel's binary record for one event (``t`` in seconds since the epoch)."""
+    sec, usec = divmod(round(t * 1_000_000), 1_000_000)
+    return INPUT_EVENT.pack(sec, usec, type_, code, value)
+
+
+def decode_input_events(data: bytes) -> tuple[list[KeyEvent], bytes]:
+    """Split bytes into whole records; returns the events and the incomplete tail."""
+    whole = len(data) - len(data) % INPUT_EVENT.size
+    events = [
+        KeyEvent(type_, code, value, sec + usec / 1_000_000)
+        for sec, usec, type_, code, value in INPUT_EVENT.iter_unpack(data[:whole])
+    ]
+    return events, data[whole:]
+
+
+class KeySource(Protocol):
+    """A keyboard-like device delivering raw key events."""
+
+    name: str
+    path: str
+
+    def fileno(self) -> int:
+        """The descriptor to wait on with ``select``; readable when events are pending."""
+
+    def read(self) -> list[KeyEvent]:
+        """The events pending now (possibly none); raises ``DeviceMissing`` when gone."""
+
+    def grab(self) -> None:
+        """Become the only reader, so keystrokes never reach a console or a shell."""
+
+    def close(self) -> None:
+        """Release the device. Idempotent."""
+
+
+SourceFactory = Callable[[str], KeySource]
+
+
+class EvdevKeySource:
+    """A kernel input node read through python-evdev."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._device = evdev.InputDevice(path)
+        except OSError as e:
+            raise DeviceMissing(f"{path}: {e.strerror or e}") from e
+        self.name: str = self._device.name
+
+    def fileno(self) -> int:
+        return self._device.fileno()
+
+    def read(self) -> list[KeyEvent]:
+        try:
+            return [
+                KeyEvent(ev.type, ev.code, ev.value, ev.timestamp()) for ev in self._device.read()
+            ]
+        except BlockingIOError:
+            return []
+        except OSError as e:  # ENODEV: the cable was pulled
+            raise DeviceMissing(f"{self.path}: {e.strerror or e}") from e
+
+    def grab(self) -> None:
+        try:
+            self._device.grab()
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                raise DeviceError(f"{self.path}: grabbed by another program") from e
+            raise DeviceMissing(f"{self.path}: {e.strerror or e}") from e
+
+    def close(self) -> None:
+        # evdev's close() is idempotent; the grab ends with the descriptor.
+        self._device.close()
+
+    def __repr__(self) -> str:
+        return f"EvdevKeySource({self.path!r})"
+
+
+class FdKeySource:
+    """``struct input_event`` records read from a file descriptor (a pipe).
+
+    Owns ``fd`` and closes it. End of file means the device was unplugged.
+    """
+
+    def __init__(self, fd: int, name: str, *, path: str = "") -> None:
+        self._fd = fd
+        self.name = name
+        self.path = path or name
+        self._tail = b""  # a pipe may deliver half a record
+        self.grabbed = False
+        os.set_blocking(fd, False)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def read(self) -> list[KeyEvent]:
+        try:
+            data = os.read(self._fd, INPUT_EVENT.size * _READ_RECORDS)
+        except BlockingIOError:
+            return []
+        except OSError as e:
+            raise DeviceMissing(f"{self.path}: {e.strerror or e}") from e
+        if not data:
+            raise DeviceMissing(f"{self.path}: unplugged (end of stream)")
+        events, self._tail = decode_input_events(self._tail + data)
+        return events
+
+    def grab(self) -> None:
+        # Nobody else can read our end of a pipe; remember the call for tests.
+        self.grabbed = True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __repr__(self) -> str:
+        return f"FdKeySource({self.path!r})"
+
+
+class HidInputDevice:
+    """An ``InputDevice`` over a ``KeySource``: one thread opens the source, grabs it,
+    decodes its events and reopens it every ``retry_s`` seconds while it is missing.
+
+    Subclasses add the decoding (``_decode``) and name the device for
+    ``DeviceState`` events (``device``). Health changes are emitted once per change:
+    ``ok`` when the source opens, ``missing`` (or ``error``) with the path and the
+    reason when it cannot be opened or disappears.
+    """
+
+    device = "hid"
+
+    def __init__(
+        self, path: str, *, grab: bool, source_factory: SourceFactory, retry_s: float
+    ) -> None:
+        self.path = path
+        self._grab = grab
+        self._source_factory = source_factory
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake: tuple[int, int] | None = None  # lets close() interrupt select()
+        self._emit: Emit | None = None
+        self._state = ""
+
+    # --- what subclasses provide ----------------------------------------------------
+
+    def _decode(self, event: KeyEvent) -> Event | None:
+        """The lane event for one raw event, if it completes one."""
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        """Forget half-decoded input: the source was (re)opened."""
+
+    @property
+    def state(self) -> str:
+        """The last health reported: ``""`` before the first attempt, ``ok``,
+        ``missing`` or ``error``."""
+        return self._state
+
+    # --- InputDevice -------------------------------------------------------------------
+
+    def start(self, emit: Emit) -> None:
+        """Start the reader thread; events go to ``emit``."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.device} already started")
+        if self._stop.is_set():
+            raise RuntimeError(f"{self.device} is closed")
+        self._emit = emit
+        self._wake = os.pipe()
+        self._thread = threading.Thread(target=self._run, name=f"{self.device}-reader", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread and release the device. Idempotent."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        assert self._wake is not None
+        os.write(self._wake[1], b"x")
+        thread.join(timeout=2.0)
+        if thread.is_alive():  # stuck in emit(); leave its descriptors to it
+            log.warning("%s reader did not stop within 2 s", self.device)
+            return
+        for fd in self._wake:
+            os.close(fd)
+        self._wake = None
+
+    def __enter__(self) -> HidInputDevice:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the reader thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            source = self._open()
+            if source is None:
+                self._stop.wait(self._retry_s)
+                continue
+            try:
+                self._pump(source)
+                continue  # close() was called
+            except DeviceMissing as e:
+                self._set_state("missing", self._detail(e))
+            except Exception as e:  # never let the thread die: report and reopen
+                log.exception("%s reader failed", self.device)
+                self._set_state("error", self._detail(e))
+            finally:
+                source.close()
+            self._stop.wait(self._retry_s)  # a failing device must not spin the CPU
+
+    def _open(self) -> KeySource | None:
+        """The opened (and grabbed) source, or None after reporting why not."""
+        try:
+            source = self._source_factory(self.path)
+        except DeviceMissing as e:
+            self._set_state("missing", self._detail(e))
+            return None
+        except Exception as e:
+            log.debug("%s: cannot open %s", self.device, self.path, exc_info=True)
+            self._set_state("error", self._detail(e))
+            return None
+        try:
+            if self._grab:
+                source.grab()
+        except Exception as e:
+            source.close()
+            self._set_state("missing" if isinstance(e, DeviceMissing) else "error", self._detail(e))
+            return None
+        self._reset()
+        log.info("%s: reading %s (%s)", self.device, source.path, source.name)
+        self._set_state("ok")
+        return source
+
+    def _pump(self, source: KeySource) -> None:
+        """Read and decode until close() or until the source disappears."""
+        assert self._wake is not None
+        wake = self._wake[0]
+        while not self._stop.is_set():
+            ready, _, _ = select.select([source.fileno(), wake], [], [])
+            if wake in ready:
+                return
+            for event in source.read():
+                self._handle(event)
+
+    def _handle(self, event: KeyEvent) -> None:
+        # A device may send anything: a bad event is logged and skipped.
+        try:
+            lane_event = self._decode(event)
+        except Exception:
+            log.exception("%s: event %s not decoded", self.device, event)
+            return
+        if lane_event is not None:
+            self._send(lane_event)
+
+    def _detail(self, error: Exception) -> str:
+        """The error, naming the configured path so a technician knows which cable."""
+        text = str(error) or type(error).__name__
+        return text if self.path in text else f"{self.path}: {text}"
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if state == self._state:
+            return
+        self._state = state
+        level = logging.INFO if state == "ok" else logging.WARNING
+        log.log(level, "%s %s %s", self.device, state, detail)
+        self._send(DeviceState(self.device, state, detail))
+
+    def _send(self, event: Event) -> None:
+        assert self._emit is not None
+        try:
+            self._emit(event)
+        except Exception:
+            log.exception("%s: emit failed for %s", self.device, event)
