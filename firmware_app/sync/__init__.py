@@ -1,0 +1,1 @@
+"""Sync with the store server: the MQTT contract, the paho adapter and the outbox drain."""

@@ -1,0 +1,243 @@
+"""The lane ⇄ store server MQTT contract, version 1: topics, message builders, parsers.
+
+See docs/mqtt.md (spec/mqtt-contract.md). Everything that crosses the network
+is built or parsed here, so the rest of the sync layer handles typed values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from firmware_app.store.outbox import OutboxStats
+from firmware_app.sync.errors import ContractError
+from firmware_app.sync.validation import SCHEMA_NAMES, load_schema, validate
+
+__all__ = [
+    "ACK",
+    "SCHEMA_NAMES",
+    "UPLINK_SCHEMAS",
+    "ContractError",
+    "Topics",
+    "UplinkTopic",
+    "ack_message",
+    "catalog_request_message",
+    "decode",
+    "encode",
+    "load_schema",
+    "parse_ack",
+    "parse_uplink_topic",
+    "status_message",
+    "timestamp",
+    "validate",
+]
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+ACK = "store.ack/1"
+STATUS = "lane.status/1"
+CATALOG_REQUEST = "lane.catalog-request/1"
+UPLINK_SCHEMAS: Mapping[str, str] = {
+    "sales": "lane.sale/1",
+    "stock": "lane.stock/1",
+    "events": "lane.event/1",
+}
+STATES = ("online", "offline")
+MAX_ACK_BYTES = 4096  # an ack is about 60 bytes; anything far bigger is not one
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024  # a 100,000-item catalog snapshot is about 20 MB
+
+
+def _check_id(what: str, value: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ContractError(f"{what}: {value!r} does not match [A-Za-z0-9_-]{{1,32}}")
+    return value
+
+
+def _check_root(root: str) -> str:
+    parts = root.split("/") if isinstance(root, str) else [""]
+    if not all(parts) or any(c in root for c in "+#\0"):
+        raise ContractError(f"topic_root: {root!r} is not a plain topic prefix")
+    return root
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic one lane uses, e.g. ``Topics("pos", "S001", "01").sales``."""
+
+    root: str
+    store: str
+    lane: str
+
+    def __post_init__(self) -> None:
+        _check_root(self.root)
+        _check_id("store", self.store)
+        _check_id("lane", self.lane)
+
+    @property
+    def lane_prefix(self) -> str:
+        return f"{self.root}/{self.store}/lanes/{self.lane}"
+
+    def uplink(self, kind: str) -> str:
+        """The topic of an outbox message: ``kind`` is ``sales``, ``stock`` or ``events``."""
+        if kind not in UPLINK_SCHEMAS:
+            kinds = ", ".join(UPLINK_SCHEMAS)
+            raise ContractError(f"uplink kind: expected one of {kinds}, got {kind!r}")
+        return f"{self.lane_prefix}/{kind}"
+
+    @property
+    def sales(self) -> str:
+        return self.uplink("sales")
+
+    @property
+    def stock(self) -> str:
+        return self.uplink("stock")
+
+    @property
+    def events(self) -> str:
+        return self.uplink("events")
+
+    @property
+    def status(self) -> str:
+        """Retained ``lane.status/1``; also the will."""
+        return f"{self.lane_prefix}/status"
+
+    @property
+    def catalog_request(self) -> str:
+        return f"{self.lane_prefix}/catalog/request"
+
+    @property
+    def ack(self) -> str:
+        return f"{self.lane_prefix}/ack"
+
+    @property
+    def store_catalog(self) -> str:
+        """Catalog changes for every lane of the store."""
+        return f"{self.root}/{self.store}/catalog"
+
+    @property
+    def lane_catalog(self) -> str:
+        """Catalog documents for this lane only (answers to a catalog request)."""
+        return f"{self.lane_prefix}/catalog"
+
+    @property
+    def cmd(self) -> str:
+        return f"{self.lane_prefix}/cmd"
+
+    @property
+    def downlink(self) -> tuple[str, ...]:
+        """What the lane subscribes to."""
+        return (self.ack, self.store_catalog, self.lane_catalog, self.cmd)
+
+
+@dataclass(frozen=True)
+class UplinkTopic:
+    """A parsed ``{root}/{store}/lanes/{lane}/{kind}`` topic."""
+
+    store: str
+    lane: str
+    kind: str
+
+    @property
+    def schema(self) -> str:
+        return UPLINK_SCHEMAS[self.kind]
+
+
+def parse_uplink_topic(topic: str, root: str = "pos") -> UplinkTopic:
+    """Split a sales/stock/events topic; raises ``ContractError`` on any other topic."""
+    prefix = _check_root(root) + "/"
+    parts = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(parts) != 4 or parts[1] != "lanes" or parts[3] not in UPLINK_SCHEMAS:
+        raise ContractError(f"topic: {topic[:200]!r} is not an uplink topic under {root!r}")
+    return UplinkTopic(_check_id("store", parts[0]), _check_id("lane", parts[2]), parts[3])
+
+
+def timestamp(at: datetime) -> str:
+    """RFC 3339 with offset and milliseconds: ``2026-11-28T13:20:01.250+08:00``."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("timestamps must carry their offset")
+    return at.isoformat(timespec="milliseconds")
+
+
+def status_message(
+    state: str,
+    *,
+    at: datetime,
+    version: str,
+    catalog_version: int | None,
+    outbox: OutboxStats,
+    devices: Mapping[str, str],
+    connected_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A ``lane.status/1`` message.
+
+    MQTT orders messages only within one connection, so a will can arrive after
+    a later ``online``; readers keep the newest. ``connected_at`` names the
+    connection the status belongs to: the will carries the ``connected_at`` of
+    its connection, so a reader keeps the newest ``connected_at`` and, within
+    one connection, the newest ``at`` (an offline will ends it).
+    """
+    if state not in STATES:
+        raise ContractError(f"state: expected one of {STATES}, got {state!r}")
+    message: dict[str, Any] = {"schema": STATUS, "at": timestamp(at), "state": state}
+    if connected_at is not None:
+        message["connected_at"] = timestamp(connected_at)
+    message.update(
+        version=version,
+        catalog_version=catalog_version,
+        outbox={"pending": outbox.pending, "oldest_at": outbox.oldest_at},
+        devices={str(k): str(v) for k, v in devices.items()},
+    )
+    return message
+
+
+def catalog_request_message(
+    have: int | None, *, at: datetime, store: str, lane: str
+) -> dict[str, Any]:
+    """``lane.catalog-request/1``: ``have`` is the lane's catalog version (None: none yet)."""
+    return {
+        "schema": CATALOG_REQUEST,
+        "at": timestamp(at),
+        "store": store,
+        "lane": lane,
+        "have": have,
+    }
+
+
+def ack_message(upto: int, *, at: datetime) -> dict[str, Any]:
+    """``store.ack/1`` as a store server sends it."""
+    return {"schema": ACK, "at": timestamp(at), "upto": upto}
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, Chinese text kept as is."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """Parse one message body into a dict; ``ContractError`` for anything else."""
+    if len(payload) > max_bytes:
+        raise ContractError(f"message: {len(payload)} bytes is over the limit of {max_bytes}")
+    try:
+        message = json.loads(payload.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ContractError(f"message: not JSON: {str(e)[:200]}") from e
+    if not isinstance(message, dict):
+        raise ContractError("message: expected a JSON object")
+    return message
+
+
+def parse_ack(payload: bytes) -> int:
+    """The ``upto`` of a ``store.ack/1`` payload; ``ContractError`` for anything else."""
+    message = decode(payload, max_bytes=MAX_ACK_BYTES)
+    if message.get("schema") != ACK:
+        raise ContractError(f"schema: expected {ACK!r}, got {str(message.get('schema'))[:64]!r}")
+    validate(message)
+    upto: int = message["upto"]
+    return upto

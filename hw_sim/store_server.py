@@ -1,0 +1,477 @@
+"""A simulated store server: the other end of the MQTT contract, for tests and the bench.
+
+It subscribes to every lane's ``sales``, ``stock`` and ``events`` (QoS 1, a
+persistent session of its own), checks each message against the contract,
+stores it once per (store, lane, seq) in SQLite, keeps stock levels per SKU
+and answers each lane with ``store.ack/1`` for the highest seq up to which it
+has everything. A message that arrives twice is stored and counted once.
+
+Messages are handled in paho's callback, so the broker gets its PUBACK only
+after the message is committed: a server that dies half-way gets the message
+again.
+
+Run it next to a lane::
+
+    python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db
+    python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 \\
+        --publish-catalog catalog.json --store S001
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from firmware_app.sync.contract import (
+    ID_PATTERN,
+    ContractError,
+    Topics,
+    UplinkTopic,
+    ack_message,
+    decode,
+    encode,
+    parse_uplink_topic,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "store-server-sim"
+SESSION_EXPIRY_S = 7 * 24 * 3600
+START_TIMEOUT_S = 10.0
+
+MessageHook = Callable[[str, dict[str, Any]], None]
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS message (
+    store TEXT NOT NULL, lane TEXT NOT NULL, seq INTEGER NOT NULL,
+    topic TEXT NOT NULL, schema TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (store, lane, seq)
+);
+CREATE TABLE IF NOT EXISTS lane (
+    store TEXT NOT NULL, lane TEXT NOT NULL, acked_upto INTEGER NOT NULL,
+    PRIMARY KEY (store, lane)
+);
+CREATE TABLE IF NOT EXISTS stock (
+    store TEXT NOT NULL, sku TEXT NOT NULL, qty TEXT NOT NULL, unit TEXT NOT NULL,
+    PRIMARY KEY (store, sku)
+);
+"""
+
+
+class StoreServerError(RuntimeError):
+    """The simulated store server could not start."""
+
+
+class ConflictError(StoreServerError):
+    """A lane sent a seq again with different content."""
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _plain(value: Decimal) -> str:
+    """A Decimal as the contract writes quantities: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _broker_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise StoreServerError(f"--broker: expected mqtt://HOST:PORT, got {url!r}")
+    return parts.hostname, parts.port or 1883
+
+
+class StoreLedger:
+    """The server's SQLite file: messages by (store, lane, seq), ack marks, stock levels."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA_SQL)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def store(
+        self, where: UplinkTopic, topic: str, message: dict[str, Any], received_at: str
+    ) -> tuple[bool, int]:
+        """Store once; returns (newly stored, highest seq up to which the lane is complete).
+
+        ``ConflictError`` when this seq was stored before with other content.
+        """
+        key = (where.store, where.lane)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                new = self._insert(key, topic, message, received_at)
+                if new and message["schema"] == "lane.stock/1":
+                    self._add_stock(where.store, message["deltas"])
+                upto = self._advance(key)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return new, upto
+
+    def _insert(
+        self, key: tuple[str, str], topic: str, message: dict[str, Any], received_at: str
+    ) -> bool:
+        body = json.dumps(message, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO message VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, message["seq"], topic, message["schema"], message["at"], body, received_at),
+        )
+        if cursor.rowcount:
+            return True
+        (kept,) = self._db.execute(
+            "SELECT body FROM message WHERE store = ? AND lane = ? AND seq = ?",
+            (*key, message["seq"]),
+        ).fetchone()
+        if kept != body:
+            raise ConflictError(
+                f"{key[0]}/{key[1]} seq {message['seq']} was stored before with other content "
+                "(was the lane's database replaced?); the first is kept, no ack"
+            )
+        return False
+
+    def _add_stock(self, store: str, deltas: Iterable[dict[str, Any]]) -> None:
+        for delta in deltas:
+            row = self._db.execute(
+                "SELECT qty FROM stock WHERE store = ? AND sku = ?", (store, delta["sku"])
+            ).fetchone()
+            level = (Decimal(row[0]) if row else Decimal(0)) + Decimal(delta["qty"])
+            self._db.execute(
+                "INSERT OR REPLACE INTO stock VALUES (?, ?, ?, ?)",
+                (store, delta["sku"], _plain(level), delta["unit"]),
+            )
+
+    def _advance(self, key: tuple[str, str]) -> int:
+        upto = self._acked_upto(key)
+        start = upto
+        while self._db.execute(
+            "SELECT 1 FROM message WHERE store = ? AND lane = ? AND seq = ?", (*key, upto + 1)
+        ).fetchone():
+            upto += 1
+        if upto != start:
+            self._db.execute("INSERT OR REPLACE INTO lane VALUES (?, ?, ?)", (*key, upto))
+        return upto
+
+    def _acked_upto(self, key: tuple[str, str]) -> int:
+        row = self._db.execute(
+            "SELECT acked_upto FROM lane WHERE store = ? AND lane = ?", key
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def acked_upto(self, store: str, lane: str) -> int:
+        with self._lock:
+            return self._acked_upto((store, lane))
+
+    def messages(self, store: str, lane: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM message WHERE store = ? AND lane = ? ORDER BY seq", (store, lane)
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def gaps(self, store: str, lane: str) -> list[int]:
+        """Seqs missing below the highest one received."""
+        with self._lock:
+            upto = self._acked_upto((store, lane))
+            seqs = [
+                seq
+                for (seq,) in self._db.execute(
+                    "SELECT seq FROM message WHERE store = ? AND lane = ? AND seq > ? ORDER BY seq",
+                    (store, lane, upto),
+                )
+            ]
+        present = set(seqs)
+        return [s for s in range(upto + 1, max(seqs, default=upto)) if s not in present]
+
+    def stock(self, sku: str, store: str | None = None) -> Decimal:
+        with self._lock:
+            if store is None:
+                rows = self._db.execute("SELECT qty FROM stock WHERE sku = ?", (sku,)).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT qty FROM stock WHERE sku = ? AND store = ?", (sku, store)
+                ).fetchall()
+        return sum((Decimal(q) for (q,) in rows), Decimal(0))
+
+
+class StoreServer:
+    """The simulated store server on a broker; ``start()`` returns once it is subscribed.
+
+    ``on_message(topic, message)`` sees every valid uplink message received
+    (duplicates too). ``drop_acks`` loses that many acks on purpose (to test
+    the lane's resend after its ack timeout).
+    """
+
+    def __init__(
+        self,
+        broker_url: str,
+        db_path: str | Path,
+        *,
+        on_message: MessageHook | None = None,
+        root: str = "pos",
+        client_id: str = CLIENT_ID,
+        clock: Callable[[], datetime] = _local_now,
+        drop_acks: int = 0,
+    ) -> None:
+        self.host, self.port = _broker_address(broker_url)
+        self.root = root
+        self.client_id = client_id
+        self.on_message = on_message
+        self.drop_acks = drop_acks
+        self.received = 0  # valid messages, duplicates included
+        self.rejected = 0
+        self.acks_sent = 0
+        self._clock = clock
+        self._db_path = db_path
+        self._ledger: StoreLedger | None = None
+        self._client: mqtt.Client | None = None
+        self._subscribed = threading.Event()
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> StoreServer:
+        """Open the database, connect, subscribe; ``StoreServerError`` after 10 s without."""
+        self._ledger = StoreLedger(self._db_path)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.reconnect_delay_set(0.1, 1.0)  # type: ignore[arg-type]  # seconds, floats work
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        client.connect_async(self.host, self.port, 30, clean_start=False, properties=props)
+        client.loop_start()
+        self._client = client
+        if not self._subscribed.wait(START_TIMEOUT_S):
+            self.close()
+            raise StoreServerError(f"no broker at {self.host}:{self.port}")
+        return self
+
+    def close(self) -> None:
+        """Disconnect (the session stays on the broker) and close the database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self._ledger is not None:
+            self._ledger.close()
+
+    def __enter__(self) -> StoreServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- queries (any thread) -----------------------------------------------------------
+
+    @property
+    def ledger(self) -> StoreLedger:
+        if self._ledger is None:
+            raise StoreServerError("not started")
+        return self._ledger
+
+    def messages(self, store: str, lane: str) -> list[dict[str, Any]]:
+        """Every stored message of a lane, in seq order."""
+        return self.ledger.messages(store, lane)
+
+    def acked_upto(self, store: str, lane: str) -> int:
+        return self.ledger.acked_upto(store, lane)
+
+    def gaps(self, store: str, lane: str) -> list[int]:
+        return self.ledger.gaps(store, lane)
+
+    def stock(self, sku: str, store: str | None = None) -> Decimal:
+        """Sum of the stock deltas of a SKU (in one store, or all)."""
+        return self.ledger.stock(sku, store)
+
+    # --- paho callbacks (paho's thread) -------------------------------------------------
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.warning("store server: broker refused the connection: %s", reason)
+            return
+        topics = [f"{self.root}/+/lanes/+/{kind}" for kind in ("sales", "stock", "events")]
+        client.subscribe([(t, 1) for t in topics])
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        self._subscribed.set()
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._handle(msg.topic, bytes(msg.payload))
+        except Exception:  # never let one message stop paho's thread
+            log.exception("store server: message on %r failed", msg.topic)
+
+    def _handle(self, topic: str, payload: bytes) -> None:
+        try:
+            where = parse_uplink_topic(topic, self.root)
+            message = decode(payload)
+            validate(message)
+            _check_matches(where, message)
+        except ContractError as e:
+            self.rejected += 1
+            log.warning("store server: %s: rejected: %s", topic, e)
+            return
+        try:
+            _, upto = self.ledger.store(where, topic, message, self._clock().isoformat())
+        except ConflictError as e:
+            # Acking would tell the lane to drop a message the server does not have.
+            self.rejected += 1
+            log.error("store server: %s: %s", topic, e)
+            return
+        self.received += 1
+        if self.on_message is not None:
+            try:
+                self.on_message(topic, message)
+            except Exception:
+                log.exception("store server: on_message hook failed")
+        if upto:
+            self._ack(where, upto)
+
+    def _ack(self, where: UplinkTopic, upto: int) -> None:
+        if self.drop_acks > 0:
+            self.drop_acks -= 1
+            log.info("store server: ack upto %d for %s/%s dropped", upto, where.store, where.lane)
+            return
+        topic = Topics(self.root, where.store, where.lane).ack
+        assert self._client is not None
+        self._client.publish(topic, encode(ack_message(upto, at=self._clock())), qos=1)
+        self.acks_sent += 1
+
+
+def _check_matches(where: UplinkTopic, message: dict[str, Any]) -> None:
+    if message["schema"] != where.schema:
+        raise ContractError(f"schema: {message['schema']!r} on a {where.kind} topic")
+    if (message["store"], message["lane"]) != (where.store, where.lane):
+        raise ContractError("store/lane: differ from the topic's")
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def publish_catalog(broker_url: str, path: Path, *, store: str, root: str = "pos") -> str:
+    """Publish a ``store.catalog/1`` file to ``{root}/{store}/catalog``; returns the topic."""
+    message = decode(path.read_bytes())
+    validate(message)
+    if message["schema"] != "store.catalog/1":
+        raise ContractError(f"schema: expected 'store.catalog/1', got {message['schema']!r}")
+    if not ID_PATTERN.fullmatch(store):
+        raise StoreServerError(f"--store: {store!r} does not match [A-Za-z0-9_-]{{1,32}}")
+    topic = f"{root}/{store}/catalog"
+    host, port = _broker_address(broker_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    try:
+        client.connect(host, port, 30)
+    except OSError as e:
+        raise StoreServerError(f"no broker at {host}:{port}: {e}") from e
+    client.loop_start()
+    try:
+        info = client.publish(topic, encode(message), qos=1)
+        info.wait_for_publish(START_TIMEOUT_S)
+        if not info.is_published():
+            raise StoreServerError(
+                f"the broker did not take the catalog within {START_TIMEOUT_S} s"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return topic
+
+
+def _print_line(topic: str, message: dict[str, Any]) -> None:
+    print(f"{topic} {json.dumps(message, ensure_ascii=False, separators=(',', ':'))}", flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hw_sim.store_server", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
+    p.add_argument("--db", type=Path, help="the server's SQLite file")
+    p.add_argument("--root", default="pos", help="topic root (pos)")
+    p.add_argument(
+        "--publish-catalog",
+        type=Path,
+        metavar="FILE",
+        help="publish a store.catalog/1 file to {root}/{store}/catalog and exit",
+    )
+    p.add_argument("--store", help="store id (with --publish-catalog)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.publish_catalog is not None:
+            if not args.store:
+                raise StoreServerError("--publish-catalog needs --store ID")
+            topic = publish_catalog(
+                args.broker, args.publish_catalog, store=args.store, root=args.root
+            )
+            print(f"published {args.publish_catalog} to {topic}")
+            return 0
+        if args.db is None:
+            raise StoreServerError("--db FILE is required")
+        return _serve(args)
+    except (StoreServerError, ContractError, OSError) as e:
+        print(f"store_server: {e}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with StoreServer(args.broker, args.db, on_message=_print_line, root=args.root):
+        log.info("store server listening on %s", args.broker)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
