@@ -72,7 +72,9 @@ def main() -> None:
         db = open_database(Path(args.dir or tmp) / "lane.db")
         catalog = StoreCatalog(db)
         import_s = build_catalog(catalog, args.items)
-        sales = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}")
+        sales = SalesStore(
+            db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}"
+        )
         cashier = Cashier("1001", Role.CASHIER)
         lane = Lane(
             setup=LaneSetup(),

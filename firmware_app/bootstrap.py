@@ -102,7 +102,8 @@ class LaneApp:
         config = self.config
         ports = Ports(catalog=self.catalog, cashiers=self.cashiers, new_id=uuid7)
         display = hw.display or TextDisplay(
-            _display_stream(config.display.device), setup=self.setup,
+            _display_stream(config.display.device),
+            setup=self.setup,
             language=config.display.language,
         )
         self.printer = self._printer()
@@ -135,23 +136,23 @@ class LaneApp:
             state = replace(state, sale=sale, message=Message.of(Msg.SALE_RESTORED, lines=lines))
         return state
 
-    def _printer(self):  # noqa: ANN202
+    def _printer(self):
         if not self.config.printer.enabled:
             return None
-        from firmware_app.drivers.printer import SerialPrinter  # noqa: PLC0415
+        from firmware_app.drivers.printer import SerialPrinter
 
         return SerialPrinter(self.config.printer)
 
-    def _drawer(self, hw: Hardware):  # noqa: ANN202
+    def _drawer(self, hw: Hardware):
         if not self.config.drawer.enabled:
             return None
-        from firmware_app.drivers.drawer import GpioDrawer  # noqa: PLC0415
+        from firmware_app.drivers.drawer import GpioDrawer
 
         return GpioDrawer(self.config.drawer, pin_factory=hw.pin_factory)
 
     def _inputs(self, hw: Hardware) -> list[InputDevice]:
-        from firmware_app.drivers.keypad import Keypad  # noqa: PLC0415
-        from firmware_app.drivers.scanner import Scanner  # noqa: PLC0415
+        from firmware_app.drivers.keypad import Keypad
+        from firmware_app.drivers.scanner import Scanner
 
         devices: list[InputDevice] = []
         scanner_kw = {"source_factory": hw.scanner_source} if hw.scanner_source else {}
@@ -159,15 +160,15 @@ class LaneApp:
         devices.append(Scanner(self.config.scanner, **scanner_kw))
         devices.append(Keypad(self.config.keypad, **keypad_kw))
         if self.config.scale.enabled:
-            from firmware_app.drivers.scale import SerialScale  # noqa: PLC0415
+            from firmware_app.drivers.scale import SerialScale
 
             devices.append(SerialScale(self.config.scale))
         if self.drawer is not None:
             devices.append(self.drawer)
         return devices
 
-    def _sync(self):  # noqa: ANN202
-        from firmware_app.sync.service import SyncService  # noqa: PLC0415
+    def _sync(self):
+        from firmware_app.sync.service import SyncService
 
         return SyncService(
             self.config.mqtt,
@@ -231,10 +232,10 @@ def _quietly(close: Callable[[], object]) -> None:
         log.exception("while closing")
 
 
-def _display_stream(device: str):  # noqa: ANN202
+def _display_stream(device: str):
     if device == "-":
         return sys.stdout
-    return open(device, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the lane
+    return open(device, "w", encoding="utf-8")
 
 
 def run_daemon(config: Config) -> int:

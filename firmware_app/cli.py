@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from firmware_app import __version__, config as config_mod
+from firmware_app import __version__
+from firmware_app import config as config_mod
 from firmware_app.errors import LaneError
 from firmware_app.lane.ports import Role
 
@@ -56,9 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     catalog = sub.add_parser("catalog", help="catalog commands").add_subparsers(
         dest="catalog_command", required=True
     )
-    imp = catalog.add_parser(
-        "import", help="import a store.catalog/1 document", parents=[common]
-    )
+    imp = catalog.add_parser("import", help="import a store.catalog/1 document", parents=[common])
     imp.add_argument("file")
     imp.set_defaults(func=_catalog_import)
 
@@ -85,20 +84,20 @@ def _config(args: argparse.Namespace) -> config_mod.Config:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from firmware_app.bootstrap import run_daemon  # noqa: PLC0415 - keeps other commands light
+    from firmware_app.bootstrap import run_daemon
 
     return run_daemon(_config(args))
 
 
-def _open_db(config: config_mod.Config):  # noqa: ANN202
-    from firmware_app.store.db import open_database  # noqa: PLC0415
+def _open_db(config: config_mod.Config):
+    from firmware_app.store.db import open_database
 
     return open_database(config.database)
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
-    from firmware_app.store.catalog import StoreCatalog  # noqa: PLC0415
-    from firmware_app.store.catalog_doc import parse_catalog  # noqa: PLC0415
+    from firmware_app.store.catalog import StoreCatalog
+    from firmware_app.store.catalog_doc import parse_catalog
 
     config = _config(args)
     try:
@@ -113,8 +112,10 @@ def _catalog_import(args: argparse.Namespace) -> int:
         return 1
     catalog = StoreCatalog(_open_db(config))
     catalog.apply(change)
-    print(f"catalog version {change.version}: {len(change.items)} items, "
-          f"{len(change.removed)} removed; {catalog.count()} items in the lane")
+    print(
+        f"catalog version {change.version}: {len(change.items)} items, "
+        f"{len(change.removed)} removed; {catalog.count()} items in the lane"
+    )
     return 0
 
 
@@ -129,7 +130,7 @@ def _read_pin() -> str:
 
 
 def _cashier_add(args: argparse.Namespace) -> int:
-    from firmware_app.store.cashiers import Cashiers  # noqa: PLC0415
+    from firmware_app.store.cashiers import Cashiers
 
     config = _config(args)
     pin = _read_pin()

@@ -287,7 +287,7 @@ class _Table:
         except InvalidOperation:
             amount = None
         if isinstance(value, bool) or amount is None or not amount.is_finite() or amount < 0:
-            raise self.fail(key, f"expected an amount like \"100.00\", got {value!r}")
+            raise self.fail(key, f'expected an amount like "100.00", got {value!r}')
         minor = amount.scaleb(minor_digits)
         if minor != minor.to_integral_value():
             raise self.fail(key, f"{value!r} has more than {minor_digits} decimals")

@@ -138,7 +138,13 @@ class Lane:
         self.display.show(self.state)
 
     def _count(self, event: Event) -> None:
-        kind = "key" if isinstance(event, KeyPressed) else "scan" if isinstance(event, Scanned) else "event"
+        kind = (
+            "key"
+            if isinstance(event, KeyPressed)
+            else "scan"
+            if isinstance(event, Scanned)
+            else "event"
+        )
         self.counts[kind] += 1
 
     def _commit(self, new_state: LaneState, effects: tuple[Effect, ...]) -> bool:
@@ -147,8 +153,10 @@ class Lane:
             try:
                 self.sales.apply(durable)
             except Exception:
-                log.exception("could not save %s; the lane keeps its previous state",
-                              [type(e).__name__ for e in durable])
+                log.exception(
+                    "could not save %s; the lane keeps its previous state",
+                    [type(e).__name__ for e in durable],
+                )
                 self.state = replace(self.state, entry="", message=Message.of(Msg.SAVE_FAILED))
                 return False
         self.state = new_state

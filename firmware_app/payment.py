@@ -27,5 +27,5 @@ class SimulatedTerminal:
     def request(self, request_id: str, tender: TenderType, amount: int) -> PaymentResult:
         self.requests.append((request_id, tender, amount))
         if self.decline:
-            return PaymentResult(request_id, approved=False, reason="declined by terminal")
+            return PaymentResult(request_id, approved=False, reason="simulated decline")
         return PaymentResult(request_id, approved=True, reference=f"SIM-{len(self.requests):06d}")

@@ -79,7 +79,11 @@ def journal_record(record: FinishedSale, store: str, lane: str) -> dict[str, Any
             {"rate": rate_text(t.rate), "gross": t.gross, "tax": t.tax} for t in record.taxes
         ],
         "tenders": [
-            {"type": t.type.value, "amount": t.amount, **({"reference": t.reference} if t.reference else {})}
+            {
+                "type": t.type.value,
+                "amount": t.amount,
+                **({"reference": t.reference} if t.reference else {}),
+            }
             for t in record.tenders
         ],
         "change": record.change,

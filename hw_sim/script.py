@@ -36,8 +36,13 @@ class Command:
 
 SCALE_WORDS = ("motion", "over", "under", "unplug", "plug")
 PRINTER_FORMS = {
-    ("paper", "ok"), ("paper", "near-end"), ("paper", "out"),
-    ("cover", "open"), ("cover", "closed"), ("unplug",), ("plug",),
+    ("paper", "ok"),
+    ("paper", "near-end"),
+    ("paper", "out"),
+    ("cover", "open"),
+    ("cover", "closed"),
+    ("unplug",),
+    ("plug",),
 }
 
 
@@ -103,8 +108,9 @@ def _scale(rest: str) -> tuple[str, ...]:
     except InvalidOperation:
         kg = None
     if kg is None or not kg.is_finite() or not 0 <= kg <= MAX_KG or kg.as_tuple().exponent < -3:
-        raise ValueError(f"expected KG (0 to {MAX_KG}, 3 decimals), "
-                         f"{', '.join(SCALE_WORDS)}, got {rest!r}")
+        raise ValueError(
+            f"expected KG (0 to {MAX_KG}, 3 decimals), {', '.join(SCALE_WORDS)}, got {rest!r}"
+        )
     return (str(kg),)
 
 

@@ -26,7 +26,9 @@ GS = "\x1d"  # FNC1 as sent by scanners between GS1 fields
 # AIM symbology identifiers (ISO/IEC 15424) of the GS1 symbologies a lane sees.
 _EAN_UPC = "E0"  # EAN-13, UPC-A, UPC-E
 _EAN_8 = "E4"
-_GS1_MESSAGE = frozenset({"C1", "e0", "d2", "Q3", "J1"})  # GS1-128, DataBar, DataMatrix, QR, DotCode
+_GS1_MESSAGE = frozenset(
+    {"C1", "e0", "d2", "Q3", "J1"}
+)  # GS1-128, DataBar, DataMatrix, QR, DotCode
 
 
 class BarcodeError(ValueError):

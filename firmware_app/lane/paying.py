@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from firmware_app.lane.context import Ctx, Outcome, refuse
-from firmware_app.lane.effects import CommitSale, Effect, KickDrawer, PrintReceipt, RequestPayment
-from firmware_app.lane.effects import SaveSale
+from firmware_app.lane.effects import (
+    CommitSale,
+    Effect,
+    KickDrawer,
+    PrintReceipt,
+    RequestPayment,
+    SaveSale,
+)
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import parse_money, round_to_step
@@ -22,7 +28,7 @@ from firmware_app.lane.state import LaneState, Mode, PendingPayment
 TENDER_KEYS = {"CASH": TenderType.CASH, "CARD": TenderType.CARD, "MOBILE": TenderType.MOBILE}
 
 
-def _keyed_amount(state: LaneState, key: str, ctx: Ctx) -> int | None | Message:
+def _keyed_amount(state: LaneState, key: str, ctx: Ctx) -> int | Message | None:
     """The keyed amount in minor units, None when nothing was keyed, or why it is bad."""
     if not state.entry:
         return None
@@ -82,7 +88,11 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 def on_result(state: LaneState, result: PaymentResult, ctx: Ctx) -> Outcome:
     pending = state.payment
-    if state.mode is not Mode.TERMINAL or pending is None or pending.request_id != result.request_id:
+    if (
+        state.mode is not Mode.TERMINAL
+        or pending is None
+        or pending.request_id != result.request_id
+    ):
         return state, ()  # a late answer to a request the lane no longer waits for
     back = replace(state, mode=Mode.READY, payment=None)
     if not result.approved:

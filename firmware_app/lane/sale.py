@@ -127,7 +127,10 @@ class Sale:
 
 
 def taxes(lines: tuple[Line, ...]) -> tuple[TaxLine, ...]:
-    """Tax per rate over the live lines: round-half-up(gross × r / (100 + r)), highest rate first."""
+    """Tax per rate over the live lines, highest rate first.
+
+    tax = round-half-up(gross × r / (100 + r)) with r in percent.
+    """
     gross: dict[Decimal, int] = defaultdict(int)
     for line in lines:
         if not line.voided:
@@ -185,8 +188,9 @@ class FinishedSale:
         return sum(t.tax for t in self.taxes)
 
 
-def finish(sale: Sale, *, kind: SaleKind, receipt_no: int, closed_at: datetime,
-           currency: str) -> FinishedSale:
+def finish(
+    sale: Sale, *, kind: SaleKind, receipt_no: int, closed_at: datetime, currency: str
+) -> FinishedSale:
     """Close ``sale``: taxes and stock deltas computed once, here."""
     change = max(0, -sale.due) if kind is SaleKind.SALE else 0
     return FinishedSale(

@@ -71,7 +71,12 @@ def on_scan(state: LaneState, data: str, ctx: Ctx) -> Outcome:
 
 
 def _is_member_card(data: str, prefix: str) -> bool:
-    return bool(prefix) and data.startswith(prefix) and data[len(prefix) :].isascii() and data[len(prefix) :].isdigit()
+    return (
+        bool(prefix)
+        and data.startswith(prefix)
+        and data[len(prefix) :].isascii()
+        and data[len(prefix) :].isdigit()
+    )
 
 
 def add_by_plu(state: LaneState, plu: int, ctx: Ctx) -> Outcome:

@@ -23,9 +23,7 @@ ID_PATTERN = re.compile(r"^\d{1,12}$")
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
     salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.scrypt(
-        pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 

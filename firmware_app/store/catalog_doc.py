@@ -150,7 +150,7 @@ def _bool(obj: dict[str, Any], key: str, where: str, default: bool) -> bool:
 
 def _rate(value: Any, where: str) -> Decimal:
     if not isinstance(value, str):
-        raise CatalogError(f"{where}: expected a decimal string like \"13\", got {value!r}")
+        raise CatalogError(f'{where}: expected a decimal string like "13", got {value!r}')
     try:
         rate = Decimal(value)
     except InvalidOperation as e:

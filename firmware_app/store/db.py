@@ -24,7 +24,7 @@ PRAGMAS = (
 
 def open_database(path: str | os.PathLike[str]) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` with every table in place."""
-    from firmware_app.store import models  # noqa: PLC0415 - models bind to this database
+    from firmware_app.store import models
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, lock_type="IMMEDIATE")

@@ -87,8 +87,10 @@ class SalesStore:
 
     def _save_sale(self, sale: Sale) -> None:
         tenders = json.dumps(
-            [{"type": t.type.value, "amount": t.amount, "reference": t.reference}
-             for t in sale.tenders]
+            [
+                {"type": t.type.value, "amount": t.amount, "reference": t.reference}
+                for t in sale.tenders
+            ]
         )
         OpenSale.insert(
             id=sale.id,
@@ -126,7 +128,9 @@ class SalesStore:
         prev_hash = last.hash if last else uplink.GENESIS_HASH
         journal_hash = uplink.chain_hash(prev_hash, body)
         JournalEntry.create(
-            sale_id=record.sale_id, prev_hash=prev_hash, hash=journal_hash,
+            sale_id=record.sale_id,
+            prev_hash=prev_hash,
+            hash=journal_hash,
             record=uplink.canonical(body),
         )
         Transaction.create(
@@ -150,8 +154,11 @@ class SalesStore:
             ).execute()
         for no, tender in enumerate(record.tenders, 1):
             TransactionTender.create(
-                sale_id=record.sale_id, no=no, type=tender.type.value,
-                amount=tender.amount, reference=tender.reference,
+                sale_id=record.sale_id,
+                no=no,
+                type=tender.type.value,
+                amount=tender.amount,
+                reference=tender.reference,
             )
         outbox.append(
             self.topic_for("sales"),

@@ -23,14 +23,31 @@ from tests.unit.till import T0, Till
 
 def doc(version: int, base: int | None, items: list[dict], removed: list[str] = ()) -> bytes:
     return json.dumps(
-        {"schema": "store.catalog/1", "at": "2026-11-28T09:00:00+08:00", "version": version,
-         "base_version": base, "items": items, "removed": list(removed), "promotions": []}
+        {
+            "schema": "store.catalog/1",
+            "at": "2026-11-28T09:00:00+08:00",
+            "version": version,
+            "base_version": base,
+            "items": items,
+            "removed": list(removed),
+            "promotions": [],
+        }
     ).encode()
 
 
 def item(sku: str, price: int = 350, codes: list[str] | None = None, **extra: object) -> dict:
-    return {"sku": sku, "name": f"商品 {sku}", "codes": codes or [], "plu": None, "unit": "each",
-            "price": price, "tax_rate": "13", "age_restricted": False, "active": True, **extra}
+    return {
+        "sku": sku,
+        "name": f"商品 {sku}",
+        "codes": codes or [],
+        "plu": None,
+        "unit": "each",
+        "price": price,
+        "tax_rate": "13",
+        "age_restricted": False,
+        "active": True,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -58,7 +75,7 @@ def test_snapshot_then_delta(db) -> None:
 def test_delta_on_the_wrong_base_changes_nothing(db) -> None:
     catalog = StoreCatalog(db)
     catalog.apply(parse_catalog(doc(5, None, [item("A")])))
-    with pytest.raises(CatalogError, match="base_version 3 does not match .* 5"):
+    with pytest.raises(CatalogError, match=r"base_version 3 does not match .* 5"):
         catalog.apply(parse_catalog(doc(6, 3, [item("A", price=1)])))
     assert catalog.version() == 5 and catalog.by_plu(0) is None
 
@@ -87,8 +104,10 @@ def test_code_clash_rolls_back_the_whole_change(db) -> None:
         (doc(1, None, [item("A", tax_rate=13)]), "items[0] (sku A).tax_rate"),
         (doc(1, None, [item("A", tax_rate="130")]), "items[0] (sku A).tax_rate"),
         (doc(1, None, [item("A"), item("A")]), "items[1].sku: duplicate"),
-        (doc(1, None, [item("A", codes=["6954767410388"]), item("B", codes=["06954767410388"])]),
-         "items[1] (sku B).codes"),
+        (
+            doc(1, None, [item("A", codes=["6954767410388"]), item("B", codes=["06954767410388"])]),
+            "items[1] (sku B).codes",
+        ),
         (doc(1, None, [item("A", codes=["6954767410381"])]), "wrong check digit"),
         (doc(1, None, [item("A", name="")]), "items[0] (sku A).name"),
         (doc(1, None, [item("A", active="yes")]), "items[0] (sku A).active"),
@@ -121,13 +140,22 @@ def test_bad_cashier_id_or_pin(db, cid: str, pin: str) -> None:
 
 
 def sales_store(db) -> SalesStore:
-    return SalesStore(db, store_id="S001", lane_id="07", topic_for=lambda k: f"pos/S001/lanes/07/{k}")
+    return SalesStore(
+        db, store_id="S001", lane_id="07", topic_for=lambda k: f"pos/S001/lanes/07/{k}"
+    )
 
 
 def test_open_sale_survives_a_reopen(tmp_path: Path) -> None:
     db = open_database(tmp_path / "lane.db")
-    till = Till().do("signon", "key 2 QTY", "scan 6954767410388", "scale 0.532", "key 1 PLU",
-                     "key VOID", "key 5 CASH")
+    till = Till().do(
+        "signon",
+        "key 2 QTY",
+        "scan 6954767410388",
+        "scale 0.532",
+        "key 1 PLU",
+        "key VOID",
+        "key 5 CASH",
+    )
     store = sales_store(db)
     for effect in till.all_effects:
         if isinstance(effect, SaveSale):
@@ -153,7 +181,11 @@ def test_commit_writes_transaction_journal_and_gapless_outbox(db) -> None:
     assert [r.topic.rsplit("/", 1)[1] for r in rows] == ["sales", "stock"] * 3
     sale = json.loads(rows[0].payload)
     assert (sale["schema"], sale["seq"], sale["receipt_no"], sale["totals"]["total"]) == (
-        "lane.sale/1", 1, 1, 350)
+        "lane.sale/1",
+        1,
+        1,
+        350,
+    )
     stock = json.loads(rows[1].payload)
     assert stock["deltas"] == [{"sku": "100234", "qty": "-1", "unit": "each"}]
     assert store.next_receipt_no() == 4

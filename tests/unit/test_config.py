@@ -44,18 +44,36 @@ def test_minimal_config(tmp_path: Path) -> None:
     [
         ('[lane]\nlane = "1"\n', "lane.store: required"),
         ('[lane]\nstore = "S 1"\nlane = "1"\n', "lane.store"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[scale]\npoll_ms = "fast"\n', "scale.poll_ms: expected an integer from 50 to 5000, got 'fast'"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[scale]\npoll_ms = "fast"\n',
+            "scale.poll_ms: expected an integer from 50 to 5000, got 'fast'",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[scale]\npol_ms = 100\n', "scale.pol_ms: unknown key"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[printer]\npaper_mm = 70\n', "printer.paper_mm"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[drawer]\npulse_ms = 2000\n', "drawer.pulse_ms"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[drawer]\nswitch_pin = 17\n', "drawer.switch_pin: must differ"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[drawer]\nswitch_pin = 17\n',
+            "drawer.switch_pin: must differ",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "http://x"\n', "mqtt.url"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://h:99999"\n', "mqtt.url: bad port"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://h:99999"\n',
+            "mqtt.url: bad port",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\ncert_file = "c.pem"\n', "mqtt.cert_file"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[sale]\ncash_rounding = "0.001"\n', "sale.cash_rounding"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[sale]\nmax_cash_tender = -5\n', "sale.max_cash_tender"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[sale]\ncash_rounding = "0.001"\n',
+            "sale.cash_rounding",
+        ),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[sale]\nmax_cash_tender = -5\n',
+            "sale.max_cash_tender",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[sale]\ncurrency = "yuan"\n', "sale.currency"),
-        ('[lane]\nstore = "S1"\nlane = "1"\n[labels]\nformats = ["20IIIIIPPPPP"]\n', "labels.formats[0]"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[labels]\nformats = ["20IIIIIPPPPP"]\n',
+            "labels.formats[0]",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[keypad.map]\nKEY_F1 = "FLY"\n', "keypad.map.KEY_F1"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[keypad.map]\nF1 = "PLU"\n', "keypad.map.F1"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[scanner]\nlayout = "jp"\n', "scanner.layout"),
@@ -79,7 +97,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_world_readable_file_with_a_password_is_refused(tmp_path: Path) -> None:
     text = '[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nusername = "lane1"\npassword = "s3cret"\n'
-    with pytest.raises(ConfigError, match="mqtt.password: .*readable by everyone") as err:
+    with pytest.raises(ConfigError, match=r"mqtt\.password: .*readable by everyone") as err:
         config.load(write(tmp_path, text, mode=0o644))
     assert "s3cret" not in str(err.value)
     c = config.load(write(tmp_path, text, mode=0o640))

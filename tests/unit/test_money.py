@@ -19,7 +19,7 @@ from firmware_app.lane.money import (
 )
 
 
-@given(st.integers(-10**12, 10**12), st.integers(1, 10**6))
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
 def test_round_half_up_matches_decimal(n: int, d: int) -> None:
     expected = (Decimal(n) / Decimal(d)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     assert round_half_up(n, d) == int(expected)
@@ -58,8 +58,13 @@ def test_amounts_and_taxes() -> None:
 
 @pytest.mark.parametrize(
     ("amount", "step", "mode", "out"),
-    [(681, 10, "half-up", 680), (685, 10, "half-up", 690), (689, 10, "down", 680),
-     (681, 0, "half-up", 681), (681, 50, "half-up", 700)],
+    [
+        (681, 10, "half-up", 680),
+        (685, 10, "half-up", 690),
+        (689, 10, "down", 680),
+        (681, 0, "half-up", 681),
+        (681, 50, "half-up", 700),
+    ],
 )
 def test_round_to_step(amount: int, step: int, mode: str, out: int) -> None:
     assert round_to_step(amount, step, mode) == out

@@ -8,9 +8,24 @@ from pathlib import Path
 import firmware_app.lane
 
 FORBIDDEN_MODULES = {
-    "firmware_app.drivers", "firmware_app.sync", "firmware_app.store", "peewee", "paho",
-    "evdev", "serial", "gpiozero", "escpos", "socket", "sqlite3", "os", "time", "random",
-    "threading", "subprocess", "logging", "uuid",
+    "firmware_app.drivers",
+    "firmware_app.sync",
+    "firmware_app.store",
+    "peewee",
+    "paho",
+    "evdev",
+    "serial",
+    "gpiozero",
+    "escpos",
+    "socket",
+    "sqlite3",
+    "os",
+    "time",
+    "random",
+    "threading",
+    "subprocess",
+    "logging",
+    "uuid",
 }
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "open", "print", "input"}
 

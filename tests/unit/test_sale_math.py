@@ -21,8 +21,10 @@ def committed(till: Till):
 def test_quantity_times_price_and_tax_per_rate() -> None:
     till = Till().do(
         "signon",
-        "key 2 QTY", "scan 6954767410388",  # 2 × 3.50 at 13 %
-        "scale 0.532", "key 1 PLU",  # 0.532 kg × 12.80 = 6.8096 -> 6.81 at 9 %
+        "key 2 QTY",
+        "scan 6954767410388",  # 2 × 3.50 at 13 %
+        "scale 0.532",
+        "key 1 PLU",  # 0.532 kg × 12.80 = 6.8096 -> 6.81 at 9 %
         "scan ]E496385074",  # bread 10.00 at 9 %
         "key 3 0 CASH",
     )
@@ -75,7 +77,11 @@ def test_gs1_databar_weight() -> None:
 
 def test_voided_lines_stay_but_count_nowhere() -> None:
     till = Till().do(
-        "signon", "scan 6954767410388", "scan 6954767410388", "key VOID", "scan ]E496385074",
+        "signon",
+        "scan 6954767410388",
+        "scan 6954767410388",
+        "key VOID",
+        "scan ]E496385074",
         "key CASH",
     )
     record = committed(till)
@@ -161,8 +167,14 @@ def test_receipt_numbers_count_up() -> None:
 
 def test_receipt_says_what_was_sold() -> None:
     till = Till().do(
-        "signon", "key 2 QTY", "scan 6954767410388", "scale 0.532", "key 1 PLU",
-        "scan ]E496385074", "key VOID", "key 2 0 CASH",
+        "signon",
+        "key 2 QTY",
+        "scan 6954767410388",
+        "scale 0.532",
+        "key 1 PLU",
+        "scan ]E496385074",
+        "key VOID",
+        "key 2 0 CASH",
     )
     receipt = next(e.receipt for e in till.effects if isinstance(e, PrintReceipt))
     assert receipt.header == ("测试超市",)
@@ -172,7 +184,10 @@ def test_receipt_says_what_was_sold() -> None:
         ("Bread", "1 × 10.00", "10.00", True),
     ]
     assert receipt.totals == (("合计 TOTAL", "13.81"),)
-    assert receipt.taxes == (("含税 incl. tax 13%  7.00", "0.81"), ("含税 incl. tax 9%  6.81", "0.56"))
+    assert receipt.taxes == (
+        ("含税 incl. tax 13%  7.00", "0.81"),
+        ("含税 incl. tax 9%  6.81", "0.56"),
+    )
     assert receipt.tenders == (("现金 Cash", "20.00"), ("找零 Change", "6.19"))
     assert receipt.info == (
         "小票号 Receipt: 1   收银台 Lane: S001-07",

@@ -1,8 +1,8 @@
 """A till for core tests: fakes with memory for the core's ports, and a tiny step language.
 
-    till = Till()
-    till.do("key 1 0 0 1 SIGNON 1 2 3 4 ENTER", "scan 6954767410388")
-    assert till.message == Msg.ITEM_ADDED
+till = Till()
+till.do("key 1 0 0 1 SIGNON 1 2 3 4 ENTER", "scan 6954767410388")
+assert till.message == Msg.ITEM_ADDED
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import ClassVar
 
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.effects import Effect
@@ -54,7 +55,10 @@ class FakeCatalog:
 
 
 class FakeCashiers:
-    accounts = {"1001": ("1234", Role.CASHIER), "9001": ("9999", Role.SUPERVISOR)}
+    accounts: ClassVar[dict[str, tuple[str, Role]]] = {
+        "1001": ("1234", Role.CASHIER),
+        "9001": ("9999", Role.SUPERVISOR),
+    }
 
     def verify(self, cashier_id: str, pin: str) -> Cashier | None:
         account = self.accounts.get(cashier_id)

@@ -1,0 +1,7 @@
+"""``python -m firmware_app`` is the ``firmware-lane`` command."""
+
+import sys
+
+from firmware_app.cli import main
+
+sys.exit(main())

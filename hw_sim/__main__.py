@@ -1,0 +1,140 @@
+"""``python -m hw_sim``: run a whole lane on simulated hardware from a script.
+
+Exit codes: 0 the script ran and the lane handled all of it; 2 a bad script
+line or option (``FILE:LINE: reason``); 1 the lane did not do what a line asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from hw_sim.script import ScriptError, load_script
+
+log = logging.getLogger("hw_sim")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m hw_sim", description=__doc__.splitlines()[0])
+    p.add_argument("--script", required=True, help="script file (see README: The simulated lane)")
+    p.add_argument("--catalog", type=Path, help="store.catalog/1 file (default: the sample)")
+    p.add_argument("--broker", help="mqtt://HOST:PORT (default: a private mosquitto)")
+    p.add_argument("--store", default="S001", help="store id (S001)")
+    p.add_argument("--lane", default="01", help="lane id (01)")
+    p.add_argument("--data-dir", type=Path, help="the lane's data directory (default: temporary)")
+    p.add_argument("--out", type=Path, default=Path("out"), help="receipts and logs (./out)")
+    p.add_argument("--store-server", action="store_true", help="also run a simulated store server")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    return p
+
+
+@contextlib.contextmanager
+def _broker(url: str | None) -> Iterator[str | None]:
+    if url:
+        yield url
+        return
+    from hw_sim.broker import MosquittoBroker
+
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        print(
+            "hw_sim: mosquitto is not installed: the lane runs offline "
+            "(apt-get install mosquitto, or pass --broker)"
+        )
+        yield None
+        return
+    with MosquittoBroker() as broker:
+        print(f"hw_sim: private broker at {broker.url}")
+        yield broker.url
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        commands = load_script(args.script)
+    except ScriptError as e:
+        print(f"hw_sim: {e}", file=sys.stderr)
+        return 2
+    if args.catalog is not None and not args.catalog.is_file():
+        print(f"hw_sim: --catalog {args.catalog}: no such file", file=sys.stderr)
+        return 2
+
+    from hw_sim.lane_sim import SimError, SimLane, SimOptions
+
+    with _broker(args.broker) as url:
+        sim = SimLane(
+            SimOptions(
+                out=args.out,
+                data_dir=args.data_dir,
+                catalog=args.catalog,
+                broker_url=url,
+                store=args.store,
+                lane=args.lane,
+            )
+        )
+        # The store server's database lives beside the lane's: a fresh lane (seq from 1)
+        # meets a fresh store server, a kept lane the store server that knows it.
+        server = _store_server(url, sim.data_dir) if args.store_server and url else None
+        try:
+            sim.start()
+            for command in commands:
+                try:
+                    sim.run(command)
+                except SimError as e:
+                    print(
+                        f"hw_sim: {args.script}:{command.line}: {command.text}: {e}",
+                        file=sys.stderr,
+                    )
+                    return 1
+            sim.wait_idle()
+            if server is not None:
+                _wait_acked(sim)
+            _summary(sim, server)
+        finally:
+            if server is not None:
+                server.close()
+            sim.close()
+    return 0
+
+
+def _store_server(url: str, data_dir: Path):
+    from hw_sim.store_server import StoreServer
+
+    def show(topic: str, message: dict) -> None:
+        import json
+
+        print(f"mqtt: {topic} {json.dumps(message, ensure_ascii=False, separators=(',', ':'))}")
+
+    server = StoreServer(url, data_dir / "store-server.db", on_message=show)
+    server.start()
+    return server
+
+
+def _wait_acked(sim, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sim.app.outbox.stats().pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pending = sim.app.outbox.stats().pending
+    if pending:
+        print(f"hw_sim: {pending} messages still unacknowledged (the lane keeps them)")
+
+
+def _summary(sim, server) -> None:
+    stats = sim.app.outbox.stats()
+    print(
+        f"hw_sim: done: {len(sim.printer.receipts)} receipts in {sim.options.out}, "
+        f"{stats.next_seq - 1} messages queued, {stats.pending} unacknowledged"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""A whole lane on simulated hardware, driven by a script.
+
+The lane runs its real code (``LaneApp``: drivers, core, store, sync); only the
+hardware underneath is simulated: key events through pipes for the scanner and
+keypad, an 8217 scale and an ESC/POS printer on pseudo-terminals, the drawer on
+gpiozero's MockFactory. Each script command acts on a device and then waits
+until the lane has handled what it caused, as hands at a real lane would.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from gpiozero.pins.mock import MockFactory
+
+from firmware_app import config as config_mod
+from firmware_app.bootstrap import Hardware, LaneApp
+from firmware_app.display import TextDisplay
+from firmware_app.lane.ports import Role
+from firmware_app.lane.state import Mode
+from firmware_app.lane.weighing import ScaleStatus
+from firmware_app.payment import SimulatedTerminal
+from firmware_app.store.catalog_doc import parse_catalog
+from hw_sim.drawer import SimulatedDrawer
+from hw_sim.hid import SimulatedHidDevice
+from hw_sim.printer import SimulatedPrinter
+from hw_sim.scale import SimulatedScale
+from hw_sim.script import Command
+
+log = logging.getLogger(__name__)
+
+SAMPLE_CATALOG = Path(__file__).parent / "samples" / "catalog.json"
+CASHIERS = (("1001", Role.CASHIER, "1234"), ("9001", Role.SUPERVISOR, "9999"))
+SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
+OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
+
+
+class SimError(RuntimeError):
+    """The simulated lane did not do what a command asked within its time."""
+
+
+@dataclass
+class SimOptions:
+    out: Path
+    data_dir: Path | None = None
+    catalog: Path | None = None
+    broker_url: str | None = None
+    store: str = "S001"
+    lane: str = "01"
+    echo: TextIO = sys.stdout
+
+
+class Tee:
+    """A text stream writing to the console and a log file."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+class SimLane:
+    """The simulated devices, the lane on top of them, and the script's verbs."""
+
+    def __init__(self, options: SimOptions) -> None:
+        self.options = options
+        options.out.mkdir(parents=True, exist_ok=True)
+        self._tmp = (
+            tempfile.TemporaryDirectory(prefix="hw_sim-") if options.data_dir is None else None
+        )
+        self.data_dir = options.data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.scanner = SimulatedHidDevice("sim-scanner")
+        self.keypad = SimulatedHidDevice("sim-keypad")
+        self.scale = SimulatedScale()
+        self.printer = SimulatedPrinter(options.out)
+        self.pins = MockFactory()
+        self.terminal = SimulatedTerminal()
+        self.config = self._config()
+        self.drawer = SimulatedDrawer(self.pins, self.config.drawer)
+        self._screen_log = open(options.out / "screen.log", "a", encoding="utf-8")  # noqa: SIM115
+        self.display = TextDisplay(
+            Tee(options.echo, self._screen_log), setup=_setup(self.config), language="en"
+        )
+        self.app = LaneApp(
+            self.config,
+            hardware=Hardware(
+                scanner_source=lambda path: self.scanner.source(),
+                keypad_source=lambda path: self.keypad.source(),
+                pin_factory=self.pins,
+                terminal=self.terminal,
+                display=self.display,
+            ),
+        )
+        self._seed()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.app.run, args=(self.stop,), name="lane")
+        self.printed = 0
+
+    def _config(self) -> config_mod.Config:
+        return config_mod.parse(
+            {
+                "lane": {
+                    "store": self.options.store,
+                    "lane": self.options.lane,
+                    "data_dir": str(self.data_dir),
+                },
+                "scanner": {"path": "sim-scanner"},
+                "keypad": {"path": "sim-keypad"},
+                "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
+                "printer": {"port": self.printer.port},
+                "mqtt": {
+                    "url": self.options.broker_url or OFFLINE_URL,
+                    "ack_timeout_s": 5,
+                    "reconnect_min_s": 0.2,
+                    "reconnect_max_s": 2,
+                },
+                "display": {"language": "en"},
+            },
+            source="hw_sim",
+        )
+
+    def _seed(self) -> None:
+        """The catalog and the two simulated cashiers, unless the data dir has them."""
+        catalog = self.options.catalog
+        if catalog is not None or self.app.catalog.count() == 0:
+            self.app.catalog.apply(parse_catalog((catalog or SAMPLE_CATALOG).read_bytes()))
+        now = datetime.now().astimezone()
+        for cashier_id, role, pin in CASHIERS:
+            if self.app.cashiers.verify(cashier_id, pin) is None:
+                self.app.cashiers.add(cashier_id, role, pin, now=now)
+
+    # --- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.app.start()
+        self.thread.start()
+        self.wait_for(lambda: self.lane.device_states().get("scanner") == "ok", "scanner ready")
+        self.wait_for(lambda: self.lane.device_states().get("keypad") == "ok", "keypad ready")
+
+    @property
+    def lane(self):
+        return self.app.lane
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+        self.app.close()
+        for device in (self.scanner, self.keypad, self.scale, self.printer):
+            device.close()
+        self._screen_log.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = SETTLE_S) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise SimError(f"timed out waiting for {what}")
+            time.sleep(0.01)
+
+    def settle(self) -> None:
+        """Wait until the lane has handled every event so far, the terminal included."""
+        self.wait_for(
+            lambda: self.lane.idle() and self.lane.state.mode is not Mode.TERMINAL, "the lane"
+        )
+
+    def wait_idle(self) -> None:
+        self.settle()
+        self.printer.idle(timeout=SETTLE_S)
+        self.echo_receipts()
+
+    def echo_receipts(self) -> None:
+        receipts = list(self.printer.receipts)
+        for text in receipts[self.printed :]:
+            border = "-" * 48
+            self.options.echo.write(f"{border}\n{text.rstrip()}\n{border}\n")
+        self.printed = len(receipts)
+
+    # --- the script's verbs --------------------------------------------------------------
+
+    def run(self, command: Command) -> None:
+        handler = getattr(self, f"_do_{command.verb}")
+        handler(*command.args)
+
+    def _do_scan(self, data: str) -> None:
+        before = self.lane.counts["scan"]
+        self.scanner.type_text(data)
+        self.wait_for(lambda: self.lane.counts["scan"] > before, f"the scan of {data!r}")
+        self.settle()
+
+    def _do_key(self, *names: str) -> None:
+        before = self.lane.counts["key"]
+        self.keypad.press_names(names, self.config.keypad.keymap)
+        self.wait_for(lambda: self.lane.counts["key"] >= before + len(names), "the keys")
+        self.settle()
+        self.printer.idle(timeout=SETTLE_S)
+        self.echo_receipts()
+
+    def _do_type(self, text: str) -> None:
+        self._do_key(*("DOT" if ch == "." else ch for ch in text))
+
+    def _do_scale(self, what: str) -> None:
+        if what == "unplug":
+            self.scale.unplug()
+            self.wait_for(
+                lambda: self._scale_status() is ScaleStatus.SILENT, "the scale to go silent"
+            )
+            return
+        if what == "plug":
+            self.scale.plug()
+            self.wait_for(
+                lambda: self._scale_status() not in (None, ScaleStatus.SILENT), "the scale"
+            )
+            return
+        expected = {
+            "motion": ScaleStatus.MOVING,
+            "over": ScaleStatus.OVER,
+            "under": ScaleStatus.UNDER,
+        }
+        if what in expected:
+            getattr(
+                self.scale, {"motion": "set_motion", "over": "set_over", "under": "set_under"}[what]
+            )()
+            self.wait_for(lambda: self._scale_status() is expected[what], f"scale {what}")
+            return
+        grams = int(Decimal(what) * 1000)
+        self.scale.set_weight(grams)
+        self.wait_for(
+            lambda: (
+                self._scale_status() is ScaleStatus.STABLE and self.lane.state.scale.grams == grams
+            ),
+            f"scale {what} kg",
+        )
+
+    def _scale_status(self) -> ScaleStatus | None:
+        self.settle()
+        reading = self.lane.state.scale
+        return reading.status if reading else None
+
+    def _do_printer(self, *words: str) -> None:
+        if words == ("unplug",):
+            self.printer.unplug()
+        elif words == ("plug",):
+            self.printer.plug()
+        elif words[0] == "paper":
+            self.printer.paper(words[1])
+        else:
+            self.printer.cover(words[1] == "open")
+
+    def _do_drawer(self, what: str) -> None:
+        if what == "jam":
+            self.drawer.jam()
+            return
+        self.drawer.close_drawer()
+        self.wait_for(lambda: not self.lane.state.drawer_open, "the drawer to close")
+
+    def _do_terminal(self, what: str) -> None:
+        self.terminal.decline = what == "decline"
+
+    def _do_sleep(self, seconds: str) -> None:
+        time.sleep(float(seconds))
+
+    def _do_wait(self, what: str) -> None:
+        self.wait_idle()
+
+
+def _setup(config: config_mod.Config):
+    from firmware_app.bootstrap import lane_setup
+
+    return lane_setup(config)

@@ -1,0 +1,203 @@
+"""End to end: ``python -m hw_sim`` runs a script against a real mosquitto while this test
+subscribes as a store server, acknowledges, and checks what arrived."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from firmware_app.sync.contract import validate
+from hw_sim.broker import MosquittoBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+SCRIPT = """\
+# sign on, two sales, a refusal in between
+type 1001
+key SIGNON
+type 1234
+key ENTER
+type 2
+key QTY
+scan ]E06954767410388
+scale 0.532
+type 1
+key PLU
+scan 036000291452
+key VOID
+key SUBTOTAL
+type 50
+key CASH
+drawer close
+scan 2000101023906
+scan 6954767410381
+scan ]E496385074
+terminal decline
+key CARD
+terminal approve
+key MOBILE
+wait idle
+"""
+
+
+class StoreServerProbe:
+    """A minimal store server: keeps every uplink message and acks the highest seq seen
+    without a gap, exactly as the contract asks."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.seen: set[int] = set()
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-store-server")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, r, p: c.subscribe("pos/+/lanes/+/+", qos=1)
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        kind = msg.topic.rsplit("/", 1)[1]
+        if kind not in ("sales", "stock", "events"):
+            return
+        message = json.loads(msg.payload)
+        with self.lock:
+            self.messages.append((msg.topic, message))
+            self.seen.add(message["seq"])
+            upto = 0
+            while upto + 1 in self.seen:
+                upto += 1
+        store, lane = message["store"], message["lane"]
+        ack = {"schema": "store.ack/1", "at": message["at"], "upto": upto}
+        client.publish(f"pos/{store}/lanes/{lane}/ack", json.dumps(ack), qos=1)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def run_sim(tmp_path: Path, script: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "script.txt"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hw_sim",
+            "--script",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_scripted_shift_reaches_the_store_server(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    probe = StoreServerProbe(mosquitto.url)
+    try:
+        result = run_sim(tmp_path, SCRIPT, "--broker", mosquitto.url)
+    finally:
+        probe.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 unacknowledged" in result.stdout
+
+    by_seq: dict[int, dict[str, Any]] = {}
+    for topic, message in probe.messages:
+        validate(message)
+        assert topic == f"pos/S001/lanes/01/{topic.rsplit('/', 1)[1]}"
+        by_seq[message["seq"]] = message  # resends are allowed, duplicates are equal
+    seqs = sorted(by_seq)
+    assert seqs == list(range(1, len(seqs) + 1)), "seq must be gapless from 1"
+    kinds = [by_seq[s]["schema"] for s in seqs]
+    assert kinds == [
+        "lane.event/1",
+        "lane.event/1",
+        "lane.sale/1",
+        "lane.stock/1",
+        "lane.sale/1",
+        "lane.stock/1",
+    ]
+    sign_on, void, sale1, stock1, sale2, stock2 = (by_seq[s] for s in seqs)
+    assert (sign_on["event"], void["event"]) == ("sign_on", "line_void")
+
+    # sale 1: 2 × cola 3.50, 0.532 kg apples at 12.80, cookies voided; 50.00 cash
+    assert [(ln["sku"], ln["qty"], ln["amount"], ln["voided"]) for ln in sale1["lines"]] == [
+        ("100234", "2", 700, False),
+        ("200001", "0.532", 681, False),
+        ("300002", "1", 1590, True),
+    ]
+    assert sale1["totals"] == {
+        "gross": 1381,
+        "discount": 0,
+        "rounding": 0,
+        "total": 1381,
+        "tax": 137,
+    }
+    assert sale1["taxes"] == [
+        {"rate": "13", "gross": 700, "tax": 81},
+        {"rate": "9", "gross": 681, "tax": 56},
+    ]
+    assert (sale1["tenders"], sale1["change"]) == ([{"type": "cash", "amount": 5000}], 3619)
+    assert stock1["deltas"] == [
+        {"sku": "100234", "qty": "-2", "unit": "each"},
+        {"sku": "200001", "qty": "-0.532", "unit": "kg"},
+    ]
+    assert stock1["sale_id"] == sale1["sale_id"]
+
+    # sale 2: pork price label 23.90 (0.668 kg at 35.80), bread; declined card, then mobile
+    assert sale2["totals"]["total"] == 3390
+    assert [t["type"] for t in sale2["tenders"]] == ["mobile"]
+    assert stock2["deltas"] == [
+        {"sku": "200003", "qty": "-0.668", "unit": "kg"},
+        {"sku": "300001", "qty": "-1", "unit": "each"},
+    ]
+    assert sale2["receipt_no"] == sale1["receipt_no"] + 1
+
+    receipt = (tmp_path / "out" / "receipt-0001.txt").read_text(encoding="utf-8")
+    for text in (
+        "超市 SUPERMARKET",
+        "可口可乐 330ml",
+        "2 × 3.50",
+        "7.00",
+        "富士苹果",
+        "0.532 kg × 12.80/kg",
+        "作废 VOID Oreo cookies 进口饼干",
+        "(15.90)",
+        "合计 TOTAL",
+        "13.81",
+        "含税 incl. tax 13%  7.00",
+        "0.81",
+        "现金 Cash",
+        "50.00",
+        "找零 Change",
+        "36.19",
+        "小票号 Receipt: 1",
+        "收银员 Cashier: 1001",
+    ):
+        assert text in receipt, text
+    receipt2 = (tmp_path / "out" / "receipt-0002.txt").read_text(encoding="utf-8")
+    assert "移动支付 Mobile" in receipt2 and "33.90" in receipt2
+    assert "Bad barcode" in result.stdout  # the misread scan was refused on screen
+
+
+def test_a_bad_script_line_names_the_line(tmp_path: Path) -> None:
+    result = run_sim(tmp_path, "type 1001\nkey SIGNON\nscale heavy\n")
+    assert result.returncode == 2
+    assert "script.txt:3: scale: expected KG" in result.stderr
