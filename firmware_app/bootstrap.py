@@ -22,9 +22,11 @@ from firmware_app import __version__
 from firmware_app.config import Config
 from firmware_app.daemon import Display, Lane
 from firmware_app.display import TextDisplay
+from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import InputDevice
 from firmware_app.errors import CatalogError
 from firmware_app.ids import uuid7
+from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
@@ -91,6 +93,7 @@ class LaneApp:
         )
         self.setup = lane_setup(config)
         self.inputs: list[InputDevice] = []
+        self.drawer_fault = ""
         self.closed = False
         try:
             self._build(hw)
@@ -119,6 +122,8 @@ class LaneApp:
             clock=self.clock,
             initial=self.restore(),
         )
+        if self.drawer_fault:
+            self.lane.post(DeviceState("drawer", "missing", self.drawer_fault))
         self.inputs = self._inputs(hw)
         self.sync = self._sync()
         self.lane.uplink = self.sync
@@ -148,7 +153,13 @@ class LaneApp:
             return None
         from firmware_app.drivers.drawer import GpioDrawer
 
-        return GpioDrawer(self.config.drawer, pin_factory=hw.pin_factory)
+        try:
+            return GpioDrawer(self.config.drawer, pin_factory=hw.pin_factory)
+        except DeviceError as e:
+            # The lane still sells (card, mobile; cash with a key to the drawer).
+            log.error("drawer unavailable: %s", e)
+            self.drawer_fault = str(e)
+            return None
 
     def _inputs(self, hw: Hardware) -> list[InputDevice]:
         from firmware_app.drivers.keypad import Keypad
