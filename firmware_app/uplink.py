@@ -10,21 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from firmware_app.lane.effects import AuditEvent
 from firmware_app.lane.money import format_qty, rate_text
 from firmware_app.lane.sale import FinishedSale, Line
+from firmware_app.sync.contract import timestamp
 
 GENESIS_HASH = "0" * 64
-
-
-def timestamp(at: datetime) -> str:
-    """RFC 3339 with offset and milliseconds: ``2026-11-28T13:20:01.250+08:00``."""
-    if at.tzinfo is None:
-        raise ValueError("timestamps must carry their offset")
-    return at.isoformat(timespec="milliseconds")
 
 
 def canonical(obj: Any) -> str:

@@ -11,22 +11,18 @@ an earlier run in the same folder are overwritten).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import select
 import threading
 import time
-import tty
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from hw_sim.escpos_decoder import EscposDecoder, PrintedReceipt, StatusRequest
+from hw_sim.serial_line import PseudoSerialLine
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 0.02  # how often the serving thread looks at its stop flag
 QUIET_S = 0.1  # no byte for this long: the host has finished sending
 READ_SIZE = 4096
 PAPER_STATES = ("ok", "near-end", "out")
@@ -64,19 +60,8 @@ class SimulatedPrinter:
         self._paper = "ok"
         self._cover_open = False
         self._plugged = True
-        self._stop = threading.Event()
-        self._closed = False
-        self._master, self._slave = os.openpty()
-        try:
-            # Raw from the start, so nothing is echoed or translated; the slave stays
-            # open here so the master keeps working between the lane's openings.
-            tty.setraw(self._slave)
-            self.port: str = os.ttyname(self._slave)
-            self._thread = threading.Thread(target=self._serve, name="sim-printer", daemon=True)
-            self._thread.start()
-        except BaseException:
-            self._close_fds()
-            raise
+        self._line = PseudoSerialLine("sim-printer", self._receive, read_size=READ_SIZE)
+        self.port: str = self._line.port
 
     # --- verbs ---------------------------------------------------------------------------
 
@@ -164,17 +149,6 @@ class SimulatedPrinter:
 
     # --- the printer's side of the line ------------------------------------------------
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], POLL_S)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, READ_SIZE)
-            except OSError:
-                return  # the pseudo-terminal is gone: closing
-            self._receive(data)
-
     def _receive(self, data: bytes) -> None:
         with self._changed:
             if not self._plugged:
@@ -191,8 +165,7 @@ class SimulatedPrinter:
     def _answer(self, n: int) -> None:
         answer = self.status_byte(n)
         if answer is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._master, bytes((answer,)))
+            self._line.write(bytes((answer,)))
 
     def _cut(self, receipt: PrintedReceipt) -> None:
         with self._changed:
@@ -210,17 +183,7 @@ class SimulatedPrinter:
 
     def close(self) -> None:
         """Stop reading and remove the port. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        self._thread.join(1.0)
-        self._close_fds()
-
-    def _close_fds(self) -> None:
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._line.close()
 
     def __enter__(self) -> SimulatedPrinter:
         return self

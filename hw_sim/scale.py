@@ -7,16 +7,13 @@ on top of it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
 import threading
-import tty
+
+from hw_sim.serial_line import PseudoSerialLine
 
 STX = b"\x02"
 CR = b"\r"
 CAPACITY_G = 99_999  # the 8217's kilogram format holds two integer digits
-POLL_S = 0.02  # how often the serving thread looks at its stop flag
 
 # Status bytes as a real 8217 sends them: bit 6 always set, plus the reason.
 MOTION = b"?A"  # bit 0
@@ -44,24 +41,13 @@ class SimulatedScale:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._body = weight_body(0)
         self._plugged = True
         self._noise = b""
         self._received = bytearray()
         self._answered = 0
-        self._closed = False
-        self._master, self._slave = os.openpty()
-        try:
-            # Raw from the start, so nothing is echoed back before the lane opens it;
-            # the slave stays open here so the master keeps working between openings.
-            tty.setraw(self._slave)
-            self.port: str = os.ttyname(self._slave)
-            self._thread = threading.Thread(target=self._serve, name="sim-scale", daemon=True)
-            self._thread.start()
-        except BaseException:
-            self._close_fds()
-            raise
+        self._line = PseudoSerialLine("sim-scale", self._serve, read_size=64)
+        self.port: str = self._line.port
 
     # --- verbs ---------------------------------------------------------------------
 
@@ -118,19 +104,11 @@ class SimulatedScale:
 
     # --- the scale's side of the line ------------------------------------------------
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], POLL_S)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 64)
-                for byte in data:
-                    reply = self._reply(byte)
-                    if reply:
-                        os.write(self._master, reply)
-            except OSError:
-                return  # the pseudo-terminal is gone: closing
+    def _serve(self, data: bytes) -> None:
+        for byte in data:
+            reply = self._reply(byte)
+            if reply:
+                self._line.write(reply)
 
     def _reply(self, byte: int) -> bytes:
         with self._lock:
@@ -145,17 +123,7 @@ class SimulatedScale:
 
     def close(self) -> None:
         """Stop answering and remove the port. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        self._thread.join(1.0)
-        self._close_fds()
-
-    def _close_fds(self) -> None:
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._line.close()
 
     def __enter__(self) -> SimulatedScale:
         return self

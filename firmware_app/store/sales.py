@@ -36,6 +36,7 @@ from firmware_app.store.models import (
     TransactionLine,
     TransactionTender,
 )
+from firmware_app.sync.contract import timestamp
 
 SESSION = "lane.session"
 TopicFor = Callable[[str], str]  # "sales" -> "pos/S1/lanes/01/sales"
@@ -94,7 +95,7 @@ class SalesStore:
         )
         OpenSale.insert(
             id=sale.id,
-            opened_at=uplink.timestamp(sale.opened_at),
+            opened_at=timestamp(sale.opened_at),
             cashier=sale.cashier,
             member=sale.member,
             rounding=sale.rounding,

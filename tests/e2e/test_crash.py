@@ -16,8 +16,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hw_sim.broker import MosquittoBroker
+from tests.e2e.sim import OFFLINE, ROOT, run_sim, sim_command
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 MID_SALE = """\
@@ -36,24 +36,6 @@ FINISH = """\
 key 2 0 CASH
 wait idle
 """
-
-
-def hw_sim(tmp_path: Path, name: str, script: str) -> list[str]:
-    path = tmp_path / name
-    path.write_text(script, encoding="utf-8")
-    return [
-        sys.executable,
-        "-m",
-        "hw_sim",
-        "--script",
-        str(path),
-        "--out",
-        str(tmp_path / "out"),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--broker",
-        "mqtt://127.0.0.1:1",
-    ]
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -76,7 +58,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def test_sigkill_mid_sale_restarts_into_the_same_open_sale(tmp_path: Path) -> None:
     db = tmp_path / "data" / "lane.db"
     lane = subprocess.Popen(
-        hw_sim(tmp_path, "mid-sale.txt", MID_SALE),
+        sim_command(tmp_path, MID_SALE, "--broker", OFFLINE, name="mid-sale.txt"),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -89,14 +71,7 @@ def test_sigkill_mid_sale_restarts_into_the_same_open_sale(tmp_path: Path) -> No
         lane.wait(timeout=10)
     assert lane.returncode == -signal.SIGKILL
 
-    result = subprocess.run(
-        hw_sim(tmp_path, "finish.txt", FINISH),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_sim(tmp_path, FINISH, "--broker", OFFLINE, name="finish.txt")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Open sale restored (2 lines)" in result.stdout
     rows = query(db, "select sale_id, total, change from 'transaction'")

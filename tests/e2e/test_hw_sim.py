@@ -4,8 +4,6 @@ subscribes as a store server, acknowledges, and checks what arrived."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,8 @@ import pytest
 
 from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
+from tests.e2e.sim import run_sim
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 SCRIPT = """\
@@ -81,30 +79,6 @@ class StoreServerProbe:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-def run_sim(tmp_path: Path, script: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "script.txt"
-    path.write_text(script, encoding="utf-8")
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hw_sim",
-            "--script",
-            str(path),
-            "--out",
-            str(tmp_path / "out"),
-            "--data-dir",
-            str(tmp_path / "data"),
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_a_scripted_shift_reaches_the_store_server(
