@@ -24,7 +24,7 @@ from firmware_app.daemon import Display, Lane
 from firmware_app.display import TextDisplay
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import InputDevice
-from firmware_app.errors import CatalogError
+from firmware_app.errors import CatalogError, CatalogGap
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Message, Msg
@@ -206,6 +206,10 @@ class LaneApp:
         try:
             change = parse_catalog(payload)
             self.catalog.apply(change)
+        except CatalogGap as e:
+            log.warning("catalog message on %s not applied: %s; asking for a snapshot", topic, e)
+            self.sync.request_catalog(self.catalog.version())
+            return
         except CatalogError as e:
             log.warning("catalog message on %s rejected: %s", topic, e)
             return

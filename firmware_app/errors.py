@@ -15,3 +15,7 @@ class CatalogError(LaneError):
 
 class StoreError(LaneError):
     """The local database refused an operation."""
+
+
+class CatalogGap(CatalogError):
+    """A catalog change does not follow the lane's version: a snapshot is needed."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import peewee
 
-from firmware_app.errors import CatalogError
+from firmware_app.errors import CatalogError, CatalogGap
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.models import CatalogItem, ItemCode, Meta
@@ -54,7 +54,7 @@ class StoreCatalog:
                 ItemCode.delete().execute()
                 CatalogItem.delete().execute()
             elif change.base_version != current:
-                raise CatalogError(
+                raise CatalogGap(
                     f"base_version {change.base_version} does not match the lane's "
                     f"catalog version {current}"
                 )

@@ -23,6 +23,7 @@ from firmware_app.drivers.scale_protocols import TOLEDO_8217, parse_8217, take_f
 from firmware_app.lane.events import DeviceState, Event, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
+from tests.waiting import wait_until
 
 WAIT_S = 1.0
 
@@ -170,13 +171,6 @@ class ManualClock:
 
 def stable(grams: int, text: str) -> ScaleUpdate:
     return ScaleUpdate(ScaleReading(ScaleStatus.STABLE, grams, text))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def fast(port: str) -> ScaleConfig:

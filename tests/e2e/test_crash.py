@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -17,6 +16,7 @@ import pytest
 
 from hw_sim.broker import MosquittoBroker
 from tests.e2e.sim import OFFLINE, ROOT, run_sim, sim_command
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +48,6 @@ def query(db: Path, sql: str) -> list[tuple]:
         connection.close()
 
 
-def wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_sigkill_mid_sale_restarts_into_the_same_open_sale(tmp_path: Path) -> None:
     db = tmp_path / "data" / "lane.db"
     lane = subprocess.Popen(
@@ -64,7 +57,11 @@ def test_sigkill_mid_sale_restarts_into_the_same_open_sale(tmp_path: Path) -> No
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: db.exists() and len(query(db, "select * from openline")) == 2)
+        wait_until(
+            lambda: db.exists() and len(query(db, "select * from openline")) == 2,
+            "2 open lines",
+            30,
+        )
         open_sale = query(db, "select id from opensale")
     finally:
         lane.send_signal(signal.SIGKILL)
@@ -137,7 +134,7 @@ def test_sigterm_keeps_the_open_sale_and_goes_offline(
         text=True,
     )
     try:
-        wait_until(lambda: retained_status(mosquitto.url).get("state") == "online")
+        wait_until(lambda: retained_status(mosquitto.url).get("state") == "online", "online", 30)
         status = retained_status(mosquitto.url)
         assert status["devices"]["scanner"] == "missing"  # the lane runs, and says what is wrong
     finally:

@@ -29,6 +29,7 @@ from firmware_app.sync.service import SyncService
 from hw_sim.broker import MosquittoBroker
 from hw_sim.store_server import StoreServer
 from tests.conftest import LaneMessages
+from tests.waiting import wait_until
 
 STORE, LANE = "S001", "01"
 TOPICS = Topics("pos", STORE, LANE)
@@ -37,14 +38,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 def now() -> datetime:
     return datetime.now().astimezone()
-
-
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 class Watcher:

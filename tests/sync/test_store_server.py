@@ -7,9 +7,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,10 @@ from firmware_app.sync.contract import Topics, encode, parse_ack, parse_uplink_t
 from hw_sim.broker import MosquittoBroker
 from hw_sim.store_server import StoreLedger, StoreServer, main
 from tests.conftest import LaneMessages
+from tests.waiting import wait_until
 
 TOPICS = Topics("pos", "S001", "01")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 class Lane:

@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +17,9 @@ from firmware_app.store.db import open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.sync.service import SyncService
 from hw_sim.broker import BrokerError, MosquittoBroker, free_port, mosquitto_path
+from tests.waiting import wait_until
 
 SECRET = "s3cret-Pa55word"
-
-
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def openssl(*args: str, cwd: Path) -> None:
