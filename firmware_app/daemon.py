@@ -37,6 +37,7 @@ from firmware_app.lane.events import (
 from firmware_app.lane.machine import handle
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
+from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
 from firmware_app.payment import PaymentTerminal
@@ -187,15 +188,18 @@ class Lane:
             log.error("drawer: %s", e)
             self.post(DeviceState("drawer", "error", str(e)))
 
-    def _print(self, receipt: object) -> None:
+    def _print(self, receipt: Receipt) -> None:
         if self.printer is None:
             log.info("no printer configured; receipt not printed")
             return
         try:
-            self.printer.print_receipt(receipt)  # type: ignore[arg-type]
+            self.printer.print_receipt(receipt)
         except DeviceError as e:
             log.error("printer: %s", e)
             self.post(DeviceState("printer", "error", str(e)))
+            return
+        if self.device_states().get("printer") != "ok":
+            self.post(DeviceState("printer", "ok"))
 
     def _pay(self, effect: RequestPayment) -> None:
         def ask() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
-from tests.e2e.sim import run_sim
+from tests.e2e.sim import OFFLINE, run_sim
 
 pytestmark = pytest.mark.e2e
 
@@ -175,3 +175,66 @@ def test_a_bad_script_line_names_the_line(tmp_path: Path) -> None:
     result = run_sim(tmp_path, "type 1001\nkey SIGNON\nscale heavy\n")
     assert result.returncode == 2
     assert "script.txt:3: scale: expected KG" in result.stderr
+
+
+DEVICES = """\
+type 1001
+key SIGNON
+type 1234
+key ENTER
+scale motion
+type 1
+key PLU
+scale over
+type 1
+key PLU
+scale under
+type 1
+key PLU
+scale unplug
+type 1
+key PLU
+scale plug
+scale 0.25
+type 1
+key PLU
+printer paper near-end
+printer cover open
+printer cover closed
+printer paper ok
+printer unplug
+printer plug
+drawer jam
+key CASH
+drawer close
+key NOSALE
+type 9001
+key ENTER
+type 9999
+key ENTER
+drawer close
+sleep 0.1
+wait idle
+"""
+
+
+def test_every_device_command_reaches_the_lane(tmp_path: Path) -> None:
+    result = run_sim(tmp_path, DEVICES, "--broker", OFFLINE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    screen = (tmp_path / "out" / "screen.log").read_text(encoding="utf-8")
+    said = [
+        "Scale moving, wait",
+        "Scale over capacity",
+        "Scale below zero, re-zero",
+        "Scale not answering",
+        "富士苹果  3.20",
+        "Change 0.00",
+        "Supervisor ID, then ENTER",
+        "Drawer opened",
+    ]
+    positions = [screen.find(text) for text in said]
+    assert all(p >= 0 for p in positions), (said, screen)
+    assert positions == sorted(positions)
+    receipt = (tmp_path / "out" / "receipt-0001.txt").read_text(encoding="utf-8")
+    assert "0.250 kg × 12.80/kg" in receipt
+    assert "hw_sim: done" in result.stdout
