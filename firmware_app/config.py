@@ -151,6 +151,8 @@ class MqttConfig:
     max_inflight: int = 100
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+    acked_retention_h: float = 24.0  # acknowledged outbox rows are deleted after this
+    backlog_warning_min: float = 60.0  # oldest unacknowledged message older: warn
 
     @property
     def host(self) -> str:
@@ -499,6 +501,8 @@ def _mqtt(t: _Table) -> MqttConfig:
         max_inflight=t.integer("max_inflight", d.max_inflight, 1, 65535),
         reconnect_min_s=t.number("reconnect_min_s", d.reconnect_min_s, 0.05, 3600),
         reconnect_max_s=t.number("reconnect_max_s", d.reconnect_max_s, 0.05, 3600),
+        acked_retention_h=t.number("acked_retention_h", d.acked_retention_h, 0, 24 * 365),
+        backlog_warning_min=t.number("backlog_warning_min", d.backlog_warning_min, 1, 60 * 24 * 30),
     )
     if c.password and not c.username:
         raise t.fail("password", "a password needs a username")
