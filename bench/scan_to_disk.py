@@ -31,7 +31,7 @@ from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import CatalogChange
-from firmware_app.store.db import open_database
+from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
 
 
@@ -70,7 +70,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(Path(args.dir or tmp) / "lane.db")
-        catalog = StoreCatalog(db)
+        catalog = StoreCatalog(open_catalog(Path(args.dir or tmp) / "catalog.db"))
         import_s = build_catalog(catalog, args.items)
         sales = SalesStore(
             db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}"

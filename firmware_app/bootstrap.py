@@ -19,12 +19,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from firmware_app import __version__
+from firmware_app.catalog_updates import CatalogUpdates
 from firmware_app.config import Config
 from firmware_app.daemon import Display, Lane
 from firmware_app.display import TextDisplay
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import InputDevice
-from firmware_app.errors import CatalogError, CatalogGap
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Message, Msg
@@ -34,8 +34,7 @@ from firmware_app.lane.state import LaneState, Mode
 from firmware_app.payment import PaymentTerminal, SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
-from firmware_app.store.catalog_doc import parse_catalog
-from firmware_app.store.db import open_database
+from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import Topics
@@ -85,7 +84,8 @@ class LaneApp:
         self.clock = hw.clock or make_clock(config)
         self.db = open_database(config.database)
         self.topics = Topics(config.mqtt.topic_root, config.store, config.lane)
-        self.catalog = StoreCatalog(self.db)
+        self.catalog_db = open_catalog(config.catalog_database)
+        self.catalog = StoreCatalog(self.catalog_db)
         self.cashiers = Cashiers(self.db)
         self.outbox = Outbox(self.db)
         self.sales = SalesStore(
@@ -127,6 +127,12 @@ class LaneApp:
         self.inputs = self._inputs(hw)
         self.sync = self._sync()
         self.lane.uplink = self.sync
+        self.catalog_updates = CatalogUpdates(
+            self.catalog,
+            request_snapshot=self.sync.request_catalog,
+            on_applied=lambda version: self.sync.status_changed(),
+            clock=self.clock,
+        )
 
     def restore(self) -> LaneState:
         """The state the lane was in when it stopped: who was signed on, the open sale."""
@@ -199,28 +205,18 @@ class LaneApp:
         }
 
     def on_downlink(self, topic: str, payload: bytes) -> None:
-        """Catalog changes from the store server; anything malformed changes nothing."""
-        if not topic.endswith("/catalog"):
+        """Downlink messages other than acks (called on the sync thread)."""
+        if topic in (self.topics.store_catalog, self.topics.lane_catalog):
+            self.catalog_updates.submit(topic, payload)
+        else:
             log.info("downlink on %s ignored", topic)
-            return
-        try:
-            change = parse_catalog(payload)
-            self.catalog.apply(change)
-        except CatalogGap as e:
-            log.warning("catalog message on %s not applied: %s; asking for a snapshot", topic, e)
-            self.sync.request_catalog(self.catalog.version())
-            return
-        except CatalogError as e:
-            log.warning("catalog message on %s rejected: %s", topic, e)
-            return
-        log.info("catalog version %d applied (%d items)", change.version, len(change.items))
-        self.sync.status_changed()
 
     # --- running -----------------------------------------------------------------------
 
     def start(self) -> None:
         for device in self.inputs:
             device.start(self.lane.post)
+        self.catalog_updates.start()
         self.sync.start()
 
     def run(self, stop: threading.Event) -> None:
@@ -237,7 +233,10 @@ class LaneApp:
             _quietly(self.printer.close)
         if getattr(self, "sync", None) is not None:
             _quietly(self.sync.close)
+        if getattr(self, "catalog_updates", None) is not None:
+            _quietly(self.catalog_updates.close)
         _quietly(self.db.close)
+        _quietly(self.catalog_db.close)
 
 
 def _quietly(close: Callable[[], object]) -> None:

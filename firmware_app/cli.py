@@ -110,7 +110,9 @@ def _catalog_import(args: argparse.Namespace) -> int:
     except LaneError as e:
         print(f"firmware-lane: {args.file}: {e}", file=sys.stderr)
         return 1
-    catalog = StoreCatalog(_open_db(config))
+    from firmware_app.store.db import open_catalog
+
+    catalog = StoreCatalog(open_catalog(config.catalog_database))
     catalog.apply(change)
     print(
         f"catalog version {change.version}: {len(change.items)} items, "

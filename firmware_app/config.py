@@ -212,7 +212,13 @@ class Config:
 
     @property
     def database(self) -> Path:
+        """Sales, journal, outbox, cashiers."""
         return Path(self.data_dir) / "lane.db"
+
+    @property
+    def catalog_database(self) -> Path:
+        """The catalog, in a file of its own (see store.db)."""
+        return Path(self.data_dir) / "catalog.db"
 
 
 class _Table:

@@ -12,7 +12,7 @@ import peewee
 
 from firmware_app.errors import StoreError
 from firmware_app.lane.ports import Cashier, Role
-from firmware_app.store.models import CashierAccount
+from firmware_app.store.db import models_of
 
 # scrypt cost: about 50 ms on a Raspberry Pi 4 per sign-on, which is fine for a
 # person and slow for someone trying every 4-digit PIN from a stolen SD card.
@@ -45,9 +45,10 @@ class Cashiers:
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         self.db = db
+        self.account = models_of(db).CashierAccount
 
     def verify(self, cashier_id: str, pin: str) -> Cashier | None:
-        row = CashierAccount.get_or_none(CashierAccount.id == cashier_id)
+        row = self.account.get_or_none(self.account.id == cashier_id)
         if row is None:
             hash_pin(pin)  # same time whether or not the id exists
             return None
@@ -62,7 +63,7 @@ class Cashiers:
         if not PIN_PATTERN.match(pin):
             raise StoreError("PIN: expected 4 to 8 digits")
         with self.db.atomic():
-            CashierAccount.insert(
+            self.account.insert(
                 id=cashier_id,
                 role=role.value,
                 pin_hash=hash_pin(pin),

@@ -6,6 +6,7 @@ to open a session); every lookup is one indexed query.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import peewee
@@ -13,7 +14,7 @@ import peewee
 from firmware_app.errors import CatalogError, CatalogGap
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.store.catalog_doc import CatalogChange
-from firmware_app.store.models import CatalogItem, ItemCode, Meta
+from firmware_app.store.db import models_of
 
 VERSION = "catalog.version"
 BATCH = 500  # rows per INSERT: well under SQLite's variable limit
@@ -23,27 +24,30 @@ class StoreCatalog:
     """The catalog port of the lane core (``by_code``, ``by_plu``) plus applying changes."""
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
+        """``db``: the catalog database (``store.db.open_catalog``)."""
         self.db = db
+        self.m = models_of(db)
 
     def version(self) -> int:
-        row = Meta.get_or_none(Meta.key == VERSION)
+        row = self.m.Meta.get_or_none(self.m.Meta.key == VERSION)
         return int(row.value) if row else 0
 
     def by_code(self, key: str) -> Item | None:
+        item, code = self.m.CatalogItem, self.m.ItemCode
+        row = item.select().join(code, on=(code.sku == item.sku)).where(code.code == key).first()
+        return _item(row) if row else None
+
+    def by_plu(self, plu: int) -> Item | None:
         row = (
-            CatalogItem.select()
-            .join(ItemCode, on=(ItemCode.sku == CatalogItem.sku))
-            .where(ItemCode.code == key)
+            self.m.CatalogItem.select()
+            .where(self.m.CatalogItem.plu == plu)
+            .order_by(self.m.CatalogItem.sku)
             .first()
         )
         return _item(row) if row else None
 
-    def by_plu(self, plu: int) -> Item | None:
-        row = CatalogItem.select().where(CatalogItem.plu == plu).order_by(CatalogItem.sku).first()
-        return _item(row) if row else None
-
     def count(self) -> int:
-        return int(CatalogItem.select().count())
+        return int(self.m.CatalogItem.select().count())
 
     def apply(self, change: CatalogChange) -> None:
         """Apply a snapshot or a delta atomically; raises ``CatalogError`` and changes nothing
@@ -51,8 +55,8 @@ class StoreCatalog:
         with self.db.atomic():
             current = self.version()
             if change.is_snapshot:
-                ItemCode.delete().execute()
-                CatalogItem.delete().execute()
+                self.m.ItemCode.delete().execute()
+                self.m.CatalogItem.delete().execute()
             elif change.base_version != current:
                 raise CatalogGap(
                     f"base_version {change.base_version} does not match the lane's "
@@ -61,29 +65,51 @@ class StoreCatalog:
             elif change.version <= current:
                 raise CatalogError(f"version {change.version} is not newer than {current}")
             self._upsert(change)
-            Meta.insert(key=VERSION, value=str(change.version)).on_conflict_replace().execute()
+            self.m.Meta.insert(
+                key=VERSION, value=str(change.version)
+            ).on_conflict_replace().execute()
+
+    def stage(self, change: CatalogChange, payload: bytes, at: datetime) -> list[bytes] | None:
+        """Keep one part of a change sent in parts. When every part of its version has
+        come, return their payloads (and forget them); until then, None."""
+        part = self.m.CatalogPart
+        with self.db.atomic():
+            part.insert(
+                version=change.version,
+                part=change.part,
+                parts=change.parts,
+                payload=payload,
+                received_at=at.isoformat(timespec="seconds"),
+            ).on_conflict_replace().execute()
+            rows = list(
+                part.select().where(part.version == change.version, part.parts == change.parts)
+            )
+            if len(rows) < change.parts:
+                return None
+            part.delete().where(part.version <= change.version).execute()
+        return [bytes(row.payload) for row in rows]
 
     def _upsert(self, change: CatalogChange) -> None:
         skus = [item.sku for item in change.items] + list(change.removed)
         for i in range(0, len(skus), BATCH):
             chunk = skus[i : i + BATCH]
-            ItemCode.delete().where(ItemCode.sku.in_(chunk)).execute()
-            CatalogItem.delete().where(CatalogItem.sku.in_(chunk)).execute()
+            self.m.ItemCode.delete().where(self.m.ItemCode.sku.in_(chunk)).execute()
+            self.m.CatalogItem.delete().where(self.m.CatalogItem.sku.in_(chunk)).execute()
         rows = [_row(item) for item in change.items]
         for i in range(0, len(rows), BATCH):
-            CatalogItem.insert_many(rows[i : i + BATCH]).execute()
+            self.m.CatalogItem.insert_many(rows[i : i + BATCH]).execute()
         codes = [{"code": key, "sku": sku} for key, sku in change.codes]
         for i in range(0, len(codes), BATCH):
             try:
-                ItemCode.insert_many(codes[i : i + BATCH]).execute()
+                self.m.ItemCode.insert_many(codes[i : i + BATCH]).execute()
             except peewee.IntegrityError as e:
-                clash = _clashing(codes[i : i + BATCH])
+                clash = _clashing(self.m.ItemCode, codes[i : i + BATCH])
                 raise CatalogError(f"code {clash} already belongs to another item") from e
 
 
-def _clashing(codes: list[dict[str, str]]) -> str:
+def _clashing(item_code: type, codes: list[dict[str, str]]) -> str:
     keys = [c["code"] for c in codes]
-    row = ItemCode.select().where(ItemCode.code.in_(keys)).first()
+    row = item_code.select().where(item_code.code.in_(keys)).first()
     return f"{row.code} (sku {row.sku})" if row else "?"
 
 
@@ -100,7 +126,7 @@ def _row(item: Item) -> dict[str, object]:
     }
 
 
-def _item(row: CatalogItem) -> Item:
+def _item(row: peewee.Model) -> Item:
     return Item(
         sku=row.sku,
         name=row.name,

@@ -19,6 +19,7 @@ from firmware_app.lane.catalog import Item, Unit
 SCHEMA = "store.catalog/1"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
 MAX_TEXT = 200
+MAX_PARTS = 1000
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,39 @@ class CatalogChange:
     codes: tuple[tuple[str, str], ...]  # (lookup key, sku)
     removed: tuple[str, ...]
     promotions: tuple[Any, ...] = ()
+    part: int = 1  # a change too big for one message comes in parts 1..parts
+    parts: int = 1
 
     @property
     def is_snapshot(self) -> bool:
         return self.base_version is None
+
+
+def combine(parts: list[CatalogChange]) -> CatalogChange:
+    """One change from all the parts of a version (in any order); ``CatalogError`` when
+    they do not belong together or a sku or code appears in two parts."""
+    first = parts[0]
+    numbers = sorted(p.part for p in parts)
+    if numbers != list(range(1, first.parts + 1)):
+        raise CatalogError(f"version {first.version}: parts {numbers} of {first.parts}")
+    for p in parts:
+        if (p.version, p.base_version, p.parts) != (first.version, first.base_version, first.parts):
+            raise CatalogError(f"version {first.version}: part {p.part} does not match part 1")
+    items = [item for p in sorted(parts, key=lambda c: c.part) for item in p.items]
+    skus = [item.sku for item in items]
+    if len(set(skus)) != len(skus):
+        raise CatalogError(f"version {first.version}: a sku appears in two parts")
+    codes = [code for p in parts for code in p.codes]
+    if len({key for key, _ in codes}) != len(codes):
+        raise CatalogError(f"version {first.version}: a code appears in two parts")
+    return CatalogChange(
+        version=first.version,
+        base_version=first.base_version,
+        items=tuple(items),
+        codes=tuple(codes),
+        removed=tuple(sku for p in parts for sku in p.removed),
+        promotions=tuple(promo for p in parts for promo in p.promotions),
+    )
 
 
 def parse_catalog(raw: bytes) -> CatalogChange:
@@ -65,7 +95,11 @@ def parse_catalog(raw: bytes) -> CatalogChange:
     promotions = doc.get("promotions", [])
     if not isinstance(promotions, list):
         raise CatalogError("promotions: expected a list")
-    return CatalogChange(version, base, items, codes, tuple(removed), tuple(promotions))
+    parts = _int(doc, "parts", "parts", lo=1, hi=MAX_PARTS) if "parts" in doc else 1
+    part = _int(doc, "part", "part", lo=1, hi=parts) if "part" in doc else 1
+    return CatalogChange(
+        version, base, items, codes, tuple(removed), tuple(promotions), part=part, parts=parts
+    )
 
 
 def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str], ...]]:

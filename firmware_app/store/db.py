@@ -1,18 +1,28 @@
-"""Opening the lane database.
+"""Opening the lane's databases.
 
-One SQLite file in WAL mode with ``synchronous=FULL``: with ``NORMAL`` a power
-cut can roll back the last commits, and a sale the customer saw as paid must
-survive. peewee gives each thread its own connection; the lane loop is the only
-writer of sales, the sync thread writes only outbox acknowledgements, and
-``BEGIN IMMEDIATE`` plus a busy timeout serialise the two.
+Two SQLite files, both in WAL mode with ``synchronous=FULL`` (with ``NORMAL`` a
+power cut can roll back the last commits, and a sale the customer saw as paid
+must survive): ``lane.db`` for sales, journal, outbox and cashiers, and
+``catalog.db`` for the catalog, so that applying a large catalog never holds
+the write lock a scan needs. peewee gives each thread its own connection; the
+lane loop is the only writer of sales, the sync thread writes only outbox
+acknowledgements, and ``BEGIN IMMEDIATE`` plus a busy timeout serialise them.
+
+Each open database gets its own model classes bound to it (``models_of``):
+peewee's ``Model.bind`` is global, and a process may hold several lanes'
+databases (benchmarks, tests).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import peewee
+
+from firmware_app.store import models
 
 PRAGMAS = (
     ("journal_mode", "wal"),
@@ -23,13 +33,35 @@ PRAGMAS = (
 
 
 def open_database(path: str | os.PathLike[str]) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the database at ``path`` with every table in place."""
-    from firmware_app.store import models
+    """Open (creating if needed) the lane database at ``path`` with every table in place."""
+    db = _open(path, models.LANE_MODELS)
+    # Plain module-level models follow the lane database too, for code that has no db
+    # at hand; the store's own classes always use models_of(db).
+    db.bind(models.LANE_MODELS)
+    return db
 
+
+def open_catalog(path: str | os.PathLike[str]) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the catalog database at ``path``."""
+    return _open(path, models.CATALOG_MODELS)
+
+
+def models_of(db: peewee.SqliteDatabase) -> Any:
+    """The model classes bound to ``db``: ``models_of(db).OutboxMessage.select()``."""
+    return db.lane_models
+
+
+def _open(path: str | os.PathLike[str], model_list: list[type[models.BaseModel]]):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, lock_type="IMMEDIATE")
-    db.bind(models.ALL_MODELS)
+    bound = [_bind(model, db) for model in model_list]
+    db.lane_models = SimpleNamespace(**{m.__name__: m for m in bound})
     db.connect(reuse_if_open=True)
     with db.atomic():
-        db.create_tables(models.ALL_MODELS)
+        db.create_tables(bound)
     return db
+
+
+def _bind(model: type[models.BaseModel], db: peewee.SqliteDatabase) -> type[models.BaseModel]:
+    meta = type("Meta", (), {"database": db, "table_name": model._meta.table_name})
+    return type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})

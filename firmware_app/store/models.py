@@ -11,12 +11,16 @@ import peewee
 
 
 class BaseModel(peewee.Model):
+    """Unbound: ``store.db`` gives each open database its own bound subclasses
+    (``models_of(db)``), so that several lanes' databases can live in one process."""
+
     class Meta:
-        database = None  # bound by store.db.open_database
+        database = None
 
 
 class Meta(BaseModel):
-    """Small named values: catalog version, next outbox seq, the signed-on cashier."""
+    """Small named values: next outbox seq, the signed-on cashier; in the catalog
+    database, the catalog version."""
 
     key = peewee.TextField(primary_key=True)
     value = peewee.TextField()
@@ -38,6 +42,19 @@ class ItemCode(BaseModel):
 
     code = peewee.TextField(primary_key=True)
     sku = peewee.TextField(index=True)
+
+
+class CatalogPart(BaseModel):
+    """One part of a catalog change sent in several messages, kept until all have come."""
+
+    version = peewee.IntegerField()
+    part = peewee.IntegerField()
+    parts = peewee.IntegerField()
+    payload = peewee.BlobField()
+    received_at = peewee.TextField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("version", "part")
 
 
 class CashierAccount(BaseModel):
@@ -151,10 +168,12 @@ class OutboxMessage(BaseModel):
     acked_at = peewee.TextField(null=True, index=True)
 
 
-ALL_MODELS: list[type[BaseModel]] = [
+# The catalog lives in a database file of its own: applying a 100,000-item
+# snapshot then never holds the write lock the lane needs to save a scan.
+CATALOG_MODELS: list[type[BaseModel]] = [Meta, CatalogItem, ItemCode, CatalogPart]
+
+LANE_MODELS: list[type[BaseModel]] = [
     Meta,
-    CatalogItem,
-    ItemCode,
     CashierAccount,
     OpenSale,
     OpenLine,

@@ -15,7 +15,8 @@ from typing import Any
 
 import peewee
 
-from firmware_app.store.models import Meta, OutboxMessage
+from firmware_app.store.db import models_of
+from firmware_app.store.models import OutboxMessage
 
 NEXT_SEQ = "outbox.next_seq"
 ACKED_UPTO = "outbox.acked_upto"
@@ -39,36 +40,9 @@ class OutboxStats:
     acked_upto: int
 
 
-def _meta_int(key: str, default: int) -> int:
-    row = Meta.get_or_none(Meta.key == key)
-    return int(row.value) if row else default
-
-
-def _set_meta(key: str, value: int) -> None:
-    Meta.insert(key=key, value=str(value)).on_conflict_replace().execute()
-
-
-def append(
-    topic: str,
-    build: Callable[[int], Mapping[str, Any]],
-    created_at: datetime,
-) -> int:
-    """Append one message; must run inside the caller's transaction.
-
-    ``build(seq)`` returns the message body for the seq this row gets, so that
-    the seq inside the payload and the row's seq can never differ.
-    """
-    seq = _meta_int(NEXT_SEQ, 1)
-    body = build(seq)
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    OutboxMessage.create(
-        seq=seq,
-        topic=topic,
-        payload=payload,
-        created_at=created_at.isoformat(timespec="milliseconds"),
-    )
-    _set_meta(NEXT_SEQ, seq + 1)
-    return seq
+def append(topic: str, build: Callable[[int], Mapping[str, Any]], created_at: datetime) -> int:
+    """``Outbox.append`` on the database the module-level models are bound to (the lane's)."""
+    return Outbox(OutboxMessage._meta.database).append(topic, build, created_at)
 
 
 class Outbox:
@@ -76,13 +50,42 @@ class Outbox:
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         self.db = db
+        self.m = models_of(db)
+
+    def _meta_int(self, key: str, default: int) -> int:
+        row = self.m.Meta.get_or_none(self.m.Meta.key == key)
+        return int(row.value) if row else default
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self.m.Meta.insert(key=key, value=str(value)).on_conflict_replace().execute()
+
+    def append(
+        self, topic: str, build: Callable[[int], Mapping[str, Any]], created_at: datetime
+    ) -> int:
+        """Append one message; must run inside the caller's transaction.
+
+        ``build(seq)`` returns the message body for the seq this row gets, so that
+        the seq inside the payload and the row's seq can never differ.
+        """
+        seq = self._meta_int(NEXT_SEQ, 1)
+        body = build(seq)
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.m.OutboxMessage.create(
+            seq=seq,
+            topic=topic,
+            payload=payload,
+            created_at=created_at.isoformat(timespec="milliseconds"),
+        )
+        self._set_meta(NEXT_SEQ, seq + 1)
+        return seq
 
     def unacked(self, after_seq: int = 0, limit: int = 100) -> list[OutboxRow]:
         """Unacknowledged rows with seq > ``after_seq``, oldest first."""
+        row = self.m.OutboxMessage
         query = (
-            OutboxMessage.select()
-            .where(OutboxMessage.acked_at.is_null(), OutboxMessage.seq > after_seq)
-            .order_by(OutboxMessage.seq)
+            row.select()
+            .where(row.acked_at.is_null(), row.seq > after_seq)
+            .order_by(row.seq)
             .limit(limit)
         )
         return [OutboxRow(r.seq, r.topic, bytes(r.payload), r.created_at) for r in query]
@@ -92,33 +95,34 @@ class Outbox:
 
         Out-of-order or repeated acks are harmless: the mark only ever moves forward.
         """
+        row = self.m.OutboxMessage
         with self.db.atomic():
-            if seq <= _meta_int(ACKED_UPTO, 0):
+            if seq <= self._meta_int(ACKED_UPTO, 0):
                 return 0
             n = (
-                OutboxMessage.update(acked_at=at.isoformat(timespec="milliseconds"))
-                .where(OutboxMessage.seq <= seq, OutboxMessage.acked_at.is_null())
+                row.update(acked_at=at.isoformat(timespec="milliseconds"))
+                .where(row.seq <= seq, row.acked_at.is_null())
                 .execute()
             )
-            _set_meta(ACKED_UPTO, min(seq, _meta_int(NEXT_SEQ, 1) - 1))
+            self._set_meta(ACKED_UPTO, min(seq, self._meta_int(NEXT_SEQ, 1) - 1))
             return int(n)
 
     def prune(self, acked_before: datetime) -> int:
         """Delete acknowledged rows acknowledged before ``acked_before``."""
+        row = self.m.OutboxMessage
         cutoff = acked_before.isoformat(timespec="milliseconds")
         with self.db.atomic():
             return int(
-                OutboxMessage.delete()
-                .where(OutboxMessage.acked_at.is_null(False), OutboxMessage.acked_at < cutoff)
-                .execute()
+                row.delete().where(row.acked_at.is_null(False), row.acked_at < cutoff).execute()
             )
 
     def stats(self) -> OutboxStats:
-        pending = OutboxMessage.select().where(OutboxMessage.acked_at.is_null())
-        oldest = pending.order_by(OutboxMessage.seq).first()
+        row = self.m.OutboxMessage
+        pending = row.select().where(row.acked_at.is_null())
+        oldest = pending.order_by(row.seq).first()
         return OutboxStats(
             pending=pending.count(),
             oldest_at=oldest.created_at if oldest else None,
-            next_seq=_meta_int(NEXT_SEQ, 1),
-            acked_upto=_meta_int(ACKED_UPTO, 0),
+            next_seq=self._meta_int(NEXT_SEQ, 1),
+            acked_upto=self._meta_int(ACKED_UPTO, 0),
         )

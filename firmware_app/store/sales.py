@@ -26,16 +26,8 @@ from firmware_app.lane.effects import (
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
-from firmware_app.store import outbox
-from firmware_app.store.models import (
-    JournalEntry,
-    Meta,
-    OpenLine,
-    OpenSale,
-    Transaction,
-    TransactionLine,
-    TransactionTender,
-)
+from firmware_app.store.db import models_of
+from firmware_app.store.outbox import Outbox
 from firmware_app.sync.contract import timestamp
 
 SESSION = "lane.session"
@@ -52,6 +44,8 @@ class SalesStore:
         self.store_id = store_id
         self.lane_id = lane_id
         self.topic_for = topic_for
+        self.m = models_of(db)
+        self.outbox = Outbox(db)
         self._saved_lines: dict[int, bool] = {}  # line no -> voided, as on disk
 
     # --- writing -----------------------------------------------------------------
@@ -78,7 +72,7 @@ class SalesStore:
             case CommitSale(record=record):
                 self._commit(record)
             case RecordEvent(event=event):
-                outbox.append(
+                self.outbox.append(
                     self.topic_for("events"),
                     lambda seq: uplink.event_message(event, self.store_id, self.lane_id, seq=seq),
                     event.at,
@@ -93,7 +87,7 @@ class SalesStore:
                 for t in sale.tenders
             ]
         )
-        OpenSale.insert(
+        self.m.OpenSale.insert(
             id=sale.id,
             opened_at=timestamp(sale.opened_at),
             cashier=sale.cashier,
@@ -104,37 +98,37 @@ class SalesStore:
         for line in sale.lines:
             known = self._saved_lines.get(line.no)
             if known is None:
-                OpenLine.insert(sale_id=sale.id, **_line_row(line)).execute()
+                self.m.OpenLine.insert(sale_id=sale.id, **_line_row(line)).execute()
             elif known != line.voided:
-                OpenLine.update(voided=line.voided).where(
-                    OpenLine.sale_id == sale.id, OpenLine.no == line.no
+                self.m.OpenLine.update(voided=line.voided).where(
+                    self.m.OpenLine.sale_id == sale.id, self.m.OpenLine.no == line.no
                 ).execute()
             self._saved_lines[line.no] = line.voided
 
     def _drop_open(self, sale_id: str) -> None:
-        OpenLine.delete().where(OpenLine.sale_id == sale_id).execute()
-        OpenSale.delete().where(OpenSale.id == sale_id).execute()
+        self.m.OpenLine.delete().where(self.m.OpenLine.sale_id == sale_id).execute()
+        self.m.OpenSale.delete().where(self.m.OpenSale.id == sale_id).execute()
         self._saved_lines = {}
 
     def _save_session(self, cashier: Cashier | None) -> None:
         if cashier is None:
-            Meta.delete().where(Meta.key == SESSION).execute()
+            self.m.Meta.delete().where(self.m.Meta.key == SESSION).execute()
             return
         value = json.dumps({"cashier": cashier.id, "role": cashier.role.value})
-        Meta.insert(key=SESSION, value=value).on_conflict_replace().execute()
+        self.m.Meta.insert(key=SESSION, value=value).on_conflict_replace().execute()
 
     def _commit(self, record: FinishedSale) -> None:
         body = uplink.journal_record(record, self.store_id, self.lane_id)
-        last = JournalEntry.select().order_by(JournalEntry.no.desc()).first()
+        last = self.m.JournalEntry.select().order_by(self.m.JournalEntry.no.desc()).first()
         prev_hash = last.hash if last else uplink.GENESIS_HASH
         journal_hash = uplink.chain_hash(prev_hash, body)
-        JournalEntry.create(
+        self.m.JournalEntry.create(
             sale_id=record.sale_id,
             prev_hash=prev_hash,
             hash=journal_hash,
             record=uplink.canonical(body),
         )
-        Transaction.create(
+        self.m.Transaction.create(
             sale_id=record.sale_id,
             receipt_no=record.receipt_no,
             kind=record.kind.value,
@@ -150,24 +144,24 @@ class SalesStore:
             journal_hash=journal_hash,
         )
         if record.lines:
-            TransactionLine.insert_many(
+            self.m.TransactionLine.insert_many(
                 [{"sale_id": record.sale_id, **_line_row(line)} for line in record.lines]
             ).execute()
         for no, tender in enumerate(record.tenders, 1):
-            TransactionTender.create(
+            self.m.TransactionTender.create(
                 sale_id=record.sale_id,
                 no=no,
                 type=tender.type.value,
                 amount=tender.amount,
                 reference=tender.reference,
             )
-        outbox.append(
+        self.outbox.append(
             self.topic_for("sales"),
             lambda seq: uplink.sale_message(body, seq=seq, journal_hash=journal_hash),
             record.closed_at,
         )
         if record.deltas:
-            outbox.append(
+            self.outbox.append(
                 self.topic_for("stock"),
                 lambda seq: uplink.stock_message(record, self.store_id, self.lane_id, seq=seq),
                 record.closed_at,
@@ -177,19 +171,21 @@ class SalesStore:
     # --- reading back at start-up ------------------------------------------------------
 
     def load_session(self) -> Cashier | None:
-        row = Meta.get_or_none(Meta.key == SESSION)
+        row = self.m.Meta.get_or_none(self.m.Meta.key == SESSION)
         if row is None:
             return None
         data = json.loads(row.value)
         return Cashier(data["cashier"], Role(data["role"]))
 
     def load_open_sale(self) -> Sale | None:
-        row = OpenSale.select().order_by(OpenSale.opened_at.desc()).first()
+        row = self.m.OpenSale.select().order_by(self.m.OpenSale.opened_at.desc()).first()
         if row is None:
             return None
         lines = tuple(
             _line_from(r)
-            for r in OpenLine.select().where(OpenLine.sale_id == row.id).order_by(OpenLine.no)
+            for r in self.m.OpenLine.select()
+            .where(self.m.OpenLine.sale_id == row.id)
+            .order_by(self.m.OpenLine.no)
         )
         self._saved_lines = {line.no: line.voided for line in lines}
         tenders = tuple(
@@ -207,7 +203,7 @@ class SalesStore:
         )
 
     def next_receipt_no(self) -> int:
-        last = Transaction.select(peewee.fn.MAX(Transaction.receipt_no)).scalar()
+        last = self.m.Transaction.select(peewee.fn.MAX(self.m.Transaction.receipt_no)).scalar()
         return (last or 0) + 1
 
 
@@ -228,7 +224,7 @@ def _line_row(line: Line) -> dict[str, object]:
     }
 
 
-def _line_from(row: OpenLine) -> Line:
+def _line_from(row: peewee.Model) -> Line:
     return Line(
         no=row.no,
         sku=row.sku,

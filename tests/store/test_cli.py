@@ -11,7 +11,7 @@ import pytest
 from firmware_app.cli import main
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
-from firmware_app.store.db import open_database
+from firmware_app.store.db import open_catalog, open_database
 from hw_sim.lane_sim import SAMPLE_CATALOG
 
 
@@ -23,7 +23,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def catalog_count(tmp_path: Path) -> int:
-    db = open_database(tmp_path / "data" / "lane.db")
+    db = open_catalog(tmp_path / "data" / "catalog.db")
     try:
         return StoreCatalog(db).count()
     finally:

@@ -4,6 +4,7 @@ commit that fails leaves the sale open with nothing opened or printed."""
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import time
 from datetime import datetime
@@ -27,7 +28,7 @@ from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
-from firmware_app.store.db import open_database
+from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.lane_sim import SAMPLE_CATALOG
@@ -41,7 +42,8 @@ class Rig:
     def __init__(self, tmp_path: Path) -> None:
         self.path = tmp_path / "lane.db"
         self.db = open_database(self.path)
-        catalog = StoreCatalog(self.db)
+        self.catalog_db = open_catalog(tmp_path / "catalog.db")
+        self.catalog = catalog = StoreCatalog(self.catalog_db)
         catalog.apply(parse_catalog(SAMPLE_CATALOG.read_bytes()))
         cashiers = Cashiers(self.db)
         cashiers.add("1001", Role.CASHIER, "1234", now=T0)
@@ -86,6 +88,7 @@ class Rig:
         self.drawer.close()
         self.sim_printer.close()
         self.db.close()
+        self.catalog_db.close()
 
 
 @pytest.fixture
@@ -123,6 +126,24 @@ def test_a_failed_commit_opens_nothing_and_keeps_the_sale(rig: Rig) -> None:
     saved = rig.lane.sales.load_open_sale()
     assert saved is not None and open_sale is not None
     assert (saved.id, saved.lines, saved.tenders) == (open_sale.id, open_sale.lines, ())
+
+
+def test_a_price_change_applies_to_the_next_line_only(rig: Rig) -> None:
+    rig.keys("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER")
+    rig.lane.step(Scanned("6954767410388"))
+    delta = {
+        "schema": "store.catalog/1", "at": "2026-11-28T09:00:00+08:00", "version": 2,
+        "base_version": 1, "removed": [], "promotions": [],
+        "items": [{"sku": "100234", "name": "可口可乐 330ml", "codes": ["6954767410388"],
+                   "plu": None, "unit": "each", "price": 399, "tax_rate": "13",
+                   "age_restricted": False, "active": True}],
+    }  # fmt: skip
+    rig.catalog.apply(parse_catalog(json.dumps(delta).encode()))
+    rig.lane.step(Scanned("6954767410388"))
+    sale = rig.lane.state.sale
+    assert sale is not None
+    assert [(line.unit_price, line.amount) for line in sale.lines] == [(350, 350), (399, 399)]
+    assert sale.due == 749
 
 
 def test_a_drawer_that_cannot_be_claimed_leaves_the_lane_selling(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from firmware_app.lane.ports import Role
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
-from firmware_app.store.db import open_database
+from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.uplink import GENESIS_HASH, canonical, chain_hash
@@ -57,13 +57,20 @@ def db(tmp_path: Path):
     database.close()
 
 
+@pytest.fixture
+def catalog_db(tmp_path: Path):
+    database = open_catalog(tmp_path / "catalog.db")
+    yield database
+    database.close()
+
+
 def test_database_is_wal_with_full_sync(db) -> None:
     assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_snapshot_then_delta(db) -> None:
-    catalog = StoreCatalog(db)
+def test_snapshot_then_delta(catalog_db) -> None:
+    catalog = StoreCatalog(catalog_db)
     catalog.apply(parse_catalog(doc(1, None, [item("A", codes=["6954767410388"]), item("B")])))
     assert catalog.version() == 1 and catalog.count() == 2
     assert catalog.by_code("06954767410388").sku == "A"
@@ -72,16 +79,16 @@ def test_snapshot_then_delta(db) -> None:
     assert catalog.by_code("06954767410388").price == 399
 
 
-def test_delta_on_the_wrong_base_changes_nothing(db) -> None:
-    catalog = StoreCatalog(db)
+def test_delta_on_the_wrong_base_changes_nothing(catalog_db) -> None:
+    catalog = StoreCatalog(catalog_db)
     catalog.apply(parse_catalog(doc(5, None, [item("A")])))
     with pytest.raises(CatalogError, match=r"base_version 3 does not match .* 5"):
         catalog.apply(parse_catalog(doc(6, 3, [item("A", price=1)])))
     assert catalog.version() == 5 and catalog.by_plu(0) is None
 
 
-def test_code_clash_rolls_back_the_whole_change(db) -> None:
-    catalog = StoreCatalog(db)
+def test_code_clash_rolls_back_the_whole_change(catalog_db) -> None:
+    catalog = StoreCatalog(catalog_db)
     catalog.apply(parse_catalog(doc(1, None, [item("A", codes=["6954767410388"]), item("B")])))
     change = parse_catalog(doc(2, 1, [item("B", price=1, codes=["6954767410388"])]))
     with pytest.raises(CatalogError, match="already belongs"):
