@@ -12,9 +12,10 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,9 @@ from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import Topics
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_S = 600.0
+PRUNE_BATCH = 500
 
 
 @dataclass
@@ -94,6 +98,7 @@ class LaneApp:
         self.setup = lane_setup(config)
         self.inputs: list[InputDevice] = []
         self.drawer_fault = ""
+        self._next_housekeeping = 0.0
         self.closed = False
         try:
             self._build(hw)
@@ -220,7 +225,24 @@ class LaneApp:
         self.sync.start()
 
     def run(self, stop: threading.Event) -> None:
-        self.lane.run(stop)
+        self.lane.run(stop, on_tick=self.housekeeping)
+
+    def housekeeping(self) -> None:
+        """Now and then, on the lane loop (the writer of sales): delete finished sales
+        older than ``keep_days`` that the store server has, a batch at a time."""
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        cutoff = self.clock() - timedelta(days=self.config.keep_days)
+        try:
+            deleted = self.sales.prune(cutoff, batch=PRUNE_BATCH)
+        except Exception:
+            log.exception("housekeeping failed; trying again later")
+            deleted = 0
+        if deleted:
+            log.info("deleted %d finished sales older than %d days", deleted, self.config.keep_days)
+        # A full batch means more may be waiting: come back soon, else in ten minutes.
+        self._next_housekeeping = now + (1.0 if deleted >= PRUNE_BATCH else HOUSEKEEPING_S)
 
     def close(self) -> None:
         """Stop everything; the open sale stays in the database. Idempotent."""

@@ -199,6 +199,7 @@ class Config:
     data_dir: str
     log_level: str
     timezone: str
+    keep_days: int
     rules: SaleRules
     scanner: ScannerConfig
     keypad: KeypadConfig
@@ -342,6 +343,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     data_dir = lane_t.text("data_dir", "/var/lib/firmware-lane")
     log_level = lane_t.choice("log_level", "info", ("debug", "info", "warning", "error"))
     timezone = lane_t.text("timezone", "")
+    keep_days = lane_t.integer("keep_days", 90, 1, 3650)
     lane_t.check_unknown()
 
     config = Config(
@@ -351,6 +353,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         data_dir=data_dir,
         log_level=log_level,
         timezone=timezone,
+        keep_days=keep_days,
         rules=_sale_rules(root.table("sale"), root.table("labels")),
         scanner=_scanner(root.table("scanner")),
         keypad=_keypad(root.table("keypad")),

@@ -8,6 +8,7 @@ committed together or not at all, before the drawer opens or the receipt prints.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -31,6 +32,7 @@ from firmware_app.store.outbox import Outbox
 from firmware_app.sync.contract import timestamp
 
 SESSION = "lane.session"
+JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash"} of the last pruned entry
 TopicFor = Callable[[str], str]  # "sales" -> "pos/S1/lanes/01/sales"
 
 
@@ -167,6 +169,42 @@ class SalesStore:
                 record.closed_at,
             )
         self._drop_open(record.sale_id)
+
+    # --- housekeeping -------------------------------------------------------------------
+
+    def prune(self, closed_before: datetime, *, batch: int = 500) -> int:
+        """Delete up to ``batch`` finished transactions closed before ``closed_before``
+        whose messages the store server has acknowledged; returns how many went.
+
+        The journal keeps a checkpoint (the last deleted entry's number and hash) so
+        the chain of what remains can still be verified.
+        """
+        m = self.m
+        cutoff = timestamp(closed_before)
+        oldest_unacked = self.outbox.stats().oldest_at
+        if oldest_unacked is not None:
+            cutoff = min(cutoff, oldest_unacked)  # never drop what has not reached the store
+        journal, txn = m.JournalEntry, m.Transaction
+        with self.db.atomic():
+            oldest = (
+                journal.select(journal.no, journal.sale_id, journal.hash, txn.closed_at)
+                .join(txn, on=(txn.sale_id == journal.sale_id))
+                .order_by(journal.no)
+                .limit(batch)
+                .objects()
+            )
+            # Only ever the oldest entries, so what remains is one unbroken chain.
+            entries = list(itertools.takewhile(lambda e: e.closed_at < cutoff, oldest))
+            if not entries:
+                return 0
+            last = entries[-1]
+            checkpoint = json.dumps({"no": last.no, "hash": last.hash})
+            m.Meta.insert(key=JOURNAL_CHECKPOINT, value=checkpoint).on_conflict_replace().execute()
+            ids = [e.sale_id for e in entries]
+            for table in (m.TransactionLine, m.TransactionTender, m.Transaction):
+                table.delete().where(table.sale_id.in_(ids)).execute()
+            m.JournalEntry.delete().where(m.JournalEntry.no <= last.no).execute()
+        return len(entries)
 
     # --- reading back at start-up ------------------------------------------------------
 

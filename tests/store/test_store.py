@@ -223,3 +223,27 @@ def test_a_failed_commit_writes_nothing(db) -> None:
         store.apply([clash])
     assert [r.seq for r in Outbox(db).unacked()] == [1, 2]
     assert db.execute_sql("select count(*) from journalentry").fetchone()[0] == 1
+
+
+def test_old_acknowledged_sales_are_pruned_with_a_journal_checkpoint(db) -> None:
+    from datetime import timedelta
+
+    store = sales_store(db)
+    till = Till().do("signon")
+    for _ in range(4):
+        till.do("scan 6954767410388", "key 1 0 CASH", "wait 86400")  # one sale a day
+    for commit in (e for e in till.all_effects if isinstance(e, CommitSale)):
+        store.apply([commit])
+    outbox = Outbox(db)
+    outbox.ack_upto(4, T0)  # the store server has the first two sales (2 messages each)
+    cutoff = T0 + timedelta(days=3)  # the first three sales are old enough
+    assert store.prune(cutoff) == 2  # the third is old but not yet acknowledged: kept
+    assert store.prune(cutoff) == 0
+    left = db.execute_sql("select receipt_no from 'transaction' order by receipt_no").fetchall()
+    assert left == [(3,), (4,)]
+    journal = db.execute_sql("select no, prev_hash from journalentry order by no").fetchall()
+    checkpoint = json.loads(
+        db.execute_sql("select value from meta where key = 'journal.checkpoint'").fetchone()[0]
+    )
+    assert checkpoint["no"] == 2 and journal[0] == (3, checkpoint["hash"])
+    assert db.execute_sql("select count(*) from transactionline").fetchone()[0] == 2
