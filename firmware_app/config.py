@@ -25,6 +25,7 @@ from firmware_app.lane.labels import LabelFormat, LabelFormatError
 from firmware_app.lane.rules import CashRounding, SaleRules
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MATCH_PATTERN = re.compile(r"^$|^name:.+$|^usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
 
 # A plain USB numeric keypad plus a few letter keys (spec/lane-input.md).
 DEFAULT_KEYMAP: Mapping[str, str] = {
@@ -83,6 +84,7 @@ class ScannerConfig:
     max_length: int = 128  # longer scans are dropped as garbage
     grab: bool = True
     gs_substitute: str = ""  # character some scanners send in place of GS (FNC1)
+    match: str = ""  # instead of path: "name:Honeywell*" or "usb:0c2e:0b61" (vendor:product)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class KeypadConfig:
 
     path: str = "/dev/lane-keypad"
     grab: bool = True
+    match: str = ""  # instead of path: "name:…*" or "usb:VVVV:PPPP"
     keymap: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYMAP))
 
 
@@ -107,6 +110,8 @@ class ScaleConfig:
     stopbits: int = 1
     poll_ms: int = 200  # how often the lane asks for a weight
     timeout_ms: int = 500  # no complete answer within this: the scale is silent
+    stable_readings: int = 1  # equal no-motion answers in a row before a weight is stable
+    min_weight_g: int = 0  # no sale below this (legal for trade: e.g. 20 e = 40 g for e = 2 g)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,11 @@ class PrinterConfig:
     columns: int = 48
     chinese_mode: bool = True  # FS & before GB18030 text (Chinese-market printers)
     encoding: str = "gb18030"
+    status_check: bool = (
+        True  # DLE EOT before and after each receipt (off for printers that misbehave)
+    )
+    logo: str = ""  # PNG printed as a raster image above the header; empty: none
+    receipt_code: str = "qr"  # qr | barcode | none: the receipt number as a code
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,9 @@ class DrawerConfig:
     pulse_ms: int = 100  # kick pulse; hard limit 500 ms to protect the coil
     kick_active_high: bool = True
     open_when_switch: str = "open"  # switch contact when the drawer is open: open | closed
+    confirm_ms: int = 1000  # the switch must show open this soon after a kick, else retry once
+    open_alert_s: int = 60  # open longer than this: alert on screen and an audit event
+    block_sale_while_open: bool = False  # no new sale starts while the drawer is open
 
 
 @dataclass(frozen=True)
@@ -410,6 +423,7 @@ def _scanner(t: _Table) -> ScannerConfig:
         max_length=t.integer("max_length", d.max_length, 8, 4096),
         grab=t.flag("grab", d.grab),
         gs_substitute=t.text("gs_substitute", d.gs_substitute, re.compile(r"^.?$")),
+        match=t.text("match", d.match, MATCH_PATTERN),
     )
     t.check_unknown()
     return c
@@ -419,6 +433,7 @@ def _keypad(t: _Table) -> KeypadConfig:
     d = KeypadConfig()
     path = t.text("path", d.path)
     grab = t.flag("grab", d.grab)
+    match = t.text("match", d.match, MATCH_PATTERN)
     keymap = dict(DEFAULT_KEYMAP)
     map_t = t.table("map")
     for evdev_name, lane_key in map_t.data.items():
@@ -432,7 +447,7 @@ def _keypad(t: _Table) -> KeypadConfig:
             raise map_t.fail(evdev_name, f"{lane_key!r} is not a lane key name")
         keymap[evdev_name] = lane_key
     t.check_unknown()
-    return KeypadConfig(path=path, grab=grab, keymap=keymap)
+    return KeypadConfig(path=path, grab=grab, match=match, keymap=keymap)
 
 
 def _scale(t: _Table) -> ScaleConfig:
@@ -440,13 +455,15 @@ def _scale(t: _Table) -> ScaleConfig:
     c = ScaleConfig(
         enabled=t.flag("enabled", d.enabled),
         port=t.text("port", d.port),
-        protocol=t.choice("protocol", d.protocol, ("8217",)),
+        protocol=t.choice("protocol", d.protocol, ("8217", "scp01")),
         baudrate=t.integer("baudrate", d.baudrate, 1200, 115200),
         bytesize=t.integer("bytesize", d.bytesize, 7, 8),
         parity=t.choice("parity", d.parity, ("N", "E", "O")),
         stopbits=t.integer("stopbits", d.stopbits, 1, 2),
         poll_ms=t.integer("poll_ms", d.poll_ms, 50, 5000),
         timeout_ms=t.integer("timeout_ms", d.timeout_ms, 50, 5000),
+        stable_readings=t.integer("stable_readings", d.stable_readings, 1, 10),
+        min_weight_g=t.integer("min_weight_g", d.min_weight_g, 0, 10000),
     )
     t.check_unknown()
     return c
@@ -466,6 +483,9 @@ def _printer(t: _Table) -> PrinterConfig:
         columns=t.integer("columns", 32 if paper_mm == 58 else 48, 24, 64),
         chinese_mode=t.flag("chinese_mode", d.chinese_mode),
         encoding=t.choice("encoding", d.encoding, ("gb18030", "cp437", "utf-8")),
+        status_check=t.flag("status_check", d.status_check),
+        logo=t.text("logo", d.logo),
+        receipt_code=t.choice("receipt_code", d.receipt_code, ("qr", "barcode", "none")),
     )
     t.check_unknown()
     return c
@@ -480,6 +500,9 @@ def _drawer(t: _Table) -> DrawerConfig:
         pulse_ms=t.integer("pulse_ms", d.pulse_ms, 20, 500),
         kick_active_high=t.flag("kick_active_high", d.kick_active_high),
         open_when_switch=t.choice("open_when_switch", d.open_when_switch, ("open", "closed")),
+        confirm_ms=t.integer("confirm_ms", d.confirm_ms, 100, 10000),
+        open_alert_s=t.integer("open_alert_s", d.open_alert_s, 5, 3600),
+        block_sale_while_open=t.flag("block_sale_while_open", d.block_sale_while_open),
     )
     if c.enabled and c.kick_pin == c.switch_pin:
         raise t.fail("switch_pin", f"must differ from kick_pin ({c.kick_pin})")
