@@ -116,6 +116,7 @@ class LaneApp:
         )
         self.printer = self._printer()
         self.drawer = self._drawer(hw)
+        self.scale = self._scale()
         self.lane = Lane(
             setup=self.setup,
             ports=ports,
@@ -126,6 +127,7 @@ class LaneApp:
             terminal=hw.terminal or SimulatedTerminal(decline=config.payment.decline),
             clock=self.clock,
             initial=self.restore(),
+            scale=self.scale,
         )
         if self.drawer_fault:
             self.lane.post(DeviceState("drawer", "missing", self.drawer_fault))
@@ -159,6 +161,13 @@ class LaneApp:
 
         return SerialPrinter(self.config.printer)
 
+    def _scale(self):
+        if not self.config.scale.enabled:
+            return None
+        from firmware_app.drivers.scale import SerialScale
+
+        return SerialScale(self.config.scale)
+
     def _drawer(self, hw: Hardware):
         if not self.config.drawer.enabled:
             return None
@@ -181,10 +190,8 @@ class LaneApp:
         keypad_kw = {"source_factory": hw.keypad_source} if hw.keypad_source else {}
         devices.append(Scanner(self.config.scanner, **scanner_kw))
         devices.append(Keypad(self.config.keypad, **keypad_kw))
-        if self.config.scale.enabled:
-            from firmware_app.drivers.scale import SerialScale
-
-            devices.append(SerialScale(self.config.scale))
+        if self.scale is not None:
+            devices.append(self.scale)
         if self.drawer is not None:
             devices.append(self.drawer)
         return devices

@@ -14,7 +14,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ DEFAULT_KEYMAP: Mapping[str, str] = {
 KEY_NAMES = frozenset(
     [str(d) for d in range(10)]
     + ["00", "DOT", "CLEAR", "ENTER", "SIGNON", "SIGNOFF", "QTY", "PLU", "VOID", "CANCEL"]
-    + ["SUBTOTAL", "CASH", "CARD", "MOBILE", "MEMBER", "NOSALE"]
+    + ["SUBTOTAL", "CASH", "CARD", "MOBILE", "MEMBER", "NOSALE", "ZERO", "TARE"]
     + ["RETURN", "REPRINT", "SUSPEND", "RESUME"]
 )
 
@@ -359,6 +359,14 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     keep_days = lane_t.integer("keep_days", 90, 1, 3650)
     lane_t.check_unknown()
 
+    scale = _scale(root.table("scale"))
+    drawer = _drawer(root.table("drawer"))
+    rules = replace(
+        _sale_rules(root.table("sale"), root.table("labels")),
+        min_weight_g=scale.min_weight_g,
+        drawer_alert_s=drawer.open_alert_s,
+        block_sale_while_open=drawer.block_sale_while_open,
+    )
     config = Config(
         path=source,
         store=store,
@@ -367,12 +375,12 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         log_level=log_level,
         timezone=timezone,
         keep_days=keep_days,
-        rules=_sale_rules(root.table("sale"), root.table("labels")),
+        rules=rules,
         scanner=_scanner(root.table("scanner")),
         keypad=_keypad(root.table("keypad")),
-        scale=_scale(root.table("scale")),
+        scale=scale,
         printer=_printer(root.table("printer")),
-        drawer=_drawer(root.table("drawer")),
+        drawer=drawer,
         mqtt=_mqtt(root.table("mqtt")),
         payment=_payment(root.table("payment")),
         display=_display(root.table("display")),

@@ -25,6 +25,7 @@ from firmware_app.lane.effects import (
     PrintReceipt,
     RecordEvent,
     RequestPayment,
+    ScaleCommand,
 )
 from firmware_app.lane.events import (
     DeviceState,
@@ -34,7 +35,7 @@ from firmware_app.lane.events import (
     Scanned,
     Tick,
 )
-from firmware_app.lane.machine import handle
+from firmware_app.lane.machine import FINE, handle
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.receipt import Receipt
@@ -50,6 +51,12 @@ TICK_S = 0.5
 
 class Display(Protocol):
     def show(self, state: LaneState) -> None: ...
+
+
+class Scale(Protocol):
+    def zero(self) -> None: ...
+
+    def tare(self) -> None: ...
 
 
 class Uplink(Protocol):
@@ -73,6 +80,7 @@ class Lane:
         terminal: PaymentTerminal,
         clock: Callable[[], datetime],
         initial: LaneState,
+        scale: Scale | None = None,
     ) -> None:
         self.setup = setup
         self.ports = ports
@@ -81,13 +89,12 @@ class Lane:
         self.printer = printer
         self.drawer = drawer
         self.terminal = terminal
+        self.scale = scale
         self.clock = clock
         self.state = initial
         self.uplink: Uplink | None = None
-        self.devices: dict[str, str] = {}
         self.counts = {"key": 0, "scan": 0, "event": 0}
         self._queue: queue.Queue[Event] = queue.Queue()
-        self._devices_lock = threading.Lock()
         self.on_ready: Callable[[], None] | None = None
 
     # --- input --------------------------------------------------------------------
@@ -101,8 +108,8 @@ class Lane:
         return self._queue.unfinished_tasks == 0
 
     def device_states(self) -> dict[str, str]:
-        with self._devices_lock:
-            return dict(self.devices)
+        """Each device's state word (safe from any thread: the state is immutable)."""
+        return dict(self.state.devices)
 
     # --- the loop -------------------------------------------------------------------
 
@@ -131,10 +138,11 @@ class Lane:
         except Exception:
             log.exception("lane core failed on %r; state kept", event)
             return
+        devices_before = self.state.devices
         if self._commit(new_state, effects):
             self._drive(effects)
-        if isinstance(event, DeviceState):
-            self._device(event)
+        if isinstance(event, DeviceState) and self.state.devices != devices_before:
+            self._device_changed(event)
         self._log_refusal(event)
         self.display.show(self.state)
 
@@ -175,6 +183,8 @@ class Lane:
                         self._print(receipt)
                     case RequestPayment():
                         self._pay(effect)
+                    case ScaleCommand(command=command):
+                        self._scale_command(command)
             except Exception:
                 log.exception("effect %s failed", type(effect).__name__)
 
@@ -201,6 +211,15 @@ class Lane:
         if self.device_states().get("printer") != "ok":
             self.post(DeviceState("printer", "ok"))
 
+    def _scale_command(self, command: str) -> None:
+        if self.scale is None:
+            log.warning("scale %s asked, but no scale is configured", command)
+            return
+        try:
+            self.scale.zero() if command == "zero" else self.scale.tare()
+        except DeviceError as e:
+            log.error("scale %s: %s", command, e)
+
     def _pay(self, effect: RequestPayment) -> None:
         def ask() -> None:
             try:
@@ -212,15 +231,11 @@ class Lane:
 
         threading.Thread(target=ask, name="payment", daemon=True).start()
 
-    def _device(self, event: DeviceState) -> None:
-        with self._devices_lock:
-            changed = self.devices.get(event.device) != event.state
-            self.devices[event.device] = event.state
-        if changed:
-            level = logging.INFO if event.state in ("ok", "closed", "open") else logging.WARNING
-            log.log(level, "%s: %s %s", event.device, event.state, event.detail)
-            if self.uplink:
-                self.uplink.status_changed()
+    def _device_changed(self, event: DeviceState) -> None:
+        level = logging.INFO if event.state in FINE else logging.WARNING
+        log.log(level, "%s: %s %s", event.device, event.state, event.detail)
+        if self.uplink:
+            self.uplink.status_changed()
 
     def _log_refusal(self, event: Event) -> None:
         """Technicians see the reason behind a cashier's short message."""

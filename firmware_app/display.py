@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import TextIO
 
+from firmware_app.lane.machine import FINE
+from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import format_money
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
@@ -31,6 +33,13 @@ def render(state: LaneState, setup: LaneSetup, language: str) -> str:
         parts.append(f"qty {state.qty}")
     if state.message is not None:
         parts.append(state.message.render(language))
+    problems = [
+        Message.of(Msg.DEVICE_PROBLEM, device=d, state=s).render(language)
+        for d, s in state.devices
+        if s not in FINE
+    ]
+    if problems:
+        parts.append("[" + "; ".join(problems) + "]")
     return "  ".join(parts)
 
 

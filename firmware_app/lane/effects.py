@@ -72,6 +72,13 @@ class PrintReceipt:
 
 
 @dataclass(frozen=True)
+class ScaleCommand:
+    """Send the scale a command: ``zero`` or ``tare``."""
+
+    command: str
+
+
+@dataclass(frozen=True)
 class RequestPayment:
     """Ask the payment terminal for ``amount`` (minor units); it answers with PaymentResult."""
 
@@ -89,6 +96,7 @@ Effect = (
     | KickDrawer
     | PrintReceipt
     | RequestPayment
+    | ScaleCommand
 )
 
 DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent)

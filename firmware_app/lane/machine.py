@@ -13,22 +13,33 @@ from datetime import datetime
 
 from firmware_app.lane import paying, selling
 from firmware_app.lane.context import Ctx, Outcome, refuse
-from firmware_app.lane.effects import DiscardSale, KickDrawer, SaveSale, SaveSession
+from firmware_app.lane.effects import (
+    DiscardSale,
+    KickDrawer,
+    PrintReceipt,
+    SaveSale,
+    SaveSession,
+    ScaleCommand,
+)
 from firmware_app.lane.events import (
+    DeviceState,
     DrawerSwitch,
     Event,
     KeyPressed,
     PaymentResult,
     ScaleUpdate,
     Scanned,
+    Tick,
 )
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports, Role
+from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import Action, Approval, LaneState, Mode
+from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 
 DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
-LATER_KEYS = frozenset(["RETURN", "REPRINT", "SUSPEND", "RESUME"])
+LATER_KEYS = frozenset(["RETURN", "SUSPEND", "RESUME"])
 MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
 
 
@@ -42,13 +53,65 @@ def handle(
         case Scanned(data=data):
             return selling.on_scan(state, data, ctx)
         case ScaleUpdate(reading=reading):
-            return replace(state, scale=reading, scale_at=now), ()
+            return _scale_update(state, reading, now), ()
         case PaymentResult():
             return paying.on_result(state, event, ctx)
         case DrawerSwitch(is_open=is_open):
-            return replace(state, drawer_open=is_open), ()
+            return _drawer_switch(state, is_open, now), ()
+        case Tick():
+            return _tick(state, ctx)
+        case DeviceState():
+            return _device(state, event), ()
         case _:
             return state, ()
+
+
+def _scale_update(state: LaneState, reading: ScaleReading, now: datetime) -> LaneState:
+    same_load = reading.status is ScaleStatus.STABLE and reading.grams == state.weighed_grams
+    return replace(
+        state, scale=reading, scale_at=now, load_changed=state.load_changed or not same_load
+    )
+
+
+def _drawer_switch(state: LaneState, is_open: bool, now: datetime) -> LaneState:
+    if is_open == state.drawer_open:
+        return state
+    return replace(
+        state, drawer_open=is_open, drawer_open_since=now if is_open else None, drawer_alerted=False
+    )
+
+
+# State words that need nobody's attention.
+FINE = frozenset(["ok", "online", "open", "closed", "paper_near_end"])
+
+
+def _device(state: LaneState, event: DeviceState) -> LaneState:
+    """Keep each device's state; tell the cashier when one goes wrong or comes back."""
+    devices = dict(state.devices)
+    before = devices.get(event.device)
+    devices[event.device] = event.state
+    after = replace(state, devices=tuple(sorted(devices.items())))
+    if before == event.state:
+        return after
+    if event.state not in FINE:
+        message = Message.of(Msg.DEVICE_PROBLEM, device=event.device, state=event.state)
+        return replace(after, message=message)
+    shown = state.message
+    if shown is not None and shown.id is Msg.DEVICE_PROBLEM and shown.arg("device") == event.device:
+        return replace(after, message=Message.of(Msg.DEVICE_OK, device=event.device))
+    return after
+
+
+def _tick(state: LaneState, ctx: Ctx) -> Outcome:
+    """Time-based rules: a drawer left open longer than the configured time."""
+    since = state.drawer_open_since
+    limit = ctx.setup.rules.drawer_alert_s
+    if since is None or state.drawer_alerted or (ctx.now - since).total_seconds() < limit:
+        return state, ()
+    seconds = int((ctx.now - since).total_seconds())
+    alarm = ctx.audit(state, "drawer_alarm", open_s=seconds)
+    message = Message.of(Msg.DRAWER_LEFT_OPEN)
+    return replace(state, drawer_alerted=True, message=message), (alarm,)
 
 
 def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
@@ -295,6 +358,23 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     return after, (override, *effects)
 
 
+def _scale_command(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    command = key.lower()
+    message = Message.of(Msg.SCALE_COMMAND, command=command)
+    return replace(state, entry="", message=message), (ScaleCommand(command),)
+
+
+def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    """The last receipt again, marked as a copy (logged)."""
+    receipt = state.last_receipt
+    if receipt is None:
+        return refuse(state, Msg.NO_RECEIPT)
+    copy = with_banner(receipt, "copy", ctx.setup)
+    message = Message.of(Msg.RECEIPT_REPRINTED, receipt=receipt.number)
+    event = ctx.audit(state, "reprint", receipt=receipt.number)
+    return replace(state, entry="", message=message), (event, PrintReceipt(copy))
+
+
 def _terminal_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return refuse(state, Msg.TERMINAL_BUSY)
 
@@ -313,6 +393,9 @@ READY_KEYS: dict[str, KeyHandler] = {
     "MOBILE": paying.on_card,
     "MEMBER": _member,
     "NOSALE": _no_sale,
+    "ZERO": _scale_command,
+    "TARE": _scale_command,
+    "REPRINT": _reprint,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {

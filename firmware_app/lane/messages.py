@@ -37,6 +37,9 @@ class Msg(enum.Enum):
     SCALE_EMPTY = "scale_empty"
     SCALE_SILENT = "scale_silent"
     SCALE_ERROR = "scale_error"
+    SCALE_SAME_WEIGHT = "scale_same_weight"
+    SCALE_BELOW_MIN = "scale_below_min"
+    SCALE_COMMAND = "scale_command"
     LINE_VOIDED = "line_voided"
     NOTHING_TO_VOID = "nothing_to_void"
     NO_SUCH_LINE = "no_such_line"
@@ -59,6 +62,12 @@ class Msg(enum.Enum):
     MEMBER_SET = "member_set"
     NOT_AVAILABLE = "not_available"
     SAVE_FAILED = "save_failed"
+    DRAWER_OPEN = "drawer_open"
+    DRAWER_LEFT_OPEN = "drawer_left_open"
+    NO_RECEIPT = "no_receipt"
+    DEVICE_PROBLEM = "device_problem"
+    DEVICE_OK = "device_ok"
+    RECEIPT_REPRINTED = "receipt_reprinted"
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,39 @@ class Message:
     def render(self, language: str = "en") -> str:
         table = WORDING.get(language, WORDING["en"])
         template = table.get(self.id) or WORDING["en"][self.id]
+        terms = TERMS.get(language, {})
+        args = {k: terms.get(v, v.replace("_", " ")) if k in TERMED else v for k, v in self.args}
         try:
-            return template.format(**dict(self.args))
+            return template.format(**args)
         except (KeyError, IndexError):
             return template
+
+
+TERMED = ("device", "state")  # arguments that are words to translate, not data
+TERMS: Mapping[str, Mapping[str, str]] = {
+    "zh": {
+        "scanner": "扫描枪",
+        "keypad": "键盘",
+        "scale": "秤",
+        "printer": "打印机",
+        "drawer": "钱箱",
+        "broker": "服务器连接",
+        "outbox": "待发送数据",
+        "missing": "未连接",
+        "silent": "无响应",
+        "error": "故障",
+        "offline": "离线",
+        "paper_out": "缺纸",
+        "paper_near_end": "纸将用完",
+        "cover_open": "盖子打开",
+        "jammed": "卡住",
+        "ambiguous": "设备不明确",
+        "refused": "拒绝连接",
+        "not_authorized": "无权限",
+        "backlog": "积压",
+        "ok": "正常",
+    }
+}
 
 
 WORDING: Mapping[str, Mapping[Msg, str]] = {
@@ -111,6 +149,9 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SCALE_EMPTY: "Put the item on the scale",
         Msg.SCALE_SILENT: "Scale not answering",
         Msg.SCALE_ERROR: "Scale error",
+        Msg.SCALE_SAME_WEIGHT: "Same weight again: lift the item, weigh again",
+        Msg.SCALE_BELOW_MIN: "Below the minimum weight {min} kg",
+        Msg.SCALE_COMMAND: "Scale: {command} sent",
         Msg.LINE_VOIDED: "Voided line {line}: {name}",
         Msg.NOTHING_TO_VOID: "Nothing to void",
         Msg.NO_SUCH_LINE: "No line {line}",
@@ -133,6 +174,12 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.MEMBER_SET: "Member {member}",
         Msg.NOT_AVAILABLE: "{key} not available",
         Msg.SAVE_FAILED: "Cannot save: call a technician",
+        Msg.DRAWER_OPEN: "Close the drawer first",
+        Msg.DRAWER_LEFT_OPEN: "Drawer open too long: close it",
+        Msg.NO_RECEIPT: "No receipt to reprint",
+        Msg.DEVICE_PROBLEM: "{device}: {state}",
+        Msg.DEVICE_OK: "{device}: ok",
+        Msg.RECEIPT_REPRINTED: "Receipt {receipt} printed again (copy)",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -160,6 +207,9 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SCALE_EMPTY: "请把商品放在秤上",
         Msg.SCALE_SILENT: "秤无响应",
         Msg.SCALE_ERROR: "秤故障",
+        Msg.SCALE_SAME_WEIGHT: "重量未变：请拿起商品重新称重",
+        Msg.SCALE_BELOW_MIN: "低于最小称量 {min} kg",
+        Msg.SCALE_COMMAND: "秤：已发送{command}",
         Msg.LINE_VOIDED: "已删除第 {line} 行：{name}",
         Msg.NOTHING_TO_VOID: "没有可删除的行",
         Msg.NO_SUCH_LINE: "没有第 {line} 行",
@@ -182,5 +232,11 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.MEMBER_SET: "会员 {member}",
         Msg.NOT_AVAILABLE: "{key} 暂不可用",
         Msg.SAVE_FAILED: "无法保存，请联系技术人员",
+        Msg.DRAWER_OPEN: "请先关闭钱箱",
+        Msg.DRAWER_LEFT_OPEN: "钱箱打开时间过长，请关闭",
+        Msg.NO_RECEIPT: "没有可重打的小票",
+        Msg.DEVICE_PROBLEM: "{device}：{state}",
+        Msg.DEVICE_OK: "{device}：正常",
+        Msg.RECEIPT_REPRINTED: "小票 {receipt} 已重打（副本）",
     },
 }

@@ -49,3 +49,4 @@ class Receipt:
     banner: str = ""
     void_mark: str = "VOID"
     code: str = ""
+    number: int = 0  # the receipt number

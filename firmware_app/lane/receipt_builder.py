@@ -97,6 +97,7 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         banner=_label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else "",
         void_mark=_label(lang, "void"),
         code=f"{setup.store}-{setup.lane}-{record.receipt_no}",
+        number=record.receipt_no,
     )
 
 

@@ -36,6 +36,9 @@ class SaleRules:
     max_scan_length: int = 128
     scale_stale_ms: int = 2000
     member_prefix: str = "M"
+    min_weight_g: int = 0  # no weighed sale below this (legal for trade, e.g. 20 e)
+    drawer_alert_s: int = 60  # drawer open longer than this: alert and audit event
+    block_sale_while_open: bool = False  # no new sale starts while the drawer is open
     label_formats: tuple[LabelFormat, ...] = ()
 
 

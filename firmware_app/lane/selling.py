@@ -7,7 +7,7 @@ reading that is moving, over capacity, below zero, empty, or older than
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
 from firmware_app.lane.catalog import Item, Unit
@@ -18,7 +18,7 @@ from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import MILLI, amount_of, round_half_up
 from firmware_app.lane.sale import Line, Sale
 from firmware_app.lane.state import LaneState, Mode
-from firmware_app.lane.weighing import ScaleStatus
+from firmware_app.lane.weighing import ScaleStatus, format_kg
 
 SCALE_REFUSALS = {
     ScaleStatus.MOVING: Msg.SCALE_MOVING,
@@ -42,8 +42,15 @@ def _can_sell(state: LaneState) -> Msg | None:
     return None
 
 
+def _can_start(state: LaneState, ctx: Ctx) -> Msg | None:
+    """Why no new sale may start now (a sale already open goes on), or None."""
+    if state.sale is None and state.drawer_open and ctx.setup.rules.block_sale_while_open:
+        return Msg.DRAWER_OPEN
+    return None
+
+
 def on_scan(state: LaneState, data: str, ctx: Ctx) -> Outcome:
-    blocked = _can_sell(state)
+    blocked = _can_sell(state) or _can_start(state, ctx)
     if blocked is not None:
         return refuse(state, blocked, key="SCAN")
     rules = ctx.setup.rules
@@ -80,7 +87,7 @@ def _is_member_card(data: str, prefix: str) -> bool:
 
 
 def add_by_plu(state: LaneState, plu: int, ctx: Ctx) -> Outcome:
-    blocked = _can_sell(state)
+    blocked = _can_sell(state) or _can_start(state, ctx)
     if blocked is not None:
         return refuse(state, blocked, key="PLU")
     item = ctx.ports.catalog.by_plu(plu)
@@ -98,7 +105,9 @@ def _add(
     measured = _measure(state, item, scanned, ctx)
     if isinstance(measured, Message):
         return replace(state, entry="", qty=None, message=measured), ()
-    qty, amount, weight_text = measured
+    qty, amount, weight_text = measured.qty, measured.amount, measured.weight_text
+    if measured.from_scale:  # the load must change before the next weighing
+        state = replace(state, weighed_grams=qty, load_changed=False)
     line = Line(
         no=sale.next_line_no(),
         sku=item.sku,
@@ -122,10 +131,21 @@ def _cashier(state: LaneState) -> str:
     return state.cashier.id
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One line's quantity (thousandths), amount (minor units) and the scale's own text
+    of the weight; ``from_scale`` when the weight was read from the scale just now."""
+
+    qty: int
+    amount: int
+    weight_text: str = ""
+    from_scale: bool = False
+
+
 def _measure(
     state: LaneState, item: Item, scanned: ScannedCode | None, ctx: Ctx
-) -> tuple[int, int, str] | Message:
-    """(qty in thousandths, amount in minor units, scale text) for one line, or why not."""
+) -> Measure | Message:
+    """How much of ``item`` this line sells, or why not."""
     label = scanned.label if scanned else None
     price = scanned.price if scanned else None
     grams = scanned.grams if scanned else None
@@ -136,29 +156,29 @@ def _measure(
         if grams is not None:
             return Message.of(Msg.LABEL_MISMATCH, name=item.name)
         if price is not None:
-            return MILLI, price, ""
+            return Measure(MILLI, price)
         qty = (state.qty or 1) * MILLI
-        return qty, amount_of(qty, item.price), ""
+        return Measure(qty, amount_of(qty, item.price))
     if state.qty is not None:
         return Message.of(Msg.QTY_NOT_WEIGHED)
     if grams is None and price is not None:
         return _by_price(item, price)
-    text = ""
     if grams is None:
         weighed = _stable_grams(state, ctx)
         if isinstance(weighed, Message):
             return weighed
         grams, text = weighed
+        return Measure(grams, amount_of(grams, item.price), text, from_scale=True)
     if grams <= 0:
         return Message.of(Msg.SCALE_EMPTY)
-    return grams, price if price is not None else amount_of(grams, item.price), text
+    return Measure(grams, price if price is not None else amount_of(grams, item.price))
 
 
-def _by_price(item: Item, price: int) -> tuple[int, int, str] | Message:
+def _by_price(item: Item, price: int) -> Measure | Message:
     """A price label: sells at the label's price; its weight, for stock, is price ÷ price per kg."""
     if item.price <= 0:
         return Message.of(Msg.LABEL_MISMATCH, name=item.name)
-    return round_half_up(price * MILLI, item.price), price, ""
+    return Measure(round_half_up(price * MILLI, item.price), price)
 
 
 def _stable_grams(state: LaneState, ctx: Ctx) -> tuple[int, str] | Message:
@@ -170,6 +190,11 @@ def _stable_grams(state: LaneState, ctx: Ctx) -> tuple[int, str] | Message:
         return Message.of(SCALE_REFUSALS[reading.status])
     if reading.grams is None or reading.grams <= 0:
         return Message.of(Msg.SCALE_EMPTY)
+    minimum = ctx.setup.rules.min_weight_g
+    if reading.grams < minimum:
+        return Message.of(Msg.SCALE_BELOW_MIN, min=format_kg(minimum))
+    if not state.load_changed and reading.grams == state.weighed_grams:
+        return Message.of(Msg.SCALE_SAME_WEIGHT)
     return reading.grams, reading.text
 
 

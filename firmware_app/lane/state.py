@@ -62,3 +62,9 @@ class LaneState:
     next_receipt_no: int = 1
     last_receipt: Receipt | None = None
     drawer_open: bool = False
+    devices: tuple[tuple[str, str], ...] = ()  # (device, state word), sorted by device
+    drawer_open_since: datetime | None = None
+    drawer_alerted: bool = False  # the open-too-long alert has been raised for this opening
+    # Same-weight protection: after a weighing, the load must change before the next one.
+    weighed_grams: int | None = None
+    load_changed: bool = True

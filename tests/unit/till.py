@@ -14,7 +14,15 @@ from typing import ClassVar
 
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.effects import Effect
-from firmware_app.lane.events import Event, KeyPressed, PaymentResult, ScaleUpdate, Scanned
+from firmware_app.lane.events import (
+    DrawerSwitch,
+    Event,
+    KeyPressed,
+    PaymentResult,
+    ScaleUpdate,
+    Scanned,
+    Tick,
+)
 from firmware_app.lane.labels import LabelFormat
 from firmware_app.lane.machine import handle
 from firmware_app.lane.messages import Msg
@@ -100,8 +108,8 @@ class Till:
 
     def do(self, *steps: str) -> Till:
         """Steps: ``key K …``, ``type 12.5``, ``scan DATA``, ``scale 0.532|moving|over|under|
-        silent``, ``wait SECONDS``, ``terminal approve|decline``, ``signon`` (as 1001),
-        ``supervisor`` (sign on as 9001)."""
+        silent``, ``wait SECONDS``, ``terminal approve|decline``, ``drawer open|closed``,
+        ``tick``, ``signon`` (as 1001), ``supervisor`` (sign on as 9001)."""
         for step in steps:
             verb, _, rest = step.partition(" ")
             getattr(self, f"_{verb}")(rest)
@@ -133,6 +141,12 @@ class Till:
         assert self.state.payment is not None, "no payment pending"
         rid = self.state.payment.request_id
         self.send(PaymentResult(rid, approved=rest == "approve", reference="REF1", reason="NSF"))
+
+    def _drawer(self, rest: str) -> None:
+        self.send(DrawerSwitch(is_open=rest == "open"))
+
+    def _tick(self, rest: str) -> None:
+        self.send(Tick())
 
     def _signon(self, rest: str) -> None:
         self._key("1 0 0 1 SIGNON 1 2 3 4 ENTER")
