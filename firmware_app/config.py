@@ -59,6 +59,8 @@ DEFAULT_KEYMAP: Mapping[str, str] = {
     "KEY_E": "REPRINT",
     "KEY_U": "SUSPEND",
     "KEY_Y": "RESUME",
+    "KEY_Z": "ZERO",
+    "KEY_A": "TARE",
 }
 
 KEY_NAMES = frozenset(
