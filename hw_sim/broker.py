@@ -1,7 +1,8 @@
 """A private mosquitto broker for the simulated lane and the sync tests.
 
 ``MosquittoBroker`` writes its own config (one listener on 127.0.0.1, anonymous
-access), runs ``mosquitto`` as a child process and waits until the port
+access) or runs a complete one it is given (a store's configuration, rendered
+for a test), runs ``mosquitto`` as a child process and waits until the port
 accepts connections. It can be stopped (SIGTERM: a clean shutdown that saves
 persistent sessions), killed (SIGKILL: a crash) and started again on the same
 port, which is how broker restarts are tested.
@@ -63,6 +64,12 @@ class MosquittoBroker:
     ``stop()`` + ``start()`` keeps sessions and queued messages like a real
     broker restart does. Without ``data_dir`` a temporary directory is used
     and removed by ``close()``. ``extra_conf`` is appended to the config.
+
+    ``conf`` replaces the generated config with a complete one: its listeners,
+    security and persistence are used as written (``persistence`` is then
+    ignored), ``port`` must be one of its listeners on 127.0.0.1, and it must
+    not set ``log_dest file``: the broker adds its own log file (and, when run
+    as root, the user to run as), then ``extra_conf``.
     """
 
     def __init__(
@@ -72,12 +79,14 @@ class MosquittoBroker:
         data_dir: str | os.PathLike[str] | None = None,
         extra_conf: str = "",
         persistence: bool | None = None,
+        conf: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="mosquitto-")
         self.data_dir = Path(data_dir) if data_dir else Path(self._tmp.name)  # type: ignore[union-attr]
         self.persistence = (data_dir is not None) if persistence is None else persistence
         self.extra_conf = extra_conf
+        self.conf = conf
         self._process: subprocess.Popen[bytes] | None = None
         self._closed = False
 
@@ -94,14 +103,17 @@ class MosquittoBroker:
         return self._process is not None and self._process.poll() is None
 
     def _config(self) -> Path:
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            f"log_dest file {self.log_file}",
-            "log_type all",
-            f"persistence {'true' if self.persistence else 'false'}",
-            f"persistence_location {self.data_dir}/",
-        ]
+        if self.conf is not None:
+            lines = [self.conf, f"log_dest file {self.log_file}", "log_type all"]
+        else:
+            lines = [
+                f"listener {self.port} 127.0.0.1",
+                "allow_anonymous true",
+                f"log_dest file {self.log_file}",
+                "log_type all",
+                f"persistence {'true' if self.persistence else 'false'}",
+                f"persistence_location {self.data_dir}/",
+            ]
         if os.geteuid() == 0:
             # As root mosquitto would switch to the "mosquitto" user, which
             # cannot write to our data directory.

@@ -15,6 +15,11 @@ Run it next to a lane::
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 \\
         --publish-catalog catalog.json --store S001
+
+On a store's broker (docs/mosquitto) it logs in like the real one::
+
+    python -m hw_sim.store_server --broker mqtts://broker:8883 --db store.db \\
+        --username store-server --password-file pw.txt --ca-file store-ca.crt
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import json
 import logging
 import signal
 import sqlite3
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -97,9 +104,33 @@ def _plain(value: Decimal) -> str:
 
 def _broker_address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise StoreServerError(f"--broker: expected mqtt://HOST:PORT, got {url!r}")
-    return parts.hostname, parts.port or 1883
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise StoreServerError(f"--broker: expected mqtt://HOST:PORT or mqtts://…, got {url!r}")
+    return parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+@dataclass(frozen=True)
+class BrokerLogin:
+    """How to log in to a broker that asks: a store's broker (docs/mosquitto) does.
+
+    ``ca_file`` is the CA of an ``mqtts://`` broker (empty: the system's CAs).
+    """
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
+
+
+def _new_client(url: str, login: BrokerLogin, client_id: str = "") -> mqtt.Client:
+    """A paho MQTT 5 client set up for ``url`` (TLS for mqtts) and ``login``."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+    )
+    if urlsplit(url).scheme == "mqtts":
+        client.tls_set_context(ssl.create_default_context(cafile=login.ca_file or None))
+    if login.username:
+        client.username_pw_set(login.username, login.password or None)
+    return client
 
 
 class StoreLedger:
@@ -227,7 +258,8 @@ class StoreServer:
 
     ``on_message(topic, message)`` sees every valid uplink message received
     (duplicates too). ``drop_acks`` loses that many acks on purpose (to test
-    the lane's resend after its ack timeout).
+    the lane's resend after its ack timeout). ``login`` holds the username,
+    password and CA file for a broker that asks for them.
     """
 
     def __init__(
@@ -240,8 +272,11 @@ class StoreServer:
         client_id: str = CLIENT_ID,
         clock: Callable[[], datetime] = _local_now,
         drop_acks: int = 0,
+        login: BrokerLogin | None = None,
     ) -> None:
         self.host, self.port = _broker_address(broker_url)
+        self.url = broker_url
+        self.login = login or BrokerLogin()
         self.root = root
         self.client_id = client_id
         self.on_message = on_message
@@ -261,11 +296,7 @@ class StoreServer:
     def start(self) -> StoreServer:
         """Open the database, connect, subscribe; ``StoreServerError`` after 10 s without."""
         self._ledger = StoreLedger(self._db_path)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
+        client = _new_client(self.url, self.login, self.client_id)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -384,7 +415,14 @@ def _check_matches(where: UplinkTopic, message: dict[str, Any]) -> None:
 # --- command line ------------------------------------------------------------------------
 
 
-def publish_catalog(broker_url: str, path: Path, *, store: str, root: str = "pos") -> str:
+def publish_catalog(
+    broker_url: str,
+    path: Path,
+    *,
+    store: str,
+    root: str = "pos",
+    login: BrokerLogin | None = None,
+) -> str:
     """Publish a ``store.catalog/1`` file to ``{root}/{store}/catalog``; returns the topic."""
     message = decode(path.read_bytes())
     validate(message)
@@ -394,7 +432,7 @@ def publish_catalog(broker_url: str, path: Path, *, store: str, root: str = "pos
         raise StoreServerError(f"--store: {store!r} does not match [A-Za-z0-9_-]{{1,32}}")
     topic = f"{root}/{store}/catalog"
     host, port = _broker_address(broker_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client = _new_client(broker_url, login or BrokerLogin())
     try:
         client.connect(host, port, 30)
     except OSError as e:
@@ -421,7 +459,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m hw_sim.store_server", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--broker", required=True, help="mqtt://HOST:PORT")
+    p.add_argument("--broker", required=True, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
     p.add_argument("--db", type=Path, help="the server's SQLite file")
     p.add_argument("--root", default="pos", help="topic root (pos)")
     p.add_argument(
@@ -431,6 +469,14 @@ def _parser() -> argparse.ArgumentParser:
         help="publish a store.catalog/1 file to {root}/{store}/catalog and exit",
     )
     p.add_argument("--store", help="store id (with --publish-catalog)")
+    p.add_argument("--username", default="", help="the broker's username for the store server")
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="a file whose first line is the password (never on the command line)",
+    )
+    p.add_argument("--ca-file", default="", metavar="FILE", help="CA of an mqtts:// broker")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
 
@@ -447,7 +493,11 @@ def main(argv: list[str] | None = None) -> int:
             if not args.store:
                 raise StoreServerError("--publish-catalog needs --store ID")
             topic = publish_catalog(
-                args.broker, args.publish_catalog, store=args.store, root=args.root
+                args.broker,
+                args.publish_catalog,
+                store=args.store,
+                root=args.root,
+                login=_login(args),
             )
             print(f"published {args.publish_catalog} to {topic}")
             return 0
@@ -459,6 +509,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _login(args: argparse.Namespace) -> BrokerLogin:
+    """Username, password (the first line of ``--password-file``) and CA file, if given."""
+    password = ""
+    if args.password_file is not None:
+        lines = args.password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    if password and not args.username:
+        raise StoreServerError("--password-file needs --username")
+    return BrokerLogin(args.username, password, args.ca_file)
+
+
 def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
@@ -467,7 +528,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with StoreServer(args.broker, args.db, on_message=_print_line, root=args.root):
+    login = _login(args)
+    with StoreServer(args.broker, args.db, on_message=_print_line, root=args.root, login=login):
         log.info("store server listening on %s", args.broker)
         stop.wait()
     return 0
