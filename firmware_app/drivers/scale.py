@@ -1,20 +1,30 @@
-"""Serial weighing scale: polls the scale and reports its readings and health.
+"""Serial weighing scale: polls the scale and reports its readings, its health and
+the outcome of the zero and tare keys.
 
 Wiring: the scale's RS-232 port goes through a USB-serial adapter (or the Pi's
 UART and a MAX3232 level shifter) to ``scale.port``, normally the udev link
-``/dev/lane-scale``. The Mettler Toledo 8217 protocol runs at 9600 baud, 7 data
-bits, even parity, 1 stop bit; the settings come from ``ScaleConfig``.
+``/dev/lane-scale``. Serial settings come from ``ScaleConfig`` (9600 baud, 7 data
+bits, even parity, 1 stop bit by default); ``scale.protocol`` picks the protocol
+(``8217`` Mettler Toledo, ``scp01`` NCI / Weigh-Tronix).
 
 Events (``firmware_app.lane.events``), all from the driver's own thread:
 
 - ``ScaleUpdate(reading)`` when the reading changes, and again at least every
   ``REEMIT_S`` while it does not (the lane counts an old reading as silent; with
-  ``poll_ms`` above a second, every poll); ``SILENT`` when no complete answer
-  arrives within ``timeout_ms``; ``ERROR`` for an answer the protocol cannot read
-  (logged; the scale still counts as ``ok``: it answers).
+  ``poll_ms`` above a second, every poll). ``STABLE`` only after
+  ``stable_readings`` equal no-motion answers in a row, ``MOVING`` until then;
+  ``SILENT`` when no complete answer arrives within ``timeout_ms``; ``ERROR`` for
+  an answer the lane cannot use (its reason is logged once, when it first comes;
+  the scale still counts as ``ok``: it answers).
 - ``DeviceState("scale", state)`` on each change of ``ok`` (answers come),
   ``silent`` (the scale stopped answering) and ``missing`` (the port cannot be
   opened or went away; it is opened again every ``reopen_s`` until it is back).
+- ``DeviceState("scale", "ok", detail)`` once per ``zero()``, ``tare()`` or
+  ``clear_tare()`` the scale answered: ``detail`` is ``zeroed``, ``tared`` or
+  ``tare cleared`` when it obeyed, ``<command> refused: <reason>`` when not
+  (``zero refused: moving``; reasons in ``scale_rules``). The state word stays
+  ``ok``: only the detail is news. A command the scale never answered gives no
+  result; the ``silent`` or ``missing`` state says why.
 """
 
 from __future__ import annotations
@@ -32,7 +42,9 @@ import serial
 from firmware_app.config import ScaleConfig
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.ports import Emit
-from firmware_app.drivers.scale_protocols import ScaleProtocol, protocol_for, take_frame
+from firmware_app.drivers.scale_frames import ScaleAnswer, ScaleProtocol, take_frame
+from firmware_app.drivers.scale_protocols import protocol_for
+from firmware_app.drivers.scale_rules import CommandWatch, ScaleCommand, Steadiness
 from firmware_app.lane.events import DeviceState, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 
@@ -43,6 +55,7 @@ REEMIT_S = 1.0  # half the lane's 2 s staleness limit: one lost event is harmles
 REOPEN_S = 2.0
 READ_SLICE_S = 0.05  # one blocking read at most: bounds how long close() waits
 COMMAND_TTL_S = 2.0  # a zero or tare older than this is dropped: the load may have changed
+RESULT_WINDOW_S = 0.6  # a scale that obeys a zero or tare shows it within this
 JOIN_S = 2.0
 SILENT = ScaleReading(ScaleStatus.SILENT)
 
@@ -51,7 +64,7 @@ SerialFactory = Callable[..., Any]  # serial.Serial or anything opened like it
 
 class _Reporter:
     """Turns answers into events: readings on change (and every ``REEMIT_S``),
-    device states on transition only."""
+    device states on transition only, command results as they come."""
 
     def __init__(self, emit: Emit, clock: Callable[[], float], poll_s: float) -> None:
         self._emit = emit
@@ -61,6 +74,7 @@ class _Reporter:
         self._state: str | None = None
         self._last: ScaleReading | None = None
         self._last_at = 0.0
+        self._reason = ""
 
     def answer(self, reading: ScaleReading, silent_detail: str = "") -> None:
         if reading.status is ScaleStatus.SILENT:
@@ -80,6 +94,22 @@ class _Reporter:
             self._state = state
             self._emit(DeviceState(DEVICE, state, detail))
 
+    def result(self, detail: str) -> None:
+        """A zero or tare was judged; only ever on an answer, so the scale is ok."""
+        self.state("ok")
+        logger.info("scale: %s", detail)
+        self._emit(DeviceState(DEVICE, "ok", detail))
+
+    def reason(self, answer: ScaleAnswer, frame: bytes) -> None:
+        """Log why answers are unusable, once per change: a scale set to lb would
+        otherwise fill the log five times a second."""
+        if answer.reason != self._reason:
+            if answer.reason:
+                logger.warning("scale answer %r unusable: %s", frame, answer.reason)
+            else:
+                logger.info("scale answers usable again")
+            self._reason = answer.reason
+
 
 class SerialScale:
     """A weighing scale on a serial port, polled from a daemon thread.
@@ -87,7 +117,8 @@ class SerialScale:
     Every ``poll_ms`` the thread sends the protocol's request and reads the answer
     up to its terminator (it never waits for the line to go quiet), within a budget
     of ``timeout_ms``. ``zero()``, ``tare()`` and ``clear_tare()`` queue a command
-    that the thread sends before its next request.
+    that the thread sends before its next request, one at a time: the next waits
+    until the scale has shown the outcome of the last (``result_window_s`` at most).
     """
 
     def __init__(
@@ -97,6 +128,7 @@ class SerialScale:
         serial_factory: SerialFactory = serial.Serial,
         clock: Callable[[], float] = time.monotonic,
         reopen_s: float = REOPEN_S,
+        result_window_s: float = RESULT_WINDOW_S,
     ) -> None:
         self._config = config
         self._protocol: ScaleProtocol = protocol_for(config.protocol)
@@ -105,7 +137,10 @@ class SerialScale:
         self._reopen_s = reopen_s
         self._poll_s = config.poll_ms / 1000
         self._timeout_s = config.timeout_ms / 1000
-        self._commands: queue.SimpleQueue[tuple[bytes, float]] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[tuple[ScaleCommand, float]] = queue.SimpleQueue()
+        self._steady = Steadiness(config.stable_readings)
+        self._watch = CommandWatch(result_window_s)
+        self._last: ScaleAnswer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -144,23 +179,37 @@ class SerialScale:
     # --- scale keys ---------------------------------------------------------------
 
     def zero(self) -> None:
-        """Zero the empty platter (the 8217 obeys only when stable and near zero)."""
-        self._queue(self._protocol.zero, "zero")
+        """Zero the empty platter (the 8217 obeys only when stable, near zero, no tare).
+        The outcome comes as ``DeviceState("scale", "ok", "zeroed" | "zero refused: …")``."""
+        self._queue(ScaleCommand.ZERO)
 
     def tare(self) -> None:
-        """Tare the load on the platter (the 8217 needs gross zero first)."""
-        self._queue(self._protocol.tare, "tare")
+        """Tare the load on the platter (the 8217 needs gross zero first).
+        The outcome comes as ``DeviceState("scale", "ok", "tared" | "tare refused: …")``."""
+        self._queue(ScaleCommand.TARE)
 
     def clear_tare(self) -> None:
-        """Clear the tare."""
-        self._queue(self._protocol.clear_tare, "clear tare")
+        """Clear the tare; ``DeviceError`` when the protocol has no such command (SCP-01).
+        The outcome comes as ``DeviceState("scale", "ok", "tare cleared" | "clear tare
+        refused: …")``."""
+        self._queue(ScaleCommand.CLEAR_TARE)
 
-    def _queue(self, command: bytes, what: str) -> None:
+    def _queue(self, command: ScaleCommand) -> None:
         if self._closed:
-            raise DeviceError(f"scale: {what} after close()")
-        if not command:
-            raise DeviceError(f"scale: protocol {self._protocol.name} has no {what} command")
+            raise DeviceError(f"scale: {command.value} after close()")
+        if not self._bytes(command):
+            raise DeviceError(
+                f"scale: protocol {self._protocol.name} has no {command.value} command"
+            )
         self._commands.put((command, self._clock()))
+
+    def _bytes(self, command: ScaleCommand) -> bytes:
+        p = self._protocol
+        return {
+            ScaleCommand.ZERO: p.zero,
+            ScaleCommand.TARE: p.tare,
+            ScaleCommand.CLEAR_TARE: p.clear_tare,
+        }[command]
 
     # --- the thread ---------------------------------------------------------------
 
@@ -175,7 +224,16 @@ class SerialScale:
             except Exception:
                 # Nothing may end the thread: the lane must get its scale back by itself.
                 logger.exception("scale thread: unexpected error; opening the port again")
+            self._forget()
             self._stop.wait(self._reopen_s)
+
+    def _forget(self) -> None:
+        """A new connection starts afresh: no count of equal readings, no command out."""
+        self._steady.reset()
+        self._last = None
+        dropped = self._watch.drop()
+        if dropped is not None:
+            logger.warning("scale: %s sent, but the scale went away before showing it", dropped)
 
     def _session(self, reporter: _Reporter) -> None:
         """Poll an opened port until close() or until the port goes away."""
@@ -183,18 +241,62 @@ class SerialScale:
         try:
             while not self._stop.is_set():
                 started = self._clock()
-                self._send_commands(port)
-                frame = self._weigh(port)
-                if self._stop.is_set():
-                    return  # closing: an unanswered last request says nothing
-                if frame is None:
-                    reporter.answer(SILENT, f"no answer within {self._config.timeout_ms} ms")
-                else:
-                    reporter.answer(self._protocol.parse(frame))
+                self._poll(port, reporter)
                 self._stop.wait(max(0.0, started + self._poll_s - self._clock()))
         finally:
             with contextlib.suppress(OSError):  # a port that went away may not close cleanly
                 port.close()
+
+    def _poll(self, port: Any, reporter: _Reporter) -> None:
+        """One command (if one waits), one weight request, and what they tell."""
+        self._send_command(port, reporter)
+        frame = self._ask(port, self._protocol.request)
+        if self._stop.is_set():
+            return  # closing: an unanswered last request says nothing
+        if frame is None:
+            self._steady.reset()
+            dropped = self._watch.drop()
+            if dropped is not None:
+                logger.warning("scale: %s sent, but the scale stopped answering", dropped)
+            reporter.answer(SILENT, f"no answer within {self._config.timeout_ms} ms")
+            return
+        answer = self._protocol.read(frame)
+        reporter.reason(answer, frame)
+        result = self._watch.observe(answer, self._clock())
+        self._last = answer
+        reporter.answer(self._steady.reading(answer))
+        if result is not None:
+            reporter.result(result.detail)
+
+    def _send_command(self, port: Any, reporter: _Reporter) -> None:
+        if self._watch.busy:
+            return  # one command at a time: each outcome must be told apart
+        command = self._next_command()
+        if command is None:
+            return
+        data = self._bytes(command)
+        self._watch.sent(command, self._last, self._clock())
+        if not self._protocol.commands_answered:
+            self._io(port.write, data)
+            return
+        # The scale answers the command itself (its status); read that answer now, so
+        # it cannot pass for the answer to the weight request after it.
+        frame = self._ask(port, data)
+        if frame is not None and self._protocol.read(frame).refused:
+            result = self._watch.refused_by_scale()
+            if result is not None:
+                reporter.result(result.detail)
+
+    def _next_command(self) -> ScaleCommand | None:
+        while True:
+            try:
+                command, asked_at = self._commands.get_nowait()
+            except queue.Empty:
+                return None
+            age = self._clock() - asked_at
+            if age <= COMMAND_TTL_S:
+                return command
+            logger.warning("scale: dropped a %s asked %.1f s ago", command.value, age)
 
     def _open(self) -> Any:
         c = self._config
@@ -212,22 +314,11 @@ class SerialScale:
         except (serial.SerialException, OSError, ValueError) as e:
             raise DeviceMissing(f"cannot open {c.port}: {e}") from e
 
-    def _send_commands(self, port: Any) -> None:
-        while True:
-            try:
-                command, asked_at = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if self._clock() - asked_at > COMMAND_TTL_S:
-                logger.warning("scale: dropped stale command %r", command)
-                continue
-            self._io(port.write, command)
-
-    def _weigh(self, port: Any) -> bytes | None:
+    def _ask(self, port: Any, request: bytes) -> bytes | None:
         """Send one request; the answer frame, or None when none came in time."""
         # A late answer to an earlier request must not pass for this one.
         self._io(port.reset_input_buffer)
-        self._io(port.write, self._protocol.request)
+        self._io(port.write, request)
         deadline = self._clock() + self._timeout_s
         buffer, noise = b"", 0
         while self._clock() < deadline and not self._stop.is_set():

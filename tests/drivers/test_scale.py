@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from firmware_app.config import ScaleConfig
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.scale import SerialScale
-from firmware_app.drivers.scale_protocols import TOLEDO_8217, parse_8217, take_frame
+from firmware_app.drivers.scale_protocols import TOLEDO_8217, parse_8217, read_8217, take_frame
 from firmware_app.lane.events import DeviceState, Event, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
@@ -85,6 +85,21 @@ def test_8217_logs_why_an_answer_is_unreadable(caplog: pytest.LogCaptureFixture)
     assert "gives neither a weight nor a reason" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("frame", "net"),
+    [
+        (b"\x0201.235N\r", True),
+        (b"\x0201.235\r", False),
+        (b"\x02?a\r", True),  # moving, net (bit 5)
+        (b"\x02?d\r", True),  # below zero, net: the container was lifted
+        (b"\x02?D\r", False),
+    ],
+)
+def test_8217_tells_a_net_weight(frame: bytes, net: bool) -> None:
+    assert read_8217(frame).net is net
+    assert read_8217(frame).reading == parse_8217(frame)
+
+
 @given(st.integers(min_value=0, max_value=99_999), st.booleans())
 def test_8217_weights_parse_back_exactly(grams: int, net: bool) -> None:
     text = f"{grams // 1000:02d}.{grams % 1000:03d}"
@@ -136,11 +151,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.times: list[float] = []  # time.monotonic() when each event arrived
         self._changed = threading.Condition()
 
     def __call__(self, event: Event) -> None:
         with self._changed:
             self.events.append(event)
+            self.times.append(time.monotonic())
             self._changed.notify_all()
 
     def wait_for(self, wanted: Callable[[list[Event]], Any], timeout: float = WAIT_S) -> Any:
@@ -156,7 +173,24 @@ class Recorder:
         return [e.reading for e in self.events if isinstance(e, ScaleUpdate)]
 
     def states(self) -> list[str]:
-        return [e.state for e in self.events if isinstance(e, DeviceState)]
+        """Device state words, command results left out."""
+        return [e.state for e in self.events if isinstance(e, DeviceState) and not is_result(e)]
+
+    def results(self) -> list[str]:
+        """The details of zero and tare results, in order."""
+        return [e.detail for e in self.events if isinstance(e, DeviceState) and is_result(e)]
+
+    def at(self, event: Event) -> float:
+        """When ``event`` first arrived."""
+        with self._changed:
+            return self.times[self.events.index(event)]
+
+
+RESULT_WORDS = ("zeroed", "tared", "tare cleared")
+
+
+def is_result(event: DeviceState) -> bool:
+    return event.detail in RESULT_WORDS or " refused: " in event.detail
 
 
 class ManualClock:
