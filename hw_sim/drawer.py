@@ -82,16 +82,18 @@ class SimulatedDrawer:
     polarity of ``open_when_switch``. The drawer starts shut.
 
     Verbs, as hands at the lane: ``close_drawer()`` pushes it shut; ``jam()`` makes the
-    next kick fail to open it (the jam clears with that kick). ``kicks`` counts every
-    kick, opened or not. Thread-safe: kicks arrive on the driver's thread, verbs on
-    the script's.
+    next kick fail to open it (the jam clears with that kick), ``jam(kicks=2)`` the next
+    two (the driver's kick and its one retry: the lane reports "jammed"),
+    ``jam(kicks=None)`` every kick until ``unjam()``; ``open_with_key()`` opens it by
+    hand, jammed or not. ``kicks`` counts every kick, opened or not. Thread-safe: kicks
+    arrive on the driver's thread, verbs on the script's.
     """
 
     def __init__(self, pin_factory: MockFactory, config: DrawerConfig) -> None:
         self._config = config
         self._lock = threading.Lock()
         self._open = False
-        self._jammed = False
+        self._jammed_kicks: int | None = 0  # kicks still to swallow; None: all of them
         self._kicks = 0
         self._kick_pin = _install(pin_factory, config.kick_pin, KickPin)
         if self._kick_pin.on_level is not None:
@@ -108,8 +110,10 @@ class SimulatedDrawer:
             return  # the end of a pulse: the latch is already released or not
         with self._lock:
             self._kicks += 1
-            if self._jammed:
-                self._jammed = False
+            if self._jammed_kicks is None:
+                return  # jammed for good
+            if self._jammed_kicks > 0:
+                self._jammed_kicks -= 1
                 return
             self._set_open(True)
 
@@ -122,10 +126,23 @@ class SimulatedDrawer:
         with self._lock:
             self._set_open(False)
 
-    def jam(self) -> None:
-        """The next kick will not open the drawer."""
+    def jam(self, kicks: int | None = 1) -> None:
+        """The next ``kicks`` kicks will not open the drawer; None: no kick will, until
+        ``unjam()``."""
+        if kicks is not None and kicks < 1:
+            raise ValueError(f"kicks must be at least 1 (or None for a lasting jam), got {kicks}")
         with self._lock:
-            self._jammed = True
+            self._jammed_kicks = kicks
+
+    def unjam(self) -> None:
+        """Free the latch: the next kick opens the drawer again."""
+        with self._lock:
+            self._jammed_kicks = 0
+
+    def open_with_key(self) -> None:
+        """The cashier opens the drawer with its key, jam or no jam."""
+        with self._lock:
+            self._set_open(True)
 
     @property
     def is_open(self) -> bool:
@@ -133,7 +150,8 @@ class SimulatedDrawer:
 
     @property
     def jammed(self) -> bool:
-        return self._jammed
+        """True while a kick would not open the drawer."""
+        return self._jammed_kicks != 0
 
     @property
     def kicks(self) -> int:

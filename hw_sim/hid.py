@@ -8,18 +8,33 @@ an ``FdKeySource``::
     sim = SimulatedHidDevice("sim-scanner")
     scanner = Scanner(config, source_factory=lambda path: sim.source())
     sim.type_text("]E06954767410388")
+
+``SimulatedInputBus`` plays the kernel's ``/dev/input`` for device discovery:
+simulated devices sit on numbered nodes with a name and USB ids, ``bus.nodes``
+lists them for ``InputDiscovery`` and ``bus.open`` is the drivers' source
+factory; ``bus.replug`` moves a device to a new ``eventN``, as the kernel does
+when a cable is pulled and pushed back::
+
+    bus = SimulatedInputBus()
+    bus.attach(sim, vendor=0x0C2E, product=0x0B61)
+    discovery = InputDiscovery(lister=bus.nodes)
+    scanner = Scanner(ScannerConfig(match="usb:0c2e:0b61"), source_factory=bus.open,
+                      discovery=discovery)
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import TracebackType
 
 from evdev import ecodes
 
 from firmware_app.drivers import keymaps
+from firmware_app.drivers.discovery import InputNode
 from firmware_app.drivers.errors import DeviceMissing
 from firmware_app.drivers.hid import FdKeySource, encode_input_event
 from firmware_app.drivers.keymaps import Keystroke, Layout, Level
@@ -56,11 +71,12 @@ class SimulatedHidDevice:
     def plugged(self) -> bool:
         return self._pipe is not None
 
-    def source(self) -> FdKeySource:
-        """A key source reading this device (a fresh descriptor each call)."""
+    def source(self, path: str = "") -> FdKeySource:
+        """A key source reading this device (a fresh descriptor each call), known by
+        ``path`` (the device's name when empty)."""
         if self._pipe is None:
-            raise DeviceMissing(f"{self.name}: unplugged")
-        return FdKeySource(os.dup(self._pipe[0]), self.name)
+            raise DeviceMissing(f"{path or self.name}: unplugged")
+        return FdKeySource(os.dup(self._pipe[0]), self.name, path=path)
 
     def unplug(self) -> None:
         """Pull the cable: readers see end of file once they have read what was sent."""
@@ -167,3 +183,94 @@ class SimulatedHidDevice:
         written faster than real time still reads as a scanner's few-ms rhythm)."""
         self._last_t = max(self._clock(), self._last_t + self._interval)
         return self._last_t
+
+
+# What a USB keyboard-wedge scanner or a full keyboard can send: every key of the
+# layouts, Enter, the modifiers and the keypad.
+KEYBOARD_KEYS = frozenset(
+    {code for code, _ in keymaps.layout("us").chars}
+    | {ecodes.KEY_ENTER, ecodes.KEY_KPENTER, ecodes.KEY_TAB, ecodes.KEY_BACKSPACE}
+    | {ecodes.KEY_ESC, ecodes.KEY_NUMLOCK}
+    | {ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT, ecodes.KEY_LEFTCTRL}
+    | {ecodes.KEY_RIGHTCTRL, ecodes.KEY_LEFTALT, ecodes.KEY_RIGHTALT}
+)
+
+
+class SimulatedInputBus:
+    """The kernel's input nodes, for simulated devices: ``/dev/input/eventN`` each.
+
+    ``attach`` puts a device on the next free node with a name, USB ids and the keys
+    it can send (``keys=()`` for the second, key-less node some scanners add).
+    A device is listed only while plugged. Thread-safe: drivers list and open from
+    their reader threads while a test moves cables.
+    """
+
+    def __init__(self, *, directory: str = "/dev/input", first: int = 3) -> None:
+        self._directory = directory
+        self._next = first
+        self._lock = threading.Lock()
+        self._nodes: dict[str, tuple[SimulatedHidDevice, InputNode]] = {}
+
+    def attach(
+        self,
+        device: SimulatedHidDevice,
+        *,
+        vendor: int = 0,
+        product: int = 0,
+        name: str = "",
+        keys: Iterable[int] = KEYBOARD_KEYS,
+    ) -> str:
+        """Put ``device`` on a new node; returns the node's path."""
+        with self._lock:
+            path = self._new_path()
+            node = InputNode(
+                path,
+                name or device.name,
+                vendor,
+                product,
+                {ecodes.EV_KEY: frozenset(keys)} if keys else {},
+            )
+            self._nodes[path] = (device, node)
+            return path
+
+    def nodes(self) -> list[InputNode]:
+        """The nodes of plugged devices, in node order (an ``InputDiscovery`` lister)."""
+        with self._lock:
+            return [node for device, node in self._nodes.values() if device.plugged]
+
+    def open(self, path: str) -> FdKeySource:
+        """A key source on the node ``path`` (a driver's source factory)."""
+        with self._lock:
+            entry = self._nodes.get(path)
+        if entry is None or not entry[0].plugged:
+            raise DeviceMissing(f"{path}: no such device")
+        return entry[0].source(path)
+
+    def path_of(self, device: SimulatedHidDevice) -> str:
+        """The node ``device`` sits on now (the first, if it has several)."""
+        with self._lock:
+            for path, (owner, _) in self._nodes.items():
+                if owner is device:
+                    return path
+        raise KeyError(f"{device.name} is not attached")
+
+    def replug(self, device: SimulatedHidDevice) -> str:
+        """Pull the cable and push it back: every node of ``device`` gets a new number,
+        as the kernel gives a re-plugged device. Returns the first new path."""
+        device.unplug()
+        with self._lock:
+            moved = [(p, n) for p, (owner, n) in self._nodes.items() if owner is device]
+            for old, _ in moved:
+                del self._nodes[old]
+            paths = []
+            for _, node in moved:
+                path = self._new_path()
+                self._nodes[path] = (device, replace(node, path=path))
+                paths.append(path)
+        device.plug()
+        return paths[0]
+
+    def _new_path(self) -> str:
+        path = f"{self._directory}/event{self._next}"
+        self._next += 1
+        return path

@@ -14,6 +14,15 @@ Wiring (docs/wiring.md, spec/devices.md "Cash drawer on GPIO"):
 
 The kick is a single pulse of ``pulse_ms`` milliseconds, never longer than
 ``MAX_PULSE_MS`` whatever the configuration says: a longer pulse can burn the coil.
+
+Kick confirmation (after UnifiedPOS ``openDrawer``): the switch must show the drawer
+open within ``confirm_ms`` of the end of the pulse; if it does not, the driver kicks
+once more, and if the drawer is still shut after another ``confirm_ms`` it reports
+``DeviceState("drawer", "jammed", detail)``. That wait runs on a confirmer thread of
+the driver: ``kick()`` gives the first pulse and returns a ``KickConfirmation`` at
+once, so the lane loop is never held for the up to 2 × ``confirm_ms`` a jam takes.
+Good and failed opens are counted (``statistics``), as UnifiedPOS's
+``DrawerGoodOpenCount`` and ``DrawerFailedOpenCount``.
 """
 
 from __future__ import annotations
@@ -22,7 +31,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from time import sleep
+from dataclasses import dataclass, replace
+from enum import Enum
+from time import monotonic, sleep
 from types import TracebackType
 from typing import TypeVar
 
@@ -48,6 +59,12 @@ def kick_pulse_ms(config: DrawerConfig) -> int:
     if config.pulse_ms > MAX_PULSE_MS:
         log.warning("drawer pulse_ms %d capped at %d ms", config.pulse_ms, MAX_PULSE_MS)
     return min(config.pulse_ms, MAX_PULSE_MS)
+
+
+def _confirm_s(config: DrawerConfig) -> float:
+    if config.confirm_ms <= 0:
+        raise DrawerError(f"drawer confirm_ms must be positive, got {config.confirm_ms}")
+    return config.confirm_ms / 1000
 
 
 def _open_when_contact_closed(config: DrawerConfig) -> bool:
@@ -96,6 +113,89 @@ def _force_off(kick: DigitalOutputDevice) -> None:
         raise
 
 
+class DrawerJammed(DrawerError):
+    """The drawer did not open after a kick and the one retry."""
+
+
+class KickOutcome(Enum):
+    """How one kick ended."""
+
+    OPENED = "opened"  # the switch showed open after the first pulse
+    OPENED_ON_RETRY = "opened_on_retry"  # it took the second pulse
+    JAMMED = "jammed"  # still shut a confirm time after the second pulse
+    FAILED = "failed"  # the second pulse could not be given (kick line fault)
+    ABANDONED = "abandoned"  # the driver was closed before the drawer showed open
+
+
+@dataclass(frozen=True)
+class DrawerStatistics:
+    """Counts since the driver was built, after UnifiedPOS's cash drawer statistics."""
+
+    good_open_count: int = 0  # DrawerGoodOpenCount: kicks the switch confirmed
+    failed_open_count: int = 0  # DrawerFailedOpenCount: kicks that ended jammed or failed
+    retried_open_count: int = 0  # good opens that needed the second pulse
+    pulse_count: int = 0  # pulses given or tried, retries included
+
+    def counting(self, outcome: KickOutcome) -> DrawerStatistics:
+        """These counts with one more finished kick."""
+        good = outcome in (KickOutcome.OPENED, KickOutcome.OPENED_ON_RETRY)
+        return replace(
+            self,
+            good_open_count=self.good_open_count + good,
+            failed_open_count=self.failed_open_count
+            + (outcome in (KickOutcome.JAMMED, KickOutcome.FAILED)),
+            retried_open_count=self.retried_open_count + (outcome is KickOutcome.OPENED_ON_RETRY),
+        )
+
+
+class KickConfirmation:
+    """What became of one kick: known once the switch shows open or the retry ran out.
+
+    The lane loop ignores it (the outcome reaches the lane as events); a caller that
+    may block, a test or a service tool, waits with ``wait`` or ``result``.
+    """
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._outcome: KickOutcome | None = None
+        self.detail = ""
+
+    @property
+    def outcome(self) -> KickOutcome | None:
+        """The outcome, or None while the confirmation is still running."""
+        return self._outcome
+
+    def wait(self, timeout: float | None = None) -> KickOutcome | None:
+        """The outcome, waiting up to ``timeout`` seconds; None if not known by then."""
+        self._done.wait(timeout)
+        return self._outcome
+
+    def result(self, timeout: float | None = None) -> KickOutcome:
+        """``OPENED`` or ``OPENED_ON_RETRY``; raises ``DrawerJammed`` for a jam,
+        ``DrawerError`` for a failed or abandoned kick, ``TimeoutError`` if not known
+        within ``timeout`` seconds."""
+        outcome = self.wait(timeout)
+        if outcome is None:
+            raise TimeoutError("the drawer kick is not confirmed yet")
+        if outcome is KickOutcome.JAMMED:
+            raise DrawerJammed(self.detail)
+        if outcome in (KickOutcome.FAILED, KickOutcome.ABANDONED):
+            raise DrawerError(self.detail)
+        return outcome
+
+    def _finish(self, outcome: KickOutcome, detail: str) -> None:
+        self.detail = detail
+        self._outcome = outcome
+        self._done.set()
+
+    def __repr__(self) -> str:
+        return f"<KickConfirmation {self._outcome.value if self._outcome else 'pending'}>"
+
+
+class _Closing(Exception):
+    """The driver is closing: the confirmation ends without a verdict."""
+
+
 class GpioDrawer:
     """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins.
 
@@ -103,19 +203,30 @@ class GpioDrawer:
     None means gpiozero's default. Nothing touches a pin before construction; a driver
     that fails half-way releases what it had claimed and raises ``DrawerError``.
 
-    ``start(emit)`` reports the current state and then every change, each as
-    ``DrawerSwitch(is_open)`` followed by ``DeviceState("drawer", "open" | "closed")``.
-    Changes arrive on gpiozero's callback thread; ``emit`` must only enqueue.
+    ``start(emit)`` reports the current state and then every change of the switch,
+    each as ``DrawerSwitch(is_open)`` followed by ``DeviceState("drawer", "open" |
+    "closed")``; a jam as ``DeviceState("drawer", "jammed", detail)``, a kick line
+    that fails on the retry as ``DeviceState("drawer", "error", detail)``. Changes
+    arrive on gpiozero's callback thread, jams on the confirmer thread; ``emit``
+    must only enqueue.
     """
 
     def __init__(self, config: DrawerConfig, *, pin_factory: Factory | None = None) -> None:
         self._config = config
         self._pulse_ms = kick_pulse_ms(config)
+        self._confirm_s = _confirm_s(config)
         self._open_when_contact_closed = _open_when_contact_closed(config)
+        # Lock order: kick, then switch, then watch (a pulse can fire a switch edge).
         self._kick_lock = threading.Lock()  # one pulse at a time; close waits for it
         self._switch_lock = threading.Lock()  # orders reports from any thread
+        self._watch = threading.Condition()  # guards what the confirmer waits on
         self._emit: Emit | None = None
         self._reported: bool | None = None
+        self._seen_open = False  # the switch showed open since the kick being confirmed
+        self._closing = False
+        self._pending: KickConfirmation | None = None
+        self._confirmer: threading.Thread | None = None
+        self._statistics = DrawerStatistics()
         self._kick: DigitalOutputDevice | None = None
         self._switch: DigitalInputDevice | None = None
         try:
@@ -126,6 +237,9 @@ class GpioDrawer:
         except BaseException:
             self.close()
             raise
+        # Edges are watched from now on, listener or not: a kick confirms on them.
+        self._switch.when_activated = self._on_switch_edge
+        self._switch.when_deactivated = self._on_switch_edge
 
     def _build_kick(self, pin_factory: Factory | None) -> DigitalOutputDevice:
         return DigitalOutputDevice(
@@ -150,6 +264,17 @@ class GpioDrawer:
         return self._pulse_ms
 
     @property
+    def confirm_ms(self) -> int:
+        """How long after a pulse the switch must show open, in ms."""
+        return round(self._confirm_s * 1000)
+
+    @property
+    def statistics(self) -> DrawerStatistics:
+        """Good and failed opens and pulses since the driver was built."""
+        with self._watch:
+            return self._statistics
+
+    @property
     def closed(self) -> bool:
         """True once ``close()`` has released the pins."""
         return self._kick is None and self._switch is None
@@ -168,17 +293,134 @@ class GpioDrawer:
             ) from e
         return contact_closed == self._open_when_contact_closed
 
-    def kick(self) -> None:
-        """Pulse the solenoid once for ``pulse_ms``; returns when the pulse has ended."""
+    def kick(self) -> KickConfirmation:
+        """Pulse the solenoid once for ``pulse_ms``; returns when the pulse has ended,
+        with the confirmation of the opening still running on the confirmer thread.
+
+        Raises ``DrawerError`` when the pulse cannot be given (closed driver, kick line
+        fault). A kick while an earlier one is still being confirmed pulses too and
+        returns that earlier confirmation: both wait for the same opening.
+        """
         with self._kick_lock:
             kick = self._kick
             if kick is None:
                 raise DrawerError("the drawer driver is closed")
-            try:
-                _pulse(kick, self._pulse_ms / 1000)
-            except Exception as e:
-                pin = self._config.kick_pin
-                raise DrawerError(f"cannot pulse the drawer kick on GPIO{pin}: {e}") from e
+            pending = self._arm()
+            self._pulse_or_raise(kick)
+            return pending if pending is not None else self._start_confirmer()
+
+    def _arm(self) -> KickConfirmation | None:
+        """The confirmation still running, or None after arming a new one (a drawer
+        open already counts as opened)."""
+        with self._watch:
+            if self._pending is not None:
+                return self._pending
+            self._seen_open = self._open_now()
+            return None
+
+    def _open_now(self) -> bool:
+        # A switch that cannot be read confirms nothing; the kick still goes out.
+        try:
+            return self.is_open
+        except DrawerError:
+            return False
+
+    def _pulse_or_raise(self, kick: DigitalOutputDevice) -> None:
+        with self._watch:
+            self._statistics = replace(
+                self._statistics, pulse_count=self._statistics.pulse_count + 1
+            )
+        try:
+            _pulse(kick, self._pulse_ms / 1000)
+        except Exception as e:
+            pin = self._config.kick_pin
+            raise DrawerError(f"cannot pulse the drawer kick on GPIO{pin}: {e}") from e
+
+    def _start_confirmer(self) -> KickConfirmation:
+        confirmation = KickConfirmation()
+        with self._watch:
+            self._pending = confirmation
+        self._confirmer = threading.Thread(
+            target=self._confirm, args=(confirmation,), name="drawer-confirm", daemon=True
+        )
+        self._confirmer.start()
+        return confirmation
+
+    # --- the confirmer thread ------------------------------------------------------------
+
+    def _confirm(self, confirmation: KickConfirmation) -> None:
+        try:
+            outcome, detail = self._await_opening()
+        except Exception as e:  # never let the thread die without an answer
+            log.exception("drawer confirmation failed")
+            outcome, detail = KickOutcome.FAILED, f"confirmation failed: {e}"
+        self._conclude(confirmation, outcome, detail)
+
+    def _await_opening(self) -> tuple[KickOutcome, str]:
+        ms = self.confirm_ms
+        try:
+            if self._wait_open():
+                return KickOutcome.OPENED, ""
+            log.warning("drawer not open %d ms after the kick; kicking once more", ms)
+            self._kick_again()
+            if self._wait_open():
+                return KickOutcome.OPENED_ON_RETRY, ""
+        except _Closing:
+            return KickOutcome.ABANDONED, "the drawer driver was closed"
+        except DrawerError as e:
+            return KickOutcome.FAILED, str(e)
+        c = self._config
+        return KickOutcome.JAMMED, (
+            f"not open {ms} ms after each of two kicks "
+            f"(kick GPIO{c.kick_pin}, switch GPIO{c.switch_pin})"
+        )
+
+    def _wait_open(self) -> bool:
+        """True once the switch has shown open; False after ``confirm_ms``."""
+        deadline = monotonic() + self._confirm_s
+        with self._watch:
+            while not self._seen_open:
+                remaining = deadline - monotonic()
+                if self._closing:
+                    raise _Closing
+                if remaining <= 0:
+                    return False
+                self._watch.wait(remaining)
+            return True
+
+    def _kick_again(self) -> None:
+        with self._kick_lock:
+            kick = self._kick
+            if kick is None:
+                raise _Closing
+            with self._watch:
+                if self._seen_open:
+                    return  # opened meanwhile (another kick, or late): no extra pulse
+            self._pulse_or_raise(kick)
+
+    def _conclude(self, confirmation: KickConfirmation, outcome: KickOutcome, detail: str) -> None:
+        # Under the switch lock: a jam and an opening at the very deadline are then
+        # ordered, so the lane's last word is always the true one.
+        with self._switch_lock:
+            with self._watch:
+                if outcome is KickOutcome.JAMMED and self._seen_open:
+                    outcome, detail = KickOutcome.OPENED_ON_RETRY, ""
+                self._statistics = self._statistics.counting(outcome)
+                self._pending = None
+            state = {KickOutcome.JAMMED: "jammed", KickOutcome.FAILED: "error"}.get(outcome)
+            if state is not None:
+                log.warning("drawer %s: %s", state, detail)
+                self._send(DeviceState("drawer", state, detail))
+        confirmation._finish(outcome, detail)
+
+    def _send(self, event: DeviceState) -> None:
+        # The confirmer thread must finish its confirmation whatever the listener does.
+        if self._emit is None:
+            return
+        try:
+            self._emit(event)
+        except Exception:
+            log.exception("drawer: emit failed for %s", event)
 
     def start(self, emit: Emit) -> None:
         """Report the drawer's state now, then on every change of the switch."""
@@ -188,8 +430,6 @@ class GpioDrawer:
         with self._switch_lock:
             self._emit = emit
             self._reported = None  # a new listener always hears the current state
-        switch.when_activated = self._on_switch_edge
-        switch.when_deactivated = self._on_switch_edge
         self._report()
 
     def _on_switch_edge(self) -> None:
@@ -201,25 +441,37 @@ class GpioDrawer:
         # Re-read the pin rather than trust the edge, and read it under the lock: late,
         # bouncing or racing edges then still end on the level the pin has now.
         with self._switch_lock:
-            if self._emit is None:
-                return
             is_open = self.is_open
-            if is_open == self._reported:
+            if is_open:
+                self._saw_open()
+            if self._emit is None or is_open == self._reported:
                 return
             self._reported = is_open
             self._emit(DrawerSwitch(is_open))
             self._emit(DeviceState("drawer", "open" if is_open else "closed"))
 
+    def _saw_open(self) -> None:
+        with self._watch:
+            self._seen_open = True
+            self._watch.notify_all()
+
     def close(self) -> None:
-        """Stop reporting and release both pins. Idempotent.
+        """Stop reporting, end a confirmation in progress (``ABANDONED``) and release
+        both pins. Idempotent.
 
         Waits for a pulse in progress to end with its own ``off()`` before releasing
         the kick pin.
         """
         with self._switch_lock:
             self._emit = None
+        with self._watch:
+            self._closing = True
+            self._watch.notify_all()
         with self._kick_lock:
             kick, self._kick = self._kick, None
+            confirmer, self._confirmer = self._confirmer, None
+        if confirmer is not None and confirmer is not threading.current_thread():
+            confirmer.join(timeout=2.0)
         switch, self._switch = self._switch, None
         try:
             if switch is not None:

@@ -5,8 +5,9 @@ A ``KeySource`` hands out raw kernel key events. ``EvdevKeySource`` reads an
 evdev node (``/dev/input/by-id/usb-…-event-kbd``); ``FdKeySource`` reads the
 same binary ``struct input_event`` records from any file descriptor, which is
 how hw_sim feeds the real decoders through a pipe where no ``/dev/uinput``
-exists. ``HidInputDevice`` opens a source, grabs it, decodes its events in a
-thread, and reopens it when it disappears (hot-plug).
+exists. ``HidInputDevice`` finds its node (``discovery``: by stable path or by
+match), opens a source on it, grabs it, decodes its events in a thread, and
+finds and reopens it when it disappears (hot-plug).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from typing import NamedTuple, Protocol
 
 import evdev
 
+from firmware_app.drivers.discovery import (
+    TYPING_KEYS,
+    DeviceAmbiguous,
+    DeviceConflict,
+    InputDiscovery,
+    Selector,
+)
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.ports import Emit
 from firmware_app.lane.events import DeviceState, Event
@@ -80,6 +88,17 @@ class KeySource(Protocol):
 
 
 SourceFactory = Callable[[str], KeySource]
+
+
+def state_word(error: Exception) -> str:
+    """The ``DeviceState`` word for why a HID device cannot be read."""
+    if isinstance(error, DeviceAmbiguous):
+        return "ambiguous"  # several devices fit the match: none is grabbed
+    if isinstance(error, DeviceConflict):
+        return "conflict"  # the scanner and the keypad were set up on one device
+    if isinstance(error, DeviceMissing):
+        return "missing"
+    return "error"
 
 
 class EvdevKeySource:
@@ -165,21 +184,42 @@ class FdKeySource:
 
 
 class HidInputDevice:
-    """An ``InputDevice`` over a ``KeySource``: one thread opens the source, grabs it,
-    decodes its events and reopens it every ``retry_s`` seconds while it is missing.
+    """An ``InputDevice`` over a ``KeySource``: one thread locates the device, opens
+    the source, grabs it, decodes its events, and locates and reopens it every
+    ``retry_s`` seconds while it is missing (so a device re-plugged under another
+    ``/dev/input/eventN`` is found again through its match or its by-id link).
+
+    The device is ``match`` when set (``name:GLOB``, ``usb:VVVV:PPPP``), else
+    ``path``; ``discovery`` resolves it, shared with the lane's other HID devices so
+    that two of them never read one node (None: a discovery of its own, which
+    checks nothing against other devices). ``source_factory(path)`` opens the node
+    discovery found (the configured path itself when there is no match); a matching
+    node that declares none of ``keys`` (the keys the subclass decodes) is passed by.
 
     Subclasses add the decoding (``_decode``) and name the device for
     ``DeviceState`` events (``device``). Health changes are emitted once per change:
-    ``ok`` when the source opens, ``missing`` (or ``error``) with the path and the
-    reason when it cannot be opened or disappears.
+    ``ok`` when the source opens; ``missing``, ``ambiguous``, ``conflict`` or
+    ``error`` (see ``state_word``) with the selector and the reason when it cannot
+    be opened or disappears. A disappearing source is reported at once.
     """
 
     device = "hid"
 
     def __init__(
-        self, path: str, *, grab: bool, source_factory: SourceFactory, retry_s: float
+        self,
+        path: str,
+        *,
+        grab: bool,
+        source_factory: SourceFactory,
+        retry_s: float,
+        match: str = "",
+        keys: frozenset[int] = TYPING_KEYS,
+        discovery: InputDiscovery | None = None,
     ) -> None:
         self.path = path
+        self.selector = Selector(path, match, keys)  # a bad match raises ValueError here
+        self._discovery = discovery if discovery is not None else InputDiscovery()
+        self._discovery.register(self.device, self.selector)
         self._grab = grab
         self._source_factory = source_factory
         self._retry_s = retry_s
@@ -220,6 +260,7 @@ class HidInputDevice:
     def close(self) -> None:
         """Stop the thread and release the device. Idempotent."""
         self._stop.set()
+        self._discovery.unregister(self.device)
         thread, self._thread = self._thread, None
         if thread is None:
             return
@@ -265,25 +306,27 @@ class HidInputDevice:
             self._stop.wait(self._retry_s)  # a failing device must not spin the CPU
 
     def _open(self) -> KeySource | None:
-        """The opened (and grabbed) source, or None after reporting why not."""
+        """The opened (and grabbed) source, or None after reporting why not.
+
+        Discovery runs again on every attempt: the node may have a new number now.
+        """
         try:
-            source = self._source_factory(self.path)
-        except DeviceMissing as e:
-            self._set_state("missing", self._detail(e))
-            return None
+            location = self._discovery.locate(self.device)
+            source = self._source_factory(location.path)
         except Exception as e:
-            log.debug("%s: cannot open %s", self.device, self.path, exc_info=True)
-            self._set_state("error", self._detail(e))
+            if not isinstance(e, DeviceError):
+                log.debug("%s: cannot open %s", self.device, self.selector, exc_info=True)
+            self._set_state(state_word(e), self._detail(e))
             return None
         try:
             if self._grab:
                 source.grab()
         except Exception as e:
             source.close()
-            self._set_state("missing" if isinstance(e, DeviceMissing) else "error", self._detail(e))
+            self._set_state(state_word(e), self._detail(e))
             return None
         self._reset()
-        log.info("%s: reading %s (%s)", self.device, source.path, source.name)
+        log.info("%s: reading %s (%s)", self.device, location, source.name)
         self._set_state("ok")
         return source
 
@@ -309,9 +352,11 @@ class HidInputDevice:
             self._send(lane_event)
 
     def _detail(self, error: Exception) -> str:
-        """The error, naming the configured path so a technician knows which cable."""
+        """The error, naming the configured path or match so a technician knows which
+        cable or which line of the config."""
         text = str(error) or type(error).__name__
-        return text if self.path in text else f"{self.path}: {text}"
+        named = str(self.selector)
+        return text if named in text else f"{named}: {text}"
 
     def _set_state(self, state: str, detail: str = "") -> None:
         if state == self._state:

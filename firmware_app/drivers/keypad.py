@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from evdev import ecodes
 
 from firmware_app.config import KeypadConfig
+from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.hid import EvdevKeySource, HidInputDevice, KeyEvent, SourceFactory
 from firmware_app.lane.events import KeyPressed
 
@@ -43,10 +44,12 @@ class KeypadDecoder:
 
 class Keypad(HidInputDevice):
     """Extends ``HidInputDevice`` with the keymap: emits ``KeyPressed(name)``, and
-    ``DeviceState("keypad", "ok" | "missing" | "error", detail)`` on changes.
+    ``DeviceState("keypad", "ok" | "missing" | "ambiguous" | "conflict" | "error",
+    detail)`` on changes.
 
-    ``source_factory(path)`` opens the key source; a missing keypad is retried every
-    ``retry_s`` seconds.
+    The keypad is ``config.match`` when set, else ``config.path``; ``discovery`` is
+    shared with the scanner so the two never read one device. ``source_factory(path)``
+    opens the key source; a missing keypad is located again every ``retry_s`` seconds.
     """
 
     device = "keypad"
@@ -57,11 +60,18 @@ class Keypad(HidInputDevice):
         *,
         source_factory: SourceFactory = EvdevKeySource,
         retry_s: float = 2.0,
+        discovery: InputDiscovery | None = None,
     ) -> None:
         self.config = config
         self.decoder = KeypadDecoder(config.keymap)  # a bad map fails here, not in the thread
         super().__init__(
-            config.path, grab=config.grab, source_factory=source_factory, retry_s=retry_s
+            config.path,
+            grab=config.grab,
+            source_factory=source_factory,
+            retry_s=retry_s,
+            match=config.match,
+            keys=frozenset(self.decoder.keys),
+            discovery=discovery,
         )
 
     def _decode(self, event: KeyEvent) -> KeyPressed | None:

@@ -14,6 +14,7 @@ from evdev import ecodes
 
 from firmware_app.config import ScannerConfig
 from firmware_app.drivers import keymaps
+from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.hid import EvdevKeySource, HidInputDevice, KeyEvent, SourceFactory
 from firmware_app.drivers.keymaps import GS, Layout, Level
 from firmware_app.lane.events import Scanned
@@ -189,11 +190,14 @@ class WedgeDecoder:
 
 class Scanner(HidInputDevice):
     """Extends ``HidInputDevice`` with the wedge decoder: emits ``Scanned(code)``,
-    and ``DeviceState("scanner", "ok" | "missing" | "error", detail)`` on changes.
+    and ``DeviceState("scanner", "ok" | "missing" | "ambiguous" | "conflict" |
+    "error", detail)`` on changes.
 
+    The scanner is ``config.match`` when set, else ``config.path``; ``discovery``
+    is shared with the keypad so the two never read one device.
     ``source_factory(path)`` opens the key source (``EvdevKeySource`` on the Pi;
-    hw_sim passes its pipe). While the scanner is missing it is reopened every
-    ``retry_s`` seconds, so a re-plugged scanner is picked up again.
+    hw_sim passes its pipe). While the scanner is missing it is located and
+    reopened every ``retry_s`` seconds, so a re-plugged scanner is picked up again.
     """
 
     device = "scanner"
@@ -204,6 +208,7 @@ class Scanner(HidInputDevice):
         *,
         source_factory: SourceFactory = EvdevKeySource,
         retry_s: float = 2.0,
+        discovery: InputDiscovery | None = None,
     ) -> None:
         self.config = config
         # Built now so a bad layout fails at start-up, not in the thread.
@@ -214,7 +219,12 @@ class Scanner(HidInputDevice):
             gs_substitute=config.gs_substitute,
         )
         super().__init__(
-            config.path, grab=config.grab, source_factory=source_factory, retry_s=retry_s
+            config.path,
+            grab=config.grab,
+            source_factory=source_factory,
+            retry_s=retry_s,
+            match=config.match,
+            discovery=discovery,
         )
 
     def _reset(self) -> None:

@@ -1,11 +1,14 @@
 """GpioDrawer against gpiozero's MockFactory pins and hw_sim's SimulatedDrawer.
 
 Pulse timing is read from the kick pin's recorded states (``MockPin.states``: each
-entry holds the seconds since the previous change and the new level).
+entry holds the seconds since the previous change and the new level). Kick
+confirmation runs with a short ``confirm_ms`` (real time: the confirmer waits on
+the switch's edges, not on a clock) and is awaited through its ``KickConfirmation``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -16,13 +19,21 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from firmware_app.config import DrawerConfig
 from firmware_app.drivers import drawer as drawer_module
-from firmware_app.drivers.drawer import MAX_PULSE_MS, GpioDrawer
+from firmware_app.drivers.drawer import (
+    MAX_PULSE_MS,
+    DrawerJammed,
+    DrawerStatistics,
+    GpioDrawer,
+    KickOutcome,
+)
 from firmware_app.drivers.errors import DrawerError
 from firmware_app.lane.events import DeviceState, DrawerSwitch, Event
 from hw_sim.drawer import SimulatedDrawer
 
 KICK, SWITCH = 17, 27
 LATE_S = 0.06  # how late a sleeping thread may wake on a busy 2-core machine
+CONFIRM_MS = 100  # short, so a jam (two confirm times) is known in a quarter second
+WAIT_S = 2.0
 
 OPENED = [DrawerSwitch(True), DeviceState("drawer", "open")]
 SHUT = [DrawerSwitch(False), DeviceState("drawer", "closed")]
@@ -36,7 +47,8 @@ def factory() -> Iterator[MockFactory]:
 
 
 def config(**changes: object) -> DrawerConfig:
-    return replace(DrawerConfig(pulse_ms=20), **changes)  # type: ignore[arg-type]
+    base = DrawerConfig(pulse_ms=20, confirm_ms=CONFIRM_MS)
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def assert_one_pulse(pin: MockPin, *, active: bool, seconds: float) -> None:
@@ -227,29 +239,197 @@ def test_cashier_pushes_it_shut(lane: tuple[SimulatedDrawer, GpioDrawer, list[Ev
     assert events == SHUT + OPENED + SHUT
 
 
-def test_jammed_drawer_ignores_one_kick(
+def test_a_kick_that_opens_is_confirmed_at_once(
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, _ = lane
+    assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
+    assert sim.kicks == 1
+    assert drawer.statistics == DrawerStatistics(good_open_count=1, pulse_count=1)
+
+
+def test_one_jammed_kick_is_recovered_by_the_retry(
     lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
 ) -> None:
     sim, drawer, events = lane
     sim.jam()
-    drawer.kick()
-    assert sim.kicks == 1
-    assert not drawer.is_open
-    assert events == SHUT
+    confirmation = drawer.kick()
+    assert sim.kicks == 1 and not drawer.is_open
     assert not sim.jammed  # the jam clears with that kick
-    drawer.kick()
+    assert confirmation.result(WAIT_S) is KickOutcome.OPENED_ON_RETRY
     assert sim.kicks == 2
-    assert events == SHUT + OPENED
+    assert events == SHUT + OPENED  # no "jammed" on the way
+    assert drawer.statistics == DrawerStatistics(
+        good_open_count=1, retried_open_count=1, pulse_count=2
+    )
+
+
+def test_two_jammed_kicks_report_jammed(
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, events = lane
+    sim.jam(kicks=2)
+    confirmation = drawer.kick()
+    assert confirmation.wait(WAIT_S) is KickOutcome.JAMMED
+    with pytest.raises(DrawerJammed, match="not open 100 ms after each of two kicks"):
+        confirmation.result()
+    assert sim.kicks == 2
+    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    assert "GPIO17" in confirmation.detail and "GPIO27" in confirmation.detail
+    assert drawer.statistics == DrawerStatistics(failed_open_count=1, pulse_count=2)
+    # freed, the next kick opens it and the lane hears the drawer is fine again
+    assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
+    assert events[-2:] == OPENED
+    assert drawer.statistics.good_open_count == 1
+
+
+@pytest.fixture
+def plain(factory: MockFactory) -> Iterator[tuple[SimulatedDrawer, GpioDrawer, list[Event]]]:
+    """The simulated drawer with the default polarities, for what polarity cannot change."""
+    events: list[Event] = []
+    with SimulatedDrawer(factory, config()) as sim, GpioDrawer(config(), pin_factory=factory) as d:
+        d.start(events.append)
+        yield sim, d, events
+
+
+def test_a_lasting_jam_stays_jammed_until_freed(
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, _ = plain
+    sim.jam(kicks=None)
+    assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
+    assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
+    assert sim.kicks == 4 and sim.jammed
+    sim.unjam()
+    assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
+    assert drawer.statistics == DrawerStatistics(
+        good_open_count=1, failed_open_count=2, pulse_count=5
+    )
+
+
+def test_a_jammed_drawer_opened_with_its_key_reports_open(
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, events = plain
+    sim.jam(kicks=None)
+    confirmation = drawer.kick()
+    confirmation.wait(WAIT_S)
+    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    sim.open_with_key()
+    assert events[-2:] == OPENED  # the lane's "jammed" gives way to "open"
+
+
+def test_kick_returns_after_the_pulse_while_the_confirmation_runs(factory: MockFactory) -> None:
+    cfg = config(confirm_ms=200)
+    with SimulatedDrawer(factory, cfg) as sim, GpioDrawer(cfg, pin_factory=factory) as drawer:
+        sim.jam(kicks=2)
+        started = time.monotonic()
+        confirmation = drawer.kick()
+        took = time.monotonic() - started
+        assert took < 0.020 + LATE_S  # the pulse, not the 2 × 200 ms of a jam
+        assert confirmation.outcome is None
+        assert confirmation.wait(WAIT_S) is KickOutcome.JAMMED
+
+
+def test_a_kick_during_a_confirmation_joins_it(
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, _ = plain
+    sim.jam()
+    first = drawer.kick()
+    second = drawer.kick()  # the cashier's NOSALE, before the retry: it opens the drawer
+    assert second is first
+    assert first.result(WAIT_S) is KickOutcome.OPENED
+    assert sim.kicks == 2  # no retry pulse: the drawer was open by then
+    assert drawer.statistics == DrawerStatistics(good_open_count=1, pulse_count=2)
+
+
+def test_kicking_an_open_drawer_is_confirmed_at_once(factory: MockFactory) -> None:
+    # Pull-up, nothing on the line: the contact reads open, so does the drawer.
+    with GpioDrawer(config(), pin_factory=factory) as drawer:
+        assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
+
+
+def test_no_switch_change_means_jammed_even_without_a_listener(factory: MockFactory) -> None:
+    # open_when_switch="closed": the pulled-up, unconnected line reads shut for good.
+    with GpioDrawer(config(open_when_switch="closed"), pin_factory=factory) as drawer:
+        assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
+        assert [s.state for s in factory.pin(KICK).states] == [False, True, False, True, False]
+
+
+class FailsSecondPulse(MockPin):
+    """A kick line whose driver gives one pulse, then fails whenever asked to go high."""
+
+    highs = 0
+
+    def _set_state(self, value: object) -> None:
+        if value and self._function == "output":
+            self.highs += 1
+            if self.highs > 1:
+                raise PinInvalidState("driver fault")
+        super()._set_state(value)
+
+
+def test_a_retry_pulse_that_fails_reports_error(factory: MockFactory) -> None:
+    factory.pin(KICK, pin_class=FailsSecondPulse)
+    events: list[Event] = []
+    with GpioDrawer(config(open_when_switch="closed"), pin_factory=factory) as drawer:
+        drawer.start(events.append)
+        confirmation = drawer.kick()
+        assert confirmation.wait(WAIT_S) is KickOutcome.FAILED
+        with pytest.raises(DrawerError, match="GPIO17"):
+            confirmation.result()
+        assert events == [*SHUT, DeviceState("drawer", "error", confirmation.detail)]
+        assert factory.pin(KICK).state is False
+        assert drawer.statistics.failed_open_count == 1
+
+
+def test_close_abandons_a_confirmation_and_reports_nothing_more(factory: MockFactory) -> None:
+    events: list[Event] = []
+    cfg = config(confirm_ms=5000, open_when_switch="closed")
+    drawer = GpioDrawer(cfg, pin_factory=factory)
+    drawer.start(events.append)
+    confirmation = drawer.kick()
+    started = time.monotonic()
+    drawer.close()
+    assert time.monotonic() - started < 1.0  # not the 5 s confirm time
+    assert confirmation.wait(0) is KickOutcome.ABANDONED
+    assert events == SHUT
+    assert drawer.statistics == DrawerStatistics(pulse_count=1)
+
+
+@pytest.mark.parametrize("confirm_ms", [0, -1])
+def test_non_positive_confirm_time_is_refused(factory: MockFactory, confirm_ms: int) -> None:
+    with pytest.raises(DrawerError, match="confirm_ms"):
+        GpioDrawer(config(confirm_ms=confirm_ms), pin_factory=factory)
+
+
+def test_sim_jam_needs_at_least_one_kick(factory: MockFactory) -> None:
+    with SimulatedDrawer(factory, config()) as sim, pytest.raises(ValueError, match="kicks"):
+        sim.jam(kicks=0)
 
 
 def test_kicking_an_open_drawer_changes_nothing(
     lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
 ) -> None:
     sim, drawer, events = lane
-    drawer.kick()
-    drawer.kick()
+    drawer.kick().result(WAIT_S)
+    assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
     assert sim.kicks == 2
     assert events == SHUT + OPENED
+
+
+def test_every_switch_change_is_reported_once(
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+) -> None:
+    sim, drawer, events = plain
+    for _ in range(3):
+        drawer.kick().result(WAIT_S)
+        sim.close_drawer()
+    sim.open_with_key()
+    sim.close_drawer()
+    switches = [ev for ev in events if isinstance(ev, DrawerSwitch)]
+    assert switches == [DrawerSwitch(False)] + [DrawerSwitch(True), DrawerSwitch(False)] * 4
 
 
 def test_sim_drawer_opened_before_the_driver_starts_reads_open(factory: MockFactory) -> None:

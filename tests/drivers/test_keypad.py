@@ -1,4 +1,5 @@
-"""The keypad decoder as a table, and the Keypad over a real pipe from hw_sim."""
+"""The keypad decoder as a table, the Keypad over a real pipe from hw_sim, and the
+keypad beside the scanner: each reads only its own device."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from evdev import ecodes as e
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_app.config import DEFAULT_KEYMAP, KeypadConfig
+from firmware_app.config import DEFAULT_KEYMAP, KeypadConfig, ScannerConfig
+from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.keypad import Keypad, KeypadDecoder
-from firmware_app.lane.events import DeviceState, Event, KeyPressed
-from hw_sim.hid import SimulatedHidDevice
+from firmware_app.drivers.scanner import Scanner
+from firmware_app.lane.events import DeviceState, Event, KeyPressed, Scanned
+from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
 
 T0 = 1_700_000_000.0
 WAIT_S = 2.0
@@ -128,3 +131,46 @@ def test_keypad_unplug_and_plug(sim: SimulatedHidDevice, lane: queue.Queue) -> N
     assert lane.get(timeout=WAIT_S) == DeviceState("keypad", "ok")
     sim.press_names(["SUBTOTAL"], DEFAULT_KEYMAP)
     assert lane.get(timeout=WAIT_S) == KeyPressed("SUBTOTAL")
+
+
+# --- the keypad and the scanner side by side --------------------------------------------
+
+
+def test_scanner_keys_never_reach_the_keypad_and_keypad_keys_never_scan() -> None:
+    """Both drivers on one lane queue, found by their matches on one (simulated) bus:
+    digits and Enter from the scanner are what the keypad map knows too, yet they give
+    only a scan, and the keypad's digits and ENTER give only key presses."""
+    bus = SimulatedInputBus()
+    with SimulatedHidDevice("Honeywell 1900") as gun, SimulatedHidDevice("POS Keypad") as pad:
+        bus.attach(gun, vendor=0x0C2E, product=0x0B61)
+        bus.attach(pad, vendor=0x04D9, product=0x1203)
+        discovery = InputDiscovery(lister=bus.nodes)
+        scanner = Scanner(
+            ScannerConfig(match="name:Honeywell*"),
+            source_factory=bus.open,
+            retry_s=0.05,
+            discovery=discovery,
+        )
+        keypad = Keypad(
+            KeypadConfig(match="usb:04d9:1203"),
+            source_factory=bus.open,
+            retry_s=0.05,
+            discovery=discovery,
+        )
+        events: queue.Queue[Event] = queue.Queue()
+        with scanner, keypad:
+            scanner.start(events.put)
+            keypad.start(events.put)
+            states = {events.get(timeout=WAIT_S), events.get(timeout=WAIT_S)}
+            assert states == {DeviceState("scanner", "ok"), DeviceState("keypad", "ok")}
+
+            gun.type_text("6954767410388")  # digits and Enter: keypad keys in the map
+            assert events.get(timeout=WAIT_S) == Scanned("6954767410388")
+            pad.press_names(["1", "2", "ENTER"], DEFAULT_KEYMAP)
+            pressed = [events.get(timeout=WAIT_S) for _ in range(3)]
+            assert pressed == [KeyPressed("1"), KeyPressed("2"), KeyPressed("ENTER")]
+            gun.type_text("96385074")  # had "12" Enter reached the scanner, it would scan
+            assert events.get(timeout=WAIT_S) == Scanned("96385074")
+            pad.press_names(["CLEAR"], DEFAULT_KEYMAP)
+            assert events.get(timeout=WAIT_S) == KeyPressed("CLEAR")
+            assert events.empty()

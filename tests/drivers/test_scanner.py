@@ -443,3 +443,28 @@ def test_close_is_idempotent_and_allowed_before_start(sim: SimulatedHidDevice) -
     scanner.close()
     scanner.close()
     assert opened[0].fileno() == -1  # the thread closed its source
+
+
+# --- GS1 element strings ----------------------------------------------------------------
+
+# (01) GTIN, (10) batch ABC123 (variable length: FNC1 ends it), (3103) 0.532 kg net
+GS1_128 = "]C1" + "0109501101530003" + "10ABC123" + "\x1d" + "3103000532"
+
+
+@pytest.mark.parametrize("layout", ["us", "de", "fr"])
+def test_a_gs1_128_element_string_survives_end_to_end(sim: SimulatedHidDevice, layout: str) -> None:
+    scanner, lane, _ = start_scanner(sim, layout=layout)
+    with scanner:
+        assert lane.next() == DeviceState("scanner", "ok")
+        sim.type_text(GS1_128, layout)  # GS typed as Ctrl+], as scanners send FNC1
+        scanned = lane.next()
+        assert scanned == Scanned(GS1_128)
+        assert scanned.data.split("\x1d") == ["]C1010950110153000310ABC123", "3103000532"]
+
+
+def test_a_gs1_128_element_string_with_a_gs_substitute(sim: SimulatedHidDevice) -> None:
+    scanner, lane, _ = start_scanner(sim, gs_substitute="|")
+    with scanner:
+        assert lane.next() == DeviceState("scanner", "ok")
+        sim.type_text(GS1_128.replace("\x1d", "|"))  # a scanner that cannot send GS
+        assert lane.next() == Scanned(GS1_128)
