@@ -3,8 +3,16 @@
 ``EscposDecoder.feed(data)`` takes bytes as they arrive (a command split across
 two reads is kept until it is whole, so any chunking gives the same result) and
 returns what needs the printer's side: a ``StatusRequest`` for each real-time
-``DLE EOT n``, and a ``PrintedReceipt`` at each cut (``GS V``, or the older
-``ESC i`` / ``ESC m``).
+``DLE EOT n``, a ``PrintedReceipt`` at each cut (``GS V``, or the older
+``ESC i`` / ``ESC m``), and ``PaperOut`` when the paper runs out.
+
+The paper: ``online`` (set by the printer's side: cover closed, paper in) and
+``paper_lines`` (lines of paper left, ``None`` for a full roll). Off-line, what
+arrives is lost, as on a serial printer without a receive buffer: commands are
+still read to their end, so real-time ``DLE EOT`` is still answered, but they
+have no effect. When a line finds no paper left, the decoder goes off-line,
+returns what was printed so far as a ``PrintedReceipt`` with ``cut=False`` (the
+part the cashier tears off), then ``PaperOut``.
 
 Understood: ``ESC @`` (reset modes, drop the unprinted line), ``ESC !``,
 ``ESC E``, ``ESC a`` (only at the start of a line, as on Epson printers),
@@ -12,8 +20,10 @@ Understood: ``ESC @`` (reset modes, drop the unprinted line), ``ESC !``,
 ``FS .`` (Chinese mode: bytes read as GB18030, a two- or four-byte character
 printed two cells wide; otherwise one byte is one character of the code page,
 cp437 at power on), LF, HT. A line longer than the paper wraps, as on the
-printer. Barcodes (``GS k``), QR codes (``GS ( k``) and raster images
-(``GS v 0``) appear as one bracketed text line each, and their payloads are
+printer. Barcodes (``GS k``, with ``GS h`` / ``GS w``; CODE128's code sets
+read), QR codes (``GS ( k``) and raster images (``GS v 0``) take one line each,
+shown as ``[BARCODE CODE128 S001-01-1]``, ``[QR S001-01-1]``, ``[LOGO 576x120]``
+in the text and kept whole in the line's ``graphic``; their payloads are
 skipped by their length fields. Other commands of known length are skipped
 whole; an unknown ``ESC``/``GS``/``FS`` pair is skipped as two bytes (one, when
 the second is itself a control byte), so garbage can never hold the decoder for
@@ -25,7 +35,18 @@ it); page mode, user-defined characters and bit-image printing are not drawn.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from hw_sim.escpos_graphics import Graphic, barcode_name, barcode_text
+from hw_sim.printed import Output, PaperOut, PrintedLine, PrintedReceipt, StatusRequest
+
+__all__ = [
+    "EscposDecoder",
+    "Output",
+    "PaperOut",
+    "PrintedLine",
+    "PrintedReceipt",
+    "StatusRequest",
+]
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 LF, HT, NUL, EOT = 0x0A, 0x09, 0x00, 0x04
@@ -37,6 +58,9 @@ ALIGNMENTS = {0: 0, 1: 1, 2: 2, 48: 0, 49: 1, 50: 2}  # ESC a n -> left, centre,
 CUT_PLAIN = frozenset((0, 1, 48, 49))  # GS V m
 CUT_WITH_FEED = frozenset((65, 66, 97, 98, 103, 104))  # GS V m n
 STATUS_QUERIES = frozenset((1, 2, 3, 4))  # DLE EOT n answered by every ESC/POS printer
+BARCODE_HEIGHT = 162  # GS h default, dots
+BARCODE_MODULE = 3  # GS w default, dots
+QR_MODULE = 3  # GS ( k fn 67 default, dots
 
 # ESC t n -> Python codec, for the pages of Epson's standard table this lane may use.
 CODE_PAGES = {
@@ -61,7 +85,7 @@ ESC_PARAMS = {
 }
 GS_PARAMS = {
     **dict.fromkeys(b":c", 0),
-    **dict.fromkeys(b"!HhwfBbarIET/", 1),
+    **dict.fromkeys(b"!HhwfBbarIET/", 1),  # GS h and GS w are read, the others skipped
     **dict.fromkeys(b"LWP$\\", 2),
     ord("^"): 3,
 }
@@ -73,50 +97,6 @@ FS_PARAMS = {
 }
 
 
-@dataclass(frozen=True)
-class StatusRequest:
-    """The host asked for real-time status ``DLE EOT n``; the printer answers one byte."""
-
-    n: int
-
-
-@dataclass(frozen=True)
-class PrintedLine:
-    """One printed line: its text, the cells it takes (size included), alignment
-    (0 left, 1 centre, 2 right), bold, size (width, height multipliers) and the
-    cells of each character."""
-
-    text: str
-    cells: int = 0
-    align: int = 0
-    bold: bool = False
-    size: tuple[int, int] = (1, 1)
-    widths: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class PrintedReceipt:
-    """Everything printed from one cut to the next, and the bytes that printed it
-    (real-time status queries left out)."""
-
-    lines: tuple[PrintedLine, ...]
-    raw: bytes
-    columns: int
-
-    @property
-    def text(self) -> str:
-        """The receipt as plain text, each line placed as the printer placed it."""
-        return "".join(place(line, self.columns).rstrip() + "\n" for line in self.lines)
-
-
-def place(line: PrintedLine, columns: int) -> str:
-    """``line`` with the spaces its alignment puts before it."""
-    room = max(0, columns - line.cells)
-    indent = (0, room // 2, room)[line.align]
-    return " " * indent + line.text
-
-
-Output = StatusRequest | PrintedReceipt
 Handler = Callable[[bytes], None]
 Parsed = tuple[int, Handler]  # bytes the command takes (0: not all here yet), its action
 NEED_MORE: Parsed = (0, lambda cmd: None)
@@ -146,6 +126,9 @@ class EscposDecoder:
         self._line_style = PrintedLine("")
         self._out: list[Output] = []
         self._qr_data = ""
+        self._graphic: Graphic | None = None
+        self.online = True
+        self.paper_lines: int | None = None
         self._reset_modes()
 
     def _reset_modes(self) -> None:
@@ -154,6 +137,9 @@ class EscposDecoder:
         self.bold = False
         self.align = 0
         self.size = (1, 1)
+        self.barcode_height = BARCODE_HEIGHT
+        self.barcode_module = BARCODE_MODULE
+        self.qr_module = QR_MODULE
 
     # --- the byte stream ------------------------------------------------------------------
 
@@ -167,9 +153,11 @@ class EscposDecoder:
                 break
             cmd = bytes(self._buffer[pos : pos + length])
             pos += length
-            if cmd[:2] != bytes((DLE, EOT)):
+            if cmd[:2] == bytes((DLE, EOT)):
+                handler(cmd)  # real-time: answered even off-line
+            elif self.online:
                 self._raw += cmd
-            handler(cmd)
+                handler(cmd)
         del self._buffer[:pos]
         out, self._out = self._out, []
         return out
@@ -234,8 +222,12 @@ class EscposDecoder:
         }.get(code)
         if special is not None:
             return special(buf, pos)
-        handler = self._character_size if code == ord("!") else _ignore
-        return self._fixed(buf, pos, GS_PARAMS, handler)
+        handlers = {
+            ord("!"): self._character_size,
+            ord("h"): self._barcode_height,
+            ord("w"): self._barcode_module,
+        }
+        return self._fixed(buf, pos, GS_PARAMS, handlers.get(code, _ignore))
 
     def _parse_fs(self, buf: bytearray, pos: int) -> Parsed:
         if pos + 1 >= len(buf):
@@ -309,7 +301,7 @@ class EscposDecoder:
             return 2, _ignore
         width = buf[pos + 4] + 256 * buf[pos + 5]
         height = buf[pos + 6] + 256 * buf[pos + 7]
-        return self._payload(buf, pos, 8, width * height, self._image_line(width * 8, height))
+        return self._payload(buf, pos, 8, width * height, self._image_line)
 
     def _downloaded_image(self, buf: bytearray, pos: int) -> Parsed:
         """GS * x y d1..dk, k = x * y * 8."""
@@ -383,6 +375,12 @@ class EscposDecoder:
         if width <= 8 and height <= 8:
             self.size = (width, height)
 
+    def _barcode_height(self, cmd: bytes) -> None:
+        self.barcode_height = cmd[2] or BARCODE_HEIGHT
+
+    def _barcode_module(self, cmd: bytes) -> None:
+        self.barcode_module = cmd[2] if 1 <= cmd[2] <= 6 else self.barcode_module
+
     def _select_code_page(self, cmd: bytes) -> None:
         self.code_page = cmd[2]
 
@@ -420,37 +418,62 @@ class EscposDecoder:
     def _cut(self, cmd: bytes) -> None:
         if self._chars:
             self._end_line()
+        if not self.online:
+            return  # the paper ran out on that last line: nothing is left to cut
         self._out.append(PrintedReceipt(tuple(self._lines), bytes(self._raw), self.columns))
         self._lines, self._raw = [], bytearray()
 
+    def _run_out(self) -> None:
+        """No paper for the next line: what printed is torn off, the printer is off-line."""
+        self.online = False
+        self._chars, self._widths, self._cells, self._graphic = [], [], 0, None
+        if self._lines:
+            receipt = PrintedReceipt(tuple(self._lines), bytes(self._raw), self.columns, False)
+            self._out.append(receipt)
+        self._lines, self._raw = [], bytearray()
+        self._out.append(PaperOut())
+
     def _two_d_code(self, cmd: bytes) -> None:
-        """GS ( k: remember stored QR data (fn 80), show it when printed (fn 81)."""
+        """GS ( k: module size (fn 67), stored QR data (fn 80), shown when printed (fn 81)."""
         cn, fn = cmd[5:7] if len(cmd) >= 7 else (0, 0)
         if cn != 49:
             return
-        if fn == 80:
+        if fn == 67 and len(cmd) >= 8:
+            self.qr_module = cmd[7]
+        elif fn == 80:
             self._qr_data = cmd[8:].decode("latin-1")
         elif fn == 81:
-            self._text_line(f"[QR {self._qr_data}]")
+            self._graphic_line(Graphic("qr", text=self._qr_data, module=self.qr_module))
 
     def _barcode_line(self, start: int, end: int | None) -> Handler:
         def show(cmd: bytes) -> None:
-            self._text_line(f"[barcode {cmd[start:end].decode('latin-1')}]")
+            system = cmd[2]
+            self._graphic_line(
+                Graphic(
+                    "barcode",
+                    text=barcode_text(system, cmd[start:end]),
+                    name=barcode_name(system),
+                    height=self.barcode_height,
+                    module=self.barcode_module,
+                )
+            )
 
         return show
 
-    def _image_line(self, width: int, height: int) -> Handler:
-        def show(cmd: bytes) -> None:
-            self._text_line(f"[image {width}x{height}]")
+    def _image_line(self, cmd: bytes) -> None:
+        """GS v 0 m xL xH yL yH: m 1 doubles the width, 2 the height, 3 both."""
+        mode = cmd[3] & 0x03 if cmd[3] in (0, 1, 2, 3, 48, 49, 50, 51) else 0
+        width, height = (cmd[4] + 256 * cmd[5]) * 8, cmd[6] + 256 * cmd[7]
+        scale = (2 if mode & 1 else 1, 2 if mode & 2 else 1)
+        self._graphic_line(Graphic("image", width=width, height=height, rows=cmd[8:], scale=scale))
 
-        return show
-
-    def _text_line(self, text: str) -> None:
-        """A bracketed stand-in for a printed symbol, on a line of its own."""
+    def _graphic_line(self, graphic: Graphic) -> None:
+        """A picture or symbol on a line of its own, its label standing for it in the text."""
         if self._chars:
             self._end_line()
-        for ch in text[: self.columns]:
+        for ch in graphic.label[: self.columns]:
             self._put(ch, 1)
+        self._graphic = graphic
         self._end_line()
 
     # --- characters and lines -----------------------------------------------------------------
@@ -494,10 +517,19 @@ class EscposDecoder:
         self._cells += cells
 
     def _end_line(self) -> None:
+        if not self.online:
+            return
+        if self.paper_lines is not None:
+            if self.paper_lines <= 0:
+                self._run_out()
+                return
+            self.paper_lines -= 1
         style = self._line_style if self._chars else PrintedLine("", 0, self.align)
         text = "".join(self._chars)
         widths = tuple(self._widths)
         self._lines.append(
-            PrintedLine(text, self._cells, style.align, style.bold, style.size, widths)
+            PrintedLine(
+                text, self._cells, style.align, style.bold, style.size, widths, self._graphic
+            )
         )
-        self._chars, self._widths, self._cells = [], [], 0
+        self._chars, self._widths, self._cells, self._graphic = [], [], 0, None

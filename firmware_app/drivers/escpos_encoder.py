@@ -7,6 +7,7 @@ module only lays it out for the paper width and turns it into printer bytes:
     FS &                      Chinese (GB18030) mode, when ``chinese_mode``
     (or ESC t n               the code page, for a known single-byte encoding)
     banner                    bold, centred
+    logo                      centred raster image (GS v 0), when there is one
     header                    centred; the first line double width and height
     items                     name; then detail left, amount right
     ----                      a rule across the width
@@ -14,7 +15,8 @@ module only lays it out for the paper width and turns it into printer bytes:
     taxes, tenders            label left, value right
     ----
     info                      left
-    QR code + code text       centred, when the receipt has a ``code``
+    code symbol + code text   centred, when the receipt has a ``code``: a QR code
+                              (GS ( k) or a CODE128 barcode (GS k), as ``code`` says
     footer                    centred
     FS .                      Chinese mode off again, when ``chinese_mode``
     GS V 66 0                 feed to the cutter and cut partially
@@ -40,6 +42,8 @@ from collections.abc import Iterable
 
 from escpos.constants import CODEPAGE_CHANGE, CTL_LF, FS, GS, HW_INIT, TXT_SIZE, TXT_STYLE
 
+from firmware_app.drivers.escpos_image import RasterImage, raster_command
+from firmware_app.drivers.escpos_symbols import QR_MAX_BYTES, code128, code128_fits, qr_code
 from firmware_app.lane.receipt import Receipt, ReceiptLine
 
 # python-escpos's commands, typed here (the library ships no type information).
@@ -57,14 +61,6 @@ CHINESE_OFF: bytes = FS + b"."  # FS .: back to single-byte code page characters
 SIZE_NORMAL: bytes = TXT_SIZE + b"\x00"  # GS ! 0x00
 SIZE_DOUBLE: bytes = TXT_SIZE + b"\x11"  # GS ! 0x11: double width and double height
 FEED_AND_PARTIAL_CUT: bytes = GS + b"V" + bytes((66, 0))  # GS V 66 0: feed to the cutter, cut
-QR_COMMAND: bytes = GS + b"(k"  # GS ( k pL pH cn fn ...: 2D codes
-QR_CN = 49  # cn for QR Code among the GS ( k symbologies
-QR_MODEL_2 = bytes((65, 50, 0))  # fn 65: select model, n1 = 50 (model 2), n2 = 0
-QR_MODULE_DOTS = 4  # fn 67: module size in dots (about 0.5 mm at 203 dpi)
-QR_EC_M = 49  # fn 69: error correction level M (15 %)
-QR_STORE = 80  # fn 80: store the data, m = 48
-QR_PRINT = 81  # fn 81: print the stored symbol, m = 48
-QR_MAX_BYTES = 512  # longer codes are printed as text only
 
 # ESC t page numbers of single-byte encodings, from Epson's standard code table.
 CODE_PAGES = {
@@ -81,6 +77,8 @@ CODE_PAGES = {
 
 MIN_COLUMNS = 16
 RULE = "-"
+CELL_DOTS = 12  # a Font A cell is 12 dots wide: 32 columns are 384 dots, 48 are 576
+CODE_KINDS = ("qr", "barcode", "none")
 
 
 class ReceiptEncoder:
@@ -91,16 +89,35 @@ class ReceiptEncoder:
     (``gb18030`` for Chinese-market printers, or a code page such as ``cp437``);
     characters it cannot encode print as ``?``. ``chinese_mode`` sends ``FS &``
     so the printer reads two-byte codes as Chinese characters.
+
+    ``code`` says how the receipt's code is printed above its text: ``qr``,
+    ``barcode`` (CODE128) or ``none`` (the text alone); a code too long for its
+    symbol is printed as text alone. ``logo`` is printed centred above the
+    header. ``dots`` is the printable width in dots (default: 12 per column).
     """
 
     def __init__(
-        self, columns: int, *, encoding: str = "gb18030", chinese_mode: bool = True
+        self,
+        columns: int,
+        *,
+        encoding: str = "gb18030",
+        chinese_mode: bool = True,
+        code: str = "qr",
+        logo: RasterImage | None = None,
+        dots: int | None = None,
     ) -> None:
         if columns < MIN_COLUMNS:
             raise ValueError(f"columns must be at least {MIN_COLUMNS}, got {columns}")
+        if code not in CODE_KINDS:
+            raise ValueError(f"code must be one of {CODE_KINDS}, got {code!r}")
         self.columns = columns
         self.encoding = codecs.lookup(encoding).name  # raises LookupError for an unknown codec
         self.chinese_mode = chinese_mode
+        self.code = code
+        self.dots = dots or columns * CELL_DOTS
+        if logo is not None and logo.width > self.dots:
+            raise ValueError(f"logo is {logo.width} dots wide, the paper {self.dots}")
+        self.logo = logo
         self._widths: dict[str, int] = {}
 
     # --- the receipt, top to bottom ----------------------------------------------------
@@ -110,6 +127,8 @@ class ReceiptEncoder:
         parts = [INIT, self._text_mode()]
         if receipt.banner:
             parts += [ALIGN_CENTRE, BOLD_ON, *self._wrapped(receipt.banner), BOLD_OFF]
+        if self.logo is not None:
+            parts += [ALIGN_CENTRE, raster_command(self.logo)]
         parts += self._header(receipt.header)
         parts.append(ALIGN_LEFT)
         for line in receipt.lines:
@@ -162,7 +181,7 @@ class ReceiptEncoder:
         return self._line(RULE * self.columns)
 
     def _closing(self, receipt: Receipt) -> list[bytes]:
-        """The centred end: the receipt's code (QR and text), then the footer."""
+        """The centred end: the receipt's code (symbol and text), then the footer."""
         if not receipt.code and not receipt.footer:
             return []
         parts = [ALIGN_CENTRE, *(self._code(receipt.code) if receipt.code else [])]
@@ -171,9 +190,17 @@ class ReceiptEncoder:
         return [*parts, ALIGN_LEFT]
 
     def _code(self, code: str) -> list[bytes]:
-        data = clean(code).encode("ascii", errors="replace")
-        parts = [] if len(data) > QR_MAX_BYTES else [qr_code(data)]
-        return parts + self._wrapped(code)
+        return [*self._symbol(code), *self._wrapped(code)]
+
+    def _symbol(self, code: str) -> list[bytes]:
+        """The code's QR code or barcode, or nothing when it does not fit one."""
+        # Symbols take ASCII only: anything else is sent as "?", as text would be.
+        text = clean(code).encode("ascii", errors="replace").decode("ascii")
+        if self.code == "qr" and len(text) <= QR_MAX_BYTES:
+            return [qr_code(text.encode("ascii"))]
+        if self.code == "barcode" and code128_fits(text, self.dots):
+            return [code128(text)]
+        return []
 
     def _wrapped(self, text: str) -> list[bytes]:
         return [self._line(part) for part in self.wrap(clean(text), self.columns)]
@@ -246,22 +273,3 @@ def clean(text: str) -> str:
             continue
         out.append("?" if category in ("Cc", "Cs", "Co", "Cn") else ch)
     return "".join(out)
-
-
-def qr_code(data: bytes) -> bytes:
-    """A QR Code (model 2, EC level M) of ``data``, stored and printed with GS ( k."""
-    return b"".join(
-        (
-            _gs_paren_k(QR_MODEL_2),
-            _gs_paren_k(bytes((67, QR_MODULE_DOTS))),
-            _gs_paren_k(bytes((69, QR_EC_M))),
-            _gs_paren_k(bytes((QR_STORE, 48)) + data),
-            _gs_paren_k(bytes((QR_PRINT, 48))),
-        )
-    )
-
-
-def _gs_paren_k(fn_and_params: bytes) -> bytes:
-    """GS ( k pL pH 49 fn ...: the length counts cn, fn and the parameters."""
-    size = len(fn_and_params) + 1
-    return QR_COMMAND + size.to_bytes(2, "little") + bytes((QR_CN,)) + fn_and_params

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from firmware_app.config import PrinterConfig
 from firmware_app.drivers.errors import PrinterError
 from firmware_app.drivers.escpos_encoder import ReceiptEncoder, clean
-from firmware_app.drivers.printer import SerialPrinter, parse_status, valid_status
+from firmware_app.drivers.printer import SerialPrinter
+from firmware_app.drivers.printer_status import PrinterFault
 from firmware_app.lane.receipt import Receipt, ReceiptLine
 from hw_sim.escpos_decoder import EscposDecoder, PrintedReceipt, StatusRequest
 from hw_sim.printer import SimulatedPrinter
@@ -197,7 +198,7 @@ def test_payloads_are_skipped_by_their_length_fields() -> None:
     barcode = b"\x1dkC\x0d4006381333931"
     other = b"\x1d(A\x02\x00\x1dV" + b"\x1c(A\x01\x00\n" + b"\x1b*\x00\x02\x00\x1dV"
     (printed,) = decode(b"\x1b@" + image + barcode + other + b"ok\n\x1dVB\x00")
-    assert printed.text == "[image 16x2]\n[barcode 4006381333931]\nok\n"
+    assert printed.text == "[LOGO 16x2]\n[BARCODE EAN13 4006381333931]\nok\n"
 
 
 def test_unknown_sequences_do_not_swallow_text() -> None:
@@ -293,13 +294,6 @@ def test_any_bytes_decode_alike_however_they_are_split(data: bytes, cuts: list[i
     assert split.pending == whole.pending
 
 
-@given(st.integers(0, 255), st.integers(0, 255))
-def test_status_parsing_takes_any_bytes(offline_cause: int, paper_sensor: int) -> None:
-    status = parse_status(offline_cause, paper_sensor)
-    assert status.paper in ("ok", "near-end", "out")
-    assert valid_status(offline_cause) == (offline_cause & 0x93 == 0x12)
-
-
 # --- the simulated printer's status answers -------------------------------------------------
 
 
@@ -309,32 +303,11 @@ def sim(tmp_path: Path) -> Iterator[SimulatedPrinter]:
         yield printer
 
 
-@pytest.mark.parametrize(
-    ("paper", "cover", "answers"),
-    [
-        ("ok", False, (0x12, 0x12, 0x12, 0x12)),
-        ("near-end", False, (0x12, 0x12, 0x12, 0x1E)),
-        ("out", False, (0x1A, 0x32, 0x12, 0x7E)),
-        ("ok", True, (0x1A, 0x16, 0x12, 0x12)),
-    ],
-)
-def test_simulated_status_bytes(
-    sim: SimulatedPrinter, paper: str, cover: bool, answers: tuple[int, ...]
-) -> None:
-    sim.paper(paper)
-    sim.cover(cover)
-    got = tuple(sim.status_byte(n) for n in (1, 2, 3, 4))
-    assert got == answers
-    assert all(valid_status(b) for b in got)
-    sim.unplug()
-    assert [sim.status_byte(n) for n in (1, 2, 3, 4)] == [None] * 4
-
-
 # --- SerialPrinter over a pseudo-terminal ------------------------------------------------------
 
 
 def config(port: str, **changes: object) -> PrinterConfig:
-    return PrinterConfig(port=port, columns=32, **changes)  # type: ignore[arg-type]
+    return PrinterConfig(port=port, columns=32, paper_mm=58, **changes)  # type: ignore[arg-type]
 
 
 def test_prints_through_a_pty_to_the_simulated_printer(tmp_path: Path) -> None:
@@ -346,7 +319,8 @@ def test_prints_through_a_pty_to_the_simulated_printer(tmp_path: Path) -> None:
     assert (out / "receipt-0001.txt").read_text(encoding="utf-8") == text
     assert (out / "receipt-0001.bin").read_bytes() == ReceiptEncoder(32).encode(CHINESE)
     assert (out / "receipt-0001.png").read_bytes().startswith(b"\x89PNG")
-    assert sim.bytes_received == len(ReceiptEncoder(32).encode(CHINESE))
+    status_queries = 2 * 3 * len(b"\x10\x04\x01")  # DLE EOT 1, 2 and 4, before and after
+    assert sim.bytes_received == len(ReceiptEncoder(32).encode(CHINESE)) + status_queries
 
 
 def test_receipts_are_numbered(sim: SimulatedPrinter) -> None:
@@ -385,8 +359,10 @@ def test_flow_control_reaches_the_port(
 
 def test_missing_port_raises_printer_error_naming_it(tmp_path: Path) -> None:
     port = str(tmp_path / "lane-printer")
-    with SerialPrinter(config(port)) as printer, pytest.raises(PrinterError, match=port):
+    with SerialPrinter(config(port)) as printer, pytest.raises(PrinterError, match=port) as e:
         printer.print_receipt(LATIN)
+    assert isinstance(e.value, PrinterFault)
+    assert (e.value.state, e.value.printed_partly) == ("missing", False)
 
 
 def test_reopens_after_errors(tmp_path: Path) -> None:
@@ -417,29 +393,9 @@ def test_printing_after_close_is_an_error(sim: SimulatedPrinter) -> None:
 
 def test_dummy_transport_collects_the_encoded_bytes() -> None:
     dummy = Dummy()
-    with SerialPrinter(config("dummy"), transport_factory=lambda _config: dummy) as printer:
+    with SerialPrinter(
+        config("dummy", status_check=False), transport_factory=lambda _config: dummy
+    ) as printer:
         printer.print_receipt(LATIN)
         printer.print_receipt(LATIN)
     assert dummy.output == ReceiptEncoder(32).encode(LATIN) * 2
-
-
-def test_status_check_refuses_to_print_into_trouble(sim: SimulatedPrinter) -> None:
-    with SerialPrinter(config(sim.port), status_check=True) as printer:
-        sim.paper("out")
-        with pytest.raises(PrinterError, match="paper out"):
-            printer.print_receipt(LATIN)
-        sim.paper("ok")
-        sim.cover(True)
-        with pytest.raises(PrinterError, match="cover open"):
-            printer.print_receipt(LATIN)
-        sim.cover(False)
-        sim.unplug()
-        with pytest.raises(PrinterError, match="not answering"):
-            printer.print_receipt(LATIN)
-        sim.plug()
-        sim.paper("near-end")
-        assert printer.status().paper == "near-end"
-        printer.print_receipt(LATIN)
-        assert "Milk 1L" in sim.wait_for_receipt(1, WAIT_S)
-    assert len(sim.printed) == 1
-    assert sim.printed[0].raw == ReceiptEncoder(32).encode(LATIN)
