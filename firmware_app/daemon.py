@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from firmware_app.drivers.errors import DeviceError
-from firmware_app.drivers.ports import CashDrawer, ReceiptPrinter
+from firmware_app.drivers.ports import CashDrawer
 from firmware_app.lane.effects import (
     DURABLE,
     CommitSale,
@@ -38,10 +38,10 @@ from firmware_app.lane.events import (
 from firmware_app.lane.machine import FINE, handle
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
-from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
 from firmware_app.payment import PaymentTerminal
+from firmware_app.printing import ReceiptSpooler
 from firmware_app.store.sales import SalesStore
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Lane:
         ports: Ports,
         sales: SalesStore,
         display: Display,
-        printer: ReceiptPrinter | None,
+        printer: ReceiptSpooler | None,
         drawer: CashDrawer | None,
         terminal: PaymentTerminal,
         clock: Callable[[], datetime],
@@ -96,6 +96,8 @@ class Lane:
         self.counts = {"key": 0, "scan": 0, "event": 0}
         self._queue: queue.Queue[Event] = queue.Queue()
         self.on_ready: Callable[[], None] | None = None
+        # Called on every turn of the loop (systemd's watchdog ping); must not raise.
+        self.heartbeat: Callable[[], None] | None = None
 
     # --- input --------------------------------------------------------------------
 
@@ -117,6 +119,8 @@ class Lane:
         """Handle events until ``stop`` is set."""
         self.display.show(self.state)
         while not stop.is_set():
+            if self.heartbeat is not None:
+                self.heartbeat()  # at least every TICK_S when idle: the get below times out
             try:
                 event: Event = self._queue.get(timeout=TICK_S)
             except queue.Empty:
@@ -157,10 +161,13 @@ class Lane:
         self.counts[kind] += 1
 
     def _commit(self, new_state: LaneState, effects: tuple[Effect, ...]) -> bool:
-        durable = [e for e in effects if isinstance(e, DURABLE)]
+        durable: list[Effect] = [e for e in effects if isinstance(e, DURABLE)]
+        if self.printer is not None:
+            # The receipt is owed with the sale: queued in the same transaction.
+            durable += [e for e in effects if isinstance(e, PrintReceipt)]
         if durable:
             try:
-                self.sales.apply(durable)
+                self.sales.apply(durable, at=self.clock())
             except Exception:
                 log.exception(
                     "could not save %s; the lane keeps its previous state",
@@ -179,8 +186,8 @@ class Lane:
                 match effect:
                     case KickDrawer():
                         self._kick()
-                    case PrintReceipt(receipt=receipt):
-                        self._print(receipt)
+                    case PrintReceipt():
+                        self._print()
                     case RequestPayment():
                         self._pay(effect)
                     case ScaleCommand(command=command):
@@ -198,18 +205,11 @@ class Lane:
             log.error("drawer: %s", e)
             self.post(DeviceState("drawer", "error", str(e)))
 
-    def _print(self, receipt: Receipt) -> None:
+    def _print(self) -> None:
         if self.printer is None:
             log.info("no printer configured; receipt not printed")
             return
-        try:
-            self.printer.print_receipt(receipt)
-        except DeviceError as e:
-            log.error("printer: %s", e)
-            self.post(DeviceState("printer", "error", str(e)))
-            return
-        if self.device_states().get("printer") != "ok":
-            self.post(DeviceState("printer", "ok"))
+        self.printer.wake()  # the receipt is in the print queue already
 
     def _scale_command(self, command: str) -> None:
         if self.scale is None:

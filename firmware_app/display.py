@@ -38,6 +38,10 @@ def render(state: LaneState, setup: LaneSetup, language: str) -> str:
         for d, s in state.devices
         if s not in FINE
     ]
+    if state.receipts_pending:
+        problems.append(
+            Message.of(Msg.RECEIPTS_WAITING, count=state.receipts_pending).render(language)
+        )
     if problems:
         parts.append("[" + "; ".join(problems) + "]")
     return "  ".join(parts)

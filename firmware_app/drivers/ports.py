@@ -27,15 +27,20 @@ class InputDevice(Protocol):
 
 
 class ReceiptPrinter(Protocol):
-    def print_receipt(self, receipt: Receipt) -> None:
-        """Print and cut one receipt; raises ``PrinterError`` when it cannot."""
+    def print_receipt(self, receipt: Receipt) -> object:
+        """Print and cut one receipt; returns the printer's status after it (or None);
+        raises ``PrinterError`` (a ``PrinterFault`` with its state word) when it cannot."""
+
+    def status(self) -> object:
+        """The printer's status now; raises ``PrinterError`` when it does not answer."""
 
     def close(self) -> None: ...
 
 
 class CashDrawer(InputDevice, Protocol):
-    def kick(self) -> None:
-        """Pulse the solenoid once; raises ``DrawerError`` when it cannot."""
+    def kick(self) -> object:
+        """Pulse the solenoid once; raises ``DrawerError`` when it cannot. The opening is
+        confirmed in the background (``DeviceState("drawer", "jammed")`` when it is not)."""
 
     @property
     def is_open(self) -> bool: ...

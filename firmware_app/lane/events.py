@@ -64,4 +64,20 @@ class Tick:
     """Periodic heartbeat so time-based rules run without input."""
 
 
-Event = KeyPressed | Scanned | ScaleUpdate | DeviceState | DrawerSwitch | PaymentResult | Tick
+@dataclass(frozen=True)
+class ReceiptsPending:
+    """How many receipts wait for the printer (the sales are committed; only paper is owed)."""
+
+    count: int
+
+
+Event = (
+    KeyPressed
+    | Scanned
+    | ScaleUpdate
+    | DeviceState
+    | DrawerSwitch
+    | PaymentResult
+    | Tick
+    | ReceiptsPending
+)

@@ -27,6 +27,7 @@ from firmware_app.lane.events import (
     Event,
     KeyPressed,
     PaymentResult,
+    ReceiptsPending,
     ScaleUpdate,
     Scanned,
     Tick,
@@ -62,15 +63,25 @@ def handle(
             return _tick(state, ctx)
         case DeviceState():
             return _device(state, event), ()
+        case ReceiptsPending(count=count):
+            return _receipts_pending(state, count), ()
         case _:
             return state, ()
 
 
 def _scale_update(state: LaneState, reading: ScaleReading, now: datetime) -> LaneState:
-    same_load = reading.status is ScaleStatus.STABLE and reading.grams == state.weighed_grams
-    return replace(
-        state, scale=reading, scale_at=now, load_changed=state.load_changed or not same_load
+    """Keep the reading; note when the platter's load changed since the last weighing.
+
+    Only what proves a new load counts: a stable weight other than the one sold
+    last, an empty platter, or a reading below zero (the load was lifted). A
+    moving, silent, erroneous or over-capacity answer proves nothing: the same
+    item jiggled, or a cable pulled for a moment, must not let it be sold twice.
+    """
+    stable = reading.status is ScaleStatus.STABLE
+    new_load = (stable and (reading.grams != state.weighed_grams or reading.grams == 0)) or (
+        reading.status is ScaleStatus.UNDER
     )
+    return replace(state, scale=reading, scale_at=now, load_changed=state.load_changed or new_load)
 
 
 def _drawer_switch(state: LaneState, is_open: bool, now: datetime) -> LaneState:
@@ -91,8 +102,10 @@ def _device(state: LaneState, event: DeviceState) -> LaneState:
     before = devices.get(event.device)
     devices[event.device] = event.state
     after = replace(state, devices=tuple(sorted(devices.items())))
-    if before == event.state:
-        return after
+    if event.device == "scale" and event.state == "ok" and event.detail:
+        return replace(after, message=_scale_result(event.detail))
+    if before == event.state or _keeps_message(state):
+        return after  # a problem shows on the status line in any case
     if event.state not in FINE:
         message = Message.of(Msg.DEVICE_PROBLEM, device=event.device, state=event.state)
         return replace(after, message=message)
@@ -100,6 +113,33 @@ def _device(state: LaneState, event: DeviceState) -> LaneState:
     if shown is not None and shown.id is Msg.DEVICE_PROBLEM and shown.arg("device") == event.device:
         return replace(after, message=Message.of(Msg.DEVICE_OK, device=event.device))
     return after
+
+
+def _keeps_message(state: LaneState) -> bool:
+    """The change to hand back stays on screen until the next key: a device's news
+    waits on the status line."""
+    return state.message is not None and state.message.id is Msg.CHANGE
+
+
+def _receipts_pending(state: LaneState, count: int) -> LaneState:
+    """Tell the cashier when a receipt could not print, and when the owed ones have."""
+    after = replace(state, receipts_pending=count)
+    if _keeps_message(state):
+        return after
+    if count > state.receipts_pending:
+        printer = dict(state.devices).get("printer", "error")
+        return replace(after, message=Message.of(Msg.RECEIPT_PENDING, state=printer, count=count))
+    if count == 0 and state.receipts_pending:
+        return replace(after, message=Message.of(Msg.RECEIPTS_PRINTED))
+    return after
+
+
+def _scale_result(detail: str) -> Message:
+    """The scale's answer to a ZERO or TARE key: ``zeroed``, ``zero refused: moving``…"""
+    command, refused, reason = detail.partition(" refused: ")
+    if refused:
+        return Message.of(Msg.SCALE_REFUSED, command=command, reason=reason)
+    return Message.of(Msg.SCALE_RESULT, result=detail)
 
 
 def _tick(state: LaneState, ctx: Ctx) -> Outcome:

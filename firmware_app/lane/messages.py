@@ -40,6 +40,8 @@ class Msg(enum.Enum):
     SCALE_SAME_WEIGHT = "scale_same_weight"
     SCALE_BELOW_MIN = "scale_below_min"
     SCALE_COMMAND = "scale_command"
+    SCALE_RESULT = "scale_result"
+    SCALE_REFUSED = "scale_refused"
     LINE_VOIDED = "line_voided"
     NOTHING_TO_VOID = "nothing_to_void"
     NO_SUCH_LINE = "no_such_line"
@@ -67,6 +69,9 @@ class Msg(enum.Enum):
     NO_RECEIPT = "no_receipt"
     DEVICE_PROBLEM = "device_problem"
     DEVICE_OK = "device_ok"
+    RECEIPT_PENDING = "receipt_pending"
+    RECEIPTS_PRINTED = "receipts_printed"
+    RECEIPTS_WAITING = "receipts_waiting"
     RECEIPT_REPRINTED = "receipt_reprinted"
 
 
@@ -95,7 +100,8 @@ class Message:
             return template
 
 
-TERMED = ("device", "state")  # arguments that are words to translate, not data
+# Arguments that are words to translate, not data.
+TERMED = ("device", "state", "result", "command", "reason")
 TERMS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "scanner": "扫描枪",
@@ -114,6 +120,23 @@ TERMS: Mapping[str, Mapping[str, str]] = {
         "cover_open": "盖子打开",
         "jammed": "卡住",
         "ambiguous": "设备不明确",
+        "conflict": "设备冲突",
+        "zero": "归零",
+        "tare": "去皮",
+        "clear tare": "清除皮重",
+        "zeroed": "已归零",
+        "tared": "已去皮",
+        "tare cleared": "皮重已清除",
+        "moving": "秤在晃动",
+        "over capacity": "超载",
+        "below zero": "低于零",
+        "outside zero range": "超出归零范围",
+        "tare on": "已去皮",
+        "nothing on the scale": "秤上无物",
+        "zero the empty scale first": "请先空秤归零",
+        "tare kept": "皮重保留",
+        "scale error": "秤故障",
+        "unknown to the scale": "秤不支持",
         "refused": "拒绝连接",
         "not_authorized": "无权限",
         "backlog": "积压",
@@ -152,6 +175,8 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SCALE_SAME_WEIGHT: "Same weight again: lift the item, weigh again",
         Msg.SCALE_BELOW_MIN: "Below the minimum weight {min} kg",
         Msg.SCALE_COMMAND: "Scale: {command} sent",
+        Msg.SCALE_RESULT: "Scale: {result}",
+        Msg.SCALE_REFUSED: "Scale refused {command}: {reason}",
         Msg.LINE_VOIDED: "Voided line {line}: {name}",
         Msg.NOTHING_TO_VOID: "Nothing to void",
         Msg.NO_SUCH_LINE: "No line {line}",
@@ -179,6 +204,9 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.NO_RECEIPT: "No receipt to reprint",
         Msg.DEVICE_PROBLEM: "{device}: {state}",
         Msg.DEVICE_OK: "{device}: ok",
+        Msg.RECEIPT_PENDING: "Printer {state}: receipt kept, prints when ready ({count} waiting)",
+        Msg.RECEIPTS_PRINTED: "Waiting receipts printed",
+        Msg.RECEIPTS_WAITING: "receipts to print: {count}",
         Msg.RECEIPT_REPRINTED: "Receipt {receipt} printed again (copy)",
     },
     "zh": {
@@ -210,6 +238,8 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SCALE_SAME_WEIGHT: "重量未变：请拿起商品重新称重",
         Msg.SCALE_BELOW_MIN: "低于最小称量 {min} kg",
         Msg.SCALE_COMMAND: "秤：已发送{command}",
+        Msg.SCALE_RESULT: "秤：{result}",
+        Msg.SCALE_REFUSED: "秤拒绝{command}：{reason}",
         Msg.LINE_VOIDED: "已删除第 {line} 行：{name}",
         Msg.NOTHING_TO_VOID: "没有可删除的行",
         Msg.NO_SUCH_LINE: "没有第 {line} 行",
@@ -237,6 +267,9 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.NO_RECEIPT: "没有可重打的小票",
         Msg.DEVICE_PROBLEM: "{device}：{state}",
         Msg.DEVICE_OK: "{device}：正常",
+        Msg.RECEIPT_PENDING: "打印机{state}：小票已保留，恢复后打印（{count}张）",
+        Msg.RECEIPTS_PRINTED: "待打印小票已打印",
+        Msg.RECEIPTS_WAITING: "待打印小票{count}张",
         Msg.RECEIPT_REPRINTED: "小票 {receipt} 已重打（副本）",
     },
 }

@@ -29,6 +29,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "void": "作废",
         "cancelled": "交易取消",
         "copy": "副本",
+        "reprint": "重打",
         "items": "件数",
     },
     "en": {
@@ -47,6 +48,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "void": "VOID",
         "cancelled": "CANCELLED",
         "copy": "COPY",
+        "reprint": "REPRINT",
         "items": "Items",
     },
 }

@@ -63,6 +63,7 @@ class LaneState:
     last_receipt: Receipt | None = None
     drawer_open: bool = False
     devices: tuple[tuple[str, str], ...] = ()  # (device, state word), sorted by device
+    receipts_pending: int = 0  # receipts waiting for the printer
     drawer_open_since: datetime | None = None
     drawer_alerted: bool = False  # the open-too-long alert has been raised for this opening
     # Same-weight protection: after a weighing, the load must change before the next one.

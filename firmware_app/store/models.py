@@ -168,6 +168,22 @@ class OutboxMessage(BaseModel):
     acked_at = peewee.TextField(null=True, index=True)
 
 
+class PrintJob(BaseModel):
+    """A receipt waiting for the printer (the sale is committed; only the paper is owed).
+
+    ``receipt`` is the receipt as JSON; ``reprint`` is set when part of it may
+    already be on paper (a fault mid-receipt, or a power cut while printing), so
+    that the next attempt is marked as a reprint.
+    """
+
+    id = peewee.AutoField()
+    number = peewee.IntegerField()
+    receipt = peewee.TextField()
+    created_at = peewee.TextField()
+    reprint = peewee.BooleanField(default=False)
+    attempts = peewee.IntegerField(default=0)
+
+
 # The catalog lives in a database file of its own: applying a 100,000-item
 # snapshot then never holds the write lock the lane needs to save a scan.
 CATALOG_MODELS: list[type[BaseModel]] = [Meta, CatalogItem, ItemCode, CatalogPart]
@@ -182,4 +198,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     TransactionTender,
     JournalEntry,
     OutboxMessage,
+    PrintJob,
 ]

@@ -21,6 +21,7 @@ from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import (
     CommitSale,
     DiscardSale,
+    PrintReceipt,
     RecordEvent,
     SaveSale,
     SaveSession,
@@ -29,6 +30,7 @@ from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.store.db import models_of
 from firmware_app.store.outbox import Outbox
+from firmware_app.store.print_queue import PrintQueue
 from firmware_app.sync.contract import timestamp
 
 SESSION = "lane.session"
@@ -48,12 +50,18 @@ class SalesStore:
         self.topic_for = topic_for
         self.m = models_of(db)
         self.outbox = Outbox(db)
+        self.print_queue = PrintQueue(db)
+        self._at: datetime | None = None
         self._saved_lines: dict[int, bool] = {}  # line no -> voided, as on disk
 
     # --- writing -----------------------------------------------------------------
 
-    def apply(self, effects: Iterable[object]) -> None:
-        """Apply durable effects in one transaction; raises on any failure, writing nothing."""
+    def apply(self, effects: Iterable[object], *, at: datetime | None = None) -> None:
+        """Apply durable effects in one transaction; raises on any failure, writing nothing.
+
+        A ``PrintReceipt`` among them queues its receipt for the printer (``at``: now).
+        """
+        self._at = at
         with self.db.atomic():
             saved = dict(self._saved_lines)
             try:
@@ -73,6 +81,8 @@ class SalesStore:
                 self._save_session(cashier)
             case CommitSale(record=record):
                 self._commit(record)
+            case PrintReceipt(receipt=receipt):
+                self.print_queue.add(receipt, self._at or datetime.now().astimezone())
             case RecordEvent(event=event):
                 self.outbox.append(
                     self.topic_for("events"),

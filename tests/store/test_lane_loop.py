@@ -7,7 +7,7 @@ import io
 import json
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from firmware_app.lane.ports import Ports, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
 from firmware_app.payment import SimulatedTerminal
+from firmware_app.printing import ReceiptSpooler
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
@@ -53,17 +54,28 @@ class Rig:
         self.drawer = GpioDrawer(drawer_config, pin_factory=self.pins)
         self.sim_printer = SimulatedPrinter(tmp_path / "out")
         self.printer = SerialPrinter(PrinterConfig(port=self.sim_printer.port))
+        sales = SalesStore(self.db, store_id="S1", lane_id="1", topic_for=lambda k: k)
         self.lane = Lane(
             setup=LaneSetup(),
             ports=Ports(catalog, cashiers, uuid7),
-            sales=SalesStore(self.db, store_id="S1", lane_id="1", topic_for=lambda k: k),
+            sales=sales,
             display=TextDisplay(io.StringIO(), setup=LaneSetup()),
-            printer=self.printer,
+            printer=None,
             drawer=self.drawer,
             terminal=SimulatedTerminal(),
             clock=lambda: datetime.now().astimezone(),
             initial=LaneState(),
         )
+        self.spooler = ReceiptSpooler(
+            self.printer,
+            sales.print_queue,
+            post=self.lane.post,
+            setup=LaneSetup(),
+            clock=lambda: datetime.now().astimezone(),
+            keep=timedelta(minutes=30),
+        )
+        self.lane.printer = self.spooler
+        self.spooler.start()
         self.committed_at_kick: list[int] = []
         sim_listener = self.sim_drawer.kick_pin.on_level
 
@@ -84,6 +96,7 @@ class Rig:
             self.lane.step(KeyPressed(name))
 
     def close(self) -> None:
+        self.spooler.close()
         self.printer.close()
         self.drawer.close()
         self.sim_printer.close()

@@ -12,11 +12,17 @@ def test_the_load_must_change_before_the_next_weighing() -> None:
     till = Till().do("signon", "scale 0.532", "key 1 PLU")
     till.do("key 1 PLU")
     assert till.message is Msg.SCALE_SAME_WEIGHT
-    till.do("scale moving", "scale 0.532", "key 1 PLU")  # lifted and put back: weighed anew
+    # Jiggled, a moment of silence or an error proves no new load.
+    for blip in ("scale moving", "scale silent", "scale error", "scale over"):
+        till.do(blip, "scale 0.532", "key 1 PLU")
+        assert till.message is Msg.SCALE_SAME_WEIGHT, blip
+    till.do("scale 0", "scale 0.532", "key 1 PLU")  # lifted off and put back: weighed anew
+    assert till.message is Msg.ITEM_ADDED
+    till.do("scale under", "scale 0.532", "key 1 PLU")  # lifted while tared: below zero
     assert till.message is Msg.ITEM_ADDED
     till.do("scale 0", "scale 0.6", "key 1 PLU")  # another item: a different weight
     assert till.message is Msg.ITEM_ADDED
-    assert till.state.sale is not None and len(till.state.sale.lines) == 3
+    assert till.state.sale is not None and len(till.state.sale.lines) == 4
 
 
 def test_labels_and_counted_items_are_not_weighings() -> None:
@@ -90,3 +96,39 @@ def test_device_problems_are_shown_and_cleared() -> None:
     assert till.message is Msg.DEVICE_OK
     assert dict(till.state.devices) == {"printer": "ok", "scale": "ok"}
     assert "paper out" not in render(till.state, till.setup, "en")
+
+
+def test_the_scales_answer_to_zero_and_tare_is_shown() -> None:
+    from firmware_app.lane.events import DeviceState
+
+    till = Till().do("signon", "key ZERO")
+    assert till.message is Msg.SCALE_COMMAND
+    till.send(DeviceState("scale", "ok", "zeroed"))
+    assert till.message is Msg.SCALE_RESULT
+    assert till.state.message is not None and till.state.message.render("zh") == "秤：已归零"
+    till.send(DeviceState("scale", "ok", "tare refused: moving"))
+    assert till.message is Msg.SCALE_REFUSED
+    assert till.state.message is not None
+    assert till.state.message.render("en") == "Scale refused tare: moving"
+    assert till.state.message.render("zh") == "秤拒绝去皮：秤在晃动"
+
+
+def test_receipts_waiting_for_the_printer_are_told_without_hiding_the_change() -> None:
+    from firmware_app.display import render
+    from firmware_app.lane.events import DeviceState, ReceiptsPending
+
+    till = Till().do("signon", "scan 6954767410388")
+    till.send(DeviceState("printer", "paper_out"))
+    till.send(ReceiptsPending(1))
+    assert till.message is Msg.RECEIPT_PENDING and till.state.receipts_pending == 1
+    assert till.state.message is not None
+    assert till.state.message.render("zh") == "打印机缺纸：小票已保留，恢复后打印（1张）"
+    till.send(ReceiptsPending(0))
+    assert till.message is Msg.RECEIPTS_PRINTED
+    till.do("key 1 0 CASH")
+    assert till.message is Msg.CHANGE
+    till.send(DeviceState("drawer", "jammed"))
+    till.send(ReceiptsPending(2))
+    assert till.message is Msg.CHANGE  # the change to hand back stays
+    line = render(till.state, till.setup, "en")
+    assert line.endswith("[drawer: jammed; printer: paper out; receipts to print: 2]")

@@ -1,0 +1,108 @@
+"""Receipts owed to customers: the print queue and the last receipt.
+
+The lane loop adds a receipt in the same transaction that commits its sale,
+so a sale is never paid without its receipt on record; the printing thread
+takes jobs in order and removes each one only when the printer has reported
+it printed. The last original receipt is kept too, so that ``REPRINT`` still
+works after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from firmware_app.lane.receipt import Receipt, ReceiptLine
+from firmware_app.store.db import models_of
+
+LAST_RECEIPT = "receipt.last"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    receipt: Receipt
+    created_at: datetime
+    reprint: bool
+    attempts: int
+
+
+def receipt_to_json(receipt: Receipt) -> str:
+    return json.dumps(asdict(receipt), ensure_ascii=False, separators=(",", ":"))
+
+
+def receipt_from_json(text: str) -> Receipt:
+    data: dict[str, Any] = json.loads(text)
+    pairs = ("totals", "taxes", "tenders")
+    return Receipt(
+        **{
+            **data,
+            "header": tuple(data["header"]),
+            "lines": tuple(ReceiptLine(**line) for line in data["lines"]),
+            **{key: tuple(tuple(p) for p in data[key]) for key in pairs},
+            "info": tuple(data["info"]),
+            "footer": tuple(data.get("footer", ())),
+        }
+    )
+
+
+class PrintQueue:
+    """Print jobs in the lane database (any thread; peewee gives each its connection)."""
+
+    def __init__(self, db: peewee.SqliteDatabase) -> None:
+        self.db = db
+        self.m = models_of(db)
+
+    def add(self, receipt: Receipt, at: datetime) -> int:
+        """Queue ``receipt``; inside the caller's transaction when there is one.
+
+        An original receipt (no banner) also becomes the one ``REPRINT`` prints.
+        """
+        with self.db.atomic():
+            text = receipt_to_json(receipt)
+            job = self.m.PrintJob.create(
+                number=receipt.number,
+                receipt=text,
+                created_at=at.isoformat(timespec="milliseconds"),
+            )
+            if not receipt.banner:
+                self.m.Meta.insert(key=LAST_RECEIPT, value=text).on_conflict_replace().execute()
+            return int(job.id)
+
+    def next(self) -> Job | None:
+        row = self.m.PrintJob.select().order_by(self.m.PrintJob.id).first()
+        if row is None:
+            return None
+        return Job(
+            id=row.id,
+            receipt=receipt_from_json(row.receipt),
+            created_at=datetime.fromisoformat(row.created_at),
+            reprint=bool(row.reprint),
+            attempts=int(row.attempts),
+        )
+
+    def attempt(self, job: Job) -> None:
+        """About to send ``job``: if the lane stops mid-receipt, the next try is a reprint."""
+        self.m.PrintJob.update(reprint=True, attempts=job.attempts + 1).where(
+            self.m.PrintJob.id == job.id
+        ).execute()
+
+    def failed(self, job: Job, *, printed_partly: bool) -> None:
+        """Nothing printed after all (the printer refused before any byte): as before."""
+        self.m.PrintJob.update(reprint=job.reprint or printed_partly).where(
+            self.m.PrintJob.id == job.id
+        ).execute()
+
+    def done(self, job_id: int) -> None:
+        self.m.PrintJob.delete().where(self.m.PrintJob.id == job_id).execute()
+
+    def pending(self) -> int:
+        return int(self.m.PrintJob.select().count())
+
+    def last_receipt(self) -> Receipt | None:
+        row = self.m.Meta.get_or_none(self.m.Meta.key == LAST_RECEIPT)
+        return receipt_from_json(row.value) if row else None
