@@ -2,6 +2,8 @@
 
 Exit codes: 0 the script ran and the lane handled all of it; 2 a bad script
 line or option (``FILE:LINE: reason``); 1 the lane did not do what a line asked.
+``python -m hw_sim --doctor [--fault NAME ...]`` runs ``firmware-lane doctor``'s
+checks against the simulated devices instead (exit code: the doctor's).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hw_sim.doctor import FAULTS as DOCTOR_FAULTS
 from hw_sim.script import ScriptError, load_script
 
 log = logging.getLogger("hw_sim")
@@ -22,7 +25,19 @@ log = logging.getLogger("hw_sim")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hw_sim", description=__doc__.splitlines()[0])
-    p.add_argument("--script", required=True, help="script file (see README: The simulated lane)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--script", help="script file (see README: The simulated lane)")
+    what.add_argument(
+        "--doctor", action="store_true", help="run the doctor's checks on the simulated devices"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(DOCTOR_FAULTS),
+        metavar="NAME",
+        help=f"with --doctor: a fault to simulate (repeatable): {', '.join(DOCTOR_FAULTS)}",
+    )
     p.add_argument("--catalog", type=Path, help="store.catalog/1 file (default: the sample)")
     p.add_argument("--broker", help="mqtt://HOST:PORT (default: a private mosquitto)")
     p.add_argument("--store", default="S001", help="store id (S001)")
@@ -59,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.doctor:
+        return _doctor(args)
+    if args.fault:
+        print("hw_sim: --fault goes with --doctor", file=sys.stderr)
+        return 2
     try:
         commands = load_script(args.script)
     except ScriptError as e:
@@ -104,6 +124,20 @@ def main(argv: list[str] | None = None) -> int:
                 server.close()
             sim.close()
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from hw_sim import doctor
+
+    with _broker(args.broker) as url:
+        return doctor.run(
+            faults=args.fault,
+            broker_url=url or doctor.OFFLINE_URL,
+            data_dir=args.data_dir,
+            out=args.out,
+            store=args.store,
+            lane=args.lane,
+        )
 
 
 def _store_server(url: str, data_dir: Path):

@@ -14,12 +14,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gpiozero.pins.mock import MockFactory
 
@@ -58,6 +58,7 @@ class SimOptions:
     store: str = "S001"
     lane: str = "01"
     echo: TextIO = sys.stdout
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # config tables
 
 
 class Tee:
@@ -86,9 +87,12 @@ class SimLane:
             tempfile.TemporaryDirectory(prefix="hw_sim-") if options.data_dir is None else None
         )
         self.data_dir = options.data_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        # Device links, as udev gives a real lane (/dev/lane-scale): a re-plugged
+        # USB adapter comes back behind the same name.
+        self._dev = tempfile.TemporaryDirectory(prefix="hw_sim-dev-")
         self.scanner = SimulatedHidDevice("sim-scanner")
         self.keypad = SimulatedHidDevice("sim-keypad")
-        self.scale = SimulatedScale()
+        self.scale = SimulatedScale(link=Path(self._dev.name) / "lane-scale")
         self.printer = SimulatedPrinter(options.out)
         self.pins = MockFactory()
         self.terminal = SimulatedTerminal()
@@ -114,27 +118,28 @@ class SimLane:
         self.printed = 0
 
     def _config(self) -> config_mod.Config:
-        return config_mod.parse(
-            {
-                "lane": {
-                    "store": self.options.store,
-                    "lane": self.options.lane,
-                    "data_dir": str(self.data_dir),
-                },
-                "scanner": {"path": "sim-scanner"},
-                "keypad": {"path": "sim-keypad"},
-                "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
-                "printer": {"port": self.printer.port},
-                "mqtt": {
-                    "url": self.options.broker_url or OFFLINE_URL,
-                    "ack_timeout_s": 5,
-                    "reconnect_min_s": 0.2,
-                    "reconnect_max_s": 2,
-                },
-                "display": {"language": "en"},
+        tables: dict[str, dict[str, Any]] = {
+            "lane": {
+                "store": self.options.store,
+                "lane": self.options.lane,
+                "data_dir": str(self.data_dir),
             },
-            source="hw_sim",
-        )
+            "scanner": {"path": "sim-scanner"},
+            "keypad": {"path": "sim-keypad"},
+            "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
+            "printer": {"port": self.printer.port},
+            "drawer": {"confirm_ms": 300},
+            "mqtt": {
+                "url": self.options.broker_url or OFFLINE_URL,
+                "ack_timeout_s": 5,
+                "reconnect_min_s": 0.2,
+                "reconnect_max_s": 2,
+            },
+            "display": {"language": "en"},
+        }
+        for name, values in self.options.overrides.items():
+            tables.setdefault(name, {}).update(values)
+        return config_mod.parse(tables, source="hw_sim")
 
     def _seed(self) -> None:
         """The catalog and the two simulated cashiers, unless the data dir has them."""
@@ -166,6 +171,7 @@ class SimLane:
         for device in (self.scanner, self.keypad, self.scale, self.printer):
             device.close()
         self._screen_log.close()
+        self._dev.cleanup()
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -184,8 +190,15 @@ class SimLane:
 
     def wait_idle(self) -> None:
         self.settle()
-        self.printer.idle(timeout=SETTLE_S)
+        self.wait_printed()
         self.echo_receipts()
+
+    def wait_printed(self) -> None:
+        """Wait until what the lane could print has reached the simulated paper."""
+        spooler = self.app.spooler
+        if spooler is not None:
+            self.wait_for(spooler.idle, "the receipt printer")
+        self.printer.idle(timeout=SETTLE_S)
 
     def echo_receipts(self) -> None:
         receipts = list(self.printer.receipts)
@@ -211,21 +224,21 @@ class SimLane:
         self.keypad.press_names(names, self.config.keypad.keymap)
         self.wait_for(lambda: self.lane.counts["key"] >= before + len(names), "the keys")
         self.settle()
-        self.printer.idle(timeout=SETTLE_S)
+        self.wait_printed()
         self.echo_receipts()
 
     def _do_type(self, text: str) -> None:
         self._do_key(*("DOT" if ch == "." else ch for ch in text))
 
     def _do_scale(self, what: str) -> None:
-        if what == "unplug":
-            self.scale.unplug()
+        if what in ("unplug", "pull"):
+            self.scale.unplug() if what == "unplug" else self.scale.pull_adapter()
             self.wait_for(
                 lambda: self._scale_status() is ScaleStatus.SILENT, "the scale to go silent"
             )
             return
-        if what == "plug":
-            self.scale.plug()
+        if what in ("plug", "replug"):
+            self.scale.plug() if what == "plug" else self.scale.plug_adapter()
             self.wait_for(
                 lambda: self._scale_status() not in (None, ScaleStatus.SILENT), "the scale"
             )
@@ -241,14 +254,20 @@ class SimLane:
             )()
             self.wait_for(lambda: self._scale_status() is expected[what], f"scale {what}")
             return
-        grams = int(Decimal(what) * 1000)
-        self.scale.set_weight(grams)
-        self.wait_for(
-            lambda: (
-                self._scale_status() is ScaleStatus.STABLE and self.lane.state.scale.grams == grams
-            ),
-            f"scale {what} kg",
-        )
+        self.scale.set_weight(int(Decimal(what) * 1000))
+        shown = self.scale.shown  # the scale's own figure (its zero, its tare)
+
+        def arrived() -> bool:
+            reading = self.lane.state.scale if self._scale_status() else None
+            if not shown.steady_weight:
+                return reading is not None and reading.status is not ScaleStatus.STABLE
+            return (
+                reading is not None
+                and reading.status is ScaleStatus.STABLE
+                and reading.grams == shown.grams
+            )
+
+        self.wait_for(arrived, f"scale {what} kg")
 
     def _scale_status(self) -> ScaleStatus | None:
         self.settle()
@@ -260,17 +279,50 @@ class SimLane:
             self.printer.unplug()
         elif words == ("plug",):
             self.printer.plug()
+        elif words[:2] == ("paper", "out-after"):
+            self.printer.paper_out_after(int(words[2]))
         elif words[0] == "paper":
             self.printer.paper(words[1])
+        elif words[0] == "cutter":
+            self.printer.cutter_error(words[1] == "jam")
         else:
             self.printer.cover(words[1] == "open")
+        if self.app.spooler is not None and words[:2] != ("paper", "out-after"):
+            # A technician fixing the printer: the lane looks at once, not at its next poll.
+            self.app.spooler.wake()
+            self.wait_idle()
 
     def _do_drawer(self, what: str) -> None:
-        if what == "jam":
-            self.drawer.jam()
-            return
-        self.drawer.close_drawer()
-        self.wait_for(lambda: not self.lane.state.drawer_open, "the drawer to close")
+        if what in ("jam", "stick"):
+            self.drawer.jam(kicks=2 if what == "jam" else 1)
+        elif what == "unjam":
+            self.drawer.unjam()
+        elif what == "key":
+            self.drawer.open_with_key()
+            self.wait_for(lambda: self.lane.state.drawer_open, "the drawer to open")
+        else:
+            self.drawer.close_drawer()
+            self.wait_for(lambda: not self.lane.state.drawer_open, "the drawer to close")
+
+    def _do_scanner(self, what: str) -> None:
+        self._hid(self.scanner, "scanner", what)
+
+    def _do_keypad(self, what: str) -> None:
+        self._hid(self.keypad, "keypad", what)
+
+    def _hid(self, device: SimulatedHidDevice, name: str, what: str) -> None:
+        if what == "unplug":
+            device.unplug()
+            self.wait_for(
+                lambda: self.lane.device_states().get(name) == "missing", f"the {name} to go"
+            )
+        else:
+            device.plug()
+            self.wait_for(
+                lambda: self.lane.device_states().get(name) == "ok",
+                f"the {name} to come back",
+                timeout=SETTLE_S + 5,
+            )
 
     def _do_terminal(self, what: str) -> None:
         self.terminal.decline = what == "decline"

@@ -4,8 +4,14 @@ The whole script is checked before anything runs, so a typo on line 40 stops
 the run at once with ``script.txt:40: scale: expected KG, motion, over, under,
 unplug or plug, got 'heavy'`` instead of after a half-finished sale.
 
-Beside the spec's commands, hw_sim understands ``terminal approve`` /
-``terminal decline`` (what the simulated payment terminal answers next).
+Beside the spec's commands, hw_sim understands more faults to inject (README,
+"hw_sim script extensions"): ``terminal approve|decline`` (what the payment
+terminal answers next), ``scale pull|replug`` (the scale's USB adapter),
+``printer paper out-after N`` (the roll ends N lines into the next receipt),
+``printer cutter jam|ok``, ``scanner unplug|plug``, ``keypad unplug|plug``,
+``drawer stick`` (the next kick fails, the retry opens it), ``drawer jam`` (the
+kick and its retry fail: the lane reports it jammed), ``drawer unjam`` and
+``drawer key`` (opened by hand with its key).
 """
 
 from __future__ import annotations
@@ -34,8 +40,13 @@ class Command:
     text: str
 
 
-SCALE_WORDS = ("motion", "over", "under", "unplug", "plug")
+SCALE_WORDS = ("motion", "over", "under", "unplug", "plug", "pull", "replug")
+DRAWER_WORDS = ("close", "jam", "stick", "unjam", "key")
+HID_WORDS = ("unplug", "plug")
+MAX_PAPER_LINES = 10000
 PRINTER_FORMS = {
+    ("cutter", "jam"),
+    ("cutter", "ok"),
     ("paper", "ok"),
     ("paper", "near-end"),
     ("paper", "out"),
@@ -116,14 +127,26 @@ def _scale(rest: str) -> tuple[str, ...]:
 
 def _printer(rest: str) -> tuple[str, ...]:
     words = tuple(rest.split())
-    if words not in PRINTER_FORMS:
-        raise ValueError("expected paper ok|near-end|out, cover open|closed, unplug or plug")
-    return words
+    if len(words) == 3 and words[:2] == ("paper", "out-after"):
+        if words[2].isascii() and words[2].isdigit() and int(words[2]) <= MAX_PAPER_LINES:
+            return words
+    elif words in PRINTER_FORMS:
+        return words
+    raise ValueError(
+        "expected paper ok|near-end|out|out-after N, cover open|closed, "
+        f"cutter jam|ok, unplug or plug, got {rest!r}"
+    )
 
 
 def _drawer(rest: str) -> tuple[str, ...]:
-    if rest not in ("close", "jam"):
-        raise ValueError(f"expected close or jam, got {rest!r}")
+    if rest not in DRAWER_WORDS:
+        raise ValueError(f"expected {', '.join(DRAWER_WORDS)}, got {rest!r}")
+    return (rest,)
+
+
+def _hid(rest: str) -> tuple[str, ...]:
+    if rest not in HID_WORDS:
+        raise ValueError(f"expected unplug or plug, got {rest!r}")
     return (rest,)
 
 
@@ -156,6 +179,8 @@ CHECKERS = {
     "scale": _scale,
     "printer": _printer,
     "drawer": _drawer,
+    "scanner": _hid,
+    "keypad": _hid,
     "sleep": _sleep,
     "wait": _wait,
     "terminal": _terminal,
