@@ -415,6 +415,9 @@ def _check_matches(where: UplinkTopic, message: dict[str, Any]) -> None:
 # --- command line ------------------------------------------------------------------------
 
 
+PART_ITEMS = 20_000  # about 4 MB of JSON per message
+
+
 def publish_catalog(
     broker_url: str,
     path: Path,
@@ -422,12 +425,15 @@ def publish_catalog(
     store: str,
     root: str = "pos",
     login: BrokerLogin | None = None,
+    part_items: int = PART_ITEMS,
 ) -> str:
-    """Publish a ``store.catalog/1`` file to ``{root}/{store}/catalog``; returns the topic."""
+    """Publish a ``store.catalog/1`` file to ``{root}/{store}/catalog``, in parts of at
+    most ``part_items`` items when it is bigger; returns the topic."""
     message = decode(path.read_bytes())
     validate(message)
     if message["schema"] != "store.catalog/1":
         raise ContractError(f"schema: expected 'store.catalog/1', got {message['schema']!r}")
+    parts = split_catalog(message, part_items)
     if not ID_PATTERN.fullmatch(store):
         raise StoreServerError(f"--store: {store!r} does not match [A-Za-z0-9_-]{{1,32}}")
     topic = f"{root}/{store}/catalog"
@@ -439,16 +445,38 @@ def publish_catalog(
         raise StoreServerError(f"no broker at {host}:{port}: {e}") from e
     client.loop_start()
     try:
-        info = client.publish(topic, encode(message), qos=1)
-        info.wait_for_publish(START_TIMEOUT_S)
-        if not info.is_published():
-            raise StoreServerError(
-                f"the broker did not take the catalog within {START_TIMEOUT_S} s"
-            )
+        for part in parts:
+            info = client.publish(topic, encode(part), qos=1)
+            info.wait_for_publish(START_TIMEOUT_S)
+            if not info.is_published():
+                raise StoreServerError(
+                    f"the broker did not take the catalog within {START_TIMEOUT_S} s"
+                )
     finally:
         client.disconnect()
         client.loop_stop()
     return topic
+
+
+def split_catalog(message: dict[str, Any], part_items: int = PART_ITEMS) -> list[dict[str, Any]]:
+    """``message`` as parts of at most ``part_items`` items (docs/mqtt.md, "Parts"):
+    the same version and base version on each, ``removed`` and promotions with part 1.
+    A message that fits, or already is a part, goes as it is."""
+    items = message["items"]
+    if len(items) <= part_items or "parts" in message:
+        return [message]
+    chunks = [items[i : i + part_items] for i in range(0, len(items), part_items)]
+    return [
+        {
+            **message,
+            "part": n,
+            "parts": len(chunks),
+            "items": chunk,
+            "removed": message.get("removed", []) if n == 1 else [],
+            "promotions": message.get("promotions", []) if n == 1 else [],
+        }
+        for n, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def _print_line(topic: str, message: dict[str, Any]) -> None:
@@ -469,6 +497,13 @@ def _parser() -> argparse.ArgumentParser:
         help="publish a store.catalog/1 file to {root}/{store}/catalog and exit",
     )
     p.add_argument("--store", help="store id (with --publish-catalog)")
+    p.add_argument(
+        "--part-items",
+        type=int,
+        default=PART_ITEMS,
+        metavar="N",
+        help=f"with --publish-catalog: parts of at most N items ({PART_ITEMS})",
+    )
     p.add_argument("--username", default="", help="the broker's username for the store server")
     p.add_argument(
         "--password-file",
@@ -498,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
                 store=args.store,
                 root=args.root,
                 login=_login(args),
+                part_items=max(1, args.part_items),
             )
             print(f"published {args.publish_catalog} to {topic}")
             return 0

@@ -224,3 +224,25 @@ def test_publish_catalog_refuses_an_invalid_file(
     assert "version" in capsys.readouterr().err
     assert main(["--broker", mosquitto.url, "--publish-catalog", str(bad)]) == 2
     assert main(["--broker", "http://x", "--db", str(tmp_path / "x.db")]) == 2
+
+
+def test_publish_catalog_splits_a_big_file_into_parts(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    from firmware_app.store.catalog_doc import combine, parse_catalog
+
+    catalog = REPO / "hw_sim" / "samples" / "catalog.json"
+    whole = json.loads(catalog.read_bytes())
+    reader = Lane(mosquitto.url, "pos/S001/catalog")
+    try:
+        assert main(["--broker", mosquitto.url, "--publish-catalog", str(catalog),
+                     "--store", "S001", "--part-items", "3"]) == 0  # fmt: skip
+        expected = -(-len(whole["items"]) // 3)
+        wait_until(lambda: len(reader.received) == expected, "every part")
+    finally:
+        reader.close()
+    parts = [parse_catalog(payload) for _, payload in reader.received]
+    assert [p.part for p in parts] == list(range(1, expected + 1))
+    assert {p.parts for p in parts} == {expected}
+    joined = combine(parts)  # what the lane applies: the same catalog, all or nothing
+    assert joined.items == parse_catalog(catalog.read_bytes()).items
