@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from firmware_app import __version__
 from firmware_app.catalog_updates import CatalogUpdates
+from firmware_app.clock import CLOCK_OK, ClockWatch, boottime, clock_state, ntp_synchronized
 from firmware_app.config import Config
 from firmware_app.daemon import Display, Lane
 from firmware_app.display import TextDisplay
@@ -56,6 +57,7 @@ class Hardware:
     terminal: PaymentTerminal | None = None
     display: Display | None = None
     clock: Callable[[], datetime] | None = None
+    input_lister: Callable[[], Any] | None = None  # the kernel's input nodes, for discovery
 
 
 def make_clock(config: Config) -> Callable[[], datetime]:
@@ -99,6 +101,12 @@ class LaneApp:
         self.inputs: list[InputDevice] = []
         self.drawer_fault = ""
         self._next_housekeeping = 0.0
+        # The clock, as the retained status reports it (devices.clock): never on the
+        # cashier's screen, where "unsynced" on a lane without NTP would never go away.
+        self.clock_watch = ClockWatch()
+        self.clock_word = CLOCK_OK
+        self._ntp: bool | None = None
+        self._next_ntp_check = 0.0
         self.closed = False
         try:
             self._build(hw)
@@ -122,13 +130,15 @@ class LaneApp:
             ports=ports,
             sales=self.sales,
             display=display,
-            printer=self.printer,
+            printer=None,
             drawer=self.drawer,
             terminal=hw.terminal or SimulatedTerminal(decline=config.payment.decline),
             clock=self.clock,
             initial=self.restore(),
             scale=self.scale,
         )
+        self.spooler = self._spooler()
+        self.lane.printer = self.spooler
         if self.drawer_fault:
             self.lane.post(DeviceState("drawer", "missing", self.drawer_fault))
         self.inputs = self._inputs(hw)
@@ -145,7 +155,10 @@ class LaneApp:
         """The state the lane was in when it stopped: who was signed on, the open sale."""
         cashier = self.sales.load_session()
         sale = self.sales.load_open_sale()
-        state = LaneState(next_receipt_no=self.sales.next_receipt_no())
+        state = LaneState(
+            next_receipt_no=self.sales.next_receipt_no(),
+            last_receipt=self.sales.print_queue.last_receipt(),
+        )
         if cashier is not None:
             state = replace(state, mode=Mode.READY, cashier=cashier)
         if sale is not None:
@@ -160,6 +173,21 @@ class LaneApp:
         from firmware_app.drivers.printer import SerialPrinter
 
         return SerialPrinter(self.config.printer)
+
+    def _spooler(self):
+        if self.printer is None:
+            return None
+        from firmware_app.printing import ReceiptSpooler
+
+        return ReceiptSpooler(
+            self.printer,
+            self.sales.print_queue,
+            post=self.lane.post,
+            setup=self.setup,
+            clock=self.clock,
+            keep=timedelta(minutes=self.config.printer.pending_keep_min),
+            status_check=self.config.printer.status_check,
+        )
 
     def _scale(self):
         if not self.config.scale.enabled:
@@ -182,14 +210,18 @@ class LaneApp:
             return None
 
     def _inputs(self, hw: Hardware) -> list[InputDevice]:
+        from firmware_app.drivers.discovery import InputDiscovery
         from firmware_app.drivers.keypad import Keypad
         from firmware_app.drivers.scanner import Scanner
 
+        # One discovery for both, built before either starts: a scanner and a keypad
+        # never read the same input device, and a keyboard that is neither is never taken.
+        discovery = InputDiscovery(lister=hw.input_lister) if hw.input_lister else InputDiscovery()
         devices: list[InputDevice] = []
         scanner_kw = {"source_factory": hw.scanner_source} if hw.scanner_source else {}
         keypad_kw = {"source_factory": hw.keypad_source} if hw.keypad_source else {}
-        devices.append(Scanner(self.config.scanner, **scanner_kw))
-        devices.append(Keypad(self.config.keypad, **keypad_kw))
+        devices.append(Scanner(self.config.scanner, discovery=discovery, **scanner_kw))
+        devices.append(Keypad(self.config.keypad, discovery=discovery, **keypad_kw))
         if self.scale is not None:
             devices.append(self.scale)
         if self.drawer is not None:
@@ -213,7 +245,7 @@ class LaneApp:
         return {
             "version": __version__,
             "catalog_version": self.catalog.version(),
-            "devices": self.lane.device_states(),
+            "devices": {**self.lane.device_states(), "clock": self.clock_word},
         }
 
     def on_downlink(self, topic: str, payload: bytes) -> None:
@@ -228,6 +260,8 @@ class LaneApp:
     def start(self) -> None:
         for device in self.inputs:
             device.start(self.lane.post)
+        if self.spooler is not None:
+            self.spooler.start()
         self.catalog_updates.start()
         self.sync.start()
 
@@ -237,6 +271,7 @@ class LaneApp:
     def housekeeping(self) -> None:
         """Now and then, on the lane loop (the writer of sales): delete finished sales
         older than ``keep_days`` that the store server has, a batch at a time."""
+        self._watch_clock()
         now = time.monotonic()
         if now < self._next_housekeeping:
             return
@@ -251,6 +286,25 @@ class LaneApp:
         # A full batch means more may be waiting: come back soon, else in ten minutes.
         self._next_housekeeping = now + (1.0 if deleted >= PRUNE_BATCH else HOUSEKEEPING_S)
 
+    def _watch_clock(self) -> None:
+        """A clock without NTP or one that jumped: warned in the log and in ``status``;
+        sale times carry their UTC offset whatever happens."""
+        mono = boottime()  # CLOCK_BOOTTIME: a suspend is not taken for a jump
+        jump = self.clock_watch.observe(time.time(), mono)
+        if jump is not None:
+            log.warning("%s: sale times around %s may be off", jump, self.clock().isoformat())
+        if mono >= self._next_ntp_check:
+            self._ntp = ntp_synchronized()
+            self._next_ntp_check = mono + 60.0
+        word = clock_state(self._ntp, self.clock_watch, mono)
+        if word != self.clock_word:
+            if word == CLOCK_OK:
+                log.info("clock: ok")
+            else:
+                log.warning("clock: %s", word)
+            self.clock_word = word
+            self.sync.status_changed()
+
     def close(self) -> None:
         """Stop everything; the open sale stays in the database. Idempotent."""
         if self.closed:
@@ -258,6 +312,8 @@ class LaneApp:
         self.closed = True
         for device in reversed(getattr(self, "inputs", [])):
             _quietly(device.close)
+        if getattr(self, "spooler", None) is not None:
+            _quietly(self.spooler.close)
         if getattr(self, "printer", None) is not None:
             _quietly(self.printer.close)
         if getattr(self, "sync", None) is not None:
@@ -282,13 +338,30 @@ def _display_stream(device: str):
 
 
 def run_daemon(config: Config) -> int:
-    """``firmware-lane run``: until SIGTERM or SIGINT; the open sale is kept."""
+    """``firmware-lane run``: until SIGTERM or SIGINT; the open sale is kept.
+
+    Under systemd (``Type=notify``, see systemd/firmware-lane.service) it says READY=1
+    once the database is open and the devices were tried, pings the watchdog from the
+    lane loop, so a hung loop gets the lane restarted, and says STOPPING=1 on a signal.
+    """
+    from firmware_app.notify import Notifier
+    from firmware_app.store.lock import LaneLock
+
     logging.getLogger().setLevel(config.log_level.upper())
+    # Held for the daemon's life: a restore cannot swap lane.db under a selling lane,
+    # and a second daemon on the same data_dir is refused with the holder's pid.
+    lock = LaneLock.for_lane(config.data_dir, "the lane daemon").acquire()
     stop = threading.Event()
-    app = LaneApp(config)
+    notifier = Notifier.from_env()
+    try:
+        app = LaneApp(config)
+    except BaseException:
+        lock.release()
+        raise
 
     def on_signal(signum: int, frame: object) -> None:
         log.info("signal %d: shutting down", signum)
+        notifier.stopping(f"signal {signum}: shutting down")
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -296,7 +369,11 @@ def run_daemon(config: Config) -> int:
     try:
         app.start()
         log.info("lane %s/%s running (version %s)", config.store, config.lane, __version__)
+        app.lane.heartbeat = notifier.watchdog
+        notifier.ready(f"lane {config.store}/{config.lane} running (version {__version__})")
         app.run(stop)
     finally:
         app.close()
+        notifier.close()
+        lock.release()
     return 0

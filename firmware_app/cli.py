@@ -4,6 +4,11 @@
     firmware-lane [--config FILE] catalog import FILE
     firmware-lane [--config FILE] cashier add ID --role cashier|supervisor
     firmware-lane [--config FILE] config check
+    firmware-lane [--config FILE] backup
+    firmware-lane [--config FILE] restore FILE [--force] [--store-seq N]
+    firmware-lane [--config FILE] journal verify
+    firmware-lane [--config FILE] doctor
+    firmware-lane [--config FILE] test-print
 
 PINs are read from a prompt (twice) or, when stdin is not a terminal, from its
 first line: never from the command line, where ``ps`` and shell history see them.
@@ -24,15 +29,16 @@ from firmware_app import __version__
 from firmware_app import config as config_mod
 from firmware_app.errors import LaneError
 from firmware_app.lane.ports import Role
+from firmware_app.logs import reset_logging, setup_logging
 
 DEFAULT_CONFIG = "/etc/firmware-lane/lane.toml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Logs go to stderr, so that stdout is the command's answer; `run` logs to stdout
+    # (the journal) at the config's level once the config is read.
+    setup_logging("info", sys.stderr)
     try:
         return int(args.func(args))
     except LaneError as e:
@@ -40,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 1
+    finally:
+        reset_logging()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +84,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = cfg.add_parser("check", help="validate the config file", parents=[common])
     check.set_defaults(func=_config_check)
+
+    doctor = sub.add_parser(
+        "doctor", help="check devices, broker, databases, disk and clock", parents=[common]
+    )
+    doctor.set_defaults(func=_doctor)
+    test_print = sub.add_parser(
+        "test-print", help="print a test receipt with the printer settings", parents=[common]
+    )
+    test_print.set_defaults(func=_test_print)
+
+    backup = sub.add_parser(
+        "backup", help="back up the databases to backup.dir (online)", parents=[common]
+    )
+    backup.set_defaults(func=_backup)
+    restore = sub.add_parser(
+        "restore", help="restore lane.db from a backup (the lane stopped)", parents=[common]
+    )
+    restore.add_argument("file", help="a backup's .lane.db file")
+    restore.add_argument(
+        "--force", action="store_true", help="restore another lane's backup or a broken journal"
+    )
+    restore.add_argument(
+        "--store-seq",
+        type=int,
+        metavar="N",
+        help="the store server holds this lane's messages up to seq N",
+    )
+    restore.set_defaults(func=_restore)
+    journal = sub.add_parser("journal", help="journal commands").add_subparsers(
+        dest="journal_command", required=True
+    )
+    verify = journal.add_parser(
+        "verify", help="verify the journal's hash chain and the sales", parents=[common]
+    )
+    verify.set_defaults(func=_journal_verify)
     return parser
 
 
@@ -86,7 +129,9 @@ def _config(args: argparse.Namespace) -> config_mod.Config:
 def _run(args: argparse.Namespace) -> int:
     from firmware_app.bootstrap import run_daemon
 
-    return run_daemon(_config(args))
+    config = _config(args)
+    setup_logging(config.log_level, sys.stdout, secrets=[config.mqtt.password])
+    return run_daemon(config)
 
 
 def _open_db(config: config_mod.Config):
@@ -145,6 +190,78 @@ def _config_check(args: argparse.Namespace) -> int:
     config = _config(args)
     print(f"{config.path}: ok (store {config.store}, lane {config.lane})")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from firmware_app.doctor import run_doctor
+
+    config = _config(args)
+    # Each line carries its check's error: the drivers' own log lines would repeat them.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        return run_doctor(config)
+    finally:
+        root.setLevel(level)
+
+
+def _test_print(args: argparse.Namespace) -> int:
+    from firmware_app.doctor import print_test_receipt
+
+    print(print_test_receipt(_config(args)))
+    return 0
+
+
+def _now(config: config_mod.Config) -> datetime:
+    if config.timezone:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(config.timezone))
+    return datetime.now().astimezone()
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from firmware_app.store.backup import backup
+
+    config = _config(args)
+    setup_logging(config.log_level, sys.stderr, secrets=[config.mqtt.password])
+    result = backup(config, _now(config))
+    for line in result.summary():
+        print(line)
+    return 0 if result.journal.ok else 1
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from firmware_app.store.backup import restore
+
+    config = _config(args)
+    if args.store_seq is not None and args.store_seq < 0:
+        print("firmware-lane: --store-seq: expected 0 or more", file=sys.stderr)
+        return 2
+    result = restore(
+        config, args.file, now=_now(config), force=args.force, store_seq=args.store_seq
+    )
+    for line in result.summary():
+        print(line)
+    return 0
+
+
+def _journal_verify(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from firmware_app.errors import StoreError
+    from firmware_app.store.journal import verify_file
+
+    config = _config(args)
+    if not config.database.is_file():
+        raise StoreError(f"{config.database}: no lane database")
+    try:
+        report = verify_file(config.database)
+    except sqlite3.Error as e:
+        raise StoreError(f"{config.database}: cannot read the journal: {e}") from e
+    print(report)
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

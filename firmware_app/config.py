@@ -133,6 +133,7 @@ class PrinterConfig:
     )
     logo: str = ""  # PNG printed as a raster image above the header; empty: none
     receipt_code: str = "qr"  # qr | barcode | none: the receipt number as a code
+    pending_keep_min: int = 30  # a receipt that could not print waits this long for the printer
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,16 @@ class ReceiptConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """Online backups of the databases to a second medium (see store/backup.py)."""
+
+    dir: str = ""  # e.g. "/mnt/lane-backup" (a USB stick); empty: backups are off
+    generations: int = 14  # backups kept; older ones of this lane are deleted
+    interval_min: int = 60  # how often the timer runs `firmware-lane backup` (documentation)
+    require_mount: bool = True  # refuse a dir on the lane's own filesystem (same SD card)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     store: str
@@ -225,6 +236,7 @@ class Config:
     payment: PaymentConfig
     display: DisplayConfig
     receipt: ReceiptConfig
+    backup: BackupConfig = field(default_factory=BackupConfig)
 
     @property
     def database(self) -> Path:
@@ -387,6 +399,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         payment=_payment(root.table("payment")),
         display=_display(root.table("display")),
         receipt=_receipt(root.table("receipt")),
+        backup=_backup(root.table("backup")),
     )
     root.check_unknown()
     return config
@@ -496,7 +509,10 @@ def _printer(t: _Table) -> PrinterConfig:
         status_check=t.flag("status_check", d.status_check),
         logo=t.text("logo", d.logo),
         receipt_code=t.choice("receipt_code", d.receipt_code, ("qr", "barcode", "none")),
+        pending_keep_min=t.integer("pending_keep_min", d.pending_keep_min, 1, 7 * 24 * 60),
     )
+    if c.enabled and c.logo and not os.access(c.logo, os.R_OK):
+        raise t.fail("logo", f"{c.logo}: no such file or not readable")
     t.check_unknown()
     return c
 
@@ -581,5 +597,19 @@ def _receipt(t: _Table) -> ReceiptConfig:
         footer=t.strings("footer", d.footer),
         language=t.choice("language", d.language, ("zh", "en", "zh-en")),
     )
+    t.check_unknown()
+    return c
+
+
+def _backup(t: _Table) -> BackupConfig:
+    d = BackupConfig()
+    c = BackupConfig(
+        dir=t.text("dir", d.dir),
+        generations=t.integer("generations", d.generations, 1, 1000),
+        interval_min=t.integer("interval_min", d.interval_min, 5, 7 * 24 * 60),
+        require_mount=t.flag("require_mount", d.require_mount),
+    )
+    if c.dir and not os.path.isabs(c.dir):
+        raise t.fail("dir", f"expected an absolute path, got {c.dir!r}")
     t.check_unknown()
     return c
