@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
+import pwd
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -123,7 +125,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> config_mod.Config:
-    return config_mod.load(args.config_opt or args.config)
+    config = config_mod.load(args.config_opt or args.config)
+    _as_data_owner(config)
+    return config
+
+
+def _as_data_owner(config: config_mod.Config) -> None:
+    """Under ``sudo``, become the user who owns ``data_dir`` (``lane``) before touching it.
+
+    A technician runs ``sudo firmware-lane restore|backup|doctor|cashier add``; as root,
+    SQLite would leave ``lane.db``, its ``-wal``/``-shm`` files or a lock file owned by
+    root, and the daemon (user ``lane``) could no longer write its own database. As the
+    owner, with the owner's groups (input, dialout, gpio), every command sees and writes
+    exactly what the daemon does.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = os.stat(config.data_dir)
+    except OSError:
+        return  # no data dir yet: nothing of the lane's to keep writable
+    if owner.st_uid == 0:
+        return
+    try:
+        user = pwd.getpwuid(owner.st_uid)
+        os.initgroups(user.pw_name, user.pw_gid)
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+    except (KeyError, OSError) as e:
+        raise LaneError(
+            f"{config.data_dir}: cannot act as its owner (uid {owner.st_uid}): {e}"
+        ) from e
+    logging.getLogger(__name__).debug(
+        "acting as %s, the owner of %s", user.pw_name, config.data_dir
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
