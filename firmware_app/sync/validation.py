@@ -9,6 +9,17 @@ Python reading of them would be looser than the contract are tightened here:
 - ``pattern`` anchors ``$`` at the very end of the string; Python's ``$`` would
   also match before a trailing newline (``"2\\n"``).
 - ``format: date-time`` is checked (the timestamp must exist on a calendar).
+
+Two validators, one verdict: ``jsonschema`` is the reference and names the
+field and the reason of a rejection, but takes about 0.6 ms for a sale, which
+caps a store server at some 1,500 messages a second and makes a 100,000-item
+catalog snapshot slow to check. ``fastjsonschema`` compiles the same schemas
+to Python code (about ten times faster) and answers first; only a message it
+does not accept goes to ``jsonschema``, whose verdict stands. The fast path may
+only accept what the reference accepts: messages with a float anywhere skip it
+(it would take ``700.0`` for an integer), and the two share the end-of-string
+reading of ``$`` and the date-time check. tests/sync/test_contract.py runs
+every rejected example through both.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
@@ -98,6 +110,43 @@ def _validator(name: str) -> Any:
     return _ContractValidator(schema, format_checker=_format_checker())
 
 
+@functools.cache
+def _fast_validator(name: str) -> Any:
+    return fastjsonschema.compile(load_schema(name), formats={"date-time": _is_fast_datetime})
+
+
+def _is_fast_datetime(instance: object) -> bool:
+    try:
+        return _is_datetime(instance)
+    except ValueError:
+        return False
+
+
+def _fast_accepts(name: str, message: dict[str, Any]) -> bool:
+    """True when the compiled validator accepts a float-free ``message``; False means
+    "ask jsonschema", never "invalid"."""
+    if _has_float(message):
+        return False
+    try:
+        _fast_validator(name)(message)
+    except Exception:  # JsonSchemaException, RecursionError on absurd nesting…
+        return False
+    return True
+
+
+def _has_float(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 def _where(path: Sequence[str | int]) -> str:
     text = ""
     for part in path:
@@ -127,6 +176,8 @@ def validate(message: object) -> None:
     name = message.get("schema")
     if not isinstance(name, str) or name not in SCHEMA_NAMES:
         raise ContractError(f"schema: unknown {str(name)[:MAX_ERROR_TEXT]!r}")
+    if _fast_accepts(name, message):
+        return
     try:
         error = best_match(_validator(name).iter_errors(message))
     except (jsonschema.SchemaError, RecursionError) as e:
