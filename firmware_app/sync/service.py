@@ -8,11 +8,30 @@ the broker said before (spec/mqtt-contract.md).
 
 Timeline of one connection: CONNECT (persistent session, will = retained
 ``offline`` status) → CONNACK → subscribe to ack/catalog/cmd, publish retained
-``online`` status, publish unacked rows in seq order (at most ``max_inflight``
-awaiting PUBACK) → acks mark rows → on close, retained ``offline`` and a clean
-DISCONNECT. When a connection ends, the next attempt comes after a backoff
-that doubles from ``reconnect_min_s`` to ``reconnect_max_s``, with jitter so
-that the lanes of a store do not all come back in the same instant.
+``online`` status, publish unacked rows (at most ``max_inflight`` awaiting
+PUBACK, at most ``max_unacked`` awaiting the store server's ack) → acks mark
+rows → on close, retained ``offline`` and a clean DISCONNECT. When a connection
+ends, the next attempt comes after a backoff that doubles from
+``reconnect_min_s`` to ``reconnect_max_s``, with jitter so that the lanes of a
+store do not all come back in the same instant.
+
+Fairness: the rows waiting when a connection opens (the *backlog*, maybe a
+day's worth) go out in seq order, and rows committed since (*live* sales) go
+out ahead of what is left of it, within a reserve of both windows (see
+``window.SendWindow``): a sale made while 50,000 old messages drain is
+published at once, not after them. A resend after an ack time-out or a
+reconnect is in seq order.
+
+Acks are applied to the send window as they come and written to the outbox in
+one transaction per burst (when the queue is empty, at least every
+``ACK_WRITE_S``): an ack lost to a crash in between only means rows published
+again, which the store server stores once.
+
+Housekeeping, on this thread: acknowledged rows older than
+``mqtt.acked_retention_h`` are deleted in short batches, and the outbox's
+state (``ok``, or ``backlog`` past ``mqtt.backlog_warning_min``) and the
+broker's (``online``, ``offline``, ``refused``, ``not_authorized``) go to
+``on_state`` when they change (see ``states``).
 """
 
 from __future__ import annotations
@@ -25,11 +44,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from firmware_app.config import MqttConfig
-from firmware_app.store.outbox import Outbox
+from firmware_app.store.outbox import Outbox, OutboxRow
 from firmware_app.sync.contract import (
     Topics,
     catalog_request_message,
@@ -37,7 +56,9 @@ from firmware_app.sync.contract import (
     parse_ack,
     status_message,
 )
+from firmware_app.sync.drain import Drain
 from firmware_app.sync.errors import ContractError, LinkError, SyncError
+from firmware_app.sync.housekeeping import OUTBOX_BACKLOG, OutboxHousekeeping
 from firmware_app.sync.mqtt_client import (
     ClientFactory,
     Connected,
@@ -49,6 +70,16 @@ from firmware_app.sync.mqtt_client import (
     Subscribed,
     Will,
     paho_client,
+)
+from firmware_app.sync.states import (
+    BROKER,
+    NOT_AUTHORIZED,
+    OFFLINE,
+    ONLINE,
+    OUTBOX,
+    REFUSED,
+    StateListener,
+    SyncStates,
 )
 from firmware_app.sync.window import SendWindow
 
@@ -63,7 +94,9 @@ JOIN_TIMEOUT_S = 15.0
 POLL_S = 5.0  # look at the outbox this often even without wake()
 ERROR_PAUSE_S = 1.0  # after an unexpected error (database busy…), before trying again
 MAX_UNACKED = 1000  # rows published and not acked; also what a timed-out resend repeats
-READ_BATCH = 100
+ACK_WRITE_S = 0.5  # acks received are written to the outbox at least this often
+HOUSEKEEPING_S = 60.0  # prune acknowledged rows this often (and at start)
+OUTBOX_CHECK_S = 5.0  # look at the backlog's age this often
 
 
 def local_now() -> datetime:
@@ -100,7 +133,7 @@ class SyncCounters:
     connects: int = 0
     published: int = 0  # outbox rows handed to the broker, counting every resend
     republished: int = 0  # of those, rows that had been published before
-    acks: int = 0  # valid store.ack messages
+    acks: int = 0  # valid store.ack messages, counted once written to the outbox
     rejected_acks: int = 0
     downlink: int = 0
 
@@ -115,10 +148,22 @@ class SyncService:
     ``wake()``, ``status_changed()``, ``request_catalog()`` and ``close()`` may
     be called from any thread.
 
-    ``clock`` gives the aware wall time of ``at`` fields and acknowledgements,
-    ``monotonic`` the time of timeouts and backoff (seconds), ``rng`` the
-    jitter; ``status_interval_s`` is the least time between two status
-    messages and ``max_unacked`` how many rows may be out without an ack.
+    ``on_state(name, state, detail)`` is called on the sync thread when the
+    broker's or the outbox's state word changes (see ``states``).
+
+    ``clock`` gives the aware wall time of ``at`` fields, acknowledgements,
+    pruning and the backlog's age, ``monotonic`` the time of timeouts and
+    backoff (seconds), ``rng`` the jitter; ``status_interval_s`` is the least
+    time between two status messages, ``max_unacked`` how many rows may be out
+    without an ack, and ``housekeeping_s`` how often old acknowledged rows are
+    pruned (the backlog's age is looked at every ``OUTBOX_CHECK_S``, or as
+    often as that when it is shorter).
+
+    Hard bounds: at most ``max_unacked`` rows published and not acked, and at
+    most ``max_inflight`` of them awaiting PUBACK (the status and catalog
+    requests come on top, a few at most). While a backlog drains, it may use
+    all but a tenth of each (``window.live_reserve``, ``drain.live_inflight``),
+    and live rows that tenth.
     """
 
     def __init__(
@@ -136,6 +181,8 @@ class SyncService:
         rng: random.Random | None = None,
         status_interval_s: float = 1.0,
         max_unacked: int = MAX_UNACKED,
+        on_state: StateListener | None = None,
+        housekeeping_s: float = HOUSEKEEPING_S,
     ) -> None:
         self.config = config
         self.topics = Topics(config.topic_root, store_id, lane_id)
@@ -155,6 +202,23 @@ class SyncService:
         self._closed = False
         # Everything below belongs to the sync thread.
         self._window = SendWindow(ack_timeout_s=config.ack_timeout_s, max_unacked=max_unacked)
+        self._drainer = Drain(outbox, self._window, max_inflight=config.max_inflight)
+        self._acks_unwritten = 0  # ack messages applied to the window, not to the outbox
+        self._ack_upto = 0  # the highest upto among them
+        self._acks_written = 0.0
+        self._states = SyncStates(on_state)
+        self._refused: set[int] = set()  # seqs whose last PUBACK was a refusal
+        self._refusal_logged = False  # a refused status or request, this connection
+        self._housekeeping = OutboxHousekeeping(
+            outbox,
+            retention=timedelta(hours=config.acked_retention_h),
+            backlog_after=timedelta(minutes=config.backlog_warning_min),
+            clock=clock,
+        )
+        self._housekeeping_s = housekeeping_s
+        self._next_housekeeping = 0.0
+        self._outbox_check_s = min(OUTBOX_CHECK_S, housekeeping_s)
+        self._next_outbox_check = 0.0
         self._link: MqttLink | None = None
         self._links = 0
         self._connected = False
@@ -253,23 +317,27 @@ class SyncService:
     def _deadlines(self) -> float:
         if self._paused_until > self._mono():
             return self._paused_until
+        times = [self._next_housekeeping, self._next_outbox_check]
+        if self._acks_unwritten:
+            times.append(self._acks_written + ACK_WRITE_S)
         if self._link is None:
-            return self._next_attempt
-        if not self._connected:
-            return self._connack_deadline
-        times = [self._last_poll + POLL_S]
-        if self._want_drain:
-            times.append(0.0)
-        ack_deadline = self._window.deadline()
-        if ack_deadline is not None:
-            times.append(ack_deadline)
-        if self._status_dirty:
-            times.append(self._status_sent + self._status_interval_s)
+            times.append(self._next_attempt)
+        elif not self._connected:
+            times.append(self._connack_deadline)
+        else:
+            times.append(self._last_poll + POLL_S)
+            if self._want_drain:
+                times.append(0.0)
+            ack_deadline = self._window.deadline()
+            if ack_deadline is not None:
+                times.append(ack_deadline)
+            if self._status_dirty:
+                times.append(self._status_sent + self._status_interval_s)
         return min(times)
 
     def _handle(self, event: LinkEvent | _Wake | _StatusChanged | _CatalogRequest) -> None:
         if isinstance(event, _Wake):
-            self._want_drain = self._status_dirty = True
+            self._want_drain = self._status_dirty = self._drainer.live_due = True
         elif isinstance(event, _StatusChanged):
             self._status_dirty = True
         elif isinstance(event, _CatalogRequest):
@@ -291,6 +359,8 @@ class SyncService:
         now = self._mono()
         if now < self._paused_until:
             return
+        self._write_acks(now)
+        self._keep_house(now)
         if self._link is None:
             if now >= self._next_attempt:
                 self._connect()
@@ -298,12 +368,12 @@ class SyncService:
         if not self._connected:
             if now >= self._connack_deadline:
                 log.info("no answer from broker %s; trying again", self._where)
-                self._drop_link()
+                self._drop_link("no answer to CONNECT")
             return
         self._connected_tick(now)
 
     def _connected_tick(self, now: float) -> None:
-        oldest = self._window.expire(now)
+        oldest = self._drainer.expire(now)
         if oldest is not None:
             log.info(
                 "no ack within %.0f s: publishing again from seq %d",
@@ -313,7 +383,7 @@ class SyncService:
             self._want_drain = True
         if now - self._last_poll >= POLL_S:
             self._last_poll = now
-            self._want_drain = True
+            self._want_drain = self._drainer.live_due = True
         if self._want_drain:
             self._drain(now)
         if self._connected and self._catalog_request is not None:
@@ -321,6 +391,33 @@ class SyncService:
         due = now - self._status_sent >= self._status_interval_s
         if self._connected and self._status_dirty and due:
             self._send_status("online")
+
+    # --- housekeeping -------------------------------------------------------------------
+
+    def _keep_house(self, now: float) -> None:
+        """Prune a batch when due (the next one at once while full batches go), and look
+        at the backlog's age."""
+        if now >= self._next_housekeeping:
+            more = self._housekeeping.prune()
+            self._next_housekeeping = now if more else now + self._housekeeping_s
+        if now >= self._next_outbox_check:
+            self._next_outbox_check = now + self._outbox_check_s
+            self._check_outbox()
+
+    def _check_outbox(self) -> None:
+        health = self._housekeeping.health()
+        if not self._states.set(OUTBOX, health.state, health.detail):
+            return
+        self._status_dirty = True
+        if health.state == OUTBOX_BACKLOG:
+            log.warning(
+                "outbox: %s, over mqtt.backlog_warning_min (%g min): "
+                "is the broker reachable and the store server acknowledging?",
+                health.detail,
+                self.config.backlog_warning_min,
+            )
+        else:
+            log.info("outbox: %s (%s)", health.state, health.detail or "nothing waiting")
 
     # --- connecting ---------------------------------------------------------------------
 
@@ -348,6 +445,7 @@ class SyncService:
         except LinkError as e:
             log.info("broker not reachable: %s", e)
             link.close()
+            self._states.set(BROKER, OFFLINE, str(e))
             self._schedule_retry()
             return
         self._link = link
@@ -357,12 +455,12 @@ class SyncService:
     def _on_connected(self, event: Connected) -> None:
         assert self._link is not None
         if not event.ok:
-            log.warning("broker %s refused the connection: %s", self._where, event.reason)
-            if event.protocol_refused and self._mqtt5:
-                log.info("broker %s does not speak MQTT 5: using 3.1.1", self._where)
-                self._mqtt5 = False
-            self._drop_link()
+            self._on_refused(event)
             return
+        # The database first: should it fail (busy), this connection is never taken as
+        # up, and is dropped at its CONNACK deadline for a fresh one.
+        self._write_acks(self._mono(), force=True)
+        stats = self._outbox.stats()
         self._connected = True
         self._attempts = 0
         self.counters.connects += 1
@@ -373,28 +471,51 @@ class SyncService:
             "5" if self._mqtt5 else "3.1.1",
             "resumed" if event.session_present else "new",
         )
+        self._refused.clear()
+        self._refusal_logged = False
+        self._states.set(BROKER, ONLINE)
         try:
             self._link.subscribe(self.topics.downlink)
         except LinkError as e:
             log.info("subscribe failed, reconnecting: %s", e)
-            self._drop_link()
+            self._drop_link(str(e))
             return
-        self._window.restart(self._outbox.stats().acked_upto)
+        # Rows committed from now on are live: they go out ahead of this backlog.
+        self._drainer.restart(stats.acked_upto, stats.next_seq - 1)
         self._send_status("online")
         self._want_drain = True
+
+    def _on_refused(self, event: Connected) -> None:
+        if event.protocol_refused and self._mqtt5:
+            log.info("broker %s does not speak MQTT 5: using 3.1.1", self._where)
+            self._mqtt5 = False
+        elif self._states.set(BROKER, REFUSED, event.reason):
+            log.warning(
+                "broker %s refused the connection: %s (mqtt.username, mqtt.password, "
+                "the broker's password file); trying again",
+                self._where,
+                event.reason,
+            )
+        else:
+            log.debug("broker %s refused the connection again: %s", self._where, event.reason)
+        self._drop_link(None)
 
     def _on_disconnected(self, event: Disconnected) -> None:
         if self._connected:
             log.info("disconnected from broker %s: %s", self._where, event.reason)
         else:
             log.info("connection to broker %s failed: %s", self._where, event.reason)
-        self._drop_link()
+        self._drop_link(event.reason)
 
-    def _drop_link(self) -> None:
+    def _drop_link(self, why: str | None) -> None:
+        """End the link and schedule the next attempt; ``why`` (if any) makes the broker
+        ``offline`` (None: the state was set already, as ``refused``)."""
         if self._link is not None:
             self._link.close()
         self._link = None
         self._connected = False
+        if why is not None:
+            self._states.set(BROKER, OFFLINE, why)
         self._schedule_retry()
 
     def _schedule_retry(self) -> None:
@@ -409,23 +530,20 @@ class SyncService:
     # --- uplink -------------------------------------------------------------------------
 
     def _drain(self, now: float) -> None:
-        """Publish unacked rows after the cursor, in seq order, while the windows allow."""
+        """Publish what the windows allow: live rows first, then the backlog in seq order."""
         link = self._link
         assert link is not None
         self._want_drain = False
-        while True:
-            room = min(self.config.max_inflight - link.in_flight, self._window.room(), READ_BATCH)
-            if room <= 0:
-                return
-            rows = self._outbox.unacked(after_seq=self._window.cursor, limit=room)
-            if not rows:
-                return
-            for row in rows:
-                if self._publish(row.topic, row.payload, tag=row.seq) is None:
-                    return
-                self.counters.published += 1
-                if self._window.published(row.seq, now):
-                    self.counters.republished += 1
+
+        def send(row: OutboxRow) -> bool:
+            if self._publish(row.topic, row.payload, tag=row) is None:
+                return False
+            self.counters.published += 1
+            if self._window.published(row.seq, now):
+                self.counters.republished += 1
+            return True
+
+        self._drainer.run(lambda: link.in_flight, send)
 
     def _publish(
         self, topic: str, payload: bytes, *, retain: bool = False, tag: object = None
@@ -436,15 +554,46 @@ class SyncService:
             return self._link.publish(topic, payload, retain=retain, tag=tag)
         except LinkError as e:
             log.info("publish failed, reconnecting: %s", e)
-            self._drop_link()
+            self._drop_link(str(e))
             return None
 
     def _on_published(self, event: Published) -> None:
         assert self._link is not None
-        seq = self._link.settle(event.mid)
-        if event.refused:
-            log.warning("broker refused the message (seq %s): %s", seq, event.refused)
+        tag = self._link.settle(event.mid)
         self._want_drain = True  # an in-flight slot is free
+        if isinstance(tag, OutboxRow):
+            self._row_settled(tag, event.refused)
+        elif event.refused and not self._refusal_logged:
+            self._refusal_logged = True
+            log.warning("broker %s refused the lane's status: %s", self._where, event.refused)
+
+    def _row_settled(self, row: OutboxRow, refused: str) -> None:
+        """The broker's PUBACK for an outbox row: taken, or refused (by its ACL)."""
+        if not refused:
+            if row.seq in self._refused:
+                self._refused.discard(row.seq)
+                self._authorized_again()
+            return
+        self._refused.add(row.seq)
+        detail = f"{refused} on {row.topic}"
+        if self._states.set(BROKER, NOT_AUTHORIZED, detail):
+            self._status_dirty = True
+            log.warning(
+                "broker %s refused the lane's message seq %d: %s; it stays in the outbox "
+                "and goes again (does the broker's ACL let %s publish there?)",
+                self._where,
+                row.seq,
+                detail,
+                self.config.username or self.client_id,
+            )
+        else:
+            log.debug("broker refused seq %d: %s", row.seq, detail)
+
+    def _authorized_again(self) -> None:
+        if not self._refused and self._states.get(BROKER) == NOT_AUTHORIZED:
+            log.info("broker %s takes the lane's messages again", self._where)
+            self._states.set(BROKER, ONLINE)
+            self._status_dirty = True
 
     def _status_fields(self) -> dict[str, Any]:
         try:
@@ -457,19 +606,20 @@ class SyncService:
         self._fields = {
             "version": str(fields.get("version", "unknown")),
             "catalog_version": fields.get("catalog_version"),
-            "devices": dict(fields.get("devices") or {}),
+            # The broker's and the outbox's words as this thread knows them now: the
+            # lane's copy comes through its event queue, a moment later.
+            "devices": {**(fields.get("devices") or {}), **self._states.words()},
         }
         return self._fields
 
     def _status_message(
         self, state: str, *, at: datetime, connected_at: datetime
     ) -> dict[str, Any]:
+        fields = self._status_fields()
+        if state == "offline":  # the will, or the last word: the broker is gone by then
+            fields = {**fields, "devices": {**fields["devices"], BROKER: OFFLINE}}
         return status_message(
-            state,
-            at=at,
-            connected_at=connected_at,
-            outbox=self._outbox.stats(),
-            **self._status_fields(),
+            state, at=at, connected_at=connected_at, outbox=self._outbox.stats(), **fields
         )
 
     def _send_status(self, state: str) -> int | None:
@@ -502,19 +652,40 @@ class SyncService:
             link.ack(event)  # handled (or rejected for good): the broker may forget it
 
     def _on_ack(self, payload: bytes) -> None:
+        """Apply an ack to the send window now; the outbox gets it in ``_write_acks``."""
         try:
             upto = parse_ack(payload)
         except ContractError as e:
             self.counters.rejected_acks += 1
             log.warning("ack ignored: %s", e)
             return
-        newly = self._outbox.ack_upto(upto, self._clock())
-        self.counters.acks += 1
+        self._acks_unwritten += 1
+        self._ack_upto = max(self._ack_upto, upto)
         # An ack beyond what this lane has published (a store server that remembers
         # an older database of this lane) must not make the drain skip rows not yet sent.
-        if self._window.ack(min(upto, self._window.highest)) or newly:
-            self._want_drain = self._status_dirty = True
-        log.debug("ack upto %d: %d rows newly acknowledged", upto, newly)
+        if self._window.ack(min(upto, self._window.highest)):
+            self._want_drain = True
+            if self._refused:
+                self._refused = {seq for seq in self._refused if seq > self._window.acked}
+                self._authorized_again()
+        log.debug("ack upto %d", upto)
+
+    def _write_acks(self, now: float, *, force: bool = False) -> None:
+        """Mark acknowledged rows in the outbox: once the queue is empty (a burst of acks
+        is one transaction), at least every ``ACK_WRITE_S``, and when ``force``d."""
+        if not self._acks_unwritten:
+            return
+        if not force and not self._events.empty() and now < self._acks_written + ACK_WRITE_S:
+            return
+        newly = self._outbox.ack_upto(self._ack_upto, self._clock())
+        self.counters.acks += self._acks_unwritten
+        self._acks_unwritten = 0
+        self._acks_written = now
+        if newly:
+            self._status_dirty = True
+            if self._states.get(OUTBOX) == OUTBOX_BACKLOG:
+                self._next_outbox_check = now  # it may be over: look soon
+        log.debug("acks written upto %d: %d rows newly acknowledged", self._ack_upto, newly)
 
     def _dispatch(self, event: Message) -> None:
         try:
@@ -525,6 +696,10 @@ class SyncService:
     # --- stopping -----------------------------------------------------------------------
 
     def _shutdown(self) -> None:
+        try:
+            self._write_acks(self._mono(), force=True)
+        except Exception:
+            log.exception("acks not written (the store server acks again on the resends)")
         link = self._link
         if link is None:
             return

@@ -150,15 +150,17 @@ def test_a_receipt_that_cannot_print_waits_for_paper(sim: SimLane) -> None:
     run(sim, SIGN_ON + COLA + "key CASH\n")
     assert committed(sim) == 1  # the sale never depends on the printer
     assert sim.lane.state.receipts_pending == 1
-    # The change stays on screen; the status line tells of the receipt.
-    assert "Change 0.00  [printer: paper out; receipts to print: 1]" in screen(sim)
+    # The change stays on screen; the status line tells of the receipt (and of the
+    # broker this offline lane never reaches).
+    assert "Change 0.00  [broker: offline; printer: paper out; receipts to print: 1]" in screen(sim)
     assert sim.printer.receipts == []
     run(sim, "printer paper ok\n")
     assert device(sim, "printer") == "ok"
     assert sim.lane.state.receipts_pending == 0
     (receipt,) = sim.printer.receipts
     assert "可口可乐 330ml" in receipt and "REPRINT" not in receipt
-    assert screen(sim).splitlines()[-1] == "screen: [1001]  Change 0.00"  # all clear
+    # All clear but the broker.
+    assert screen(sim).splitlines()[-1] == "screen: [1001]  Change 0.00  [broker: offline]"
 
 
 def test_paper_running_out_mid_receipt_prints_it_again_as_a_reprint(sim: SimLane) -> None:

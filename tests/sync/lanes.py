@@ -35,11 +35,12 @@ import peewee
 from firmware_app.config import MqttConfig
 from firmware_app.ids import uuid7
 from firmware_app.lane.effects import DURABLE, CommitSale
-from firmware_app.store.db import open_database
-from firmware_app.store.outbox import Outbox
+from firmware_app.store.db import models_of, open_database
+from firmware_app.store.outbox import NEXT_SEQ, Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import Topics
 from firmware_app.sync.service import SyncService
+from tests.conftest import LaneMessages
 from tests.unit.till import CST, Till
 from tests.waiting import wait_until
 
@@ -115,6 +116,33 @@ class Cashier:
         if durable:
             self.sales.apply(durable)
         return sum(isinstance(e, CommitSale) for e in durable)
+
+
+def fill_outbox(
+    db: peewee.SqliteDatabase,
+    rows: int,
+    *,
+    created_at: datetime,
+    lane: str = "01",
+    store: str = STORE,
+) -> None:
+    """``rows`` more outbox rows (a sale and its stock message, in turn) in one
+    transaction, with contract-shaped payloads: a backlog made in a fraction of a second."""
+    messages, topics = LaneMessages(store, lane), Topics("pos", store, lane)
+    m = models_of(db)
+    first = Outbox(db).stats().next_seq
+    created = created_at.isoformat(timespec="milliseconds")
+    batch: list[dict[str, Any]] = []
+    with db.atomic():
+        for seq in range(first, first + rows):
+            body = messages.sale(seq) if seq % 2 else messages.stock(seq)
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            topic = topics.sales if seq % 2 else topics.stock
+            batch.append({"seq": seq, "topic": topic, "payload": payload, "created_at": created})
+            if len(batch) == 500 or seq == first + rows - 1:
+                m.OutboxMessage.insert_many(batch).execute()
+                batch.clear()
+        m.Meta.insert(key=NEXT_SEQ, value=str(first + rows)).on_conflict_replace().execute()
 
 
 def ring_up(data_dir: Path, lane: str, count: int) -> None:

@@ -345,13 +345,20 @@ def test_status_is_retained_online_with_its_times_and_offline_after_close(rig: R
     assert online["connected_at"] <= online["at"]
     assert online["version"] == "0.1.0"
     assert online["catalog_version"] == 58
-    assert online["devices"] == {"scanner": "ok", "printer": "ok"}
+    # The lane's devices, and the broker's and the outbox's words as the sync thread has them.
+    assert online["devices"] == {
+        "scanner": "ok",
+        "printer": "ok",
+        "broker": "online",
+        "outbox": "ok",
+    }
     assert online["outbox"]["pending"] == 2
     svc.close()
     svc.close()  # idempotent
     offline = retained_status(rig.broker.url)
     validate(offline)
     assert offline["state"] == "offline"
+    assert offline["devices"]["broker"] == "offline"
     assert offline["connected_at"] == online["connected_at"]
     assert datetime.fromisoformat(offline["at"]) >= datetime.fromisoformat(online["at"])
 
@@ -405,6 +412,7 @@ def test_the_will_marks_a_lane_that_died_offline(rig: Rig) -> None:
     validate(will)
     assert will["state"] == "offline"
     assert will["version"] == "child"
+    assert will["devices"] == {"broker": "offline", "outbox": "ok"}
     # The will is dated by its connection, so a reader can order it against "online".
     assert will["connected_at"] == online["connected_at"] == will["at"]
 
