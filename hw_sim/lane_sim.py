@@ -198,6 +198,7 @@ class SimLane:
         spooler = self.app.spooler
         if spooler is not None:
             self.wait_for(spooler.idle, "the receipt printer")
+            self.settle()  # what the spooler told the lane (receipts pending, printed)
         self.printer.idle(timeout=SETTLE_S)
 
     def echo_receipts(self) -> None:
