@@ -16,7 +16,7 @@ little; more processes would only compete with mosquitto and the store server
 for the same two cores, and a real lane has a Raspberry Pi to itself, so the
 latencies here are, if anything, pessimistic.
 
-Measured, per sale: commit → stored by the store server (the end of the
+Measured, per sale: commit → received by the store server (the end of the
 lane's commit, recorded by the bench, to the ``received_at`` the store server
 writes with the message; same clock) and commit → acknowledged (to the lane
 outbox's ``acked_at`` of the sale's last row, in milliseconds). At the end the
@@ -206,7 +206,7 @@ def check_store(store_db: Path, lanes: list[SimulatedLane], rows: dict[str, list
 def latencies(
     lanes: list[SimulatedLane], rows: dict[str, list[dict]], store_db: Path
 ) -> tuple[list[float], list[float], float]:
-    """Per sale, seconds from commit to stored by the store server and to acknowledged
+    """Per sale, seconds from commit to received by the store server and to acknowledged
     (its last row's), sorted; and the time (time.time()) of the last acknowledgement."""
     db = sqlite3.connect(str(store_db))
     try:
@@ -309,7 +309,7 @@ def main() -> None:
     print("| per sale (ms)                          |     p50 |     p99 |     max |")
     print("|----------------------------------------|---------|---------|---------|")
     for name, seconds in (
-        ("commit → stored by the store server", to_store),
+        ("commit → received by the store server", to_store),
         ("commit → acked in the lane's outbox", to_ack),
     ):
         ms = [s * 1000 for s in seconds]

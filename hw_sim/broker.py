@@ -113,6 +113,7 @@ class MosquittoBroker:
                 "log_type all",
                 f"persistence {'true' if self.persistence else 'false'}",
                 f"persistence_location {self.data_dir}/",
+                "set_tcp_nodelay true",  # as docs/mosquitto/mosquitto.conf
             ]
         if os.geteuid() == 0:
             # As root mosquitto would switch to the "mosquitto" user, which

@@ -62,6 +62,7 @@ from firmware_app.sync.contract import (
     parse_uplink_topic,
     validate,
 )
+from firmware_app.sync.mqtt_client import no_delay
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def _new_client(url: str, login: BrokerLogin, client_id: str = "") -> mqtt.Clien
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
+    client.on_socket_open = no_delay
     if urlsplit(url).scheme == "mqtts":
         client.tls_set_context(ssl.create_default_context(cafile=login.ca_file or None))
     if login.username:

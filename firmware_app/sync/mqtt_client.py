@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -120,6 +121,18 @@ def paho_client(client_id: str, mqtt5: bool) -> mqtt.Client:
     )
 
 
+def no_delay(client: Any, userdata: Any, sock: Any) -> None:
+    """paho's ``on_socket_open``: send small packets at once (TCP_NODELAY).
+
+    MQTT is small packets in both directions. With Nagle's algorithm on, a packet
+    written while an earlier one is unacknowledged waits for the peer's delayed
+    ACK, about 40 ms on Linux: a sale's stock message behind its sale message, a
+    store server's ``ack`` behind its PUBACKs. paho leaves Nagle on.
+    """
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def tls_context(config: MqttConfig) -> ssl.SSLContext:
     """Server certificate and host name checked; a client certificate when configured."""
     context = ssl.create_default_context(cafile=config.ca_file or None)
@@ -165,6 +178,7 @@ class MqttLink:
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
+        self._client.on_socket_open = no_delay
 
     # --- paho callbacks: network thread, enqueue only -----------------------------------
 

@@ -208,6 +208,18 @@ def test_every_row_arrives_once_and_is_acked(rig: Rig) -> None:
     assert server.received == 10
 
 
+def test_the_lanes_and_the_store_servers_sockets_send_small_packets_at_once(rig: Rig) -> None:
+    """TCP_NODELAY on both ends: without it a sale's stock message, or an ack written
+    after PUBACKs, waits about 40 ms for a delayed TCP ACK."""
+    server = rig.server()
+    svc = rig.service()
+    wait_until(lambda: svc.connected, "connected")
+    for client in (rig.clients[-1], server._client):
+        assert client is not None
+        sock = client.socket()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 def test_rows_committed_later_go_out_on_wake(rig: Rig) -> None:
     server = rig.server()
     svc = rig.service(ack_timeout_s=30.0)
