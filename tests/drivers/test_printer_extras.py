@@ -271,6 +271,20 @@ def test_picture_boxes_wide_characters_without_a_cjk_font(tmp_path: Path, no_cjk
         assert image.getpixel((x + 24 + 6, y + 12)) is not None  # "A" in the third cell
 
 
+@pytest.mark.skipif(
+    receipt_png.cjk_font_path() is None, reason="no Chinese font (scripts/ensure-cjk-font)"
+)
+def test_picture_draws_chinese_from_the_machines_cjk_font(tmp_path: Path) -> None:
+    printed = decode(b"\x1c&" + "苹A".encode("gb18030") + b"\n\x1dV\x00")
+    receipt_png.render_png(printed, tmp_path / "r.png")
+    with Image.open(tmp_path / "r.png") as image:
+        x, y = 12, 12
+        cell = [image.getpixel((x + i, y + j)) for i in range(24) for j in range(24)]
+        dark = sum(1 for level in cell if level < 128)
+        assert 60 < dark < 400  # the strokes of a glyph, not a blank ...
+        assert image.getpixel((x + 2, y + 3)) == WHITE  # ... nor the box drawn without a font
+
+
 def test_picture_draws_the_logo_dot_for_dot_and_the_qr_code(tmp_path: Path) -> None:
     logo = RasterImage(8, 2, b"\xaa\xfe")
     printed = decode(ReceiptEncoder(32, logo=logo).encode(RECEIPT))
