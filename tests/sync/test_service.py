@@ -241,13 +241,15 @@ def test_with_one_message_in_flight_the_store_gets_them_in_seq_order(rig: Rig) -
 
 def test_a_message_never_acked_is_published_again_after_the_ack_timeout(rig: Rig) -> None:
     rig.add_sales(1)
-    server = rig.server(drop_acks=2)  # both first acks (sale and stock) are lost
+    # The first two acks are lost: one or two (sale and stock may share a group commit,
+    # and then the first resend's ack is lost too), so each row goes out again at least once.
+    server = rig.server(drop_acks=2)
     started = time.monotonic()
     svc = rig.service(ack_timeout_s=0.5)
     wait_until(lambda: rig.pending() == 0, "rows acked after the resend")
     assert time.monotonic() - started >= 0.5
-    assert svc.counters.republished == 2
-    assert server.received == 4  # each row twice …
+    assert svc.counters.republished in (2, 4)  # both rows, in seq order, each time
+    assert server.received == 2 + svc.counters.republished  # each row twice or more …
     assert len(server.messages(STORE, LANE)) == 2  # … stored once
     assert server.stock("100234") == -2  # … and counted once
 
