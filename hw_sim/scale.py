@@ -214,11 +214,11 @@ class SimulatedScale:
             with self._lock:
                 reply, weighed = self._reply(byte)
                 line = self._line
-                if reply and line is not None and weighed:
-                    # Counted before it is written: the lane may read it at once.
+                if not reply or line is None:
+                    continue
+                if weighed:  # counted before it is written: the lane may read it at once
                     self._answer_times.append(time.monotonic())
-            if reply and line is not None:
-                line.write(reply)
+            line.write(reply)
 
     def _reply(self, byte: int) -> tuple[bytes, bool]:
         """The answer to one byte from the lane, and whether it answers a weight request."""
