@@ -214,7 +214,7 @@ def test_lost_duplicate_and_out_of_order_acks_change_nothing(
     stack.callback(echo.close)
     lane.start()
 
-    wait_until(lambda: echo.received, "a first ack that gets through", 15)
+    wait_until(lambda: echo.received, "a first ack that gets through", 60)
     rng = random.Random(4)
     played = 0
     while not drained(data, store_db, "04"):
