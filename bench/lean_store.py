@@ -1,0 +1,236 @@
+"""Benchmark: the store path against its ceilings, measured in the same run.
+
+Each row times a path of the lane and, beside it, the least that SQLite (or
+``json.loads``) needs for the same work on the same machine, with the same
+pragmas (WAL, ``synchronous=FULL``):
+
+- scan: ``Lane.step(Scanned)`` (core, open-sale line saved, committed) against a
+  bare ``sqlite3`` transaction inserting one row of the same width;
+- sale commit: ``Lane.step(CASH)`` finishing a 20-line sale against one bare
+  transaction writing as many rows as the lane's commit changed;
+- catalog import: ``firmware-lane catalog import`` of a 100,000-item file
+  against ``json.loads`` and ``executemany`` into the same tables.
+
+Run with ``python -m bench.lean_store``; ``bench.daemon_memory`` measures the
+running daemon (snapshot over MQTT, memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bench.scan_to_disk import NullDisplay, ean13
+from bench.table import print_table, ratio_row
+from firmware_app.daemon import Lane
+from firmware_app.ids import uuid7
+from firmware_app.lane.events import KeyPressed, Scanned
+from firmware_app.lane.ports import Cashier, Ports, Role
+from firmware_app.lane.rules import LaneSetup
+from firmware_app.lane.state import LaneState, Mode
+from firmware_app.payment import SimulatedTerminal
+from firmware_app.store.cashiers import Cashiers
+from firmware_app.store.catalog import StoreCatalog
+from firmware_app.store.db import PRAGMAS, open_catalog, open_database
+from firmware_app.store.sales import SalesStore
+
+LINES_PER_SALE = 20
+
+
+def catalog_document(size: int) -> dict[str, object]:
+    items = [
+        {"sku": f"{n:07d}", "name": f"商品 {n}", "codes": [ean13(n)], "plu": None,
+         "unit": "each", "price": 100 + n % 5000, "tax_rate": "13", "age_restricted": False,
+         "active": True}
+        for n in range(size)
+    ]  # fmt: skip
+    return {
+        "schema": "store.catalog/1",
+        "at": "2026-11-28T09:00:00+08:00",
+        "version": 1,
+        "base_version": None,
+        "items": items,
+        "removed": [],
+        "promotions": [],
+    }
+
+
+def bare_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for name, value in PRAGMAS:
+        conn.execute(f"PRAGMA {name} = {value}")
+    return conn
+
+
+# --- ceilings ----------------------------------------------------------------------------
+
+
+def bare_scans(path: Path, n: int) -> list[float]:
+    """One committed single-row insert per scan, as wide as an open-sale line."""
+    conn = bare_connection(path)
+    conn.execute(
+        "CREATE TABLE line (sale_id TEXT, no INTEGER, sku TEXT, code TEXT, name TEXT, "
+        "unit TEXT, qty INTEGER, unit_price INTEGER, amount INTEGER, tax_rate TEXT, "
+        "discount INTEGER, voided INTEGER, weight_text TEXT, PRIMARY KEY (sale_id, no))"
+    )
+    timings = []
+    for i in range(n):
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO line VALUES (?, ?, ?, ?, ?, 'each', 1000, ?, ?, '13', 0, 0, '')",
+            (f"sale-{i // LINES_PER_SALE}", i, f"{i:07d}", ean13(i), f"商品 {i}", 350, 350),
+        )
+        conn.execute("COMMIT")
+        timings.append(time.perf_counter() - started)
+    conn.close()
+    return timings
+
+
+def bare_sale_commits(path: Path, n: int, rows: int) -> list[float]:
+    """One transaction writing ``rows`` rows (inserts of sale-sized rows), per sale."""
+    conn = bare_connection(path)
+    conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, sale_id TEXT, body TEXT)")
+    body = "x" * 200
+    timings = []
+    for i in range(n):
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO r (sale_id, body) VALUES (?, ?)", ((f"s{i}", body) for _ in range(rows))
+        )
+        conn.execute("COMMIT")
+        timings.append(time.perf_counter() - started)
+    conn.close()
+    return timings
+
+
+def bare_catalog_import(path: Path, document: Path) -> float:
+    started = time.perf_counter()
+    doc = json.loads(document.read_bytes())
+    conn = bare_connection(path)
+    conn.execute(
+        "CREATE TABLE item (sku TEXT PRIMARY KEY, name TEXT, unit TEXT, price INTEGER, "
+        "tax_rate TEXT, plu INTEGER, age_restricted INTEGER, active INTEGER)"
+    )
+    conn.execute("CREATE TABLE code (code TEXT PRIMARY KEY, sku TEXT)")
+    conn.execute("CREATE INDEX code_sku ON code (sku)")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO item VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (i["sku"], i["name"], i["unit"], i["price"], i["tax_rate"], i["plu"],
+             i["age_restricted"], i["active"])
+            for i in doc["items"]
+        ),
+    )  # fmt: skip
+    conn.executemany(
+        "INSERT INTO code VALUES (?, ?)", ((c, i["sku"]) for i in doc["items"] for c in i["codes"])
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - started
+
+
+# --- the lane -----------------------------------------------------------------------------
+
+
+def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> tuple[list, list, int]:
+    """Scan timings, sale-commit timings and the rows one sale commit changes."""
+    db = open_database(tmp / "lane.db")
+    store = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}")
+    lane = Lane(
+        setup=LaneSetup(),
+        ports=Ports(catalog, Cashiers(db), uuid7),
+        sales=store,
+        display=NullDisplay(),
+        printer=None,
+        drawer=None,
+        terminal=SimulatedTerminal(),
+        clock=lambda: datetime.now().astimezone(),
+        initial=LaneState(mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER)),
+    )
+    rng = random.Random(7)
+    scans, commits, rows = [], [], 0
+    for _ in range(sales):
+        for _ in range(LINES_PER_SALE):
+            started = time.perf_counter()
+            lane.step(Scanned(ean13(rng.randrange(items))))
+            scans.append(time.perf_counter() - started)
+        changes = db.connection().total_changes
+        started = time.perf_counter()
+        lane.step(KeyPressed("CASH"))
+        commits.append(time.perf_counter() - started)
+        rows = db.connection().total_changes - changes
+        assert lane.state.sale is None, lane.state.message
+    db.close()
+    return scans, commits, rows
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def catalog_import(tmp: Path, document: Path) -> float:
+    from firmware_app.cli import main as cli
+
+    config = tmp / "lane.toml"
+    config.write_text(f'[lane]\nstore = "S1"\nlane = "01"\ndata_dir = "{tmp / "imp"}"\n')
+    config.chmod(0o600)
+    return timed(lambda: cli(["catalog", "import", str(document), "--config", str(config)]))
+
+
+def ms(seconds: list[float]) -> tuple[float, float]:
+    ordered = sorted(seconds)
+    return statistics.median(ordered) * 1000, statistics.fmean(ordered) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--sales", type=int, default=50)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        document = tmp / "catalog.json"
+        document.write_text(json.dumps(catalog_document(args.items), ensure_ascii=False))
+        bare_import_s = bare_catalog_import(tmp / "bare-catalog.db", document)
+        import_s = catalog_import(tmp, document)
+        catalog = StoreCatalog(open_catalog(tmp / "imp" / "catalog.db"))
+        assert catalog.count() == args.items, "the import did not take"
+        scans, commits, rows = lane_paths(tmp, catalog, args.items, args.sales)
+        bare_scan = bare_scans(tmp / "bare-scan.db", len(scans))
+        bare_commit = bare_sale_commits(tmp / "bare-sale.db", len(commits), rows)
+
+    scan_p50, scan_mean = ms(scans)
+    bare_scan_p50, bare_scan_mean = ms(bare_scan)
+    commit_p50, commit_mean = ms(commits)
+    bare_commit_p50, bare_commit_mean = ms(bare_commit)
+    print(f"store path against its ceilings ({len(scans):,} scans, {len(commits)} sales)")
+    print_table(
+        ["path", "lane", "ceiling", "lane / ceiling", "target"],
+        [
+            ratio_row("scan, p50 (ms)", scan_p50, bare_scan_p50, "≤ 2"),
+            ratio_row("scan, mean (ms)", scan_mean, bare_scan_mean, "≤ 2"),
+            ratio_row(f"sale commit, {rows} rows, p50 (ms)", commit_p50, bare_commit_p50, "≤ 2"),
+            ratio_row(f"sale commit, {rows} rows, mean (ms)", commit_mean, bare_commit_mean, "≤ 2"),
+            ratio_row(f"catalog import, {args.items:,} items (s)", import_s, bare_import_s, "≤ 2.5"),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
