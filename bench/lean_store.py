@@ -227,7 +227,9 @@ def main() -> None:
             ratio_row("scan, mean (ms)", scan_mean, bare_scan_mean, "≤ 2"),
             ratio_row(f"sale commit, {rows} rows, p50 (ms)", commit_p50, bare_commit_p50, "≤ 2"),
             ratio_row(f"sale commit, {rows} rows, mean (ms)", commit_mean, bare_commit_mean, "≤ 2"),
-            ratio_row(f"catalog import, {args.items:,} items (s)", import_s, bare_import_s, "≤ 2.5"),
+            ratio_row(
+                f"catalog import, {args.items:,} items (s)", import_s, bare_import_s, "≤ 2.5"
+            ),
         ],
     )
 

@@ -17,7 +17,9 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
     def line(cells: Sequence[str]) -> str:
         first, *rest = (str(c) for c in cells)
-        parts = [first.ljust(widths[0])] + [c.rjust(w) for c, w in zip(rest, widths[1:], strict=True)]
+        parts = [first.ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(rest, widths[1:], strict=True)
+        ]
         return "| " + " | ".join(parts) + " |"
 
     print(line(header))

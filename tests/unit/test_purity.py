@@ -56,3 +56,17 @@ def test_core_never_reads_the_clock_or_files() -> None:
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 assert name not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls {name}()"
+
+
+CLOCK_OWNERS = {"datetime", "date", "time", "dt"}
+CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "time_ns"}
+
+
+def test_core_holds_no_reference_to_a_clock() -> None:
+    """Not even uncalled, as a default (``clock=datetime.now``): time arrives with events."""
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in CLOCK_READS:
+                owner = node.value
+                name = getattr(owner, "id", getattr(owner, "attr", ""))
+                assert name not in CLOCK_OWNERS, f"{path.name}:{node.lineno} {name}.{node.attr}"
