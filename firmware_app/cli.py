@@ -1,11 +1,11 @@
 """The ``firmware-lane`` command line.
 
     firmware-lane [--config FILE] run
-    firmware-lane [--config FILE] catalog import FILE
+    firmware-lane [--config FILE] catalog import FILE [--allow-older]
     firmware-lane [--config FILE] cashier add ID --role cashier|supervisor
     firmware-lane [--config FILE] config check
     firmware-lane [--config FILE] backup
-    firmware-lane [--config FILE] restore FILE [--force] [--store-seq N]
+    firmware-lane [--config FILE] restore FILE [--force] [--store-seq N] [--store-receipt N]
     firmware-lane [--config FILE] journal verify
     firmware-lane [--config FILE] doctor
     firmware-lane [--config FILE] test-print
@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = catalog.add_parser("import", help="import a store.catalog/1 document", parents=[common])
     imp.add_argument("file")
+    imp.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="replace the lane's catalog even with an older version (going back on purpose)",
+    )
     imp.set_defaults(func=_catalog_import)
 
     cashier = sub.add_parser("cashier", help="cashier accounts").add_subparsers(
@@ -176,8 +181,10 @@ def _open_db(config: config_mod.Config):
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
+    from firmware_app.errors import CatalogError, CatalogOlder
     from firmware_app.store.catalog import StoreCatalog
     from firmware_app.store.catalog_doc import parse_catalog
+    from firmware_app.store.db import open_catalog
 
     config = _config(args)
     try:
@@ -187,13 +194,14 @@ def _catalog_import(args: argparse.Namespace) -> int:
         return 1
     try:
         change = parse_catalog(raw)
-    except LaneError as e:
+        catalog = StoreCatalog(open_catalog(config.catalog_database))
+        catalog.apply(change, allow_older=args.allow_older)
+    except CatalogOlder as e:
+        print(f"firmware-lane: {args.file}: {e}; --allow-older imports it", file=sys.stderr)
+        return 1
+    except CatalogError as e:
         print(f"firmware-lane: {args.file}: {e}", file=sys.stderr)
         return 1
-    from firmware_app.store.db import open_catalog
-
-    catalog = StoreCatalog(open_catalog(config.catalog_database))
-    catalog.apply(change)
     print(
         f"catalog version {change.version}: {len(change.items)} items, "
         f"{len(change.removed)} removed; {catalog.count()} items in the lane"
