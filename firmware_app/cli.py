@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the store server holds this lane's messages up to seq N",
     )
+    restore.add_argument(
+        "--store-receipt",
+        type=int,
+        metavar="N",
+        help="the highest receipt number the store server holds for this lane",
+    )
     restore.set_defaults(func=_restore)
     journal = sub.add_parser("journal", help="journal commands").add_subparsers(
         dest="journal_command", required=True
@@ -279,11 +285,17 @@ def _restore(args: argparse.Namespace) -> int:
     from firmware_app.store.backup import restore
 
     config = _config(args)
-    if args.store_seq is not None and args.store_seq < 0:
-        print("firmware-lane: --store-seq: expected 0 or more", file=sys.stderr)
-        return 2
+    for option, value in (("--store-seq", args.store_seq), ("--store-receipt", args.store_receipt)):
+        if value is not None and value < 0:
+            print(f"firmware-lane: {option}: expected 0 or more", file=sys.stderr)
+            return 2
     result = restore(
-        config, args.file, now=_now(config), force=args.force, store_seq=args.store_seq
+        config,
+        args.file,
+        now=_now(config),
+        force=args.force,
+        store_seq=args.store_seq,
+        store_receipt=args.store_receipt,
     )
     for line in result.summary():
         print(line)
