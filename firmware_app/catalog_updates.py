@@ -5,7 +5,8 @@ sending sales at once: parsing and applying a 100,000-item snapshot takes
 seconds, and it happens here, in the catalog's own database file, so neither
 the uplink nor the cashier waits for it. A change sent in parts is kept part by
 part until all have come, then applied whole. A change that does not follow the
-lane's version is answered with a request for a snapshot; anything malformed
+lane's version is answered with a request for a snapshot; a snapshot older
+than the lane's version, and anything malformed, is counted as rejected,
 changes nothing and is logged with its reason.
 """
 
@@ -103,6 +104,11 @@ class CatalogUpdates:
         except CatalogError as e:
             self.rejected += 1
             log.warning("catalog message on %s rejected, nothing changed: %s", topic, e)
+        except Exception:
+            # Not the document's known faults but the lane's own (a full disk, a bug):
+            # the change was rolled back all the same, and it counts as not applied.
+            self.rejected += 1
+            log.exception("catalog message on %s rejected, nothing changed", topic)
 
     def _apply(self, change: CatalogChange) -> None:
         self.catalog.apply(change)

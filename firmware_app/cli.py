@@ -1,11 +1,11 @@
 """The ``firmware-lane`` command line.
 
     firmware-lane [--config FILE] run
-    firmware-lane [--config FILE] catalog import FILE
+    firmware-lane [--config FILE] catalog import FILE [--allow-older]
     firmware-lane [--config FILE] cashier add ID --role cashier|supervisor
     firmware-lane [--config FILE] config check
     firmware-lane [--config FILE] backup
-    firmware-lane [--config FILE] restore FILE [--force] [--store-seq N]
+    firmware-lane [--config FILE] restore FILE [--force] [--store-seq N] [--store-receipt N]
     firmware-lane [--config FILE] journal verify
     firmware-lane [--config FILE] doctor
     firmware-lane [--config FILE] test-print
@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = catalog.add_parser("import", help="import a store.catalog/1 document", parents=[common])
     imp.add_argument("file")
+    imp.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="replace the lane's catalog even with an older version (going back on purpose)",
+    )
     imp.set_defaults(func=_catalog_import)
 
     cashier = sub.add_parser("cashier", help="cashier accounts").add_subparsers(
@@ -112,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="the store server holds this lane's messages up to seq N",
+    )
+    restore.add_argument(
+        "--store-receipt",
+        type=int,
+        metavar="N",
+        help="the highest receipt number the store server holds for this lane",
     )
     restore.set_defaults(func=_restore)
     journal = sub.add_parser("journal", help="journal commands").add_subparsers(
@@ -176,8 +187,10 @@ def _open_db(config: config_mod.Config):
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
+    from firmware_app.errors import CatalogError, CatalogOlder
     from firmware_app.store.catalog import StoreCatalog
     from firmware_app.store.catalog_doc import parse_catalog
+    from firmware_app.store.db import open_catalog
 
     config = _config(args)
     try:
@@ -187,13 +200,14 @@ def _catalog_import(args: argparse.Namespace) -> int:
         return 1
     try:
         change = parse_catalog(raw)
-    except LaneError as e:
+        catalog = StoreCatalog(open_catalog(config.catalog_database))
+        catalog.apply(change, allow_older=args.allow_older)
+    except CatalogOlder as e:
+        print(f"firmware-lane: {args.file}: {e}; --allow-older imports it", file=sys.stderr)
+        return 1
+    except CatalogError as e:
         print(f"firmware-lane: {args.file}: {e}", file=sys.stderr)
         return 1
-    from firmware_app.store.db import open_catalog
-
-    catalog = StoreCatalog(open_catalog(config.catalog_database))
-    catalog.apply(change)
     print(
         f"catalog version {change.version}: {len(change.items)} items, "
         f"{len(change.removed)} removed; {catalog.count()} items in the lane"
@@ -271,11 +285,17 @@ def _restore(args: argparse.Namespace) -> int:
     from firmware_app.store.backup import restore
 
     config = _config(args)
-    if args.store_seq is not None and args.store_seq < 0:
-        print("firmware-lane: --store-seq: expected 0 or more", file=sys.stderr)
-        return 2
+    for option, value in (("--store-seq", args.store_seq), ("--store-receipt", args.store_receipt)):
+        if value is not None and value < 0:
+            print(f"firmware-lane: {option}: expected 0 or more", file=sys.stderr)
+            return 2
     result = restore(
-        config, args.file, now=_now(config), force=args.force, store_seq=args.store_seq
+        config,
+        args.file,
+        now=_now(config),
+        force=args.force,
+        store_seq=args.store_seq,
+        store_receipt=args.store_receipt,
     )
     for line in result.summary():
         print(line)

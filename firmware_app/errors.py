@@ -19,3 +19,7 @@ class StoreError(LaneError):
 
 class CatalogGap(CatalogError):
     """A catalog change does not follow the lane's version: a snapshot is needed."""
+
+
+class CatalogOlder(CatalogError):
+    """A catalog snapshot is older than the lane's catalog: applying it would go back."""

@@ -84,23 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     except ScriptError as e:
         print(f"hw_sim: {e}", file=sys.stderr)
         return 2
-    if args.catalog is not None and not args.catalog.is_file():
-        print(f"hw_sim: --catalog {args.catalog}: no such file", file=sys.stderr)
-        return 2
+    if args.catalog is not None:
+        problem = _catalog_problem(args.catalog)
+        if problem:
+            print(f"hw_sim: --catalog {args.catalog}: {problem}", file=sys.stderr)
+            return 2
 
+    from firmware_app.errors import CatalogError
     from hw_sim.lane_sim import SimError, SimLane, SimOptions
 
     with _broker(args.broker) as url:
-        sim = SimLane(
-            SimOptions(
-                out=args.out,
-                data_dir=args.data_dir,
-                catalog=args.catalog,
-                broker_url=url,
-                store=args.store,
-                lane=args.lane,
+        try:
+            sim = SimLane(
+                SimOptions(
+                    out=args.out,
+                    data_dir=args.data_dir,
+                    catalog=args.catalog,
+                    broker_url=url,
+                    store=args.store,
+                    lane=args.lane,
+                )
             )
-        )
+        except CatalogError as e:  # a well-formed file the lane refuses (a delta, say)
+            print(f"hw_sim: --catalog {args.catalog}: {e}", file=sys.stderr)
+            return 2
         # The store server's database lives beside the lane's: a fresh lane (seq from 1)
         # meets a fresh store server, a kept lane the store server that knows it.
         server = _store_server(url, sim.data_dir) if args.store_server and url else None
@@ -124,6 +131,22 @@ def main(argv: list[str] | None = None) -> int:
                 server.close()
             sim.close()
     return 0
+
+
+def _catalog_problem(path: Path) -> str:
+    """Why ``path`` is no catalog file (as the lane's ``catalog import`` says it), or ''."""
+    from firmware_app.errors import CatalogError
+    from firmware_app.store.catalog_doc import parse_catalog
+
+    if not path.is_file():
+        return "no such file"
+    try:
+        parse_catalog(path.read_bytes())
+    except OSError as e:
+        return f"cannot read: {e.strerror or e}"
+    except CatalogError as e:
+        return str(e)
+    return ""
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -112,10 +112,14 @@ class SimLane:
                 display=self.display,
             ),
         )
-        self._seed()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.app.run, args=(self.stop,), name="lane")
         self.printed = 0
+        try:
+            self._seed()
+        except BaseException:
+            self.close()  # a catalog the lane refuses: nothing of the run is left behind
+            raise
 
     def _config(self) -> config_mod.Config:
         tables: dict[str, dict[str, Any]] = {
@@ -142,10 +146,15 @@ class SimLane:
         return config_mod.parse(tables, source="hw_sim")
 
     def _seed(self) -> None:
-        """The catalog and the two simulated cashiers, unless the data dir has them."""
+        """The catalog and the two simulated cashiers, unless the data dir has them.
+
+        A ``catalog`` named for the run is the one it sells from, even when a kept
+        data dir holds a newer version. Raises ``CatalogError`` when the lane refuses it.
+        """
         catalog = self.options.catalog
         if catalog is not None or self.app.catalog.count() == 0:
-            self.app.catalog.apply(parse_catalog((catalog or SAMPLE_CATALOG).read_bytes()))
+            change = parse_catalog((catalog or SAMPLE_CATALOG).read_bytes())
+            self.app.catalog.apply(change, allow_older=True)
         now = datetime.now().astimezone()
         for cashier_id, role, pin in CASHIERS:
             if self.app.cashiers.verify(cashier_id, pin) is None:

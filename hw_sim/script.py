@@ -4,6 +4,11 @@ The whole script is checked before anything runs, so a typo on line 40 stops
 the run at once with ``script.txt:40: scale: expected KG, motion, over, under,
 unplug or plug, got 'heavy'`` instead of after a half-finished sale.
 
+Comments: a line whose first non-blank character is ``#`` is a comment (the
+spec); beyond the spec, a ``#`` after a blank (space or tab) starts a comment
+to the end of the line, so ``scan 6921094000018  # water`` scans the code only.
+A ``#`` inside a word is data: ``scan AB#12`` scans ``AB#12``.
+
 Beside the spec's commands, hw_sim understands more faults to inject (README,
 "hw_sim script extensions"): ``terminal approve|decline`` (what the payment
 terminal answers next), ``scale pull|replug`` (the scale's USB adapter),
@@ -16,6 +21,7 @@ kick and its retry fail: the lane reports it jammed), ``drawer unjam`` and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +29,7 @@ from pathlib import Path
 from firmware_app.config import KEY_NAMES
 
 MAX_SLEEP_S = 3600
+COMMENT = re.compile(r"(^|[ \t])#.*$")  # a '#' at the start or after a blank, to the end
 MAX_KG = Decimal("99.999")
 
 
@@ -60,8 +67,8 @@ PRINTER_FORMS = {
 def parse_script(text: str, *, source: str = "script") -> list[Command]:
     commands = []
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = COMMENT.sub("", raw.strip(), count=1).strip()
+        if not line:
             continue
         verb, _, rest = line.partition(" ")
         try:

@@ -51,6 +51,7 @@ RESTORE_KEY = "restore.last"  # meta row written by a restore: what it did
 NEXT_SEQ = "outbox.next_seq"  # as in store/outbox.py
 ACKED_UPTO = "outbox.acked_upto"
 SESSION = "lane.session"  # as in store/sales.py
+NEXT_RECEIPT = "receipt.next_no"  # as in store/sales.py
 SQLITE_MAGIC = b"SQLite format 3\x00"
 KINDS = ("lane", "catalog")
 
@@ -265,9 +266,7 @@ def _lane_facts(path: Path) -> dict[str, Any]:
             "pending": conn.execute(
                 f"SELECT COUNT(*) FROM {OUTBOX} WHERE acked_at IS NULL"
             ).fetchone()[0],
-            "last_receipt_no": conn.execute(
-                f"SELECT MAX(receipt_no) FROM {TRANSACTION}"
-            ).fetchone()[0],
+            "last_receipt_no": _last_receipt(conn),
         }
 
 
@@ -360,6 +359,39 @@ class SeqPlan:
 
 
 @dataclass(frozen=True)
+class ReceiptPlan:
+    """How the restored lane's receipt numbers continue (see ``restore``)."""
+
+    backup_last: int  # the backup's highest receipt number (0: none)
+    next_no: int  # the restored lane's next receipt number
+    estimated_from_upto: int | None = None  # the store seq the estimate rests on (None: exact)
+
+    @property
+    def set_aside(self) -> tuple[int, int] | None:
+        """Receipt numbers issued (or, estimated, maybe issued) after the backup."""
+        if self.next_no - 1 > self.backup_last:
+            return (self.backup_last + 1, self.next_no - 1)
+        return None
+
+    def summary(self) -> str:
+        aside = self.set_aside
+        if aside is None:
+            return f"receipts continue at {self.next_no}"
+        if self.estimated_from_upto is None:
+            return (
+                f"receipts continue at {self.next_no}: receipts {aside[0]}..{aside[1]} were "
+                "issued after the backup and are never given again"
+            )
+        return (
+            f"receipts continue at {self.next_no}: receipts {aside[0]}..{aside[1]} may have "
+            f"been issued after the backup (the store server holds seqs up to "
+            f"{self.estimated_from_upto}, at most one sale each); restore again with "
+            "--store-receipt N, the highest receipt number the store server holds for this "
+            "lane, to continue right after it"
+        )
+
+
+@dataclass(frozen=True)
 class RestoreResult:
     source: Path
     database: Path
@@ -371,6 +403,7 @@ class RestoreResult:
     catalog: str  # what happened to the catalog
     forced: tuple[str, ...] = ()
     lost_receipts: tuple[int, int] | None = None
+    receipts: ReceiptPlan | None = None
 
     def summary(self) -> list[str]:
         lines = [f"restored {self.database} from {self.source}", str(self.journal)]
@@ -394,6 +427,8 @@ class RestoreResult:
             f"the outbox continues at seq {self.event_seq} "
             f"(a lane_restored event for the store server), next seq {self.event_seq + 1}"
         )
+        if self.receipts is not None:
+            lines.append(self.receipts.summary())
         if self.discarded_sale:
             lines.append(f"the sale open at backup time ({self.discarded_sale}) was discarded")
         lines.append(f"catalog: {self.catalog}")
@@ -419,6 +454,7 @@ def restore(
     now: datetime,
     force: bool = False,
     store_seq: int | None = None,
+    store_receipt: int | None = None,
 ) -> RestoreResult:
     """Replace this lane's ``lane.db`` with the backup ``file`` (and, when the lane's
     catalog is missing or damaged, ``catalog.db`` with the backup's).
@@ -451,6 +487,17 @@ def restore(
       given, the restore is refused: which seqs the store server holds is
       then unknown, and guessing wrong loses sales at the store.
 
+    Receipt numbers are carried the same way: the sales lost with the newer data
+    had receipt numbers the store server may hold (and customers have on paper), so
+    the restored lane continues after the highest known of: the backup's, the
+    replaced database's, the newest backup manifest's, and ``store_receipt`` (the
+    highest receipt number the store server holds for this lane, given by the
+    technician). When the replaced database cannot be read and no
+    ``store_receipt`` is given, it continues after the most the store server can
+    hold: every seq it holds beyond the backup's counted as a sale (each sale takes
+    a seq of its own). Numbers set aside this way are never given: a gap in
+    receipt numbers is harmless, a number given to two sales is not.
+
     The lost range is printed; a ``lane_restored`` audit event (the next seq)
     tells the store server which backup the lane went back to, which seqs and
     which journal head, since the lane's journal chain continues from the
@@ -465,8 +512,12 @@ def restore(
     with _held(LaneLock.for_lane(data_dir, "a restore"), RestoreError):
         staging = data_dir / f".lane.db.restore-{stamp}"
         try:
-            forced, report, plan, current = _prepare(config, source, staging, force, store_seq)
-            discarded, event_seq = _finish_staging(config, source, staging, plan, report, now)
+            forced, report, plan, current, receipts = _prepare(
+                config, source, staging, force, store_seq, store_receipt
+            )
+            discarded, event_seq = _finish_staging(
+                config, source, staging, plan, receipts, report, now
+            )
             _fsync(staging)
             saved = _swap_in(staging, database, stamp)
             catalog = _restore_catalog(config, source, stamp)
@@ -475,25 +526,42 @@ def restore(
                 with suppress(OSError):
                     leftover.unlink()
     lost_receipts = None
-    last, kept = current.last_receipt_no, report.last_receipt_no
-    if plan.lost and last is not None and kept is not None and last > kept:
+    last, kept = current.last_receipt_no, receipts.backup_last
+    if plan.lost and last is not None and last > kept:
         lost_receipts = (kept + 1, last)
     result = RestoreResult(
-        source, database, saved, report, plan, event_seq, discarded, catalog, forced, lost_receipts
+        source,
+        database,
+        saved,
+        report,
+        plan,
+        event_seq,
+        discarded,
+        catalog,
+        forced,
+        lost_receipts,
+        receipts,
     )
     log.warning(
-        "lane.db restored from %s: next seq %d, lost seqs %s, %d messages carried over",
+        "lane.db restored from %s: next seq %d, lost seqs %s, %d messages carried over, "
+        "next receipt %d",
         source,
         event_seq + 1,
         f"{plan.lost[0]}..{plan.lost[1]}" if plan.lost else "none",
         len(plan.carried),
+        receipts.next_no,
     )
     return result
 
 
 def _prepare(
-    config: Config, source: Path, staging: Path, force: bool, store_seq: int | None
-) -> tuple[tuple[str, ...], journal.JournalReport, SeqPlan, _Current]:
+    config: Config,
+    source: Path,
+    staging: Path,
+    force: bool,
+    store_seq: int | None,
+    store_receipt: int | None,
+) -> tuple[tuple[str, ...], journal.JournalReport, SeqPlan, _Current, ReceiptPlan]:
     """Every check, on a private copy of the backup; the lane's files are untouched."""
     _stage(source, staging)
     _check_manifest(source)
@@ -504,6 +572,7 @@ def _prepare(
         report = journal.verify_connection(conn)
         backup_next = _meta_int(conn, NEXT_SEQ, 1)
         backup_acked = _meta_int(conn, ACKED_UPTO, 0)
+        backup_last_receipt = _last_receipt(conn) or 0
     if not report.ok:
         if not force:
             raise RestoreError(
@@ -513,7 +582,8 @@ def _prepare(
         forced += (f"the journal is broken: {report}",)
     current = _read_current(config.database, backup_next)
     plan = _seq_plan(config, backup_next, backup_acked, current, store_seq)
-    return forced, report, plan, current
+    receipts = _receipt_plan(config, backup_last_receipt, current, plan, store_receipt)
+    return forced, report, plan, current, receipts
 
 
 def _stage(source: Path, staging: Path) -> None:
@@ -633,9 +703,7 @@ def _read_current(database: Path, from_seq: int) -> _Current:
                 True,
                 next_seq=_meta_int(conn, NEXT_SEQ, 1),
                 acked_upto=_meta_int(conn, ACKED_UPTO, 0),
-                last_receipt_no=conn.execute(
-                    f"SELECT MAX(receipt_no) FROM {TRANSACTION}"
-                ).fetchone()[0],
+                last_receipt_no=_last_receipt(conn),
                 unacked=[
                     (seq, topic, bytes(payload), created_at)
                     for seq, topic, payload, created_at in conn.execute(
@@ -687,16 +755,47 @@ def _seq_plan(
     return SeqPlan(backup_next, next_seq, min(store_has, next_seq - 1), carried)
 
 
+def _receipt_plan(
+    config: Config,
+    backup_last: int,
+    current: _Current,
+    plan: SeqPlan,
+    store_receipt: int | None,
+) -> ReceiptPlan:
+    known = [backup_last]
+    if current.readable and current.last_receipt_no is not None:
+        known.append(current.last_receipt_no)  # every receipt this lane ever issued
+    if store_receipt is not None:
+        known.append(store_receipt)
+    if config.backup.dir:
+        # A newer backup of this lane is a witness too (the replaced database may be gone).
+        with suppress(OSError):
+            for manifest in generations(Path(config.backup.dir), config.store, config.lane)[:1]:
+                with suppress(KeyError, TypeError, ValueError):
+                    known.append(int(manifest["last_receipt_no"] or 0))
+    estimated_from = None
+    if not current.readable and store_receipt is None:
+        # The sales behind the store server's seqs are gone with the old database. Each
+        # sale went out with a seq of its own, so it holds at most that many receipts
+        # issued after the backup.
+        reached = max(0, plan.store_has_upto - (plan.backup_next_seq - 1))
+        if reached and backup_last + reached > max(known):
+            known.append(backup_last + reached)
+            estimated_from = plan.store_has_upto
+    return ReceiptPlan(backup_last, max(known) + 1, estimated_from)
+
+
 def _finish_staging(
     config: Config,
     source: Path,
     staging: Path,
     plan: SeqPlan,
+    receipts: ReceiptPlan,
     report: journal.JournalReport,
     now: datetime,
 ) -> tuple[str | None, int]:
-    """Apply the seq plan to the staged copy in one transaction; returns the discarded
-    open sale and the seq of the lane_restored event."""
+    """Apply the seq and receipt plans to the staged copy in one transaction; returns
+    the discarded open sale and the seq of the lane_restored event."""
     at = now.isoformat(timespec="milliseconds")
     topics = Topics(config.mqtt.topic_root, config.store, config.lane)
     with closing(sqlite3.connect(staging, isolation_level=None)) as conn:
@@ -725,6 +824,7 @@ def _finish_staging(
             "backup_next_seq": str(plan.backup_next_seq),
             "lost_seqs": f"{lost[0]}-{lost[1]}" if lost else "",
             "carried_messages": str(len(plan.carried)),
+            "next_receipt_no": str(receipts.next_no),
         }
         event = AuditEvent("lane_restored", now, None, None, tuple(details.items()))
         body = uplink.event_message(event, config.store, config.lane, seq=event_seq)
@@ -736,6 +836,7 @@ def _finish_staging(
         for key, value in (
             (NEXT_SEQ, str(event_seq + 1)),
             (ACKED_UPTO, str(plan.store_has_upto)),
+            (NEXT_RECEIPT, str(receipts.next_no)),
             (RESTORE_KEY, json.dumps({**details, "at": at, "next_seq": event_seq + 1})),
         ):
             conn.execute(f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)", (key, value))
@@ -824,6 +925,16 @@ def _held(lock: LaneLock, error: type[StoreError]) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _last_receipt(conn: sqlite3.Connection) -> int | None:
+    """The highest receipt number a lane database has issued or set aside (a restore's
+    ``receipt.next_no``); None for a lane that has issued none."""
+    last = conn.execute(f"SELECT MAX(receipt_no) FROM {TRANSACTION}").fetchone()[0]
+    floor = _meta_int(conn, NEXT_RECEIPT, 0) - 1
+    if last is None and floor < 1:
+        return None
+    return max(last or 0, floor)
 
 
 def _meta_int(conn: sqlite3.Connection, key: str, default: int) -> int:

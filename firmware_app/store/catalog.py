@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import peewee
 
-from firmware_app.errors import CatalogError, CatalogGap
+from firmware_app.errors import CatalogError, CatalogGap, CatalogOlder
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.db import models_of
@@ -49,11 +49,23 @@ class StoreCatalog:
     def count(self) -> int:
         return int(self.m.CatalogItem.select().count())
 
-    def apply(self, change: CatalogChange) -> None:
+    def apply(self, change: CatalogChange, *, allow_older: bool = False) -> None:
         """Apply a snapshot or a delta atomically; raises ``CatalogError`` and changes nothing
-        when the delta's ``base_version`` is not this lane's version or a code would clash."""
+        when the delta's ``base_version`` is not this lane's version (``CatalogGap``), a
+        snapshot is older than this lane's version (``CatalogOlder``; ``allow_older`` takes
+        it all the same), or a code or PLU would belong to two items.
+
+        A snapshot of the lane's own version is taken again: it goes back nowhere.
+        """
         with self.db.atomic():
             current = self.version()
+            if change.is_snapshot and change.version < current and not allow_older:
+                # Messages may come late or twice (a snapshot answered to an old request,
+                # a retained or re-published one): going back would sell at old prices.
+                raise CatalogOlder(
+                    f"snapshot version {change.version} is older than the lane's catalog "
+                    f"version {current}"
+                )
             if change.is_snapshot:
                 self.m.ItemCode.delete().execute()
                 self.m.CatalogItem.delete().execute()
@@ -105,6 +117,24 @@ class StoreCatalog:
             except peewee.IntegrityError as e:
                 clash = _clashing(self.m.ItemCode, codes[i : i + BATCH])
                 raise CatalogError(f"code {clash} already belongs to another item") from e
+        self._check_plus(change)
+
+    def _check_plus(self, change: CatalogChange) -> None:
+        """Refuse a PLU of the change that an item it keeps (neither replaced nor
+        removed) already has: by PLU and by label the lane would sell the wrong one."""
+        item = self.m.CatalogItem
+        new = {it.plu: (i, it.sku) for i, it in enumerate(change.items) if it.plu is not None}
+        plus = list(new)
+        for start in range(0, len(plus), BATCH):
+            chunk = plus[start : start + BATCH]
+            rows = item.select(item.plu, item.sku).where(item.plu.in_(chunk)).tuples()
+            for plu, sku in rows:
+                index, own = new[plu]
+                if sku != own:
+                    raise CatalogError(
+                        f"items[{index}] (sku {own}).plu: {plu} is also the PLU of sku {sku}, "
+                        "which this change keeps"
+                    )
 
 
 def _clashing(item_code: type, codes: list[dict[str, str]]) -> str:

@@ -3,6 +3,9 @@
 Everything is checked before anything is applied: a document with one bad
 item changes nothing, and the error names the item and field
 (``items[3] (sku 100234).price: must be a non-negative integer, got -5``).
+A document of any shape (nested a hundred thousand deep, integers of thousands
+of digits, a list where a string belongs) gets ``CatalogError`` and nothing
+else; values are quoted in errors only as far as a reader needs them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ SCHEMA = "store.catalog/1"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
 MAX_TEXT = 200
 MAX_PARTS = 1000
+MAX_SKU = 64  # characters
+MAX_DEPTH = 16  # levels of arrays and objects in a promotion (a real one has about 4)
+SHOWN = 40  # characters of a bad value quoted in an error
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ def combine(parts: list[CatalogChange]) -> CatalogChange:
     codes = [code for p in parts for code in p.codes]
     if len({key for key, _ in codes}) != len(codes):
         raise CatalogError(f"version {first.version}: a code appears in two parts")
+    _unique_plus(items, f"version {first.version} (all parts)")
     return CatalogChange(
         version=first.version,
         base_version=first.base_version,
@@ -71,14 +78,11 @@ def parse_catalog(raw: bytes) -> CatalogChange:
     """Parse and validate; raises ``CatalogError`` naming the field and the reason."""
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise CatalogError(f"document of {len(raw)} bytes is over {MAX_DOCUMENT_BYTES}")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CatalogError(f"not JSON: {e}") from e
+    doc = _decode(raw)
     if not isinstance(doc, dict):
         raise CatalogError("document: expected a JSON object")
     if doc.get("schema") != SCHEMA:
-        raise CatalogError(f"schema: expected {SCHEMA!r}, got {doc.get('schema')!r}")
+        raise CatalogError(f"schema: expected {SCHEMA!r}, got {_show(doc.get('schema'))}")
     version = _int(doc, "version", "version", lo=1)
     base = doc.get("base_version")
     if base is not None:
@@ -89,17 +93,41 @@ def parse_catalog(raw: bytes) -> CatalogChange:
     if not isinstance(raw_items, list):
         raise CatalogError("items: expected a list")
     items, codes = _items(raw_items)
-    removed = doc.get("removed", [])
-    if not isinstance(removed, list) or not all(isinstance(s, str) and s for s in removed):
-        raise CatalogError("removed: expected a list of SKU strings")
+    removed = _removed(doc.get("removed", []))
     promotions = doc.get("promotions", [])
     if not isinstance(promotions, list):
-        raise CatalogError("promotions: expected a list")
+        raise CatalogError(f"promotions: expected a list, got {_show(promotions)}")
+    if _depth(promotions) > MAX_DEPTH:
+        raise CatalogError(f"promotions: nested more than {MAX_DEPTH} levels deep")
     parts = _int(doc, "parts", "parts", lo=1, hi=MAX_PARTS) if "parts" in doc else 1
     part = _int(doc, "part", "part", lo=1, hi=parts) if "part" in doc else 1
     return CatalogChange(
-        version, base, items, codes, tuple(removed), tuple(promotions), part=part, parts=parts
+        version, base, items, codes, removed, tuple(promotions), part=part, parts=parts
     )
+
+
+def _decode(raw: bytes) -> Any:
+    """The JSON value of ``raw``; ``CatalogError`` for anything Python's decoder refuses,
+    including nesting deeper than its recursion limit and integers of over 4,300 digits
+    (both raise outside ``JSONDecodeError``)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError as e:
+        raise CatalogError("not JSON the lane can read: nested too deeply") from e
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError is a ValueError
+        raise CatalogError(f"not JSON: {str(e)[:200]}") from e
+
+
+def _removed(removed: Any) -> tuple[str, ...]:
+    if not isinstance(removed, list):
+        raise CatalogError(f"removed: expected a list of SKU strings, got {_show(removed)}")
+    for i, sku in enumerate(removed):
+        if not _good_sku(sku):
+            raise CatalogError(
+                f"removed[{i}]: expected a SKU (a non-empty string of up to {MAX_SKU} "
+                f"printable characters), got {_show(sku)}"
+            )
+    return tuple(removed)
 
 
 def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str], ...]]:
@@ -122,23 +150,43 @@ def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str
                 )
             owner[key] = item.sku
         items.append(item)
+    _unique_plus(items, "items")
     return tuple(items), tuple(owner.items())
+
+
+def _unique_plus(items: list[Item], where: str) -> None:
+    """A PLU names one item: the lane sells by it (keyed, and on in-store labels)."""
+    holder: dict[int, str] = {}
+    for i, item in enumerate(items):
+        if item.plu is None:
+            continue
+        if item.plu in holder:
+            raise CatalogError(
+                f"{where}[{i}] (sku {item.sku}).plu: {item.plu} is also the PLU of sku "
+                f"{holder[item.plu]}"
+            )
+        holder[item.plu] = item.sku
 
 
 def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
     sku = raw.get("sku")
-    if not isinstance(sku, str) or not 0 < len(sku) <= 64 or not sku.isprintable():
-        raise CatalogError(f"{where}.sku: expected a non-empty string of up to 64 characters")
+    if not _good_sku(sku):
+        raise CatalogError(
+            f"{where}.sku: expected a non-empty string of up to {MAX_SKU} printable "
+            f"characters, got {_show(sku)}"
+        )
     where = f"{where} (sku {sku})"
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEXT:
-        raise CatalogError(f"{where}.name: expected a non-empty string of up to {MAX_TEXT}")
+        raise CatalogError(
+            f"{where}.name: expected a non-empty string of up to {MAX_TEXT}, got {_show(name)}"
+        )
     if not name.isprintable():
         raise CatalogError(f"{where}.name: contains control characters")
-    try:
-        unit = Unit(raw.get("unit"))
-    except ValueError as e:
-        raise CatalogError(f"{where}.unit: expected 'each' or 'kg', got {raw.get('unit')!r}") from e
+    unit_text = raw.get("unit")
+    if unit_text not in [u.value for u in Unit]:
+        raise CatalogError(f"{where}.unit: expected 'each' or 'kg', got {_show(unit_text)}")
+    unit = Unit(unit_text)
     price = _int(raw, "price", f"{where}.price", lo=0)
     plu = raw.get("plu")
     if plu is not None:
@@ -168,23 +216,27 @@ def _good_code(code: Any) -> bool:
     return isinstance(code, str) and 0 < len(code) <= 64 and code.isprintable()
 
 
+def _good_sku(sku: Any) -> bool:
+    return isinstance(sku, str) and 0 < len(sku) <= MAX_SKU and sku.isprintable()
+
+
 def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = 2**53) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {value!r}")
+        raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {_show(value)}")
     return value
 
 
 def _bool(obj: dict[str, Any], key: str, where: str, default: bool) -> bool:
     value = obj.get(key, default)
     if not isinstance(value, bool):
-        raise CatalogError(f"{where}: expected true or false, got {value!r}")
+        raise CatalogError(f"{where}: expected true or false, got {_show(value)}")
     return value
 
 
 def _rate(value: Any, where: str) -> Decimal:
-    if not isinstance(value, str):
-        raise CatalogError(f'{where}: expected a decimal string like "13", got {value!r}')
+    if not isinstance(value, str) or len(value) > SHOWN:
+        raise CatalogError(f'{where}: expected a decimal string like "13", got {_show(value)}')
     try:
         rate = Decimal(value)
     except InvalidOperation as e:
@@ -192,3 +244,32 @@ def _rate(value: Any, where: str) -> Decimal:
     if not rate.is_finite() or not 0 <= rate < 100:
         raise CatalogError(f"{where}: {value!r} is not a percentage from 0 to below 100")
     return rate
+
+
+def _show(value: Any) -> str:
+    """A bad value as an error quotes it: scalars in short, containers by their kind
+    (a document may hold a 20 MB string or a list nested a thousand deep)."""
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**SHOWN:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def _depth(value: Any) -> int:
+    """Levels of arrays and objects in ``value``, counted without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in node)
+    return deepest

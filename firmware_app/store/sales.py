@@ -35,6 +35,9 @@ from firmware_app.sync.contract import timestamp
 
 SESSION = "lane.session"
 JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash"} of the last pruned entry
+# Set by a restore: receipt numbers below it went out with sales this database lost
+# (the store server holds them), so they are never given again.
+NEXT_RECEIPT = "receipt.next_no"
 TopicFor = Callable[[str], str]  # "sales" -> "pos/S1/lanes/01/sales"
 
 
@@ -251,8 +254,10 @@ class SalesStore:
         )
 
     def next_receipt_no(self) -> int:
+        """After the last receipt here, and never below what a restore set aside."""
         last = self.m.Transaction.select(peewee.fn.MAX(self.m.Transaction.receipt_no)).scalar()
-        return (last or 0) + 1
+        floor = self.m.Meta.get_or_none(self.m.Meta.key == NEXT_RECEIPT)
+        return max((last or 0) + 1, int(floor.value) if floor else 1)
 
 
 def _line_row(line: Line) -> dict[str, object]:

@@ -13,6 +13,7 @@ import pytest
 
 from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
+from hw_sim.script import parse_script
 from tests.e2e.sim import OFFLINE, run_sim
 
 pytestmark = pytest.mark.e2e
@@ -238,3 +239,83 @@ def test_every_device_command_reaches_the_lane(tmp_path: Path) -> None:
     receipt = (tmp_path / "out" / "receipt-0001.txt").read_text(encoding="utf-8")
     assert "0.250 kg × 12.80/kg" in receipt
     assert "hw_sim: done" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"schema": "store.catalog/1", "version": 1, "items": [', "not JSON: Expecting value"),
+        (
+            b'{"schema": "store.catalog/1", "version": 1, "items": [{"sku": "A", "name": "x", '
+            b'"unit": "box", "price": 1, "tax_rate": "13"}]}',
+            "items[0] (sku A).unit: expected 'each' or 'kg', got 'box'",
+        ),
+        (
+            b'{"schema": "store.catalog/1", "version": 3, "base_version": 2, "items": []}',
+            "base_version 2 does not match the lane's catalog version 0",
+        ),
+    ],
+    ids=["not-json", "bad-unit", "delta-on-a-fresh-lane"],
+)
+def test_a_bad_catalog_file_gets_one_line(tmp_path: Path, content: bytes, reason: str) -> None:
+    catalog = tmp_path / "catalog.json"
+    catalog.write_bytes(content)
+    result = run_sim(tmp_path, "wait idle\n", "--catalog", str(catalog), "--broker", OFFLINE)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"hw_sim: --catalog {catalog}: ") and reason in line
+
+
+def test_a_missing_catalog_file_gets_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    result = run_sim(tmp_path, "wait idle\n", "--catalog", str(missing), "--broker", OFFLINE)
+    assert result.returncode == 2
+    assert result.stderr == f"hw_sim: --catalog {missing}: no such file\n"
+
+
+def test_trailing_comments_are_not_typed(tmp_path: Path) -> None:
+    script = (
+        "type 1001   # the cashier\n"
+        "key SIGNON\t# then the PIN\n"
+        "type 1234\n"
+        "key ENTER\n"
+        "scan 6921094000018  # water\n"
+        "  # a comment line, indented\n"
+        "wait idle # all handled\n"
+    )
+    result = run_sim(tmp_path, script, "--broker", OFFLINE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    screen = (tmp_path / "out" / "screen.log").read_text(encoding="utf-8")
+    assert "农夫山泉 550ml" in screen
+    assert "Unknown" not in screen and "Bad barcode" not in screen
+
+
+def test_a_bad_line_with_a_comment_names_the_line_without_the_comment(tmp_path: Path) -> None:
+    script = "type 1001\n# sign on first\nscale heavy   # too much\n"
+    result = run_sim(tmp_path, script)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"hw_sim: {tmp_path / 'script.txt'}:3: scale: expected KG (0 to 99.999, 3 decimals), "
+        "motion, over, under, unplug, plug, pull, replug, got 'heavy'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "verb", "args", "text"),
+    [
+        ("scan 6921094000018  # water", "scan", ("6921094000018",), "scan 6921094000018"),
+        ("scan 6921094000018\t#water", "scan", ("6921094000018",), "scan 6921094000018"),
+        ("scan AB#12", "scan", ("AB#12",), "scan AB#12"),  # inside a word: scanned
+        ("key SIGNON # sign on", "key", ("SIGNON",), "key SIGNON"),
+        ("  scale 0.532 #", "scale", ("0.532",), "scale 0.532"),
+    ],
+)
+def test_a_hash_after_blanks_starts_a_comment(
+    line: str, verb: str, args: tuple[str, ...], text: str
+) -> None:
+    [command] = parse_script(f"# a shift\n\n{line}\n")
+    assert (command.line, command.verb, command.args, command.text) == (3, verb, args, text)
+
+
+def test_a_line_that_is_only_a_comment_is_skipped() -> None:
+    assert parse_script("   # nothing\n\t# nor this\n#\n") == []

@@ -102,8 +102,11 @@ def test_backup_while_the_lane_sells_then_restore_continues_chain_and_seq(
     assert report.ok and report.head == newest.journal.head
 
     # The lane sells on: the chain continues from the backup's head, seqs after the
-    # lost ones (carried over), with the lane_restored event in between.
+    # lost ones (carried over), with the lane_restored event in between; receipt
+    # numbers after the lost ones (the store server has them).
     Cashdesk(config).sell(2)
+    new_receipts = query(config.database, 'SELECT receipt_no FROM "transaction" ORDER BY 1')
+    assert [r[0] for r in new_receipts[-2:]] == [sold + 1, sold + 2]
     after = journal.verify_file(config.database)
     assert after.ok and after.records == newest.journal.records + 2
     first_new = query(config.database, "SELECT prev_hash FROM journalentry ORDER BY no")[

@@ -13,8 +13,10 @@ import pytest
 from firmware_app.cli import main
 from firmware_app.config import Config
 from firmware_app.store import journal
+from firmware_app.store.backup import restore
 from firmware_app.store.lock import LaneLock
 from tests.store.backup_lane import (
+    NOW,
     Cashdesk,
     execute,
     lane_config,
@@ -200,6 +202,86 @@ def test_without_the_old_database_the_store_servers_seq_is_needed(
     unacked = query(lane.config.database, "SELECT seq FROM outboxmessage WHERE acked_at IS NULL")
     assert unacked == [(10,)]  # the store server has 1..9; only the event is to send
     assert journal.verify_file(lane.config.database).ok
+
+
+def receipts(lane: Lane) -> list[int]:
+    return [r[0] for r in query(lane.config.database, 'SELECT receipt_no FROM "transaction"')]
+
+
+def restored_details(lane: Lane) -> dict[str, str]:
+    """The details of the lane_restored event the restore queued for the store server."""
+    rows = query(lane.config.database, "SELECT payload FROM outboxmessage ORDER BY seq DESC")
+    body = json.loads(rows[0][0])
+    assert body["event"] == "lane_restored"
+    return body["details"]
+
+
+def test_receipts_lost_with_the_newer_sales_are_never_given_again(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()  # receipts 1..3
+    lane.desk.sell(2)  # receipts 4 and 5: the store server gets them, the restore loses them
+    assert lane.run("restore", str(backup_file)) == 0
+    out = capsys.readouterr().out
+    assert "receipts continue at 6: receipts 4..5 were issued after the backup" in out
+    assert restored_details(lane)["next_receipt_no"] == "6"
+    Cashdesk(lane.config).sell(2)
+    assert receipts(lane) == [1, 2, 3, 6, 7]
+    assert journal.verify_file(lane.config.database).ok
+
+
+def test_without_the_old_database_no_receipt_the_store_server_may_hold_is_reused(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()  # receipts 1..3, seqs 1..6
+    lane.desk.sell(2)  # receipts 4, 5 in seqs 7..10; the store server acknowledged up to 9
+    shutil.rmtree(lane.stick.parent / "01" / "data")  # the SD card died
+    assert lane.run("restore", str(backup_file), "--store-seq", "9") == 0
+    out = capsys.readouterr().out
+    # Seqs 7..9 reached the store server: at most three sales, receipts 4..6 at most.
+    assert "receipts continue at 7: receipts 4..6 may have been issued after the backup" in out
+    assert "--store-receipt N" in out
+    Cashdesk(lane.config).sell(1)
+    assert receipts(lane) == [1, 2, 3, 7]
+
+
+def test_the_store_servers_receipt_number_is_taken_when_given(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()
+    lane.desk.sell(2)
+    shutil.rmtree(lane.stick.parent / "01" / "data")
+    args = ("restore", str(backup_file), "--store-seq", "9", "--store-receipt", "5")
+    assert lane.run(*args) == 0
+    assert "receipts continue at 6: receipts 4..5 were issued after the backup" in (
+        capsys.readouterr().out
+    )
+    Cashdesk(lane.config).sell(1)
+    assert receipts(lane) == [1, 2, 3, 6]
+
+
+def test_a_negative_store_receipt_is_bad_usage(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()
+    before = lane.fingerprint()
+    assert lane.run("restore", str(backup_file), "--store-receipt", "-1") == 2
+    assert "--store-receipt: expected 0 or more" in capsys.readouterr().err
+    assert lane.fingerprint() == before
+
+
+def test_a_second_restore_keeps_the_receipts_the_first_one_skipped(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()
+    lane.desk.sell(2)  # receipts 4, 5
+    assert lane.run("restore", str(backup_file)) == 0  # continues at 6, no sale since
+    again = restore(lane.config, backup_file, now=NOW)  # a stamp of its own
+    assert "receipts continue at 6: receipts 4..5 were issued after the backup" in "\n".join(
+        again.summary()
+    )
+    Cashdesk(lane.config).sell(1)
+    assert receipts(lane) == [1, 2, 3, 6]
 
 
 def test_the_open_sale_of_backup_time_is_dropped(

@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
-from firmware_app.errors import CatalogError, StoreError
+from firmware_app.errors import CatalogError, CatalogOlder, StoreError
 from firmware_app.lane.effects import CommitSale, SaveSale
 from firmware_app.lane.ports import Role
 from firmware_app.store.cashiers import Cashiers
@@ -18,6 +19,7 @@ from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.uplink import GENESIS_HASH, canonical, chain_hash
+from tests.store.catalog_docs import RAW
 from tests.unit.till import T0, Till
 
 
@@ -118,12 +120,65 @@ def test_code_clash_rolls_back_the_whole_change(catalog_db) -> None:
         (doc(1, None, [item("A", codes=["6954767410381"])]), "wrong check digit"),
         (doc(1, None, [item("A", name="")]), "items[0] (sku A).name"),
         (doc(1, None, [item("A", active="yes")]), "items[0] (sku A).active"),
+        (
+            doc(1, None, [item("A", plu=7), item("B", plu=7)]),
+            "items[1] (sku B).plu: 7 is also the PLU of sku A",
+        ),
+        (doc(1, None, [item("A", unit=["each"])]), "items[0] (sku A).unit: expected 'each'"),
+        (doc(1, None, [], ["A", ""]), "removed[1]: expected"),
     ],
 )
 def test_malformed_catalogs_are_refused_with_the_field(raw: bytes, reason: str) -> None:
     with pytest.raises(CatalogError) as err:
         parse_catalog(raw)
     assert reason in str(err.value)
+
+
+def test_an_older_snapshot_never_replaces_a_newer_one(catalog_db) -> None:
+    catalog = StoreCatalog(catalog_db)
+    catalog.apply(parse_catalog(doc(5, None, [item("A", 500, ["6954767410388"]), item("B")])))
+    older = parse_catalog(doc(2, None, [item("A", 300, ["6954767410388"])]))
+    with pytest.raises(CatalogOlder, match=r"snapshot version 2 is older than the lane.s .* 5"):
+        catalog.apply(older)
+    assert catalog.version() == 5 and catalog.count() == 2
+    assert catalog.by_code("06954767410388").price == 500
+    # The same version again (a snapshot sent twice) is no step back.
+    catalog.apply(parse_catalog(doc(5, None, [item("A", 500, ["6954767410388"])])))
+    assert catalog.version() == 5 and catalog.count() == 1
+    # Going back on purpose (a technician's --allow-older).
+    catalog.apply(older, allow_older=True)
+    assert catalog.version() == 2 and catalog.by_code("06954767410388").price == 300
+
+
+def test_a_delta_cannot_give_a_kept_items_plu_to_another(catalog_db) -> None:
+    catalog = StoreCatalog(catalog_db)
+    catalog.apply(parse_catalog(doc(1, None, [item("A", plu=7), item("B", plu=8)])))
+    clash = parse_catalog(doc(2, 1, [item("C", plu=7)]))
+    with pytest.raises(
+        CatalogError, match=r"items\[0\] \(sku C\)\.plu: 7 is also the PLU of sku A"
+    ):
+        catalog.apply(clash)
+    assert catalog.version() == 1 and catalog.count() == 2
+    assert catalog.by_plu(7).sku == "A"
+    # A PLU may move to another item when its holder goes, or changes, in the same change.
+    catalog.apply(parse_catalog(doc(2, 1, [item("C", plu=7)], ["A"])))
+    assert catalog.by_plu(7).sku == "C"
+    catalog.apply(parse_catalog(doc(3, 2, [item("B", plu=9), item("D", plu=8)])))
+    assert catalog.by_plu(8).sku == "D" and catalog.by_plu(9).sku == "B"
+
+
+# --- any document at all: the parser's own error or a change, nothing else ---------------
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(RAW)
+def test_any_document_gives_a_change_or_the_parsers_own_error(raw: bytes) -> None:
+    try:
+        change = parse_catalog(raw)
+    except CatalogError as e:
+        assert 0 < len(str(e)) < 400  # a reason a technician can read, never the document
+        return
+    assert change.version >= 1
 
 
 def test_pins_are_hashed_never_stored_plain(db, tmp_path: Path) -> None:
