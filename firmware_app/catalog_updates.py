@@ -19,8 +19,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from firmware_app.errors import CatalogError, CatalogGap
-from firmware_app.store.catalog import StoreCatalog
-from firmware_app.store.catalog_doc import CatalogChange, combine, parse_catalog
+from firmware_app.store.catalog import Applied, StoreCatalog
+from firmware_app.store.catalog_doc import parse_catalog
+from firmware_app.memory import give_back_memory
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ class CatalogUpdates:
         try:
             change = parse_catalog(payload)
             if change.parts > 1:
-                staged = self.catalog.stage(change, payload, self.clock())
-                if staged is None:
+                applied = self.catalog.stage(change, self.clock())
+                if applied is None:
                     log.info(
                         "catalog version %d: part %d of %d kept",
                         change.version,
@@ -96,8 +97,9 @@ class CatalogUpdates:
                         change.parts,
                     )
                     return
-                change = combine([parse_catalog(p) for p in staged])
-            self._apply(change)
+            else:
+                applied = self.catalog.apply(change)
+            self._applied(applied)
         except CatalogGap as e:
             log.warning("catalog message on %s not applied: %s; asking for a snapshot", topic, e)
             self.request_snapshot(self.catalog.version())
@@ -110,13 +112,13 @@ class CatalogUpdates:
             self.rejected += 1
             log.exception("catalog message on %s rejected, nothing changed", topic)
 
-    def _apply(self, change: CatalogChange) -> None:
-        self.catalog.apply(change)
+    def _applied(self, applied: Applied) -> None:
         self.applied += 1
         log.info(
             "catalog version %d applied (%d items, %d removed)",
-            change.version,
-            len(change.items),
-            len(change.removed),
+            applied.version,
+            applied.items,
+            applied.removed,
         )
-        self.on_applied(change.version)
+        give_back_memory()
+        self.on_applied(applied.version)

@@ -201,7 +201,7 @@ def _catalog_import(args: argparse.Namespace) -> int:
     try:
         change = parse_catalog(raw)
         catalog = StoreCatalog(open_catalog(config.catalog_database))
-        catalog.apply(change, allow_older=args.allow_older)
+        applied = catalog.apply(change, allow_older=args.allow_older)
     except CatalogOlder as e:
         print(f"firmware-lane: {args.file}: {e}; --allow-older imports it", file=sys.stderr)
         return 1
@@ -209,8 +209,8 @@ def _catalog_import(args: argparse.Namespace) -> int:
         print(f"firmware-lane: {args.file}: {e}", file=sys.stderr)
         return 1
     print(
-        f"catalog version {change.version}: {len(change.items)} items, "
-        f"{len(change.removed)} removed; {catalog.count()} items in the lane"
+        f"catalog version {applied.version}: {applied.items} items, "
+        f"{applied.removed} removed; {catalog.count()} items in the lane"
     )
     return 0
 

@@ -1,6 +1,10 @@
 """Reading what the scanner typed: symbology prefixes, GTINs, in-store labels, GS1 element strings.
 
-GTIN parsing and check digits come from biip. The lane adds what a checkout
+UPC-E, GS1 element strings and symbology identifiers come from biip. A plain
+GTIN's check is the GS1 mod-10 sum, done here: it is the one test on the scan
+and catalog-import paths, and biip's full parse (company prefix lookups) cost
+five times as much for nothing the lane uses; a property test holds both to
+one verdict. The lane adds what a checkout
 needs around it: the AIM prefix decides between EAN-8 and UPC-E for 8-digit
 codes, in-store label layouts are configurable (``labels.py``), and every code
 gets one lookup key so a UPC-A, its UPC-E form and a zero-padded EAN-13 find
@@ -14,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from biip import ParseError
+from biip.checksums import gs1_standard_check_digit
 from biip.gs1_messages import GS1Message
-from biip.gtin import Gtin
 from biip.symbology import SymbologyIdentifier
 from biip.upc import Upc
 
@@ -67,17 +71,27 @@ def catalog_key(code: str) -> str:
     Catalog import and scans both go through here, so ``036000291452`` (UPC-A),
     its UPC-E form ``03600024``, ``0036000291452`` and ``00036000291452`` all meet.
     """
-    if _digits(code) and len(code) in (8, 12, 13, 14):
-        if _valid_gtin(code):
-            return Gtin.parse(code).as_gtin_14()
-        if len(code) == 8:
-            return _try_upc_e(code) or code
+    if is_gtin_shaped(code):
+        return gtin_key(code) or code
     return code
+
+
+def is_gtin_shaped(code: str) -> bool:
+    """ASCII digits of a GTIN's length (8, 12, 13 or 14): a GTIN unless its check fails."""
+    return len(code) in (8, 12, 13, 14) and _digits(code)
+
+
+def gtin_key(code: str) -> str | None:
+    """The GTIN-14 key of a GTIN-shaped code whose check digit is right (an 8-digit code
+    as EAN-8, else as UPC-E), or None."""
+    if _valid_gtin(code):
+        return code.zfill(14)
+    return _try_upc_e(code) if len(code) == 8 else None
 
 
 def is_valid_gtin(code: str) -> bool:
     """True for an EAN-8/UPC-A/EAN-13/GTIN-14 or 8-digit UPC-E with a right check digit."""
-    return _digits(code) and (_valid_gtin(code) or (len(code) == 8 and bool(_try_upc_e(code))))
+    return is_gtin_shaped(code) and gtin_key(code) is not None
 
 
 def parse_scan(
@@ -131,10 +145,9 @@ def _numeric(data: str, symbology: str, labels: tuple[LabelFormat, ...]) -> Scan
             return ScannedCode(CodeKind.GTIN, data, upc_e, symbology)
     if len(data) not in (8, 12, 13, 14):
         raise BarcodeError(f"code {data}: {len(data)} digits is not an EAN/UPC length")
-    try:
-        gtin = Gtin.parse(data)
-    except ParseError as e:
-        raise BarcodeError(f"code {data}: {e}") from e
+    if not _valid_gtin(data):
+        expected = gs1_standard_check_digit(data[:-1])
+        raise BarcodeError(f"code {data}: wrong check digit (expected {expected}, got {data[-1]})")
     for fmt in labels:
         if fmt.matches(data):
             try:
@@ -142,7 +155,7 @@ def _numeric(data: str, symbology: str, labels: tuple[LabelFormat, ...]) -> Scan
             except ValueError as e:
                 raise BarcodeError(str(e)) from e
             return ScannedCode(CodeKind.LABEL, data, data, symbology, label=label)
-    return ScannedCode(CodeKind.GTIN, data, gtin.as_gtin_14(), symbology)
+    return ScannedCode(CodeKind.GTIN, data, data.zfill(14), symbology)
 
 
 def _try_upc_e(data: str) -> str | None:
@@ -155,11 +168,8 @@ def _try_upc_e(data: str) -> str | None:
 
 
 def _valid_gtin(data: str) -> bool:
-    try:
-        Gtin.parse(data)
-    except ParseError:
-        return False
-    return True
+    """``data`` (ASCII digits) is 8, 12, 13 or 14 long and ends in its GS1 check digit."""
+    return len(data) in (8, 12, 13, 14) and gs1_standard_check_digit(data[:-1]) == int(data[-1])
 
 
 def _gs1_message(data: str, symbology: str, minor_digits: int) -> ScannedCode:

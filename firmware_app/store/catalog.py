@@ -6,8 +6,11 @@ to open a session); every lookup is one indexed query.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import peewee
 
@@ -17,153 +20,260 @@ from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.db import models_of
 
 VERSION = "catalog.version"
-BATCH = 500  # rows per INSERT: well under SQLite's variable limit
+ITEM_COLUMNS = "sku, name, unit, price, tax_rate, plu, age_restricted, active"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an applied change did: its version, items written and skus removed."""
+
+    version: int
+    items: int
+    removed: int
 
 
 class StoreCatalog:
-    """The catalog port of the lane core (``by_code``, ``by_plu``) plus applying changes."""
+    """The catalog port of the lane core (``by_code``, ``by_plu``) plus applying changes.
+
+    Lookups and the bulk writes of a change are plain SQL on peewee's connection:
+    a scan is one indexed query, and a 100,000-item snapshot goes in with
+    ``executemany`` (peewee's query builder cost more than SQLite did). A change goes
+    through the staging tables first (a change in parts waits there, part by part,
+    so the lane never holds more than one part in memory), and from them into the
+    catalog in one transaction, after every check.
+    """
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         """``db``: the catalog database (``store.db.open_catalog``)."""
         self.db = db
         self.m = models_of(db)
+        t = {name: getattr(self.m, name)._meta.table_name for name in vars(self.m)}
+        self._t = t
+        self._by_code_sql = (
+            f"SELECT i.sku, i.name, i.unit, i.price, i.tax_rate, i.plu, i.age_restricted, "
+            f"i.active FROM {t['ItemCode']} c JOIN {t['CatalogItem']} i ON i.sku = c.sku "
+            "WHERE c.code = ?"
+        )
+        self._by_plu_sql = (
+            f"SELECT {ITEM_COLUMNS} FROM {t['CatalogItem']} WHERE plu = ? ORDER BY sku LIMIT 1"
+        )
+
+    def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.db.connection().execute(sql, params).fetchall()
 
     def version(self) -> int:
-        row = self.m.Meta.get_or_none(self.m.Meta.key == VERSION)
-        return int(row.value) if row else 0
+        rows = self._sql(f"SELECT value FROM {self._t['Meta']} WHERE key = ?", (VERSION,))
+        return int(rows[0][0]) if rows else 0
 
     def by_code(self, key: str) -> Item | None:
-        item, code = self.m.CatalogItem, self.m.ItemCode
-        row = item.select().join(code, on=(code.sku == item.sku)).where(code.code == key).first()
-        return _item(row) if row else None
+        rows = self._sql(self._by_code_sql, (key,))
+        return _item(rows[0]) if rows else None
 
     def by_plu(self, plu: int) -> Item | None:
-        row = (
-            self.m.CatalogItem.select()
-            .where(self.m.CatalogItem.plu == plu)
-            .order_by(self.m.CatalogItem.sku)
-            .first()
-        )
-        return _item(row) if row else None
+        rows = self._sql(self._by_plu_sql, (plu,))
+        return _item(rows[0]) if rows else None
 
     def count(self) -> int:
-        return int(self.m.CatalogItem.select().count())
+        return int(self._sql(f"SELECT COUNT(*) FROM {self._t['CatalogItem']}")[0][0])
 
-    def apply(self, change: CatalogChange, *, allow_older: bool = False) -> None:
-        """Apply a snapshot or a delta atomically; raises ``CatalogError`` and changes nothing
-        when the delta's ``base_version`` is not this lane's version (``CatalogGap``), a
-        snapshot is older than this lane's version (``CatalogOlder``; ``allow_older`` takes
-        it all the same), or a code or PLU would belong to two items.
+    def apply(self, change: CatalogChange, *, allow_older: bool = False) -> Applied:
+        """Apply a whole change (one document) atomically; raises ``CatalogError`` and
+        changes nothing when the delta's ``base_version`` is not this lane's version
+        (``CatalogGap``), a snapshot is older than this lane's version (``CatalogOlder``;
+        ``allow_older`` takes it all the same), or a code or PLU would belong to two items.
 
         A snapshot of the lane's own version is taken again: it goes back nowhere.
         """
+        whole = CatalogChange(
+            change.version,
+            change.base_version,
+            change.items,
+            change.codes,
+            change.removed,
+            change.promotions,
+        )
         with self.db.atomic():
-            current = self.version()
-            if change.is_snapshot and change.version < current and not allow_older:
-                # Messages may come late or twice (a snapshot answered to an old request,
-                # a retained or re-published one): going back would sell at old prices.
-                raise CatalogOlder(
-                    f"snapshot version {change.version} is older than the lane's catalog "
-                    f"version {current}"
-                )
-            if change.is_snapshot:
-                self.m.ItemCode.delete().execute()
-                self.m.CatalogItem.delete().execute()
-            elif change.base_version != current:
-                raise CatalogGap(
-                    f"base_version {change.base_version} does not match the lane's "
-                    f"catalog version {current}"
-                )
-            elif change.version <= current:
-                raise CatalogError(f"version {change.version} is not newer than {current}")
-            self._upsert(change)
-            self.m.Meta.insert(
-                key=VERSION, value=str(change.version)
-            ).on_conflict_replace().execute()
+            self._stage(whole, "")
+            return self._apply_staged(change.version, allow_older=allow_older)
 
-    def stage(self, change: CatalogChange, payload: bytes, at: datetime) -> list[bytes] | None:
-        """Keep one part of a change sent in parts. When every part of its version has
-        come, return their payloads (and forget them); until then, None."""
-        part = self.m.CatalogPart
+    def stage(self, change: CatalogChange, at: datetime) -> Applied | None:
+        """Keep one part of a change sent in parts (a part sent again replaces itself).
+        When every part of its version is in, apply them all in one transaction and
+        return what was applied; until then, None. ``CatalogError`` (nothing applied,
+        and the version's parts forgotten) when the parts do not make one valid change.
+        """
         with self.db.atomic():
-            part.insert(
-                version=change.version,
-                part=change.part,
-                parts=change.parts,
-                payload=payload,
-                received_at=at.isoformat(timespec="seconds"),
-            ).on_conflict_replace().execute()
-            rows = list(
-                part.select().where(part.version == change.version, part.parts == change.parts)
-            )
-            if len(rows) < change.parts:
+            self._stage(change, at.isoformat(timespec="seconds"))
+            part = self.m.CatalogStagePart
+            have = part.select().where(part.version == change.version).count()
+            if have < change.parts:
                 return None
-            part.delete().where(part.version <= change.version).execute()
-        return [bytes(row.payload) for row in rows]
+        try:
+            with self.db.atomic():
+                return self._apply_staged(change.version)
+        except CatalogError:
+            with self.db.atomic():
+                self._forget(change.version)
+            raise
 
-    def _upsert(self, change: CatalogChange) -> None:
-        skus = [item.sku for item in change.items] + list(change.removed)
-        for i in range(0, len(skus), BATCH):
-            chunk = skus[i : i + BATCH]
-            self.m.ItemCode.delete().where(self.m.ItemCode.sku.in_(chunk)).execute()
-            self.m.CatalogItem.delete().where(self.m.CatalogItem.sku.in_(chunk)).execute()
-        rows = [_row(item) for item in change.items]
-        for i in range(0, len(rows), BATCH):
-            self.m.CatalogItem.insert_many(rows[i : i + BATCH]).execute()
-        codes = [{"code": key, "sku": sku} for key, sku in change.codes]
-        for i in range(0, len(codes), BATCH):
-            try:
-                self.m.ItemCode.insert_many(codes[i : i + BATCH]).execute()
-            except peewee.IntegrityError as e:
-                clash = _clashing(self.m.ItemCode, codes[i : i + BATCH])
-                raise CatalogError(f"code {clash} already belongs to another item") from e
-        self._check_plus(change)
+    # --- staging -------------------------------------------------------------------------
 
-    def _check_plus(self, change: CatalogChange) -> None:
-        """Refuse a PLU of the change that an item it keeps (neither replaced nor
-        removed) already has: by PLU and by label the lane would sell the wrong one."""
-        item = self.m.CatalogItem
-        new = {it.plu: (i, it.sku) for i, it in enumerate(change.items) if it.plu is not None}
-        plus = list(new)
-        for start in range(0, len(plus), BATCH):
-            chunk = plus[start : start + BATCH]
-            rows = item.select(item.plu, item.sku).where(item.plu.in_(chunk)).tuples()
-            for plu, sku in rows:
-                index, own = new[plu]
-                if sku != own:
-                    raise CatalogError(
-                        f"items[{index}] (sku {own}).plu: {plu} is also the PLU of sku {sku}, "
-                        "which this change keeps"
-                    )
+    def _stage(self, change: CatalogChange, received_at: str) -> None:
+        t, conn, v, p = self._t, self.db.connection(), change.version, change.part
+        for table in ("CatalogStageItem", "CatalogStageCode", "CatalogStageRemoved"):
+            conn.execute(f"DELETE FROM {t[table]} WHERE version = ? AND part = ?", (v, p))
+        conn.execute(
+            f"INSERT OR REPLACE INTO {t['CatalogStagePart']} "
+            "(version, part, parts, base_version, promotions, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (v, p, change.parts, change.base_version, json.dumps(change.promotions), received_at),
+        )
+        conn.executemany(
+            f"INSERT INTO {t['CatalogStageItem']} (version, part, pos, {ITEM_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (v, p, pos, i.sku, i.name, i.unit.value, i.price, str(i.tax_rate), i.plu,
+                 i.age_restricted, i.active)
+                for pos, i in enumerate(change.items)
+            ),
+        )  # fmt: skip
+        conn.executemany(
+            f"INSERT INTO {t['CatalogStageCode']} (version, part, code, sku) VALUES (?, ?, ?, ?)",
+            ((v, p, key, sku) for key, sku in change.codes),
+        )
+        conn.executemany(
+            f"INSERT INTO {t['CatalogStageRemoved']} (version, part, sku) VALUES (?, ?, ?)",
+            ((v, p, sku) for sku in change.removed),
+        )
+
+    def _forget(self, upto: int) -> None:
+        """Drop staged parts of every version up to ``upto``."""
+        for table in ("CatalogStagePart", "CatalogStageItem", "CatalogStageCode"):
+            self.db.connection().execute(
+                f"DELETE FROM {self._t[table]} WHERE version <= ?", (upto,)
+            )
+        self.db.connection().execute(
+            f"DELETE FROM {self._t['CatalogStageRemoved']} WHERE version <= ?", (upto,)
+        )
+
+    def _apply_staged(self, version: int, *, allow_older: bool = False) -> Applied:
+        """Check the staged parts of ``version`` as one change and apply it; inside the
+        caller's transaction (an error rolls everything back)."""
+        t = self._t
+        base = self._base_version(version)
+        current = self.version()
+        if base is None and version < current and not allow_older:
+            # Messages may come late or twice (a snapshot answered to an old request,
+            # a retained or re-published one): going back would sell at old prices.
+            raise CatalogOlder(
+                f"snapshot version {version} is older than the lane's catalog version {current}"
+            )
+        if base is not None and base != current:
+            raise CatalogGap(
+                f"base_version {base} does not match the lane's catalog version {current}"
+            )
+        if base is not None and version <= current:
+            raise CatalogError(f"version {version} is not newer than {current}")
+        self._unique_across_parts(version)
+        conn = self.db.connection()
+        if base is None:
+            conn.execute(f"DELETE FROM {t['ItemCode']}")
+            conn.execute(f"DELETE FROM {t['CatalogItem']}")
+        else:
+            touched = (
+                f"SELECT sku FROM {t['CatalogStageItem']} WHERE version = ?1 UNION "
+                f"SELECT sku FROM {t['CatalogStageRemoved']} WHERE version = ?1"
+            )
+            conn.execute(f"DELETE FROM {t['ItemCode']} WHERE sku IN ({touched})", (version,))
+            conn.execute(f"DELETE FROM {t['CatalogItem']} WHERE sku IN ({touched})", (version,))
+            self._check_kept(version)
+        items = conn.execute(
+            f"INSERT INTO {t['CatalogItem']} ({ITEM_COLUMNS}) SELECT {ITEM_COLUMNS} "
+            f"FROM {t['CatalogStageItem']} WHERE version = ? ORDER BY part, pos",
+            (version,),
+        ).rowcount
+        conn.execute(
+            f"INSERT INTO {t['ItemCode']} (code, sku) SELECT code, sku "
+            f"FROM {t['CatalogStageCode']} WHERE version = ?",
+            (version,),
+        )
+        removed = conn.execute(
+            f"SELECT COUNT(*) FROM {t['CatalogStageRemoved']} WHERE version = ?", (version,)
+        ).fetchone()[0]
+        conn.execute(
+            f"INSERT OR REPLACE INTO {t['Meta']} (key, value) VALUES (?, ?)",
+            (VERSION, str(version)),
+        )
+        self._forget(version)
+        return Applied(version, int(items), int(removed))
+
+    def _base_version(self, version: int) -> int | None:
+        """The staged parts' common ``base_version``; ``CatalogError`` when they differ."""
+        rows = self._sql(
+            f"SELECT part, parts, base_version FROM {self._t['CatalogStagePart']} "
+            "WHERE version = ? ORDER BY part",
+            (version,),
+        )
+        first = rows[0]
+        for part, parts, base in rows[1:]:
+            if (parts, base) != first[1:]:
+                raise CatalogError(f"version {version}: part {part} does not match part 1")
+        return None if first[2] is None else int(first[2])
+
+    def _unique_across_parts(self, version: int) -> None:
+        """A sku, a code and a PLU each belong to one item of the change, whatever part
+        they came in (each part was checked on its own when it was parsed)."""
+        t = self._t
+        for what, table, column in (
+            ("sku", "CatalogStageItem", "sku"),
+            ("code", "CatalogStageCode", "code"),
+            ("PLU", "CatalogStageItem", "plu"),
+        ):
+            rows = self._sql(
+                f"SELECT {column} FROM {t[table]} WHERE version = ? AND {column} IS NOT NULL "
+                f"GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1",
+                (version,),
+            )
+            if rows:
+                raise CatalogError(
+                    f"version {version} (all parts): {what} {rows[0][0]} is in two parts"
+                )
+
+    def _check_kept(self, version: int) -> None:
+        """Of a delta, after the items it replaces or removes are gone: no code or PLU
+        of the change may belong to an item it keeps (the lane would sell the wrong one)."""
+        t = self._t
+        clash = self._sql(
+            f"SELECT s.code, c.sku FROM {t['CatalogStageCode']} s "
+            f"JOIN {t['ItemCode']} c ON c.code = s.code WHERE s.version = ? LIMIT 1",
+            (version,),
+        )
+        if clash:
+            raise CatalogError(
+                f"code {clash[0][0]} (sku {clash[0][1]}) already belongs to another item"
+            )
+        clash = self._sql(
+            f"SELECT s.pos, s.sku, s.plu, i.sku FROM {t['CatalogStageItem']} s "
+            f"JOIN {t['CatalogItem']} i ON i.plu = s.plu WHERE s.version = ? LIMIT 1",
+            (version,),
+        )
+        if clash:
+            pos, own, plu, sku = clash[0]
+            raise CatalogError(
+                f"items[{pos}] (sku {own}).plu: {plu} is also the PLU of sku {sku}, "
+                "which this change keeps"
+            )
 
 
-def _clashing(item_code: type, codes: list[dict[str, str]]) -> str:
-    keys = [c["code"] for c in codes]
-    row = item_code.select().where(item_code.code.in_(keys)).first()
-    return f"{row.code} (sku {row.sku})" if row else "?"
-
-
-def _row(item: Item) -> dict[str, object]:
-    return {
-        "sku": item.sku,
-        "name": item.name,
-        "unit": item.unit.value,
-        "price": item.price,
-        "tax_rate": str(item.tax_rate),
-        "plu": item.plu,
-        "age_restricted": item.age_restricted,
-        "active": item.active,
-    }
-
-
-def _item(row: peewee.Model) -> Item:
+def _item(row: tuple[Any, ...]) -> Item:
+    sku, name, unit, price, tax_rate, plu, age_restricted, active = row
     return Item(
-        sku=row.sku,
-        name=row.name,
-        unit=Unit(row.unit),
-        price=row.price,
-        tax_rate=Decimal(row.tax_rate),
-        plu=row.plu,
-        age_restricted=bool(row.age_restricted),
-        active=bool(row.active),
+        sku=sku,
+        name=name,
+        unit=Unit(unit),
+        price=price,
+        tax_rate=Decimal(tax_rate),
+        plu=plu,
+        age_restricted=bool(age_restricted),
+        active=bool(active),
     )

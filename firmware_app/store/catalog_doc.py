@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from firmware_app.errors import CatalogError
-from firmware_app.lane.barcodes import catalog_key, is_valid_gtin
+from firmware_app.lane.barcodes import gtin_key, is_gtin_shaped
 from firmware_app.lane.catalog import Item, Unit
 
 SCHEMA = "store.catalog/1"
@@ -142,8 +142,7 @@ def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str
         if item.sku in seen:
             raise CatalogError(f"{where}.sku: duplicate sku {item.sku!r}")
         seen.add(item.sku)
-        for code in item_codes:
-            key = catalog_key(code)
+        for code, key in item_codes:
             if key in owner and owner[key] != item.sku:
                 raise CatalogError(
                     f"{where} (sku {item.sku}).codes: {code!r} is also a code of sku {owner[key]}"
@@ -168,7 +167,8 @@ def _unique_plus(items: list[Item], where: str) -> None:
         holder[item.plu] = item.sku
 
 
-def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
+def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]:
+    """The item and its codes, each with its lookup key (``barcodes.catalog_key``)."""
     sku = raw.get("sku")
     if not _good_sku(sku):
         raise CatalogError(
@@ -194,9 +194,12 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
     codes = raw.get("codes", [])
     if not isinstance(codes, list) or not all(_good_code(c) for c in codes):
         raise CatalogError(f"{where}.codes: expected a list of barcodes (printable, ≤ 64 chars)")
+    keyed = []
     for code in codes:
-        if code.isdigit() and len(code) in (8, 12, 13, 14) and not is_valid_gtin(code):
+        key = gtin_key(code) if is_gtin_shaped(code) else code
+        if key is None:
             raise CatalogError(f"{where}.codes: {code!r} has a wrong check digit")
+        keyed.append((code, key))
     return (
         Item(
             sku=sku,
@@ -208,7 +211,7 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
             age_restricted=_bool(raw, "age_restricted", f"{where}.age_restricted", False),
             active=_bool(raw, "active", f"{where}.active", True),
         ),
-        codes,
+        keyed,
     )
 
 

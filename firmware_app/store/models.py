@@ -44,17 +44,61 @@ class ItemCode(BaseModel):
     sku = peewee.TextField(index=True)
 
 
-class CatalogPart(BaseModel):
-    """One part of a catalog change sent in several messages, kept until all have come."""
+class CatalogStagePart(BaseModel):
+    """One part of a catalog change sent in several messages: its rows wait in the
+    ``CatalogStage*`` tables until every part has come, then apply in one transaction."""
 
     version = peewee.IntegerField()
     part = peewee.IntegerField()
     parts = peewee.IntegerField()
-    payload = peewee.BlobField()
+    base_version = peewee.IntegerField(null=True)  # None: a snapshot
+    promotions = peewee.TextField(default="[]")  # JSON, as the part carried them
     received_at = peewee.TextField()
 
     class Meta:
         primary_key = peewee.CompositeKey("version", "part")
+
+
+class CatalogStageItem(BaseModel):
+    """An item of a staged part, as ``CatalogItem`` will hold it; ``pos`` is its index
+    in the part's ``items`` (for error messages)."""
+
+    version = peewee.IntegerField()
+    part = peewee.IntegerField()
+    pos = peewee.IntegerField()
+    sku = peewee.TextField()
+    name = peewee.TextField()
+    unit = peewee.TextField()
+    price = peewee.IntegerField()
+    tax_rate = peewee.TextField()
+    plu = peewee.IntegerField(null=True)
+    age_restricted = peewee.BooleanField()
+    active = peewee.BooleanField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("version", "part", "pos")
+        indexes = ((("version", "sku"), False), (("version", "plu"), False))
+
+
+class CatalogStageCode(BaseModel):
+    version = peewee.IntegerField()
+    code = peewee.TextField()  # the lookup key (``barcodes.catalog_key``)
+    sku = peewee.TextField()
+    part = peewee.IntegerField()
+
+    class Meta:
+        primary_key = False
+        indexes = ((("version", "code"), False),)
+
+
+class CatalogStageRemoved(BaseModel):
+    version = peewee.IntegerField()
+    sku = peewee.TextField()
+    part = peewee.IntegerField()
+
+    class Meta:
+        primary_key = False
+        indexes = ((("version", "sku"), False),)
 
 
 class CashierAccount(BaseModel):
@@ -186,7 +230,17 @@ class PrintJob(BaseModel):
 
 # The catalog lives in a database file of its own: applying a 100,000-item
 # snapshot then never holds the write lock the lane needs to save a scan.
-CATALOG_MODELS: list[type[BaseModel]] = [Meta, CatalogItem, ItemCode, CatalogPart]
+CATALOG_MODELS: list[type[BaseModel]] = [
+    Meta,
+    CatalogItem,
+    ItemCode,
+    CatalogStagePart,
+    CatalogStageItem,
+    CatalogStageCode,
+    CatalogStageRemoved,
+]
+# Tables of earlier versions, dropped when a database is opened.
+RETIRED_CATALOG_TABLES = ("catalogpart",)
 
 LANE_MODELS: list[type[BaseModel]] = [
     Meta,

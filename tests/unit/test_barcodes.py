@@ -147,3 +147,34 @@ def test_label_with_verifier_digit() -> None:
 def test_bad_label_patterns(pattern: str) -> None:
     with pytest.raises(LabelFormatError):
         LabelFormat.parse(pattern)
+
+
+def _biip_gtin14(code: str) -> str | None:
+    from biip import ParseError
+    from biip.gtin import Gtin
+
+    try:
+        return Gtin.parse(code).as_gtin_14()
+    except ParseError:
+        return None
+
+
+gtin_like = st.one_of(
+    st.sampled_from([8, 12, 13, 14]).flatmap(
+        lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n)
+    ),
+    st.text(alphabet="0123456789", min_size=1, max_size=16),
+)
+
+
+@given(gtin_like)
+def test_the_gtin_check_agrees_with_biip(code: str) -> None:
+    """The lane's own mod-10 check and key give biip's verdict for every digit string."""
+    from firmware_app.lane.barcodes import is_valid_gtin
+
+    expected = _biip_gtin14(code)
+    if len(code) != 8 or expected is not None:  # 8 digits may also be a UPC-E
+        assert is_valid_gtin(code) == (expected is not None)
+    if expected is not None:
+        assert catalog_key(code) == expected
+        assert parse_scan(code).key == expected
