@@ -3,6 +3,9 @@
 Drivers, the payment terminal and the sync thread only ``post`` events; this
 loop takes them one at a time, asks the core for the new state and effects,
 commits the durable effects in one transaction, and only then drives devices.
+The payment log's lines go first, in a transaction of their own: an approval
+reaches the disk even when its sale cannot. When saving fails, nothing is
+driven, and the core hears of it (``SaveFailed``) with its previous state.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -22,9 +24,11 @@ from firmware_app.lane.effects import (
     CommitSale,
     Effect,
     KickDrawer,
+    LogPayment,
     PrintReceipt,
     RecordEvent,
     RequestPayment,
+    ReversePayment,
     ScaleCommand,
 )
 from firmware_app.lane.events import (
@@ -32,11 +36,11 @@ from firmware_app.lane.events import (
     Event,
     KeyPressed,
     PaymentResult,
+    SaveFailed,
     Scanned,
     Tick,
 )
 from firmware_app.lane.machine import FINE, handle
-from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
@@ -98,6 +102,8 @@ class Lane:
         self.on_ready: Callable[[], None] | None = None
         # Called on every turn of the loop (systemd's watchdog ping); must not raise.
         self.heartbeat: Callable[[], None] | None = None
+        # Saving fails (a full disk): logged in full once, until it works again.
+        self._save_failing = False
 
     # --- input --------------------------------------------------------------------
 
@@ -145,6 +151,8 @@ class Lane:
         devices_before = self.state.devices
         if self._commit(new_state, effects):
             self._drive(effects)
+        else:
+            self._save_failed(event, now)
         if isinstance(event, DeviceState) and self.state.devices != devices_before:
             self._device_changed(event)
         self._log_refusal(event)
@@ -161,24 +169,47 @@ class Lane:
         self.counts[kind] += 1
 
     def _commit(self, new_state: LaneState, effects: tuple[Effect, ...]) -> bool:
-        durable: list[Effect] = [e for e in effects if isinstance(e, DURABLE)]
+        logged: list[Effect] = [e for e in effects if isinstance(e, LogPayment)]
+        durable: list[Effect] = [
+            e for e in effects if isinstance(e, DURABLE) and not isinstance(e, LogPayment)
+        ]
         if self.printer is not None:
             # The receipt is owed with the sale: queued in the same transaction.
             durable += [e for e in effects if isinstance(e, PrintReceipt)]
+        saved = self._save(logged) if logged else True
         if durable:
-            try:
-                self.sales.apply(durable, at=self.clock())
-            except Exception:
-                log.exception(
-                    "could not save %s; the lane keeps its previous state",
-                    [type(e).__name__ for e in durable],
-                )
-                self.state = replace(self.state, entry="", message=Message.of(Msg.SAVE_FAILED))
-                return False
+            # Once the sale is saved it holds the terminal's answer itself, so a log
+            # line that could not be written is no reason to undo the step.
+            saved = self._save(durable)
+        if not saved:
+            self._save_failing = True
+            return False
+        if self._save_failing:
+            log.warning("saving works again")
+            self._save_failing = False
         self.state = new_state
         if any(isinstance(e, CommitSale | RecordEvent) for e in durable) and self.uplink:
             self.uplink.wake()
         return True
+
+    def _save(self, effects: list[Effect]) -> bool:
+        try:
+            self.sales.apply(effects, at=self.clock())
+        except Exception:
+            names = [type(e).__name__ for e in effects]
+            if self._save_failing:
+                log.debug("still cannot save %s", names, exc_info=True)
+            else:
+                log.exception("could not save %s; the lane keeps its previous state", names)
+            return False
+        return True
+
+    def _save_failed(self, event: Event, now: datetime) -> None:
+        """Tell the core; what it answers is only a state: nothing is driven."""
+        try:
+            self.state, _ = handle(self.state, SaveFailed(event), now, self.ports, self.setup)
+        except Exception:
+            log.exception("lane core failed on a failed save of %r; state kept", event)
 
     def _drive(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
@@ -188,7 +219,7 @@ class Lane:
                         self._kick()
                     case PrintReceipt():
                         self._print()
-                    case RequestPayment():
+                    case RequestPayment() | ReversePayment():
                         self._pay(effect)
                     case ScaleCommand(command=command):
                         self._scale_command(command)
@@ -220,13 +251,29 @@ class Lane:
         except DeviceError as e:
             log.error("scale %s: %s", command, e)
 
-    def _pay(self, effect: RequestPayment) -> None:
+    def _pay(self, effect: RequestPayment | ReversePayment) -> None:
+        """Ask the terminal in a thread of its own; its answer comes back as an event."""
+        request_id = effect.request_id
+
+        def call() -> PaymentResult:
+            if isinstance(effect, ReversePayment):
+                return self.terminal.reverse(
+                    request_id, effect.tender, effect.amount, effect.reference
+                )
+            return self.terminal.request(request_id, effect.tender, effect.amount)
+
         def ask() -> None:
             try:
-                result = self.terminal.request(effect.request_id, effect.tender, effect.amount)
+                result = call()
             except Exception as e:  # a terminal fault is a decline, never a hung lane
                 log.exception("payment terminal failed")
-                result = PaymentResult(effect.request_id, approved=False, reason=str(e)[:40])
+                result = PaymentResult(request_id, approved=False, reason=str(e)[:40])
+            log.info(
+                "terminal: %s %s %s",
+                request_id,
+                "approved" if result.approved else "declined",
+                result.reference or result.reason,
+            )
             self.post(result)
 
         threading.Thread(target=ask, name="payment", daemon=True).start()

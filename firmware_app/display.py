@@ -22,9 +22,9 @@ def render(state: LaneState, setup: LaneSetup, language: str) -> str:
     """One screen line: who, the sale, the entry, the message."""
     parts = [f"[{state.cashier.id if state.cashier else '----'}]"]
     if state.sale is not None:
-        digits = setup.rules.minor_digits
+        due = format_money(state.sale.due, setup.rules.minor_digits)
         parts.append(
-            f"{len(state.sale.live_lines)} items, due {format_money(state.sale.due, digits)}"
+            Message.of(Msg.ITEMS_DUE, count=state.sale.item_count, due=due).render(language)
         )
     if state.entry:
         entry = "*" * len(state.entry) if state.mode in SECRET_MODES else state.entry

@@ -14,7 +14,7 @@ from typing import Any
 
 from firmware_app.lane.effects import AuditEvent
 from firmware_app.lane.money import format_qty, rate_text
-from firmware_app.lane.sale import FinishedSale, Line
+from firmware_app.lane.sale import FinishedSale, Line, Tender
 from firmware_app.sync.contract import timestamp
 
 GENESIS_HASH = "0" * 64
@@ -47,6 +47,19 @@ def _line(line: Line) -> dict[str, Any]:
     }
 
 
+def _tender(tender: Tender) -> dict[str, Any]:
+    """A tender; a voided one (cash handed back, a charge reversed) carries
+    ``"voided": true`` and, when reversed on the terminal, the reversal's reference."""
+    body: dict[str, Any] = {"type": tender.type.value, "amount": tender.amount}
+    if tender.reference:
+        body["reference"] = tender.reference
+    if tender.voided:
+        body["voided"] = True
+        if tender.reversal:
+            body["reversal"] = tender.reversal
+    return body
+
+
 def journal_record(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
     """The sale as journalled: the ``lane.sale/1`` body without envelope and hash."""
     return {
@@ -71,14 +84,7 @@ def journal_record(record: FinishedSale, store: str, lane: str) -> dict[str, Any
         "taxes": [
             {"rate": rate_text(t.rate), "gross": t.gross, "tax": t.tax} for t in record.taxes
         ],
-        "tenders": [
-            {
-                "type": t.type.value,
-                "amount": t.amount,
-                **({"reference": t.reference} if t.reference else {}),
-            }
-            for t in record.tenders
-        ],
+        "tenders": [_tender(t) for t in record.tenders],
         "change": record.change,
     }
 

@@ -35,5 +35,11 @@ class Ctx:
 
 
 def refuse(state: LaneState, msg: Msg, **args: object) -> Outcome:
-    """Show ``msg``, clear the entry, change nothing else."""
-    return replace(state, entry="", message=Message.of(msg, **args)), ()
+    """Show ``msg`` and change nothing else: the entry and a pending quantity stay, so the
+    cashier corrects what was refused (or clears it) instead of keying it all again."""
+    return refused(state, Message.of(msg, **args))
+
+
+def refused(state: LaneState, message: Message) -> Outcome:
+    """``refuse`` with a message already built."""
+    return replace(state, message=message), ()

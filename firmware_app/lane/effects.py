@@ -2,11 +2,14 @@
 
 Durable effects (saving, committing, recording) always come first in a list, so
 that when one fails the shell can stop before anything visible happens and keep
-the previous state: a drawer never opens for a sale that was not saved.
+the previous state: a drawer never opens for a sale that was not saved. The shell
+then tells the core (``SaveFailed``), which keeps what must not be lost, such as a
+card approval.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,6 +64,36 @@ class RecordEvent:
     event: AuditEvent
 
 
+class PaymentStatus(enum.Enum):
+    """Where a charge on the terminal stands, as the payment log records it."""
+
+    REQUESTED = "requested"  # asked; no answer yet (after a power cut: unknown)
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REVERSING = "reversing"  # its reversal asked; no answer yet
+    REVERSED = "reversed"
+
+
+@dataclass(frozen=True)
+class LogPayment:
+    """Write a charge's row in the payment log (durable; upsert by ``payment_id``).
+
+    The shell writes these in a transaction of their own, before the rest of the
+    event's durable effects: an approval reaches the disk even when the sale it
+    pays for cannot, and the store adds it to the open sale after a restart.
+    ``reversal`` is the terminal's reference of a reversal. Money in minor units.
+    """
+
+    payment_id: str
+    sale_id: str
+    tender: TenderType
+    amount: int
+    status: PaymentStatus
+    at: datetime
+    reference: str = ""
+    reversal: str = ""
+
+
 @dataclass(frozen=True)
 class KickDrawer:
     """Open the cash drawer."""
@@ -87,16 +120,38 @@ class RequestPayment:
     amount: int
 
 
+@dataclass(frozen=True)
+class ReversePayment:
+    """Ask the payment terminal to reverse (refund) the charge with ``reference`` of
+    ``amount`` (minor units); it answers with a PaymentResult for ``request_id``."""
+
+    request_id: str
+    tender: TenderType
+    amount: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class AbandonPayment:
+    """The lane stopped waiting for ``request_id``: should the terminal approve it
+    after all, the shell reverses that charge at once, since no sale holds it."""
+
+    request_id: str
+
+
 Effect = (
     SaveSale
     | DiscardSale
     | SaveSession
     | CommitSale
     | RecordEvent
+    | LogPayment
     | KickDrawer
     | PrintReceipt
     | RequestPayment
+    | ReversePayment
+    | AbandonPayment
     | ScaleCommand
 )
 
-DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent)
+DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent, LogPayment)

@@ -71,6 +71,14 @@ class ReceiptsPending:
     count: int
 
 
+@dataclass(frozen=True)
+class SaveFailed:
+    """The lane loop could not save the durable effects of ``cause`` (a full disk, a
+    broken database); nothing was driven and the state is as it was before ``cause``."""
+
+    cause: Event
+
+
 Event = (
     KeyPressed
     | Scanned
@@ -80,4 +88,5 @@ Event = (
     | PaymentResult
     | Tick
     | ReceiptsPending
+    | SaveFailed
 )

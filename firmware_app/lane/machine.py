@@ -1,8 +1,9 @@
 """``handle(state, event, now, ctx) -> (state', effects)``: the whole lane, as a function.
 
 Keypad semantics follow spec/lane-input.md. Every refusal leaves the state as
-it was except for the message shown (and a cleared entry), and asks for no
-effect, so "a clear message and nothing changed" holds by construction.
+it was except for the message shown (the entry and a pending quantity stay),
+and asks for no effect, so "a clear message and nothing changed" holds by
+construction.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import paying, selling
-from firmware_app.lane.context import Ctx, Outcome, refuse
+from firmware_app.lane import paying, selling, terminal
+from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import (
     DiscardSale,
     KickDrawer,
@@ -28,6 +29,7 @@ from firmware_app.lane.events import (
     KeyPressed,
     PaymentResult,
     ReceiptsPending,
+    SaveFailed,
     ScaleUpdate,
     Scanned,
     Tick,
@@ -52,11 +54,14 @@ def handle(
         case KeyPressed(key=key):
             return _key(state, key, ctx)
         case Scanned(data=data):
+            if terminal.holds_answer(state):
+                assert state.payment is not None
+                return refused(state, terminal.unsaved_message(state.payment, ctx))
             return selling.on_scan(state, data, ctx)
         case ScaleUpdate(reading=reading):
             return _scale_update(state, reading, now), ()
         case PaymentResult():
-            return paying.on_result(state, event, ctx)
+            return terminal.on_result(state, event, ctx)
         case DrawerSwitch(is_open=is_open):
             return _drawer_switch(state, is_open, now), ()
         case Tick():
@@ -65,6 +70,8 @@ def handle(
             return _device(state, event), ()
         case ReceiptsPending(count=count):
             return _receipts_pending(state, count), ()
+        case SaveFailed(cause=cause):
+            return terminal.on_save_failed(state, cause, ctx)
         case _:
             return state, ()
 
@@ -152,7 +159,11 @@ def _scale_result(detail: str) -> Message:
 
 
 def _tick(state: LaneState, ctx: Ctx) -> Outcome:
-    """Time-based rules: a drawer left open longer than the configured time."""
+    """Time-based rules: payments (``terminal.on_tick``), then a drawer left open longer
+    than the configured time."""
+    paid = terminal.on_tick(state, ctx)
+    if paid is not None:
+        return paid
     since = state.drawer_open_since
     limit = ctx.setup.rules.drawer_alert_s
     if since is None or state.drawer_alerted or (ctx.now - since).total_seconds() < limit:
@@ -164,18 +175,18 @@ def _tick(state: LaneState, ctx: Ctx) -> Outcome:
 
 
 def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.mode is Mode.TERMINAL:
+        return terminal.terminal_key(state, key, ctx)
     if key in DIGIT_KEYS or key == "DOT":
         return _entry(state, key)
     if key == "CLEAR":
-        return _clear(state)
+        return _clear(state, ctx)
     return MODE_KEYS[state.mode](state, key, ctx)
 
 
 def _entry(state: LaneState, key: str) -> Outcome:
-    if state.mode is Mode.TERMINAL:
-        return refuse(state, Msg.TERMINAL_BUSY)
-    secret = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN)
-    if key == "DOT" and (secret or "." in state.entry):
+    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER)
+    if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     entry = state.entry + ("." if key == "DOT" else key)
     if len(entry) > MAX_ENTRY:
@@ -183,15 +194,15 @@ def _entry(state: LaneState, key: str) -> Outcome:
     return replace(state, entry=entry), ()
 
 
-def _clear(state: LaneState) -> Outcome:
-    if state.mode is Mode.TERMINAL:
-        return refuse(state, Msg.TERMINAL_BUSY)
+def _clear(state: LaneState, ctx: Ctx) -> Outcome:
+    if state.mode is Mode.CHOOSE_TENDER:
+        return _clear_choice(state, ctx)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
         return replace(state, mode=Mode.READY, entry="", approval=None, message=None), ()
-    if state.entry:
-        return replace(state, entry=""), ()
+    if state.entry:  # the message went with what was keyed: it would look new
+        return replace(state, entry="", message=None), ()
     if state.qty is not None:
         return replace(state, qty=None, message=None), ()
     return replace(state, message=None), ()
@@ -264,7 +275,7 @@ def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 
 def _qty(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    if state.sale is not None and state.sale.tenders:
+    if state.sale is not None and state.sale.live_tenders:
         return refuse(state, Msg.FINISH_PAYMENT)
     if not state.entry:
         return refuse(state, Msg.NEEDS_ENTRY, key=key)
@@ -286,10 +297,12 @@ def _plu(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 def _void(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
+    if sale is not None and sale.live_tenders:
+        if state.entry:  # lines are paid for: a number cannot mean a line now
+            return refuse(state, Msg.PAID_LINES_LOCKED)
+        return _choose_tender(state, ctx)
     if sale is None or not sale.live_lines:
         return refuse(state, Msg.NOTHING_TO_VOID)
-    if sale.tenders:
-        return refuse(state, Msg.FINISH_PAYMENT)
     if not state.entry:
         return _void_line(state, sale.live_lines[-1].no, ctx)
     if not state.entry.isdigit():
@@ -315,8 +328,6 @@ def _cancel(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
     if sale is None:
         return refuse(state, Msg.NO_SALE)
-    if sale.tenders:
-        return refuse(state, Msg.FINISH_PAYMENT)
     if not sale.lines:  # nothing was entered: nothing to record
         after = replace(state, sale=None, entry="", qty=None)
         return replace(after, message=Message.of(Msg.SALE_CANCELLED)), (DiscardSale(sale.id),)
@@ -333,13 +344,47 @@ def _subtotal(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def _member(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if not state.entry or not state.entry.isdigit():
         return refuse(state, Msg.NEEDS_ENTRY if not state.entry else Msg.BAD_ENTRY, key=key)
-    return selling.set_member(replace(state, entry=""), state.entry, ctx)
+    return selling.set_member(state, state.entry, ctx)
 
 
 def _no_sale(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if state.sale is not None:
         return refuse(state, Msg.SALE_OPEN)
     return _ask_supervisor(state, Approval(Action.NO_SALE), ctx)
+
+
+# --- voiding a tender: the cashier picks it from a list --------------------------
+
+
+def _choose_tender(state: LaneState, ctx: Ctx) -> Outcome:
+    assert state.sale is not None
+    message = replace(Message.of(Msg.CHOOSE_TENDER), choices=paying.tender_choices(state.sale, ctx))
+    return replace(state, mode=Mode.CHOOSE_TENDER, entry="", message=message), ()
+
+
+def _choose_tender_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    """The tender's number and ENTER (or YES); NO leaves the list."""
+    if key == "NO":
+        return _clear_choice(replace(state, entry=""), ctx)
+    if key not in ("ENTER", "YES"):
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    if not state.entry:
+        return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    sale = state.sale
+    assert sale is not None
+    no = int(state.entry)
+    if sale.tender(no) is None:
+        choices = paying.tender_choices(sale, ctx)
+        return refused(state, replace(Message.of(Msg.NO_SUCH_TENDER, no=no), choices=choices))
+    back = replace(state, mode=Mode.READY, entry="")
+    return _ask_supervisor(back, Approval(Action.VOID_TENDER, tender=no), ctx)
+
+
+def _clear_choice(state: LaneState, ctx: Ctx) -> Outcome:
+    """CLEAR in the list: the number keyed so far, then the list itself."""
+    if state.entry:
+        return _choose_tender(state, ctx)
+    return replace(state, mode=Mode.READY, message=None), ()
 
 
 # --- supervisor approval -------------------------------------------------------
@@ -394,12 +439,16 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         action=approval.action.value,
         supervisor=approval.supervisor,
         line=approval.line,
+        tender=approval.tender,
     )
     if approval.action is Action.VOID_LINE:
         assert approval.line is not None
         after, effects = _void_line(state, approval.line, ctx, supervisor=approval.supervisor)
+    elif approval.action is Action.VOID_TENDER:
+        assert approval.tender is not None
+        after, effects = paying.void_tender(state, approval.tender, ctx, approval.supervisor)
     elif approval.action is Action.CANCEL:
-        after, effects = paying.cancel(state, ctx)
+        after, effects = paying.cancel(state, ctx, approval.supervisor)
     else:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -422,10 +471,6 @@ def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     message = Message.of(Msg.RECEIPT_REPRINTED, receipt=receipt.number)
     event = ctx.audit(state, "reprint", receipt=receipt.number)
     return replace(state, entry="", message=message), (event, PrintReceipt(copy))
-
-
-def _terminal_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    return refuse(state, Msg.TERMINAL_BUSY)
 
 
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
@@ -453,5 +498,6 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.READY: _ready_key,
     Mode.SUPERVISOR_ID: _supervisor_id_key,
     Mode.SUPERVISOR_PIN: _supervisor_pin_key,
-    Mode.TERMINAL: _terminal_key,
+    Mode.TERMINAL: terminal.terminal_key,
+    Mode.CHOOSE_TENDER: _choose_tender_key,
 }

@@ -74,14 +74,31 @@ class Msg(enum.Enum):
     RECEIPTS_PRINTED = "receipts_printed"
     RECEIPTS_WAITING = "receipts_waiting"
     RECEIPT_REPRINTED = "receipt_reprinted"
+    ITEMS_DUE = "items_due"
+    PAYMENT_UNSAVED = "payment_unsaved"
+    TERMINAL_TIMEOUT = "terminal_timeout"
+    CHOOSE_TENDER = "choose_tender"
+    TENDER_CHOICE = "tender_choice"
+    NO_SUCH_TENDER = "no_such_tender"
+    PAID_LINES_LOCKED = "paid_lines_locked"
+    CASH_BACK = "cash_back"
+    REVERSING = "reversing"
+    REVERSED = "reversed"
+    REVERSAL_DECLINED = "reversal_declined"
+    CANCELLED_CASH_BACK = "cancelled_cash_back"
+    REVERSAL_UNSAVED = "reversal_unsaved"
+    REVERSAL_TIMEOUT = "reversal_timeout"
+    LATE_APPROVAL = "late_approval"
 
 
 @dataclass(frozen=True)
 class Message:
-    """One message on the cashier's screen; ``args`` fill the wording's placeholders."""
+    """One message on the cashier's screen; ``args`` fill the wording's placeholders and
+    ``choices`` (numbered answers to a question) follow it."""
 
     id: Msg
     args: tuple[tuple[str, str], ...] = ()
+    choices: tuple[Message, ...] = ()
 
     @classmethod
     def of(cls, id: Msg, **args: object) -> Message:
@@ -92,19 +109,31 @@ class Message:
 
     def render(self, language: str = "en") -> str:
         table = WORDING.get(language, WORDING["en"])
-        template = table.get(self.id) or WORDING["en"][self.id]
+        wording = table.get(self.id) or WORDING["en"][self.id]
         terms = TERMS.get(language, {})
         args = {k: terms.get(v, v.replace("_", " ")) if k in TERMED else v for k, v in self.args}
+        template = wording if isinstance(wording, str) else _plural(wording, self.id, args)
         try:
-            return template.format(**args)
+            text = template.format(**args)
         except (KeyError, IndexError):
-            return template
+            text = template
+        return "  ".join([text, *(choice.render(language) for choice in self.choices)])
+
+
+def _plural(forms: tuple[str, str], id: Msg, args: Mapping[str, str]) -> str:
+    """The singular form when the counted argument is 1, else the plural."""
+    return forms[0] if args.get(COUNTED.get(id, "count")) == "1" else forms[1]
 
 
 # Arguments that are words to translate, not data.
-TERMED = ("device", "state", "result", "command", "reason")
+TERMED = ("device", "state", "result", "command", "reason", "tender")
+# The argument that picks a singular or plural wording.
+COUNTED: Mapping[Msg, str] = {Msg.SALE_RESTORED: "lines", Msg.ITEMS_DUE: "count"}
 TERMS: Mapping[str, Mapping[str, str]] = {
     "zh": {
+        "cash": "现金",
+        "card": "银行卡",
+        "mobile": "移动支付",
         "scanner": "扫描枪",
         "keypad": "键盘",
         "scale": "秤",
@@ -146,14 +175,18 @@ TERMS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-WORDING: Mapping[str, Mapping[Msg, str]] = {
+# A wording is one text, or (singular, plural) for a message with a count (``COUNTED``).
+WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
     "en": {
         Msg.SIGN_ON_FIRST: "Sign on first: ID, SIGNON",
         Msg.ENTER_PIN: "PIN for {cashier}, then ENTER",
         Msg.WRONG_PIN: "Wrong ID or PIN",
         Msg.SIGNED_ON: "Signed on: {cashier}",
         Msg.SIGNED_OFF: "Signed off",
-        Msg.SALE_RESTORED: "Open sale restored ({lines} lines)",
+        Msg.SALE_RESTORED: (
+            "Open sale restored ({lines} line)",
+            "Open sale restored ({lines} lines)",
+        ),
         Msg.KEY_NOT_ALLOWED: "{key} not allowed now",
         Msg.NEEDS_ENTRY: "Key a number first, then {key}",
         Msg.BAD_ENTRY: "Invalid entry for {key}",
@@ -185,7 +218,7 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SUPERVISOR_PIN: "Supervisor PIN, then ENTER",
         Msg.NOT_SUPERVISOR: "Supervisor approval refused",
         Msg.NO_SALE: "No sale open",
-        Msg.SALE_OPEN: "Finish the sale first",
+        Msg.SALE_OPEN: "Finish or cancel the sale first",
         Msg.SUBTOTAL: "Due {due}",
         Msg.DUE: "Paid {paid}, due {due}",
         Msg.CHANGE: "Change {change}",
@@ -210,6 +243,24 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.RECEIPTS_PRINTED: "Waiting receipts printed",
         Msg.RECEIPTS_WAITING: "receipts to print: {count}",
         Msg.RECEIPT_REPRINTED: "Receipt {receipt} printed again (copy)",
+        Msg.ITEMS_DUE: ("{count} item, due {due}", "{count} items, due {due}"),
+        Msg.PAYMENT_UNSAVED: "{tender} {amount} paid but not saved: do NOT charge again, "
+        "call a technician",
+        Msg.TERMINAL_TIMEOUT: "Terminal did not answer: {tender} {amount} not paid",
+        Msg.CHOOSE_TENDER: "Void which payment? Number, ENTER:",
+        Msg.TENDER_CHOICE: "{no} {tender} {amount}",
+        Msg.NO_SUCH_TENDER: "No payment {no}",
+        Msg.PAID_LINES_LOCKED: "Paid in part: VOID a payment first",
+        Msg.CASH_BACK: "Hand back cash {amount}",
+        Msg.REVERSING: "Reversing {tender} {amount}: follow the terminal",
+        Msg.REVERSED: "{tender} {amount} reversed",
+        Msg.REVERSAL_DECLINED: "{tender} reversal refused: {reason}",
+        Msg.CANCELLED_CASH_BACK: "Sale cancelled: hand back cash {amount}",
+        Msg.REVERSAL_UNSAVED: "{tender} {amount} reversed but not saved: do NOT reverse "
+        "again, call a technician",
+        Msg.REVERSAL_TIMEOUT: "Terminal did not answer: check whether {tender} {amount} "
+        "was reversed",
+        Msg.LATE_APPROVAL: "{tender} {amount} approved too late: reversing it",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -249,7 +300,7 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.SUPERVISOR_PIN: "主管密码，按确认",
         Msg.NOT_SUPERVISOR: "主管授权失败",
         Msg.NO_SALE: "没有进行中的交易",
-        Msg.SALE_OPEN: "请先完成交易",
+        Msg.SALE_OPEN: "请先完成或取消交易",
         Msg.SUBTOTAL: "应付 {due}",
         Msg.DUE: "已付 {paid}，还需 {due}",
         Msg.CHANGE: "找零 {change}",
@@ -274,5 +325,20 @@ WORDING: Mapping[str, Mapping[Msg, str]] = {
         Msg.RECEIPTS_PRINTED: "待打印小票已打印",
         Msg.RECEIPTS_WAITING: "待打印小票{count}张",
         Msg.RECEIPT_REPRINTED: "小票 {receipt} 已重打（副本）",
+        Msg.ITEMS_DUE: "{count} 件，应付 {due}",
+        Msg.PAYMENT_UNSAVED: "{tender} {amount} 已付款但无法保存：请勿重复收款，请联系技术人员",
+        Msg.TERMINAL_TIMEOUT: "支付终端无响应：{tender} {amount} 未付款",
+        Msg.CHOOSE_TENDER: "作废哪笔付款？输入序号，按确认：",
+        Msg.TENDER_CHOICE: "{no} {tender} {amount}",
+        Msg.NO_SUCH_TENDER: "没有第 {no} 笔付款",
+        Msg.PAID_LINES_LOCKED: "已部分付款：请先作废付款",
+        Msg.CASH_BACK: "请退还现金 {amount}",
+        Msg.REVERSING: "正在撤销{tender} {amount}：请在终端操作",
+        Msg.REVERSED: "{tender} {amount} 已撤销",
+        Msg.REVERSAL_DECLINED: "{tender}撤销被拒绝：{reason}",
+        Msg.CANCELLED_CASH_BACK: "交易已取消：请退还现金 {amount}",
+        Msg.REVERSAL_UNSAVED: "{tender} {amount} 已撤销但无法保存：请勿重复撤销，请联系技术人员",
+        Msg.REVERSAL_TIMEOUT: "支付终端无响应：请核实{tender} {amount} 是否已撤销",
+        Msg.LATE_APPROVAL: "{tender} {amount} 超时后才批准：正在撤销",
     },
 }

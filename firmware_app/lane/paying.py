@@ -1,24 +1,29 @@
 """Tenders and finishing: cash with change and rounding, card and mobile through the
-terminal, split tender, cancel.
+terminal, split tender, voiding a tender, cancel.
 
 When the sale is fully paid it is committed first, then the drawer opens (if
 cash was tendered) and the receipt prints: the effects come back in that order.
+
+Every charge and reversal is in the payment log (``LogPayment``) before the
+terminal is asked; its answers are handled in ``terminal``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from firmware_app.lane.context import Ctx, Outcome, refuse
+from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import (
     CommitSale,
     Effect,
     KickDrawer,
+    LogPayment,
+    PaymentStatus,
     PrintReceipt,
     RequestPayment,
+    ReversePayment,
     SaveSale,
 )
-from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import parse_money, round_to_step
 from firmware_app.lane.receipt_builder import build_receipt
@@ -44,7 +49,7 @@ def on_cash(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         return refuse(state, Msg.NO_SALE)
     keyed = _keyed_amount(state, key, ctx)
     if isinstance(keyed, Message):
-        return replace(state, entry="", message=keyed), ()
+        return refused(state, keyed)
     rules = ctx.setup.rules
     if keyed is not None and keyed > rules.max_cash_tender:
         return refuse(state, Msg.CASH_TOO_LARGE, max=ctx.money(rules.max_cash_tender))
@@ -55,14 +60,9 @@ def on_cash(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if tendered == 0 and remaining > 0:
         return refuse(state, Msg.BAD_ENTRY, key=key)
     if tendered < rounded:
-        sale = replace(sale, tenders=(*sale.tenders, Tender(TenderType.CASH, tendered)))
-        return _part_paid(state, sale, ctx)
-    sale = replace(
-        sale,
-        rounding=sale.rounding + rounded - remaining,
-        tenders=(*sale.tenders, Tender(TenderType.CASH, tendered)),
-    )
-    return complete(replace(state, sale=sale), ctx)
+        return part_paid(state, sale.add_tender(Tender(TenderType.CASH, tendered)), ctx)
+    sale = replace(sale, rounding=sale.rounding + rounded - remaining)
+    return complete(replace(state, sale=sale.add_tender(Tender(TenderType.CASH, tendered))), ctx)
 
 
 def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
@@ -73,42 +73,71 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     keyed = _keyed_amount(state, key, ctx)
     if isinstance(keyed, Message):
-        return replace(state, entry="", message=keyed), ()
+        return refused(state, keyed)
     amount = sale.due if keyed is None else keyed
     if amount <= 0:
         return refuse(state, Msg.BAD_ENTRY, key=key)
     if amount > sale.due:
         return refuse(state, Msg.AMOUNT_TOO_LARGE, due=ctx.money(sale.due))
     tender = TENDER_KEYS[key]
-    request = PendingPayment(ctx.ports.new_id(), tender, amount)
+    request = PendingPayment(ctx.ports.new_id(), tender, amount, started_at=ctx.now)
     message = Message.of(Msg.PAYMENT_STARTED, tender=tender.value, amount=ctx.money(amount))
     after = replace(state, mode=Mode.TERMINAL, payment=request, entry="", message=message)
-    return after, (RequestPayment(request.request_id, tender, amount),)
+    # In the log before the terminal is asked: a charge is never made that the lane
+    # could not record.
+    log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)
+    return after, (log, RequestPayment(request.request_id, tender, amount))
 
 
-def on_result(state: LaneState, result: PaymentResult, ctx: Ctx) -> Outcome:
-    pending = state.payment
-    if (
-        state.mode is not Mode.TERMINAL
-        or pending is None
-        or pending.request_id != result.request_id
-    ):
-        return state, ()  # a late answer to a request the lane no longer waits for
-    back = replace(state, mode=Mode.READY, payment=None)
-    if not result.approved:
-        message = Message.of(Msg.DECLINED, tender=pending.tender.value, reason=result.reason)
-        return replace(back, message=message), ()
-    assert back.sale is not None
-    tender = Tender(pending.tender, pending.amount, result.reference)
-    sale = replace(back.sale, tenders=(*back.sale.tenders, tender))
-    if sale.due > 0:
-        return _part_paid(back, sale, ctx)
-    return complete(replace(back, sale=sale), ctx)
-
-
-def _part_paid(state: LaneState, sale: Sale, ctx: Ctx) -> Outcome:
+def part_paid(state: LaneState, sale: Sale, ctx: Ctx) -> Outcome:
     message = Message.of(Msg.DUE, paid=ctx.money(sale.paid), due=ctx.money(sale.due))
     return replace(state, sale=sale, entry="", message=message), (SaveSale(sale),)
+
+
+# --- voiding tenders, cancelling ---------------------------------------------------------
+
+
+def tender_choices(sale: Sale, ctx: Ctx) -> tuple[Message, ...]:
+    """The live tenders, numbered as in the sale, for the cashier to pick from."""
+    return tuple(
+        Message.of(Msg.TENDER_CHOICE, no=no, tender=t.type.value, amount=ctx.money(t.amount))
+        for no, t in enumerate(sale.tenders, 1)
+        if not t.voided
+    )
+
+
+def void_tender(state: LaneState, no: int, ctx: Ctx, supervisor: str) -> Outcome:
+    """Void tender ``no`` (approved): cash is handed back from the drawer, a card or
+    mobile charge is reversed on the terminal first."""
+    sale = state.sale
+    assert sale is not None
+    tender = sale.tender(no)
+    assert tender is not None
+    if tender.type is not TenderType.CASH:
+        return _reverse(state, no, ctx, cancel=False, supervisor=supervisor)
+    sale = sale.void_tender(no)
+    message = Message.of(Msg.CASH_BACK, amount=ctx.money(tender.amount))
+    return replace(state, sale=sale, entry="", message=message), (SaveSale(sale), KickDrawer())
+
+
+def _reverse(state: LaneState, no: int, ctx: Ctx, *, cancel: bool, supervisor: str) -> Outcome:
+    sale = state.sale
+    assert sale is not None
+    tender = sale.tenders[no - 1]
+    request = PendingPayment(
+        ctx.ports.new_id(),
+        tender.type,
+        tender.amount,
+        started_at=ctx.now,
+        reverses=no,
+        cancel=cancel,
+        supervisor=supervisor,
+    )
+    amount = ctx.money(tender.amount)
+    message = Message.of(Msg.REVERSING, tender=tender.type.value, amount=amount)
+    after = replace(state, mode=Mode.TERMINAL, payment=request, entry="", message=message)
+    reverse = ReversePayment(request.request_id, tender.type, tender.amount, tender.reference)
+    return after, (*tender_log(sale, tender, PaymentStatus.REVERSING, ctx), reverse)
 
 
 def complete(state: LaneState, ctx: Ctx) -> Outcome:
@@ -117,16 +146,33 @@ def complete(state: LaneState, ctx: Ctx) -> Outcome:
     return _close(state, state.sale, SaleKind.SALE, ctx)
 
 
-def cancel(state: LaneState, ctx: Ctx) -> Outcome:
-    """Cancel the open sale (approved): every line voided, recorded as ``cancelled``."""
+def cancel(state: LaneState, ctx: Ctx, supervisor: str = "") -> Outcome:
+    """Cancel the open sale (approved): every line voided, recorded as ``cancelled``.
+
+    Money already taken goes back first: card and mobile charges are reversed on the
+    terminal one by one (a refused reversal stops the cancel, the sale stays open),
+    then the cash tenders are voided and the drawer opens to hand the cash back.
+    """
     assert state.sale is not None
     sale = state.sale
+    for no, tender in enumerate(sale.tenders, 1):
+        if not tender.voided and tender.type is not TenderType.CASH:
+            return _reverse(state, no, ctx, cancel=True, supervisor=supervisor)
+    cash_back = sale.paid
+    for no, tender in enumerate(sale.tenders, 1):
+        if not tender.voided:
+            sale = sale.void_tender(no)
     for line in sale.live_lines:
         sale = sale.void_line(line.no)
-    return _close(state, sale, SaleKind.CANCELLED, ctx)
+    after, effects = _close(state, sale, SaleKind.CANCELLED, ctx, cash_back=cash_back)
+    if cash_back:
+        after = replace(
+            after, message=Message.of(Msg.CANCELLED_CASH_BACK, amount=ctx.money(cash_back))
+        )
+    return after, effects
 
 
-def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx) -> Outcome:
+def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx, cash_back: int = 0) -> Outcome:
     record = finish(
         sale,
         kind=kind,
@@ -136,7 +182,8 @@ def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx) -> Outcome:
     )
     receipt = build_receipt(record, ctx.setup)
     effects: list[Effect] = [CommitSale(record)]
-    if any(t.type is TenderType.CASH for t in record.tenders):
+    cash_in = any(t.type is TenderType.CASH and not t.voided for t in record.tenders)
+    if cash_in or cash_back:
         effects.append(KickDrawer())
     effects.append(PrintReceipt(receipt))
     if kind is SaleKind.CANCELLED:
@@ -153,3 +200,40 @@ def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx) -> Outcome:
         message=message,
     )
     return after, tuple(effects)
+
+
+# --- the payment log ------------------------------------------------------------------------
+
+
+def charge_log(
+    sale: Sale, pending: PendingPayment, status: PaymentStatus, ctx: Ctx, *, reference: str = ""
+) -> LogPayment:
+    return LogPayment(
+        pending.request_id,
+        sale.id,
+        pending.tender,
+        pending.amount,
+        status,
+        ctx.now,
+        reference=reference,
+    )
+
+
+def tender_log(
+    sale: Sale, tender: Tender, status: PaymentStatus, ctx: Ctx, *, reversal: str = ""
+) -> tuple[LogPayment, ...]:
+    """The log line of a tender's charge (none for a tender the log never had)."""
+    if not tender.payment_id:
+        return ()
+    return (
+        LogPayment(
+            tender.payment_id,
+            sale.id,
+            tender.type,
+            tender.amount,
+            status,
+            ctx.now,
+            reference=tender.reference,
+            reversal=reversal,
+        ),
+    )

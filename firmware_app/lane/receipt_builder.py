@@ -74,8 +74,17 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         totals.append((_label(lang, "discount"), money(-record.discount)))
     if record.rounding:
         totals.append((_label(lang, "rounding"), money(record.rounding)))
-    tenders = [(_label(lang, t.type.value), money(t.amount)) for t in record.tenders]
-    if any(t.type is TenderType.CASH for t in record.tenders):
+    # A voided tender (cash handed back, a card reversed) stays on paper, marked.
+    tenders = [
+        (
+            f"{_label(lang, t.type.value)} {_label(lang, 'void')}"
+            if t.voided
+            else _label(lang, t.type.value),
+            money(t.amount),
+        )
+        for t in record.tenders
+    ]
+    if any(t.type is TenderType.CASH and not t.voided for t in record.tenders):
         tenders.append((_label(lang, "change"), money(record.change)))
     info = [
         f"{_label(lang, 'receipt')}: {record.receipt_no}   "

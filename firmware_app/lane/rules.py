@@ -39,6 +39,9 @@ class SaleRules:
     min_weight_g: int = 0  # no weighed sale below this (legal for trade, e.g. 20 e)
     drawer_alert_s: int = 60  # drawer open longer than this: alert and audit event
     block_sale_while_open: bool = False  # no new sale starts while the drawer is open
+    # No answer from the payment terminal within this many seconds: the lane stops
+    # waiting (the charge counts as not paid; a late approval is reversed).
+    payment_timeout_s: int = 120
     label_formats: tuple[LabelFormat, ...] = ()
 
 

@@ -1,7 +1,8 @@
 """The sale: lines, tenders, totals, taxes and stock deltas.
 
 All money in minor units, tax included; quantities in thousandths of the unit.
-Voided lines stay in the sale (and in the uplink message) but count in no total.
+Voided lines and voided tenders stay in the sale (and in the uplink message) but
+count in no total.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from firmware_app.lane.catalog import Unit
-from firmware_app.lane.money import tax_included
+from firmware_app.lane.money import MILLI, tax_included
 
 
 class TenderType(enum.Enum):
@@ -53,11 +54,19 @@ class Line:
 
 @dataclass(frozen=True)
 class Tender:
-    """A payment: for cash, what the customer handed over; for card/mobile, what was charged."""
+    """A payment: for cash, what the customer handed over; for card/mobile, what was charged.
+
+    ``reference`` is the terminal's reference of the charge and ``payment_id`` the lane's
+    request id (the payment log's key). A voided tender was handed back (cash) or
+    reversed on the terminal (``reversal``: the terminal's reference of the reversal).
+    """
 
     type: TenderType
     amount: int
     reference: str = ""
+    payment_id: str = ""
+    voided: bool = False
+    reversal: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,11 @@ class Sale:
         return tuple(line for line in self.lines if not line.voided)
 
     @property
+    def item_count(self) -> int:
+        """Pieces in the sale, as the customer counts them: a weighed line is one item."""
+        return sum(line.qty // MILLI if line.unit is Unit.EACH else 1 for line in self.live_lines)
+
+    @property
     def gross(self) -> int:
         return sum(line.amount for line in self.live_lines)
 
@@ -106,8 +120,12 @@ class Sale:
         return self.gross - self.discount + self.rounding
 
     @property
+    def live_tenders(self) -> tuple[Tender, ...]:
+        return tuple(t for t in self.tenders if not t.voided)
+
+    @property
     def paid(self) -> int:
-        return sum(t.amount for t in self.tenders)
+        return sum(t.amount for t in self.live_tenders)
 
     @property
     def due(self) -> int:
@@ -124,6 +142,19 @@ class Sale:
 
     def next_line_no(self) -> int:
         return len(self.lines) + 1
+
+    def add_tender(self, tender: Tender) -> Sale:
+        return replace(self, tenders=(*self.tenders, tender))
+
+    def tender(self, no: int) -> Tender | None:
+        """The live tender numbered ``no`` (from 1, in the order paid), or None."""
+        if 1 <= no <= len(self.tenders) and not self.tenders[no - 1].voided:
+            return self.tenders[no - 1]
+        return None
+
+    def void_tender(self, no: int, reversal: str = "") -> Sale:
+        voided = replace(self.tenders[no - 1], voided=True, reversal=reversal)
+        return replace(self, tenders=(*self.tenders[: no - 1], voided, *self.tenders[no:]))
 
 
 def taxes(lines: tuple[Line, ...]) -> tuple[TaxLine, ...]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
 from firmware_app.lane.catalog import Item, Unit
-from firmware_app.lane.context import Ctx, Outcome, refuse
+from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import SaveSale
 from firmware_app.lane.labels import LabelKind
 from firmware_app.lane.messages import Message, Msg
@@ -37,7 +37,7 @@ def _can_sell(state: LaneState) -> Msg | None:
         return Msg.TERMINAL_BUSY
     if state.mode is not Mode.READY:
         return Msg.KEY_NOT_ALLOWED
-    if state.sale is not None and state.sale.tenders:
+    if state.sale is not None and state.sale.live_tenders:
         return Msg.FINISH_PAYMENT
     return None
 
@@ -104,7 +104,7 @@ def _add(
     sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))
     measured = _measure(state, item, scanned, ctx)
     if isinstance(measured, Message):
-        return replace(state, entry="", qty=None, message=measured), ()
+        return refused(state, measured)
     qty, amount, weight_text = measured.qty, measured.amount, measured.weight_text
     if measured.from_scale:  # the load must change before the next weighing
         state = replace(state, weighed_grams=qty, load_changed=False)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
@@ -19,31 +20,49 @@ class Mode(enum.Enum):
     READY = "ready"  # signed on: selling or paying
     SUPERVISOR_ID = "supervisor_id"  # an action waits for a supervisor's id
     SUPERVISOR_PIN = "supervisor_pin"  # ... and PIN
-    TERMINAL = "terminal"  # waiting for the payment terminal
+    TERMINAL = "terminal"  # waiting for the payment terminal (or for its answer to be saved)
+    CHOOSE_TENDER = "choose_tender"  # VOID on a part-paid sale: which tender to void
 
 
 class Action(enum.Enum):
     """Actions that need a supervisor (unless a supervisor is signed on)."""
 
     VOID_LINE = "void_line"
+    VOID_TENDER = "void_tender"
     CANCEL = "cancel"
     NO_SALE = "no_sale"
 
 
 @dataclass(frozen=True)
 class Approval:
-    """An action waiting for a supervisor; ``line`` for VOID_LINE."""
+    """An action waiting for a supervisor; ``line`` for VOID_LINE, ``tender`` (its number
+    in the sale, from 1) for VOID_TENDER."""
 
     action: Action
     line: int | None = None
     supervisor: str = ""
+    tender: int | None = None
 
 
 @dataclass(frozen=True)
 class PendingPayment:
+    """A request the payment terminal is working on: a charge of ``amount`` (minor
+    units), or, with ``reverses``, the reversal of the sale's tender of that number.
+
+    ``answer`` holds the terminal's approval while it cannot be saved (a full disk):
+    the money has moved, so the lane keeps it and retries the save at every tick and
+    key rather than ever asking the terminal again. ``cancel``: the reversal is part
+    of cancelling the sale, which goes on once it is approved.
+    """
+
     request_id: str
     tender: TenderType
     amount: int
+    started_at: datetime | None = None
+    reverses: int | None = None
+    cancel: bool = False
+    supervisor: str = ""
+    answer: PaymentResult | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,8 @@ class LaneState:
     scale_at: datetime | None = None
     approval: Approval | None = None
     payment: PendingPayment | None = None
+    # Charges the lane stopped waiting for (newest last): approved after all, they are reversed.
+    abandoned: tuple[PendingPayment, ...] = ()
     next_receipt_no: int = 1
     last_receipt: Receipt | None = None
     drawer_open: bool = False

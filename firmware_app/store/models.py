@@ -116,7 +116,28 @@ class OpenSale(BaseModel):
     cashier = peewee.TextField()
     member = peewee.TextField(null=True)
     rounding = peewee.IntegerField(default=0)
-    tenders = peewee.TextField(default="[]")  # JSON list of {type, amount, reference}
+    # JSON list of {type, amount, reference, payment_id, voided, reversal}
+    tenders = peewee.TextField(default="[]")
+
+
+class Payment(BaseModel):
+    """The payment log: each charge asked of the payment terminal, written before it
+    is asked and updated with every answer, in a transaction of its own, so that an
+    approval is on disk even when the sale it pays for cannot be saved. At start-up the
+    open sale gets back the approved charges it is missing.
+
+    ``status``: requested, approved, declined, reversing, reversed. Money in minor units.
+    """
+
+    id = peewee.TextField(primary_key=True)  # the lane's request id of the charge
+    sale_id = peewee.TextField(index=True)
+    tender = peewee.TextField()  # card | mobile
+    amount = peewee.IntegerField()
+    status = peewee.TextField()
+    reference = peewee.TextField(default="")  # the terminal's reference of the charge
+    reversal = peewee.TextField(default="")  # ... and of its reversal
+    requested_at = peewee.TextField()
+    updated_at = peewee.TextField()
 
 
 class OpenLine(BaseModel):
@@ -178,6 +199,9 @@ class TransactionLine(BaseModel):
 
 
 class TransactionTender(BaseModel):
+    """The tenders that count (voided ones are in the journal, the sale message and the
+    payment log)."""
+
     sale_id = peewee.TextField(index=True)
     no = peewee.IntegerField()
     type = peewee.TextField()
@@ -253,4 +277,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     JournalEntry,
     OutboxMessage,
     PrintJob,
+    Payment,
 ]

@@ -4,13 +4,18 @@ and their outbox messages, all written by the lane loop.
 ``apply`` runs all durable effects of one event in one transaction: a sale's
 rows, its journal entry and its outbox messages (with their gapless seqs) are
 committed together or not at all, before the drawer opens or the receipt prints.
+The lane loop applies the payment log's lines (``LogPayment``) first, on their
+own, so that an approval is kept even when its sale cannot be saved;
+``load_open_sale`` adds such approvals back to the open sale.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,6 +26,8 @@ from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import (
     CommitSale,
     DiscardSale,
+    LogPayment,
+    PaymentStatus,
     PrintReceipt,
     RecordEvent,
     SaveSale,
@@ -32,6 +39,8 @@ from firmware_app.store.db import models_of
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.print_queue import PrintQueue
 from firmware_app.sync.contract import timestamp
+
+log = logging.getLogger(__name__)
 
 SESSION = "lane.session"
 JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash"} of the last pruned entry
@@ -86,6 +95,8 @@ class SalesStore:
                 self._commit(record)
             case PrintReceipt(receipt=receipt):
                 self.print_queue.add(receipt, self._at or datetime.now().astimezone())
+            case LogPayment():
+                self._log_payment(effect)
             case RecordEvent(event=event):
                 self.outbox.append(
                     self.topic_for("events"),
@@ -95,13 +106,33 @@ class SalesStore:
             case _:
                 raise TypeError(f"not a durable effect: {effect!r}")
 
+    def _log_payment(self, entry: LogPayment) -> None:
+        """Insert the charge's row, or update its status and references (never its sale,
+        kind or amount, which the first line of the charge fixed)."""
+        at = timestamp(entry.at)
+        payment = self.m.Payment
+        payment.insert(
+            id=entry.payment_id,
+            sale_id=entry.sale_id,
+            tender=entry.tender.value,
+            amount=entry.amount,
+            status=entry.status.value,
+            reference=entry.reference,
+            reversal=entry.reversal,
+            requested_at=at,
+            updated_at=at,
+        ).on_conflict(
+            conflict_target=[payment.id],
+            update={
+                payment.status: entry.status.value,
+                payment.reference: entry.reference,
+                payment.reversal: entry.reversal,
+                payment.updated_at: at,
+            },
+        ).execute()
+
     def _save_sale(self, sale: Sale) -> None:
-        tenders = json.dumps(
-            [
-                {"type": t.type.value, "amount": t.amount, "reference": t.reference}
-                for t in sale.tenders
-            ]
-        )
+        tenders = json.dumps([_tender_row(t) for t in sale.tenders])
         self.m.OpenSale.insert(
             id=sale.id,
             opened_at=timestamp(sale.opened_at),
@@ -162,7 +193,7 @@ class SalesStore:
             self.m.TransactionLine.insert_many(
                 [{"sale_id": record.sale_id, **_line_row(line)} for line in record.lines]
             ).execute()
-        for no, tender in enumerate(record.tenders, 1):
+        for no, tender in enumerate((t for t in record.tenders if not t.voided), 1):
             self.m.TransactionTender.create(
                 sale_id=record.sale_id,
                 no=no,
@@ -214,7 +245,7 @@ class SalesStore:
             checkpoint = json.dumps({"no": last.no, "hash": last.hash})
             m.Meta.insert(key=JOURNAL_CHECKPOINT, value=checkpoint).on_conflict_replace().execute()
             ids = [e.sale_id for e in entries]
-            for table in (m.TransactionLine, m.TransactionTender, m.Transaction):
+            for table in (m.TransactionLine, m.TransactionTender, m.Transaction, m.Payment):
                 table.delete().where(table.sale_id.in_(ids)).execute()
             m.JournalEntry.delete().where(m.JournalEntry.no <= last.no).execute()
         return len(entries)
@@ -239,25 +270,96 @@ class SalesStore:
             .order_by(self.m.OpenLine.no)
         )
         self._saved_lines = {line.no: line.voided for line in lines}
-        tenders = tuple(
-            Tender(TenderType(t["type"]), int(t["amount"]), t.get("reference", ""))
-            for t in json.loads(row.tenders)
-        )
+        tenders = tuple(_tender_from(t) for t in json.loads(row.tenders))
         return Sale(
             id=row.id,
             opened_at=datetime.fromisoformat(row.opened_at),
             cashier=row.cashier,
             lines=lines,
-            tenders=tenders,
+            tenders=self._with_logged_payments(row.id, tenders),
             member=row.member,
             rounding=row.rounding,
         )
+
+    def _with_logged_payments(
+        self, sale_id: str, tenders: tuple[Tender, ...]
+    ) -> tuple[Tender, ...]:
+        """``tenders`` as the payment log knows them: an approval the sale was not saved
+        with is added, a reversal it was not saved with voids its tender."""
+        logged = {
+            p.id: p
+            for p in self.m.Payment.select()
+            .where(self.m.Payment.sale_id == sale_id)
+            .order_by(self.m.Payment.requested_at)
+        }
+        settled = []
+        for tender in tenders:
+            entry = logged.pop(tender.payment_id, None) if tender.payment_id else None
+            if entry is not None and entry.status == PaymentStatus.REVERSED.value:
+                tender = replace(tender, voided=True, reversal=entry.reversal)
+            elif entry is not None:
+                _warn_unanswered(entry)
+            settled.append(tender)
+        for entry in logged.values():
+            if entry.status in (PaymentStatus.APPROVED.value, PaymentStatus.REVERSED.value):
+                log.warning(
+                    "payment %s of sale %s restored from the payment log", entry.id, sale_id
+                )
+                settled.append(_tender_logged(entry))
+            else:
+                _warn_unanswered(entry)
+        return tuple(settled)
 
     def next_receipt_no(self) -> int:
         """After the last receipt here, and never below what a restore set aside."""
         last = self.m.Transaction.select(peewee.fn.MAX(self.m.Transaction.receipt_no)).scalar()
         floor = self.m.Meta.get_or_none(self.m.Meta.key == NEXT_RECEIPT)
         return max((last or 0) + 1, int(floor.value) if floor else 1)
+
+
+def _tender_row(tender: Tender) -> dict[str, object]:
+    return {
+        "type": tender.type.value,
+        "amount": tender.amount,
+        "reference": tender.reference,
+        "payment_id": tender.payment_id,
+        "voided": tender.voided,
+        "reversal": tender.reversal,
+    }
+
+
+def _tender_from(row: dict[str, object]) -> Tender:
+    return Tender(
+        TenderType(str(row["type"])),
+        int(str(row["amount"])),
+        str(row.get("reference", "")),
+        str(row.get("payment_id", "")),
+        bool(row.get("voided", False)),
+        str(row.get("reversal", "")),
+    )
+
+
+def _warn_unanswered(entry: peewee.Model) -> None:
+    """A charge or reversal the terminal was working on when the lane stopped: whether
+    it went through is known only to the terminal."""
+    if entry.status in (PaymentStatus.REQUESTED.value, PaymentStatus.REVERSING.value):
+        log.warning(
+            "payment %s (%s %d) of sale %s was %s when the lane stopped: check the terminal",
+            entry.id, entry.tender, entry.amount, entry.sale_id, entry.status,
+        )  # fmt: skip
+
+
+def _tender_logged(entry: peewee.Model) -> Tender:
+    """The tender of an approved (or since reversed) charge, from its payment log row."""
+    reversed_ = entry.status == PaymentStatus.REVERSED.value
+    return Tender(
+        TenderType(entry.tender),
+        entry.amount,
+        entry.reference,
+        entry.id,
+        voided=reversed_,
+        reversal=entry.reversal if reversed_ else "",
+    )
 
 
 def _line_row(line: Line) -> dict[str, object]:

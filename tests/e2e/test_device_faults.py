@@ -95,7 +95,7 @@ def test_a_silent_scale_is_reported_and_recovers_by_itself(sim: SimLane) -> None
     run(sim, SIGN_ON + "scale 0.532\nscale unplug\ntype 1\nkey PLU\n")
     assert message(sim) is Msg.SCALE_SILENT and sim.lane.state.sale is None
     assert device(sim, "scale") == "silent"
-    run(sim, "scale plug\nscale 0.532\ntype 1\nkey PLU\n")
+    run(sim, "scale plug\nscale 0.532\nkey PLU\n")  # the refused PLU 1 is still keyed
     assert device(sim, "scale") == "ok" and message(sim) is Msg.ITEM_ADDED
 
 
@@ -109,24 +109,25 @@ def test_a_pulled_scale_adapter_is_reported_and_picked_up_again(sim: SimLane) ->
 
 
 def test_scale_readings_that_may_not_sell(sim: SimLane) -> None:
-    run(sim, SIGN_ON)
+    run(sim, SIGN_ON + "type 1\n")
     for fault, refusal in (
         ("motion", Msg.SCALE_MOVING),
         ("over", Msg.SCALE_OVER),
         ("under", Msg.SCALE_UNDER),
         ("0", Msg.SCALE_EMPTY),
     ):
-        run(sim, f"scale {fault}\ntype 1\nkey PLU\n")
+        run(sim, f"scale {fault}\nkey PLU\n")
         assert message(sim) is refusal, fault
+        assert sim.lane.state.entry == "1"  # a refusal keeps what was keyed
     assert sim.lane.state.sale is None
 
 
 def test_the_same_load_is_not_sold_twice_until_lifted(sim: SimLane) -> None:
     run(sim, SIGN_ON + "scale 0.532\ntype 1\nkey PLU\ntype 1\nkey PLU\n")
     assert message(sim) is Msg.SCALE_SAME_WEIGHT
-    run(sim, "scale motion\nscale 0.532\ntype 1\nkey PLU\n")  # jiggled: still the same load
+    run(sim, "scale motion\nscale 0.532\nkey PLU\n")  # jiggled: still the same load
     assert message(sim) is Msg.SCALE_SAME_WEIGHT
-    run(sim, "scale 0\nscale 0.532\ntype 1\nkey PLU\n")  # lifted off, put back
+    run(sim, "scale 0\nscale 0.532\nkey PLU\n")  # lifted off, put back
     assert message(sim) is Msg.ITEM_ADDED
     assert sim.lane.state.sale is not None and len(sim.lane.state.sale.live_lines) == 2
 

@@ -178,6 +178,7 @@ def test_a_bad_script_line_names_the_line(tmp_path: Path) -> None:
     assert "script.txt:3: scale: expected KG" in result.stderr
 
 
+# A refused PLU stays keyed: the cashier presses PLU again once the scale is right.
 DEVICES = """\
 type 1001
 key SIGNON
@@ -187,17 +188,13 @@ scale motion
 type 1
 key PLU
 scale over
-type 1
 key PLU
 scale under
-type 1
 key PLU
 scale unplug
-type 1
 key PLU
 scale plug
 scale 0.25
-type 1
 key PLU
 printer paper near-end
 printer cover open

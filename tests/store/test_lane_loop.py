@@ -19,7 +19,7 @@ from firmware_app.display import TextDisplay
 from firmware_app.drivers.drawer import GpioDrawer
 from firmware_app.drivers.printer import SerialPrinter
 from firmware_app.ids import uuid7
-from firmware_app.lane.events import KeyPressed, Scanned
+from firmware_app.lane.events import KeyPressed, PaymentResult, Scanned, Tick
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.ports import Ports, Role
 from firmware_app.lane.rules import LaneSetup
@@ -185,3 +185,225 @@ def test_a_drawer_that_cannot_be_claimed_leaves_the_lane_selling(tmp_path: Path)
     finally:
         app.close()
         squatter.close()
+
+
+# --- a full disk during a card payment ---------------------------------------------------
+
+
+def sign_on_and_scan(rig: Rig, lines: int = 1) -> None:
+    rig.keys("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER")
+    for _ in range(lines):
+        rig.lane.step(Scanned("6954767410388"))
+
+
+# Enough lines that committing the sale needs new pages: its journal entry, outbox
+# message and receipt no longer fit in what the tables' pages have free.
+BIG = 30
+
+
+def fill_the_disk(rig: Rig) -> None:
+    """SQLITE_FULL from now on: the database may not grow by a single page."""
+    pages = rig.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    rig.db.execute_sql(f"PRAGMA max_page_count = {pages}")
+
+
+def free_the_disk(rig: Rig) -> None:
+    rig.db.execute_sql("PRAGMA max_page_count = 1073741823")
+
+
+def terminal_answer(rig: Rig) -> None:
+    """Run the loop's queue until the payment terminal's answer has been handled."""
+    while True:
+        event = rig.lane._queue.get(timeout=5)
+        rig.lane.step(event)
+        rig.lane._queue.task_done()
+        if isinstance(event, PaymentResult):
+            return
+
+
+def test_a_card_approval_on_a_full_disk_is_kept_and_saved_when_space_returns(rig: Rig) -> None:
+    sign_on_and_scan(rig, BIG)
+    rig.keys("CARD")
+    fill_the_disk(rig)
+    terminal_answer(rig)
+    assert rig.committed() == 0
+    message = rig.lane.state.message
+    assert message is not None and message.id is Msg.PAYMENT_UNSAVED
+    # The approval is on disk already: a restart now would find the sale paid.
+    second = open_database(rig.path)
+    try:
+        after_restart = SalesStore(second, store_id="S1", lane_id="1", topic_for=lambda k: k)
+        restored = after_restart.load_open_sale()
+    finally:
+        second.close()
+    assert restored is not None
+    assert [(t.type.value, t.amount) for t in restored.tenders] == [("card", 350 * BIG)]
+    # Every key keeps trying and says so; none asks the terminal again or says "busy".
+    for key in ("CLEAR", "1", "CARD", "CASH"):
+        rig.keys(key)
+        message = rig.lane.state.message
+        assert message is not None and message.id is Msg.PAYMENT_UNSAVED, key
+    assert len(rig.lane.terminal.requests) == 1
+    free_the_disk(rig)
+    rig.lane.step(Tick())
+    message = rig.lane.state.message
+    assert message is not None and message.id is Msg.CHANGE
+    assert rig.committed() == 1
+    with sqlite3.connect(rig.path) as reader:
+        tenders = reader.execute("select type, amount from transactiontender").fetchall()
+    assert tenders == [("card", 350 * BIG)]
+    assert rig.lane.state.sale is None and len(rig.lane.terminal.requests) == 1
+    rig.keys("CLEAR")
+    assert rig.lane.state.message is None
+
+
+def lane_app(tmp_path: Path, terminal: SimulatedTerminal):
+    from firmware_app import config as config_mod
+    from firmware_app.bootstrap import Hardware, LaneApp
+
+    cfg = config_mod.parse(
+        {
+            "lane": {"store": "S1", "lane": "1", "data_dir": str(tmp_path)},
+            "scale": {"enabled": False},
+            "printer": {"enabled": False},
+            "drawer": {"enabled": False},
+        }
+    )
+    display = TextDisplay(io.StringIO(), setup=LaneSetup())
+    app = LaneApp(
+        cfg, hardware=Hardware(pin_factory=MockFactory(), terminal=terminal, display=display)
+    )
+    if app.catalog.count() == 0:
+        app.catalog.apply(parse_catalog(SAMPLE_CATALOG.read_bytes()))
+    if app.cashiers.verify("1001", "1234") is None:
+        app.cashiers.add("1001", Role.CASHIER, "1234", now=T0)
+    return app
+
+
+def run_queue_until_payment(lane: Lane) -> None:
+    while True:
+        event = lane._queue.get(timeout=5)
+        lane.step(event)
+        lane._queue.task_done()
+        if isinstance(event, PaymentResult):
+            return
+
+
+def test_a_card_approval_kept_through_a_restart_is_not_charged_again(tmp_path: Path) -> None:
+    first_terminal = SimulatedTerminal()
+    app = lane_app(tmp_path, first_terminal)
+    try:
+        lane = app.lane
+        for key in ("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER"):
+            lane.step(KeyPressed(key))
+        for _ in range(BIG):
+            lane.step(Scanned("6954767410388"))
+        lane.step(KeyPressed("CARD"))
+        pages = app.db.execute_sql("PRAGMA page_count").fetchone()[0]
+        app.db.execute_sql(f"PRAGMA max_page_count = {pages}")
+        run_queue_until_payment(lane)
+        sale_id = lane.state.sale.id if lane.state.sale else None
+    finally:
+        app.close()  # the lane stops while the disk is still full
+    assert len(first_terminal.requests) == 1
+
+    second_terminal = SimulatedTerminal()
+    app = lane_app(tmp_path, second_terminal)
+    try:
+        restored = app.lane.state.sale
+        assert restored is not None and restored.id == sale_id
+        assert [(t.type.value, t.amount) for t in restored.tenders] == [("card", 350 * BIG)]
+        assert restored.due == 0
+        app.lane.step(Tick())  # a paid sale found at start-up is finished, not paid again
+        assert app.lane.state.sale is None
+        with sqlite3.connect(tmp_path / "lane.db") as reader:
+            rows = reader.execute('select sale_id, total from "transaction"').fetchall()
+            tenders = reader.execute("select type, amount from transactiontender").fetchall()
+        assert rows == [(sale_id, 350 * BIG)]
+        assert tenders == [("card", 350 * BIG)]
+        assert second_terminal.requests == []
+    finally:
+        app.close()
+
+
+# --- leaving a part-paid sale ------------------------------------------------------------------
+
+
+def test_a_part_paid_sale_is_cancelled_cash_handed_back_and_card_reversed(rig: Rig) -> None:
+    from firmware_app.sync.validation import validate
+
+    Cashiers(rig.db).add("9001", Role.SUPERVISOR, "9999", now=T0)
+    sign_on_and_scan(rig)  # 3.50
+    rig.keys("2", "CASH")  # 2.00 in cash
+    rig.keys("1", "CARD")  # 1.00 on the card
+    terminal_answer(rig)
+    rig.lane.terminal.decline = True
+    rig.keys("CARD")  # the rest: declined
+    terminal_answer(rig)
+    assert rig.lane.state.sale is not None and rig.lane.state.sale.due == 50
+    assert rig.sim_drawer.kicks == 0
+    rig.keys("CANCEL", "9", "0", "0", "1", "ENTER", "9", "9", "9", "9", "ENTER")
+    message = rig.lane.state.message
+    assert message is not None and message.id is Msg.REVERSING
+    terminal_answer(rig)
+    message = rig.lane.state.message
+    assert message is not None and message.id is Msg.CANCELLED_CASH_BACK
+    assert message.render("en") == "Sale cancelled: hand back cash 2.00"
+    assert rig.committed_at_kick == [1]  # committed before the drawer opened for the cash
+    assert [r[2:] for r in rig.lane.terminal.reversals] == [(100, "SIM-000001")]
+    assert rig.lane.state.sale is None and rig.lane.sales.load_open_sale() is None
+    with sqlite3.connect(rig.path) as reader:
+        kind = reader.execute('select kind, total from "transaction"').fetchall()
+        counted = reader.execute("select count(*) from transactiontender").fetchone()[0]
+        logged = reader.execute("select status, reversal from payment order by requested_at")
+        payments = logged.fetchall()
+        payload = reader.execute(
+            "select payload from outboxmessage where topic = 'sales'"
+        ).fetchone()[0]
+    assert kind == [("cancelled", 0)] and counted == 0
+    assert ("reversed", "SIM-R000001") in payments and ("declined", "") in payments
+    sale = json.loads(payload)
+    validate(sale)
+    assert sale["tenders"] == [
+        {"type": "cash", "amount": 200, "voided": True},
+        {"type": "card", "amount": 100, "reference": "SIM-000001", "voided": True,
+         "reversal": "SIM-R000001"},
+    ]  # fmt: skip
+    assert sale["change"] == 0 and sale["totals"]["total"] == 0
+
+
+def test_the_payment_log_settles_the_open_sale_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from firmware_app.lane.effects import LogPayment, PaymentStatus, SaveSale
+    from firmware_app.lane.sale import Sale, Tender, TenderType
+
+    db = open_database(tmp_path / "lane.db")
+    try:
+        sales = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: k)
+        paid = Tender(TenderType.CARD, 100, "R-1", payment_id="p1")
+        sale = Sale(id="s1", opened_at=T0, cashier="1001", tenders=(paid,))
+
+        def log(payment_id: str, status: PaymentStatus, **refs: str) -> LogPayment:
+            return LogPayment(payment_id, "s1", TenderType.CARD, 100, status, T0, **refs)
+
+        sales.apply([SaveSale(sale), log("p1", PaymentStatus.REQUESTED)])
+        # The sale was saved with p1; then p1 was reversed, p2 approved and p3 asked,
+        # and nothing of that reached the sale before the lane stopped.
+        sales.apply([log("p1", PaymentStatus.REVERSED, reference="R-1", reversal="V-1")])
+        sales.apply([log("p2", PaymentStatus.REQUESTED)])
+        sales.apply([log("p2", PaymentStatus.APPROVED, reference="R-2")])
+        sales.apply([log("p3", PaymentStatus.REQUESTED)])
+        sales.apply([log("p4", PaymentStatus.DECLINED)])
+        with caplog.at_level("WARNING"):
+            restored = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: k)
+            again = restored.load_open_sale()
+    finally:
+        db.close()
+    assert again is not None
+    assert [(t.payment_id, t.reference, t.voided, t.reversal) for t in again.tenders] == [
+        ("p1", "R-1", True, "V-1"),
+        ("p2", "R-2", False, ""),
+    ]
+    assert again.paid == 100
+    assert "payment p3 (card 100) of sale s1 was requested when the lane stopped" in caplog.text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -118,14 +120,17 @@ def test_a_corrupt_backup_is_refused(lane: Lane, capsys: pytest.CaptureFixture[s
     backup_file = lane.take_backup()
     broken = lane.root / "broken.lane.db"
     shutil.copyfile(backup_file, broken)
-    size = broken.stat().st_size
-    with broken.open("r+b") as f:  # garbage over the second half of the file
-        f.seek(size // 2)
-        f.write(b"\xa5" * (size // 2))
+    with closing(sqlite3.connect(broken)) as conn:  # the pages of a table, not the schema's
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        sql = "SELECT rootpage FROM sqlite_master WHERE name = 'journalentry'"
+        root = conn.execute(sql).fetchone()[0]
+    with broken.open("r+b") as f:  # garbage over the second half of the journal's page
+        f.seek(root * page_size - page_size // 2)
+        f.write(b"\xa5" * (page_size // 2))
     before = lane.fingerprint()
     assert lane.run("restore", str(broken)) == 1
     err = capsys.readouterr().err
-    assert f"{broken}: fails SQLite's integrity check: Page " in err
+    assert f"{broken}: fails SQLite's integrity check: " in err and f"page {root} " in err
     assert err.rstrip().endswith("try an older backup")
     assert lane.fingerprint() == before
 

@@ -13,10 +13,11 @@ def test_the_load_must_change_before_the_next_weighing() -> None:
     till.do("key 1 PLU")
     assert till.message is Msg.SCALE_SAME_WEIGHT
     # Jiggled, a moment of silence or an error proves no new load.
+    # A refusal keeps the entry: PLU alone tries the same item again.
     for blip in ("scale moving", "scale silent", "scale error", "scale over"):
-        till.do(blip, "scale 0.532", "key 1 PLU")
+        till.do(blip, "scale 0.532", "key PLU")
         assert till.message is Msg.SCALE_SAME_WEIGHT, blip
-    till.do("scale 0", "scale 0.532", "key 1 PLU")  # lifted off and put back: weighed anew
+    till.do("scale 0", "scale 0.532", "key PLU")  # lifted off and put back: weighed anew
     assert till.message is Msg.ITEM_ADDED
     till.do("scale under", "scale 0.532", "key 1 PLU")  # lifted while tared: below zero
     assert till.message is Msg.ITEM_ADDED
@@ -36,7 +37,7 @@ def test_no_sale_below_the_minimum_weight() -> None:
     till = Till(setup=setup_with(min_weight_g=40)).do("signon", "scale 0.039", "key 1 PLU")
     assert till.message is Msg.SCALE_BELOW_MIN
     assert till.state.message is not None and till.state.message.arg("min") == "0.040"
-    till.do("scale 0.040", "key 1 PLU")
+    till.do("scale 0.040", "key PLU")  # the refused PLU is still keyed
     assert till.message is Msg.ITEM_ADDED
 
 

@@ -3,6 +3,8 @@ message and effects out. A refusal must change nothing but the message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from firmware_app.lane.messages import Msg
@@ -117,7 +119,7 @@ CASES = [
         Msg.LINE_VOIDED,
         ["RecordEvent", "SaveSale", "RecordEvent"],
     ),
-    ("void after a tender", (*ONE_COLA, "key 1 CASH"), "key VOID", Msg.FINISH_PAYMENT, []),
+    ("void after a tender", (*ONE_COLA, "key 1 CASH"), "key VOID", Msg.CHOOSE_TENDER, []),
     # --- cancel
     ("cancel asks supervisor", ONE_COLA, "key CANCEL", Msg.SUPERVISOR_ID, []),
     (
@@ -135,7 +137,7 @@ CASES = [
         Msg.SALE_CANCELLED,
         ["DiscardSale"],
     ),
-    ("cancel after a tender", (*ONE_COLA, "key 1 CASH"), "key CANCEL", Msg.FINISH_PAYMENT, []),
+    ("cancel after a tender", (*ONE_COLA, "key 1 CASH"), "key CANCEL", Msg.SUPERVISOR_ID, []),
     # --- subtotal, member, no-sale, later keys
     ("subtotal", ONE_COLA, "key SUBTOTAL", Msg.SUBTOTAL, []),
     ("subtotal with no sale", SIGNED_ON, "key SUBTOTAL", Msg.NO_SALE, []),
@@ -193,8 +195,8 @@ CASES = [
     ("cash above maximum", ONE_COLA, "key 1 0 0 0 1 CASH", Msg.CASH_TOO_LARGE, []),
     ("cash zero", ONE_COLA, "key 0 CASH", Msg.BAD_ENTRY, []),
     ("cash three decimals", ONE_COLA, "key 1 DOT 2 3 4 CASH", Msg.BAD_ENTRY, []),
-    ("card", ONE_COLA, "key CARD", Msg.PAYMENT_STARTED, ["RequestPayment"]),
-    ("mobile", ONE_COLA, "key MOBILE", Msg.PAYMENT_STARTED, ["RequestPayment"]),
+    ("card", ONE_COLA, "key CARD", Msg.PAYMENT_STARTED, ["LogPayment", "RequestPayment"]),
+    ("mobile", ONE_COLA, "key MOBILE", Msg.PAYMENT_STARTED, ["LogPayment", "RequestPayment"]),
     ("card above due", ONE_COLA, "key 9 CARD", Msg.AMOUNT_TOO_LARGE, []),
     ("card with no sale", SIGNED_ON, "key CARD", Msg.NO_SALE, []),
     (
@@ -202,9 +204,9 @@ CASES = [
         (*ONE_COLA, "key CARD"),
         "terminal approve",
         Msg.CHANGE,
-        ["CommitSale", "PrintReceipt"],
+        ["LogPayment", "CommitSale", "PrintReceipt"],
     ),
-    ("card declined", (*ONE_COLA, "key CARD"), "terminal decline", Msg.DECLINED, []),
+    ("card declined", (*ONE_COLA, "key CARD"), "terminal decline", Msg.DECLINED, ["LogPayment"]),
     ("keys while terminal works", (*ONE_COLA, "key CARD"), "key CASH", Msg.TERMINAL_BUSY, []),
     ("digits while terminal works", (*ONE_COLA, "key CARD"), "key 1", Msg.TERMINAL_BUSY, []),
     ("CLEAR while terminal works", (*ONE_COLA, "key CARD"), "key CLEAR", Msg.TERMINAL_BUSY, []),
@@ -227,6 +229,21 @@ CASES = [
 ]
 
 
+# Messages that refuse what was keyed or scanned: they change nothing else at all,
+# not even the entry or the pending quantity.
+REFUSALS = frozenset(
+    [
+        Msg.SIGN_ON_FIRST, Msg.KEY_NOT_ALLOWED, Msg.NEEDS_ENTRY, Msg.BAD_ENTRY,
+        Msg.UNKNOWN_CODE, Msg.BAD_CODE, Msg.UNKNOWN_PLU, Msg.NOT_FOR_SALE, Msg.QTY_TOO_BIG,
+        Msg.QTY_NOT_WEIGHED, Msg.LABEL_MISMATCH, Msg.SCALE_MOVING, Msg.SCALE_OVER,
+        Msg.SCALE_UNDER, Msg.SCALE_EMPTY, Msg.SCALE_SILENT, Msg.SCALE_ERROR,
+        Msg.SCALE_SAME_WEIGHT, Msg.NOTHING_TO_VOID, Msg.NO_SUCH_LINE, Msg.NO_SALE,
+        Msg.SALE_OPEN, Msg.CASH_TOO_LARGE, Msg.AMOUNT_TOO_LARGE, Msg.FINISH_PAYMENT,
+        Msg.TERMINAL_BUSY, Msg.NOT_AVAILABLE, Msg.NO_RECEIPT,
+    ]
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("before", "step", "message", "effects"),
     [case[1:] for case in CASES],
@@ -235,7 +252,15 @@ CASES = [
 def test_keypad_path(before: tuple[str, ...], step: str, message: Msg, effects: list[str]) -> None:
     till = Till().do(*before)
     previous = till.state
-    till.do(step)
+    verb, _, keys = step.partition(" ")
+    if verb == "key" and " " in keys:  # what the last key found: the entry keyed before it
+        keyed, _, last = keys.rpartition(" ")
+        till.do(f"key {keyed}")
+        before_last = till.state
+        till.do(f"key {last}")
+    else:
+        before_last = previous
+        till.do(step)
     assert till.message == message, till.state.message
     assert till.effect_types() == effects
     if not effects:
@@ -243,15 +268,45 @@ def test_keypad_path(before: tuple[str, ...], step: str, message: Msg, effects: 
         assert till.state.sale == previous.sale
         assert till.state.cashier == previous.cashier
         assert till.state.next_receipt_no == previous.next_receipt_no
+    if message in REFUSALS:
+        assert replace(till.state, message=None) == replace(before_last, message=None)
 
 
-def test_clear_clears_entry_then_qty_then_message() -> None:
+@pytest.mark.parametrize(
+    ("keys", "entry", "qty"),
+    [
+        ("key 1 DOT DOT", "1.", None),
+        ("key 3 QTY 1 PLU", "1", 3),  # a weighed item after QTY: refused, both stay
+        ("key 9 9 PLU", "99", None),
+        ("key 2 QTY 1 DOT 2 3 4 CASH", "1.234", 2),
+        ("key " + "1 " * 21, "1" * 20, None),
+    ],
+)
+def test_a_refused_key_keeps_the_entry_and_the_quantity(
+    keys: str, entry: str, qty: int | None
+) -> None:
+    till = Till().do("signon", "scan 6954767410388", keys)
+    assert (till.state.entry, till.state.qty) == (entry, qty)
+
+
+def test_a_second_dot_is_refused_and_the_amount_stays_as_keyed() -> None:
+    till = Till().do("signon", "scan 6954767410388", "key 1 DOT DOT 5 CASH")
+    assert till.message == Msg.DUE
+    assert till.state.sale is not None
+    assert [t.amount for t in till.state.sale.tenders] == [150]
+
+
+def test_clear_clears_entry_and_message_then_qty() -> None:
     till = Till().do("signon", "key 3 QTY 1 2")
     till.do("key CLEAR")
-    assert till.state.entry == "" and till.state.qty == 3
+    assert till.state.entry == "" and till.state.qty == 3 and till.state.message is None
     till.do("key CLEAR")
     assert till.state.qty is None
     till.do("key 9 9 PLU", "key CLEAR")
+    assert till.state.message is None and till.state.entry == ""
+    till.do("scan 4006381333931")  # unknown item: the message goes with the next CLEAR
+    assert till.message is Msg.UNKNOWN_CODE
+    till.do("key CLEAR")
     assert till.state.message is None
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from firmware_app.lane.catalog import Unit
-from firmware_app.lane.effects import CommitSale, KickDrawer, PrintReceipt, RequestPayment
+from firmware_app.lane.effects import (
+    CommitSale,
+    KickDrawer,
+    LogPayment,
+    PrintReceipt,
+    RequestPayment,
+)
 from firmware_app.lane.money import MILLI
 from firmware_app.lane.rules import CashRounding
 from firmware_app.lane.sale import SaleKind, StockDelta, TenderType
@@ -102,7 +108,7 @@ def test_split_tender_cash_then_card() -> None:
     till = Till().do("signon", "key 3 QTY", "scan 6954767410388", "key 5 CASH")
     assert till.state.sale is not None and till.state.sale.due == 550
     till.do("key CARD")
-    request = till.effects[0]
+    request = till.effects[-1]
     assert isinstance(request, RequestPayment) and request.amount == 550
     till.do("terminal approve")
     record = committed(till)
@@ -118,7 +124,7 @@ def test_split_tender_cash_then_card() -> None:
 
 def test_card_only_does_not_open_the_drawer() -> None:
     till = Till().do("signon", "scan 6954767410388", "key MOBILE", "terminal approve")
-    assert [type(e) for e in till.effects] == [CommitSale, PrintReceipt]
+    assert [type(e) for e in till.effects] == [LogPayment, CommitSale, PrintReceipt]
     assert committed(till).tenders[0].type is TenderType.MOBILE
 
 

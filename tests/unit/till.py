@@ -13,12 +13,13 @@ from decimal import Decimal
 from typing import ClassVar
 
 from firmware_app.lane.catalog import Item, Unit
-from firmware_app.lane.effects import Effect
+from firmware_app.lane.effects import DURABLE, Effect
 from firmware_app.lane.events import (
     DrawerSwitch,
     Event,
     KeyPressed,
     PaymentResult,
+    SaveFailed,
     ScaleUpdate,
     Scanned,
     Tick,
@@ -92,6 +93,8 @@ class Till:
     effects: list[Effect] = field(default_factory=list)  # of the last step
     all_effects: list[Effect] = field(default_factory=list)
     ids: int = 0
+    disk_full: bool = False  # every durable effect fails, as the lane loop would see it
+    failed: list[Effect] = field(default_factory=list)  # durable effects that could not be saved
 
     def __post_init__(self) -> None:
         self.ports = Ports(FakeCatalog(), FakeCashiers(), self._new_id)
@@ -101,15 +104,22 @@ class Till:
         return f"id-{self.ids}"
 
     def send(self, event: Event) -> Till:
-        self.state, effects = handle(self.state, event, self.now, self.ports, self.setup)
+        state, effects = handle(self.state, event, self.now, self.ports, self.setup)
+        if self.disk_full and any(isinstance(e, DURABLE) for e in effects):
+            # What the lane loop does when its transaction fails: nothing is driven,
+            # and the core hears of the failure with the state as it was.
+            self.failed.extend(effects)
+            state, effects = handle(self.state, SaveFailed(event), self.now, self.ports, self.setup)
+        self.state = state
         self.effects = list(effects)
         self.all_effects.extend(effects)
         return self
 
     def do(self, *steps: str) -> Till:
         """Steps: ``key K …``, ``type 12.5``, ``scan DATA``, ``scale 0.532|moving|over|under|
-        silent``, ``wait SECONDS``, ``terminal approve|decline``, ``drawer open|closed``,
-        ``tick``, ``signon`` (as 1001), ``supervisor`` (sign on as 9001)."""
+        silent``, ``wait SECONDS``, ``terminal approve|decline``, ``late approve|decline``,
+        ``drawer open|closed``, ``tick``, ``signon`` (as 1001), ``supervisor`` (sign on as
+        9001), ``approve`` (9001 approves at the prompt), ``disk full|ok``."""
         for step in steps:
             verb, _, rest = step.partition(" ")
             getattr(self, f"_{verb}")(rest)
@@ -142,6 +152,12 @@ class Till:
         rid = self.state.payment.request_id
         self.send(PaymentResult(rid, approved=rest == "approve", reference="REF1", reason="NSF"))
 
+    def _late(self, rest: str) -> None:
+        """``late approve|decline``: the answer to the charge the lane last gave up on."""
+        assert self.state.abandoned, "no charge given up on"
+        rid = self.state.abandoned[-1].request_id
+        self.send(PaymentResult(rid, approved=rest == "approve", reference="LATE1", reason="NSF"))
+
     def _drawer(self, rest: str) -> None:
         self.send(DrawerSwitch(is_open=rest == "open"))
 
@@ -153,6 +169,12 @@ class Till:
 
     def _supervisor(self, rest: str) -> None:
         self._key("9 0 0 1 SIGNON 9 9 9 9 ENTER")
+
+    def _approve(self, rest: str) -> None:
+        self._key("9 0 0 1 ENTER 9 9 9 9 ENTER")
+
+    def _disk(self, rest: str) -> None:
+        self.disk_full = rest == "full"
 
     @property
     def message(self) -> Msg | None:
