@@ -20,6 +20,7 @@ SCHEMA = "store.catalog/1"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
 MAX_TEXT = 200
 MAX_PARTS = 1000
+MAX_INT = 2**53 - 1  # the contract's largest integer (the schemas' maximum, sync.contract)
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _good_code(code: Any) -> bool:
     return isinstance(code, str) and 0 < len(code) <= 64 and code.isprintable()
 
 
-def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = 2**53) -> int:
+def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = MAX_INT) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {value!r}")
