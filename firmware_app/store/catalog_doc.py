@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from firmware_app.errors import CatalogError
 from firmware_app.lane.barcodes import catalog_key, is_valid_gtin
@@ -74,8 +74,9 @@ def parse_catalog(raw: bytes) -> CatalogChange:
         raise CatalogError(f"document of {len(raw)} bytes is over {MAX_DOCUMENT_BYTES}")
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CatalogError(f"not JSON: {e}") from e
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        # ValueError: also an integer too long to parse; RecursionError: absurd nesting.
+        raise CatalogError(f"not JSON: {str(e)[:200]}") from e
     if not isinstance(doc, dict):
         raise CatalogError("document: expected a JSON object")
     if doc.get("schema") != SCHEMA:
@@ -91,8 +92,8 @@ def parse_catalog(raw: bytes) -> CatalogChange:
         raise CatalogError("items: expected a list")
     items, codes = _items(raw_items)
     removed = doc.get("removed", [])
-    if not isinstance(removed, list) or not all(isinstance(s, str) and s for s in removed):
-        raise CatalogError("removed: expected a list of SKU strings")
+    if not isinstance(removed, list) or not all(_good_sku(s) for s in removed):
+        raise CatalogError("removed: expected a list of SKUs (printable, up to 64 characters)")
     promotions = doc.get("promotions", [])
     if not isinstance(promotions, list):
         raise CatalogError("promotions: expected a list")
@@ -128,7 +129,7 @@ def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str
 
 def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
     sku = raw.get("sku")
-    if not isinstance(sku, str) or not 0 < len(sku) <= 64 or not sku.isprintable():
+    if not _good_sku(sku):
         raise CatalogError(f"{where}.sku: expected a non-empty string of up to 64 characters")
     where = f"{where} (sku {sku})"
     name = raw.get("name")
@@ -163,6 +164,10 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[str]]:
         ),
         codes,
     )
+
+
+def _good_sku(sku: Any) -> TypeGuard[str]:
+    return isinstance(sku, str) and 0 < len(sku) <= 64 and sku.isprintable()
 
 
 def _good_code(code: Any) -> bool:
