@@ -12,7 +12,9 @@ into one SQLite transaction, then each message gets its PUBACK (manual acks:
 the broker holds a message until it is committed, so a server that dies
 half-way gets it again) and each lane one ``ack`` for its new contiguous mark.
 One fsync and one ack per batch rather than per message is what lets a lane
-drain a day's backlog at the broker's pace.
+drain a day's backlog at the broker's pace. A message the database cannot
+store is refused alone (logged, counted in ``rejected``, PUBACKed for good, never
+acked): one lane's bad message never holds up the others in its batch.
 
 Run it next to a lane::
 
@@ -40,7 +42,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -152,6 +154,7 @@ class Incoming:
     mid: int
     qos: int
     conflict: str = ""
+    refused: str = ""  # why the database could not store it (logged and counted)
 
 
 class StoreLedger:
@@ -195,8 +198,13 @@ class StoreLedger:
         """Store a batch in one transaction: returns the messages stored (new or
         repeated) and, for each lane of the batch, its contiguous mark afterwards.
 
-        A message that conflicts with a stored one is left out (logged by the
-        caller from ``Incoming.conflict``); the rest of the batch is stored.
+        Each message is stored under a savepoint of its own: one that conflicts with
+        a stored one (``Incoming.conflict``) or that the database cannot take
+        (``Incoming.refused``: a number past SQLite's integers, a stock quantity no
+        decimal holds) is left out, logged by the caller, and the rest of the batch
+        is stored; one lane's bad message never stalls the others. Only the
+        database failing as a whole (``sqlite3.OperationalError``: busy, disk full)
+        rolls the batch back, to come again.
         """
         kept: list[Incoming] = []
         marks: dict[tuple[str, str], int] = {}
@@ -205,19 +213,9 @@ class StoreLedger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for item in batch:
-                    key = (item.where.store, item.where.lane)
-                    try:
-                        new = self._insert(key, item.topic, item.message, item.received_at)
-                    except ConflictError as e:
-                        item.conflict = str(e)
-                        continue
-                    if new and item.message["schema"] == "lane.stock/1":
-                        for delta in item.message["deltas"]:
-                            at = (item.where.store, delta["sku"])
-                            total = moved.get(at, (Decimal(0), ""))[0] + Decimal(delta["qty"])
-                            moved[at] = (total, delta["unit"])
-                    kept.append(item)
-                    marks[key] = 0
+                    if self._store_one(item, moved):
+                        kept.append(item)
+                        marks[(item.where.store, item.where.lane)] = 0
                 for (store, sku), (qty, unit) in moved.items():
                     self._add_stock(store, [{"sku": sku, "qty": qty, "unit": unit}])
                 for key in marks:
@@ -227,6 +225,36 @@ class StoreLedger:
                 self._db.execute("ROLLBACK")
                 raise
         return kept, marks
+
+    def _store_one(self, item: Incoming, moved: dict[tuple[str, str], tuple[Decimal, str]]) -> bool:
+        """Insert one message and add its stock deltas to ``moved``; False (nothing
+        of it kept) when it conflicts or cannot be stored."""
+        self._db.execute("SAVEPOINT message")
+        try:
+            key = (item.where.store, item.where.lane)
+            new = self._insert(key, item.topic, item.message, item.received_at)
+            sums = dict(moved)
+            if new and item.message["schema"] == "lane.stock/1":
+                with localcontext() as exact:
+                    exact.traps[Inexact] = True  # a quantity no decimal holds is refused
+                    for delta in item.message["deltas"]:
+                        at = (item.where.store, delta["sku"])
+                        total = sums.get(at, (Decimal(0), ""))[0] + Decimal(delta["qty"])
+                        sums[at] = (total, delta["unit"])
+        except sqlite3.OperationalError:
+            raise  # the database, not the message: the whole batch comes again
+        except ConflictError as e:
+            item.conflict = str(e)
+        except Exception as e:
+            seq = str(item.message.get("seq"))[:40]
+            item.refused = f"seq {seq} cannot be stored: {type(e).__name__}: {str(e)[:200]}"
+        else:
+            self._db.execute("RELEASE message")
+            moved.update(sums)
+            return True
+        self._db.execute("ROLLBACK TO message")
+        self._db.execute("RELEASE message")
+        return False
 
     def _insert(
         self, key: tuple[str, str], topic: str, message: dict[str, Any], received_at: str
@@ -485,11 +513,11 @@ class StoreServer:
         kept, marks = self.ledger.store_many(batch)
         assert self._client is not None
         for item in batch:
-            if item.conflict:
+            if item.conflict or item.refused:
                 # Acking would tell the lane to drop a message the server does not have.
                 self.rejected += 1
-                log.error("store server: %s: %s", item.topic, item.conflict)
-            self._client.ack(item.mid, item.qos)
+                log.error("store server: %s: %s", item.topic, item.conflict or item.refused)
+            self._client.ack(item.mid, item.qos)  # stored, or refused for good
         self.received += len(kept)
         if self.on_message is not None:
             for item in kept:

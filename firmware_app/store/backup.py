@@ -168,7 +168,7 @@ def backup(config: Config, now: datetime) -> BackupResult:
                 written.append(path)
                 files.append(_copy(source, path, kind, identity))
             facts = _lane_facts(files[0].path)
-            report = journal.verify_file(files[0].path)
+            report = journal.verify_file(files[0].path, key_file=journal.key_path(config.database))
             manifest = target / _file_name(store, lane, stamp, "manifest")
             body = _manifest(identity, files, facts, report)
             _write_atomically(manifest, (json.dumps(body, indent=1) + "\n").encode())

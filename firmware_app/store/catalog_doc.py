@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from firmware_app.errors import CatalogError
 from firmware_app.lane.barcodes import gtin_key, is_gtin_shaped
@@ -26,6 +26,7 @@ MAX_PARTS = 1000
 MAX_SKU = 64  # characters
 MAX_DEPTH = 16  # levels of arrays and objects in a promotion (a real one has about 4)
 SHOWN = 40  # characters of a bad value quoted in an error
+MAX_INT = 2**53 - 1  # the contract's largest integer (the schemas' maximum, sync.contract)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,10 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]
     )
 
 
+def _good_sku(sku: Any) -> TypeGuard[str]:
+    return isinstance(sku, str) and 0 < len(sku) <= 64 and sku.isprintable()
+
+
 def _good_code(code: Any) -> bool:
     return isinstance(code, str) and 0 < len(code) <= 64 and code.isprintable()
 
@@ -223,7 +228,7 @@ def _good_sku(sku: Any) -> bool:
     return isinstance(sku, str) and 0 < len(sku) <= MAX_SKU and sku.isprintable()
 
 
-def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = 2**53) -> int:
+def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = MAX_INT) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {_show(value)}")

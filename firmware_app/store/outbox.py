@@ -15,6 +15,7 @@ from typing import Any
 
 import peewee
 
+from firmware_app.errors import StoreError
 from firmware_app.store.db import models_of
 from firmware_app.store.models import OutboxMessage
 
@@ -93,21 +94,31 @@ class Outbox:
         query = row.select().where(*where).order_by(row.seq).limit(limit)
         return [OutboxRow(r.seq, r.topic, bytes(r.payload), r.created_at) for r in query]
 
+    def last_seq(self) -> int:
+        """The last seq assigned (0 before the first message)."""
+        return self._meta_int(NEXT_SEQ, 1) - 1
+
     def ack_upto(self, seq: int, at: datetime) -> int:
         """Mark every row with seq ≤ ``seq`` acknowledged; returns how many were newly acked.
 
         Out-of-order or repeated acks are harmless: the mark only ever moves forward.
+        ``StoreError`` (nothing marked) when ``seq`` is beyond the last seq assigned: no
+        store server can hold a message that was never written, and such a mark would
+        cover the next rows committed before they were ever sent.
         """
         row = self.m.OutboxMessage
         with self.db.atomic():
             if seq <= self._meta_int(ACKED_UPTO, 0):
                 return 0
+            last = self.last_seq()
+            if seq > last:
+                raise StoreError(f"ack upto {seq} is beyond the last seq assigned ({last})")
             n = (
                 row.update(acked_at=at.isoformat(timespec="milliseconds"))
                 .where(row.seq <= seq, row.acked_at.is_null())
                 .execute()
             )
-            self._set_meta(ACKED_UPTO, min(seq, self._meta_int(NEXT_SEQ, 1) - 1))
+            self._set_meta(ACKED_UPTO, seq)
             return int(n)
 
     def prune(self, acked_before: datetime, *, batch: int | None = None) -> int:

@@ -36,6 +36,7 @@ from firmware_app.lane.effects import (
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.store.db import models_of
+from firmware_app.store.journal import checkpoint_value, key_path, lane_key
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.print_queue import PrintQueue
 from firmware_app.sync.contract import timestamp
@@ -43,7 +44,7 @@ from firmware_app.sync.contract import timestamp
 log = logging.getLogger(__name__)
 
 SESSION = "lane.session"
-JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash"} of the last pruned entry
+JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash", "seal"} of the last pruned entry
 # Set by a restore: receipt numbers below it went out with sales this database lost
 # (the store server holds them), so they are never given again.
 NEXT_RECEIPT = "receipt.next_no"
@@ -65,6 +66,7 @@ class SalesStore:
         self.print_queue = PrintQueue(db)
         self._at: datetime | None = None
         self._saved_lines: dict[int, bool] = {}  # line no -> voided, as on disk
+        self._key: bytes | None = None  # the journal key, read on the first prune
 
     # --- writing -----------------------------------------------------------------
 
@@ -220,8 +222,9 @@ class SalesStore:
         """Delete up to ``batch`` finished transactions closed before ``closed_before``
         whose messages the store server has acknowledged; returns how many went.
 
-        The journal keeps a checkpoint (the last deleted entry's number and hash) so
-        the chain of what remains can still be verified.
+        The journal keeps a checkpoint (the last deleted entry's number and hash,
+        sealed with the lane's journal key, made on the first prune: see ``journal``)
+        so the chain of what remains can still be verified.
         """
         m = self.m
         cutoff = timestamp(closed_before)
@@ -242,13 +245,18 @@ class SalesStore:
             if not entries:
                 return 0
             last = entries[-1]
-            checkpoint = json.dumps({"no": last.no, "hash": last.hash})
+            checkpoint = checkpoint_value(last.no, last.hash, self._journal_key())
             m.Meta.insert(key=JOURNAL_CHECKPOINT, value=checkpoint).on_conflict_replace().execute()
             ids = [e.sale_id for e in entries]
             for table in (m.TransactionLine, m.TransactionTender, m.Transaction, m.Payment):
                 table.delete().where(table.sale_id.in_(ids)).execute()
             m.JournalEntry.delete().where(m.JournalEntry.no <= last.no).execute()
         return len(entries)
+
+    def _journal_key(self) -> bytes:
+        if self._key is None:
+            self._key = lane_key(key_path(self.db.database))
+        return self._key
 
     # --- reading back at start-up ------------------------------------------------------
 

@@ -19,6 +19,7 @@ from firmware_app.sync.validation import SCHEMA_NAMES, load_schema, validate
 
 __all__ = [
     "ACK",
+    "MAX_INT",
     "SCHEMA_NAMES",
     "UPLINK_SCHEMAS",
     "ContractError",
@@ -46,6 +47,10 @@ UPLINK_SCHEMAS: Mapping[str, str] = {
     "events": "lane.event/1",
 }
 STATES = ("online", "offline")
+# The largest integer every JSON reader holds exactly (a double's 53 bits): every
+# integer field's maximum in the schemas. Far below SQLite's 2**63 - 1, so a number
+# that passed the contract never overflows a column, and money sums stay exact.
+MAX_INT = 2**53 - 1
 MAX_ACK_BYTES = 4096  # an ack is about 60 bytes; anything far bigger is not one
 MAX_PAYLOAD_BYTES = 64 * 1024 * 1024  # a 100,000-item catalog snapshot is about 20 MB
 
@@ -240,4 +245,6 @@ def parse_ack(payload: bytes) -> int:
         raise ContractError(f"schema: expected {ACK!r}, got {str(message.get('schema'))[:64]!r}")
     validate(message)
     upto: int = message["upto"]
+    if not 0 <= upto <= MAX_INT:  # the schema says so too: checked here whatever it says
+        raise ContractError(f"upto: {str(upto)[:32]} is not from 0 to {MAX_INT}")
     return upto

@@ -26,11 +26,13 @@ PRUNE_BATCH = 1000  # rows per transaction: a few milliseconds of the write lock
 
 OUTBOX_OK = "ok"
 OUTBOX_BACKLOG = "backlog"
+OUTBOX_ACK_AHEAD = "ack_ahead"  # set by the sync service: the store server acks too far
 
 
 @dataclass(frozen=True)
 class OutboxHealth:
-    """The outbox's state word (``ok`` or ``backlog``) and what a technician reads."""
+    """The outbox's state word (``ok``, ``backlog``; the sync service adds
+    ``ack_ahead``) and what a technician reads."""
 
     state: str
     detail: str = ""

@@ -22,10 +22,18 @@ out ahead of what is left of it, within a reserve of both windows (see
 published at once, not after them. A resend after an ack time-out or a
 reconnect is in seq order.
 
-Acks are applied to the send window as they come and written to the outbox in
-one transaction per burst (when the queue is empty, at least every
+Acks are checked against what this run has published and what the lane has
+ever assigned (``acks``), applied to the send window as they come and written to
+the outbox in one transaction per burst (when the queue is empty, at least every
 ``ACK_WRITE_S``): an ack lost to a crash in between only means rows published
-again, which the store server stores once.
+again, which the store server stores once. An ack beyond every seq the lane has
+assigned is refused, logged, and shown as the outbox's ``ack_ahead`` word until a
+true ack comes. Acks the database will not take are tried ``ACK_WRITE_TRIES``
+times, then dropped (the window keeps them; a later ack covers them).
+
+No message and no step stops the thread: each step of a pass (acks, housekeeping,
+the link) runs whatever another one raised, and an unexpected error pauses the
+passes ``ERROR_PAUSE_S``.
 
 Housekeeping, on this thread: acknowledged rows older than
 ``mqtt.acked_retention_h`` are deleted in short batches, and the outbox's
@@ -49,16 +57,21 @@ from typing import Any
 
 from firmware_app.config import MqttConfig
 from firmware_app.store.outbox import Outbox, OutboxRow
+from firmware_app.sync.acks import AckResult, Acks, AckVerdict
 from firmware_app.sync.contract import (
     Topics,
     catalog_request_message,
     encode,
-    parse_ack,
     status_message,
 )
 from firmware_app.sync.drain import Drain
 from firmware_app.sync.errors import ContractError, LinkError, SyncError
-from firmware_app.sync.housekeeping import OUTBOX_BACKLOG, OutboxHousekeeping
+from firmware_app.sync.housekeeping import (
+    OUTBOX_ACK_AHEAD,
+    OUTBOX_BACKLOG,
+    OutboxHealth,
+    OutboxHousekeeping,
+)
 from firmware_app.sync.mqtt_client import (
     ClientFactory,
     Connected,
@@ -95,6 +108,7 @@ POLL_S = 5.0  # look at the outbox this often even without wake()
 ERROR_PAUSE_S = 1.0  # after an unexpected error (database busy…), before trying again
 MAX_UNACKED = 1000  # rows published and not acked; also what a timed-out resend repeats
 ACK_WRITE_S = 0.5  # acks received are written to the outbox at least this often
+ACK_WRITE_TRIES = 3  # then acks the database refuses are dropped, not tried forever
 HOUSEKEEPING_S = 60.0  # prune acknowledged rows this often (and at start)
 OUTBOX_CHECK_S = 5.0  # look at the backlog's age this often
 
@@ -134,7 +148,9 @@ class SyncCounters:
     published: int = 0  # outbox rows handed to the broker, counting every resend
     republished: int = 0  # of those, rows that had been published before
     acks: int = 0  # valid store.ack messages, counted once written to the outbox
-    rejected_acks: int = 0
+    rejected_acks: int = 0  # not a store.ack/1 (bad JSON, schema, bounds)
+    acks_ahead: int = 0  # beyond every seq the lane has assigned: refused
+    acks_capped: int = 0  # beyond what this run published: applied up to that
     downlink: int = 0
 
 
@@ -203,9 +219,11 @@ class SyncService:
         # Everything below belongs to the sync thread.
         self._window = SendWindow(ack_timeout_s=config.ack_timeout_s, max_unacked=max_unacked)
         self._drainer = Drain(outbox, self._window, max_inflight=config.max_inflight)
-        self._acks_unwritten = 0  # ack messages applied to the window, not to the outbox
-        self._ack_upto = 0  # the highest upto among them
+        self._acks = Acks(outbox, self._window)
+        self._acks_unwritten = 0  # valid ack messages handled since the last write
         self._acks_written = 0.0
+        self._ack_write_failures = 0
+        self._ack_ahead: str | None = None  # why the last refused ack was refused
         self._states = SyncStates(on_state)
         self._refused: set[int] = set()  # seqs whose last PUBACK was a refusal
         self._refusal_logged = False  # a refused status or request, this connection
@@ -294,13 +312,12 @@ class SyncService:
                 event = self._next_event()
                 if isinstance(event, _Stop):
                     break
-                try:
-                    if event is not None:
+                if event is not None:
+                    try:
                         self._handle(event)
-                    self._tick()
-                except Exception:  # the thread must outlive a busy database or a paho quirk
-                    log.exception("sync: unexpected error; trying again in %.0f s", ERROR_PAUSE_S)
-                    self._paused_until = self._mono() + ERROR_PAUSE_S
+                    except Exception:  # one event's failure is that event's only
+                        log.exception("sync: unexpected error handling %s", type(event).__name__)
+                self._tick()
         except Exception:
             log.exception("sync thread failed")
         finally:
@@ -356,11 +373,22 @@ class SyncService:
             self._on_message(event)
 
     def _tick(self) -> None:
+        """One pass: each step runs whatever the one before raised (the thread must
+        outlive a busy database or a paho quirk), then a failure pauses the passes."""
         now = self._mono()
         if now < self._paused_until:
             return
-        self._write_acks(now)
-        self._keep_house(now)
+        failed = False
+        for step in (self._write_acks, self._keep_house, self._link_tick):
+            try:
+                step(now)
+            except Exception:
+                failed = True
+                log.exception("sync: unexpected error; trying again in %.0f s", ERROR_PAUSE_S)
+        if failed:
+            self._paused_until = self._mono() + ERROR_PAUSE_S
+
+    def _link_tick(self, now: float) -> None:
         if self._link is None:
             if now >= self._next_attempt:
                 self._connect()
@@ -406,10 +434,15 @@ class SyncService:
 
     def _check_outbox(self) -> None:
         health = self._housekeeping.health()
+        if self._ack_ahead is not None:  # the reason a backlog may grow: say that first
+            detail = f"{self._ack_ahead}; {health.detail}" if health.detail else self._ack_ahead
+            health = OutboxHealth(OUTBOX_ACK_AHEAD, detail)
         if not self._states.set(OUTBOX, health.state, health.detail):
             return
         self._status_dirty = True
-        if health.state == OUTBOX_BACKLOG:
+        if health.state == OUTBOX_ACK_AHEAD:
+            pass  # logged as a warning when the ack came
+        elif health.state == OUTBOX_BACKLOG:
             log.warning(
                 "outbox: %s, over mqtt.backlog_warning_min (%g min): "
                 "is the broker reachable and the store server acknowledging?",
@@ -652,40 +685,100 @@ class SyncService:
             link.ack(event)  # handled (or rejected for good): the broker may forget it
 
     def _on_ack(self, payload: bytes) -> None:
-        """Apply an ack to the send window now; the outbox gets it in ``_write_acks``."""
+        """Check an ack and apply it to the send window now; the outbox gets it in
+        ``_write_acks``. A refused ack changes nothing (see ``acks``)."""
         try:
-            upto = parse_ack(payload)
+            result = self._acks.receive(payload)
         except ContractError as e:
             self.counters.rejected_acks += 1
             log.warning("ack ignored: %s", e)
             return
+        if result.verdict is AckVerdict.AHEAD:
+            self._refuse_ack(result)
+            return
         self._acks_unwritten += 1
-        self._ack_upto = max(self._ack_upto, upto)
-        # An ack beyond what this lane has published (a store server that remembers
-        # an older database of this lane) must not make the drain skip rows not yet sent.
-        if self._window.ack(min(upto, self._window.highest)):
-            self._want_drain = True
-            if self._refused:
-                self._refused = {seq for seq in self._refused if seq > self._window.acked}
-                self._authorized_again()
-        log.debug("ack upto %d", upto)
+        if result.verdict is AckVerdict.CAPPED:
+            self.counters.acks_capped += 1
+            log.debug(
+                "ack upto %d covers rows this run has not published: applied up to %d",
+                result.upto,
+                result.applied,
+            )
+        if result.moved:
+            self._ack_moved()
+        log.debug("ack upto %d: %s", result.upto, result.verdict.value)
+
+    def _ack_moved(self) -> None:
+        self._want_drain = True
+        if self._refused:
+            self._refused = {seq for seq in self._refused if seq > self._window.acked}
+            self._authorized_again()
+        if self._ack_ahead is not None:
+            log.info("outbox: the store server's acks are true again")
+            self._ack_ahead = None
+            self._next_outbox_check = self._mono()  # the word goes back to ok or backlog
+
+    def _refuse_ack(self, result: AckResult) -> None:
+        self.counters.acks_ahead += 1
+        why = (
+            f"the store server acknowledged up to seq {result.upto}, beyond the last seq "
+            f"this lane has assigned ({result.last_seq})"
+        )
+        if self._ack_ahead is None:
+            log.warning(
+                "ack refused, nothing marked: %s. Does the store server remember another "
+                "database of this lane (a replaced SD card, a restore without --store-seq)? "
+                "The messages stay in the outbox until it acknowledges what it really holds",
+                why,
+            )
+            self._next_outbox_check = self._mono()  # say so in the status now
+        else:
+            log.debug("ack refused again: %s", why)
+        self._ack_ahead = why
 
     def _write_acks(self, now: float, *, force: bool = False) -> None:
         """Mark acknowledged rows in the outbox: once the queue is empty (a burst of acks
-        is one transaction), at least every ``ACK_WRITE_S``, and when ``force``d."""
+        is one transaction), at least every ``ACK_WRITE_S``, and when ``force``d. Acks
+        the database refuses are tried again, ``ACK_WRITE_TRIES`` times in all."""
         if not self._acks_unwritten:
             return
         if not force and not self._events.empty() and now < self._acks_written + ACK_WRITE_S:
             return
-        newly = self._outbox.ack_upto(self._ack_upto, self._clock())
+        self._acks_written = now
+        try:
+            newly = self._acks.write(self._clock())
+        except Exception as e:
+            self._ack_write_failed(e)
+            return
+        self._ack_write_failures = 0
         self.counters.acks += self._acks_unwritten
         self._acks_unwritten = 0
-        self._acks_written = now
         if newly:
             self._status_dirty = True
             if self._states.get(OUTBOX) == OUTBOX_BACKLOG:
                 self._next_outbox_check = now  # it may be over: look soon
-        log.debug("acks written upto %d: %d rows newly acknowledged", self._ack_upto, newly)
+        log.debug("acks written upto %d: %d rows newly acknowledged", self._acks.upto, newly)
+
+    def _ack_write_failed(self, error: Exception) -> None:
+        self._ack_write_failures += 1
+        if self._ack_write_failures < ACK_WRITE_TRIES:
+            log.warning(
+                "acks not written to the outbox (try %d of %d): %s",
+                self._ack_write_failures,
+                ACK_WRITE_TRIES,
+                error,
+            )
+            return
+        dropped = self._acks.drop()
+        self._acks_unwritten = 0
+        self._ack_write_failures = 0
+        log.error(
+            "%d acks dropped after %d tries to write them: %s. The rows they cover stay "
+            "unacknowledged in the outbox until a later ack covers them",
+            dropped,
+            ACK_WRITE_TRIES,
+            error,
+        )
 
     def _dispatch(self, event: Message) -> None:
         try:

@@ -6,7 +6,9 @@ Two names, each with one state word at a time:
   connection ended), ``refused`` (the broker answered CONNECT with a refusal,
   such as bad credentials), ``not_authorized`` (connected, but the broker
   refuses the lane's messages: MQTT 5 PUBACK reason 135, a mosquitto ACL deny);
-- ``outbox``: ``ok`` or ``backlog`` (see ``housekeeping``).
+- ``outbox``: ``ok`` or ``backlog`` (see ``housekeeping``), or ``ack_ahead``
+  while the store server's acks go beyond every seq the lane has assigned
+  (refused; see ``acks``).
 
 ``on_state(name, state, detail)`` hears each change once, on the sync thread;
 its errors are logged, never raised into the sync thread.

@@ -16,6 +16,7 @@ from jsonschema.exceptions import best_match
 
 from firmware_app.store.outbox import OutboxStats
 from firmware_app.sync.contract import (
+    MAX_INT,
     SCHEMA_NAMES,
     ContractError,
     Topics,
@@ -366,7 +367,7 @@ def test_ack_parser_only_raises_contract_errors_on_json(value: object) -> None:
 
 
 @given(
-    st.integers(min_value=0, max_value=2**53),
+    st.integers(min_value=0, max_value=MAX_INT),
     st.datetimes(timezones=st.just(UTC), min_value=datetime(2000, 1, 1)),
 )
 def test_every_valid_ack_parses_back(upto: int, at: datetime) -> None:

@@ -21,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware_app.sync.contract import Topics, encode, parse_ack, parse_uplink_topic
 from hw_sim.broker import MosquittoBroker
-from hw_sim.store_server import StoreLedger, StoreServer, main
+from hw_sim.store_server import Incoming, StoreLedger, StoreServer, main
 from tests.conftest import LaneMessages
 from tests.waiting import wait_until
 
@@ -145,6 +145,51 @@ def test_a_second_server_run_keeps_what_the_first_stored(
     lane.send(lane_messages.event(2))  # kept by the broker in the server's session
     with StoreServer(mosquitto.url, tmp_path / "store.db") as second:
         wait_until(lambda: second.acked_upto("S001", "01") == 2, "the queued message")
+
+
+def test_a_bad_message_of_one_lane_stalls_no_other(
+    server: StoreServer, lane: Lane, lane_messages: LaneMessages, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A seq past every bound is refused alone; the other lanes' messages are stored."""
+    lane_02 = LaneMessages(lane="02")
+    lane.send(lane_02.sale(2**63), topic=Topics("pos", "S001", "02").sales)
+    lane.send(lane_messages.event(1))
+    lane.send(lane_02.event(1), topic=Topics("pos", "S001", "02").events)
+    wait_until(lambda: server.acked_upto("S001", "01") == 1, "lane 01 stored")
+    wait_until(lambda: server.acked_upto("S001", "02") == 1, "lane 02's good message stored")
+    assert server.rejected == 1
+    assert "seq" in caplog.text
+
+
+def test_the_ledger_refuses_a_message_it_cannot_store_and_keeps_the_rest_of_the_batch(
+    tmp_path: Path, lane_messages: LaneMessages
+) -> None:
+    """Whatever passed the checks, one message the database cannot take (a seq past
+    SQLite's integers) is refused alone, not the whole group commit."""
+    ledger = StoreLedger(tmp_path / "store.db")
+    lane_02 = LaneMessages(lane="02")
+
+    def incoming(topic: str, message: dict[str, Any], mid: int) -> Incoming:
+        return Incoming(parse_uplink_topic(topic), topic, message, "t", mid, 1)
+
+    lane_02_stock = Topics("pos", "S001", "02").stock
+    batch = [
+        incoming(TOPICS.stock, lane_messages.stock(1), 1),
+        incoming(lane_02_stock, lane_02.stock(2**63), 2),
+        incoming(lane_02_stock, {**lane_02.stock(1), "deltas": [{"sku": "x", "qty": "1e5"}]}, 3),
+        incoming(TOPICS.stock, lane_messages.stock(2), 4),
+        incoming(lane_02_stock, lane_02.stock(1), 5),
+    ]
+    try:
+        kept, marks = ledger.store_many(batch)
+        assert [item.mid for item in kept] == [1, 4, 5]
+        assert marks == {("S001", "01"): 2, ("S001", "02"): 1}
+        assert [bool(item.refused) for item in batch] == [False, True, True, False, False]
+        assert batch[1].refused.startswith(f"seq {2**63} cannot be stored: OverflowError")
+        assert ledger.stock("100234", "S001") == -6
+        assert ledger.stock("x") == 0
+    finally:
+        ledger.close()
 
 
 @settings(max_examples=30, deadline=None)
