@@ -155,7 +155,12 @@ def catalog_state(path: Path) -> Any:
 
 
 def staged_state(path: Path) -> Any:
-    return rows(path, "SELECT version, part, parts, payload FROM catalogpart ORDER BY 1, 2")
+    return (
+        rows(path, "SELECT * FROM catalogstagepart ORDER BY version, part"),
+        rows(path, "SELECT * FROM catalogstageitem ORDER BY version, part, pos"),
+        rows(path, "SELECT * FROM catalogstagecode ORDER BY version, part, code"),
+        rows(path, "SELECT * FROM catalogstageremoved ORDER BY version, part, sku"),
+    )
 
 
 # --- acks ------------------------------------------------------------------------------
