@@ -25,8 +25,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from evdev import ecodes
-
 from firmware_app.errors import ConfigError
 from firmware_app.lane.labels import LabelFormat, LabelFormatError
 from firmware_app.lane.rules import CashRounding, SaleRules
@@ -542,6 +540,8 @@ def _scanner(t: _Table) -> ScannerConfig:
 
 
 def _keypad(t: _Table) -> KeypadConfig:
+    from evdev import ecodes  # the kernel's key names, as the keypad driver reads them
+
     d = KeypadConfig()
     match = t.text("match", d.match, MATCH_PATTERN)
     path = t.path("path", d.path, required=not match)
