@@ -570,9 +570,10 @@ def _keypad(t: _Table) -> KeypadConfig:
 
 def _scale(t: _Table) -> ScaleConfig:
     d = ScaleConfig()
+    enabled = t.flag("enabled", d.enabled)
     c = ScaleConfig(
-        enabled=t.flag("enabled", d.enabled),
-        port=t.path("port", d.port, required=True),
+        enabled=enabled,
+        port=t.path("port", d.port, required=enabled),
         protocol=t.choice("protocol", d.protocol, ("8217", "scp01")),
         baudrate=t.integer("baudrate", d.baudrate, 1200, 115200),
         bytesize=t.integer("bytesize", d.bytesize, 7, 8),
@@ -592,9 +593,10 @@ def _printer(t: _Table) -> PrinterConfig:
     paper_mm = t.integer("paper_mm", d.paper_mm, 58, 80)
     if paper_mm not in (58, 80):
         raise t.fail("paper_mm", f"expected 58 or 80, got {paper_mm}")
+    enabled = t.flag("enabled", d.enabled)
     c = PrinterConfig(
-        enabled=t.flag("enabled", d.enabled),
-        port=t.path("port", d.port, required=True),
+        enabled=enabled,
+        port=t.path("port", d.port, required=enabled),
         baudrate=t.integer("baudrate", d.baudrate, 1200, 921600),
         flow_control=t.choice("flow_control", d.flow_control, ("none", "rtscts", "xonxoff")),
         paper_mm=paper_mm,

@@ -114,19 +114,20 @@ def claim(pin: int, role: str, build: Callable[[], _Device]) -> _Device:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PinWarning)
         try:
-            device = build()
+            device, error = build(), None
         except Exception as e:
-            tried = _fallbacks(caught)
-            if tried:
-                log.debug("GPIO pin libraries tried: %s", "; ".join(tried))
-            reason = pin_error_text(e, tried)
-            message = f"cannot claim GPIO{pin} for the drawer {role}: {reason}"
-            if isinstance(e, BadPinFactory):
-                raise NoPinLibrary(message, reason) from e
-            raise DrawerError(message) from e
-        finally:
-            _pass_on(caught)
+            device, error = None, e
+    _pass_on(caught)  # outside the block: passed on there, they would be caught again
     tried = _fallbacks(caught)
+    if error is not None:
+        if tried:
+            log.debug("GPIO pin libraries tried: %s", "; ".join(tried))
+        reason = pin_error_text(error, tried)
+        message = f"cannot claim GPIO{pin} for the drawer {role}: {reason}"
+        if isinstance(error, BadPinFactory):
+            raise NoPinLibrary(message, reason) from error
+        raise DrawerError(message) from error
+    assert device is not None
     if tried:
         factory = type(getattr(device, "pin_factory", None)).__name__
         native = any(issubclass(w.category, NativePinFactoryFallback) for w in caught)

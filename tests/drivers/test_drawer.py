@@ -545,3 +545,14 @@ def test_the_lane_starts_without_its_drawer_saying_so_in_one_line(
     assert [(r.levelno, r.getMessage()) for r in drawer_lines] == [
         (logging.ERROR, f"drawer unavailable: {app.drawer_fault}")
     ]
+
+
+def test_other_warnings_while_claiming_a_pin_pass_on_once(factory: MockFactory) -> None:
+    def build() -> DigitalOutputDevice:
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return DigitalOutputDevice(KICK, pin_factory=factory)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawer_module.claim(KICK, "kick", build).close()
+    assert [str(w.message) for w in caught] == ["something else"]

@@ -142,6 +142,10 @@ def test_minimal_config(tmp_path: Path) -> None:
             "printer.port: ",
         ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[scale]\nport = ""\n', "scale.port: required"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[scale]\nenabled = false\nport = "a\\u0000"\n',
+            "scale.port: 'a\\x00' holds a NUL character",
+        ),
         ('[lane]\nstore = "S1"\nlane = "1"\n[printer]\nport = ""\n', "printer.port: required"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[scanner]\npath = ""\n', "scanner.path: required"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[display]\ndevice = "tty1"\n', "display.device: "),
@@ -353,3 +357,12 @@ def test_a_logo_that_is_no_picture_is_named_but_not_fatal(tmp_path: Path) -> Non
     (problem,) = check_files(c)
     assert problem.text.startswith(f"{c.path}: printer.logo: {logo}: ")
     assert not problem.fatal
+
+
+def test_a_disabled_device_needs_no_port(tmp_path: Path) -> None:
+    text = (
+        '[lane]\nstore = "S1"\nlane = "1"\n'
+        '[scale]\nenabled = false\nport = ""\n[printer]\nenabled = false\nport = ""\n'
+    )
+    c = config.load(write(tmp_path, text))
+    assert (c.scale.port, c.printer.port) == ("", "")
