@@ -366,3 +366,35 @@ def test_a_disabled_device_needs_no_port(tmp_path: Path) -> None:
     )
     c = config.load(write(tmp_path, text))
     assert (c.scale.port, c.printer.port) == ("", "")
+
+
+def test_the_display_is_never_created_under_dev_but_a_file_elsewhere_is(tmp_path: Path) -> None:
+    from firmware_app.display import open_display
+
+    with pytest.raises(FileNotFoundError):
+        open_display("/dev/tty-lane-typo")
+    assert not os.path.exists("/dev/tty-lane-typo")
+    screen = open_display(str(tmp_path / "screen.txt"))
+    try:
+        screen.write("screen: [----]\n")
+    finally:
+        screen.close()
+    assert (tmp_path / "screen.txt").read_text(encoding="utf-8") == "screen: [----]\n"
+
+
+def test_a_display_that_will_not_open_at_start_is_a_config_error(tmp_path: Path) -> None:
+    from firmware_app.bootstrap import LaneApp
+
+    c = config.parse(
+        {
+            "lane": {"store": "S1", "lane": "1", "data_dir": str(tmp_path / "data")},
+            "display": {"device": "/dev/tty-lane-typo"},
+            "drawer": {"enabled": False},
+        },
+        source="lane.toml",
+    )
+    with pytest.raises(ConfigError) as err:
+        LaneApp(c)
+    assert str(err.value) == (
+        "lane.toml: display.device: /dev/tty-lane-typo: no such file or directory"
+    )
