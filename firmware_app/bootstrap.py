@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import peewee
 
 from firmware_app import __version__
 from firmware_app.catalog_updates import CatalogUpdates
 from firmware_app.clock import CLOCK_OK, ClockWatch, boottime, clock_state, ntp_synchronized
-from firmware_app.config import Config
+from firmware_app.config import Config, os_error_text
 from firmware_app.daemon import Display, Lane
-from firmware_app.display import TextDisplay
+from firmware_app.display import TextDisplay, open_display
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import InputDevice
+from firmware_app.errors import ConfigError, StoreError
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Message, Msg
@@ -88,9 +92,13 @@ class LaneApp:
         hw = hardware or Hardware()
         self.config = config
         self.clock = hw.clock or make_clock(config)
-        self.db = open_database(config.database)
+        self.db = _opened(open_database, config.database)
         self.topics = Topics(config.mqtt.topic_root, config.store, config.lane)
-        self.catalog_db = open_catalog(config.catalog_database)
+        try:
+            self.catalog_db = _opened(open_catalog, config.catalog_database)
+        except BaseException:
+            self.db.close()
+            raise
         self.catalog = StoreCatalog(self.catalog_db)
         self.cashiers = Cashiers(self.db)
         self.outbox = Outbox(self.db)
@@ -118,7 +126,7 @@ class LaneApp:
         config = self.config
         ports = Ports(catalog=self.catalog, cashiers=self.cashiers, new_id=uuid7)
         display = hw.display or TextDisplay(
-            _display_stream(config.display.device),
+            _display_stream(config),
             setup=self.setup,
             language=config.display.language,
         )
@@ -337,10 +345,23 @@ def _quietly(close: Callable[[], object]) -> None:
         log.exception("while closing")
 
 
-def _display_stream(device: str):
-    if device == "-":
-        return sys.stdout
-    return open(device, "w", encoding="utf-8")
+def _display_stream(config: Config):
+    device = config.display.device
+    try:
+        return open_display(device)
+    except OSError as e:
+        raise ConfigError(f"{config.path}: display.device: {device}: {os_error_text(e)}") from e
+
+
+def _opened(open_db: Callable[[Path], peewee.SqliteDatabase], path: Path) -> peewee.SqliteDatabase:
+    """``open_db(path)``, its failure as one ``StoreError`` naming the file: a database
+    that is no database, a data directory that cannot be made, a full disk."""
+    try:
+        return open_db(path)
+    except OSError as e:
+        raise StoreError(f"{path}: cannot open: {os_error_text(e)}") from e
+    except (sqlite3.Error, peewee.PeeweeException) as e:
+        raise StoreError(f"{path}: cannot open: {e}") from e
 
 
 def run_daemon(config: Config) -> int:
@@ -356,7 +377,10 @@ def run_daemon(config: Config) -> int:
     logging.getLogger().setLevel(config.log_level.upper())
     # Held for the daemon's life: a restore cannot swap lane.db under a selling lane,
     # and a second daemon on the same data_dir is refused with the holder's pid.
-    lock = LaneLock.for_lane(config.data_dir, "the lane daemon").acquire()
+    try:
+        lock = LaneLock.for_lane(config.data_dir, "the lane daemon").acquire()
+    except OSError as e:  # the data directory could not be made
+        raise StoreError(f"{config.data_dir}: {os_error_text(e)}") from e
     stop = threading.Event()
     notifier = Notifier.from_env()
     try:

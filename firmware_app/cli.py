@@ -12,7 +12,9 @@
 
 PINs are read from a prompt (twice) or, when stdin is not a terminal, from its
 first line: never from the command line, where ``ps`` and shell history see them.
-Exit codes: 0 done, 1 refused or failed (the reason on stderr), 2 bad usage.
+Exit codes: 0 done, 1 refused or failed (the reason on stderr), 2 bad usage; ``run``
+gives 78 (``EX_CONFIG``) for a config it cannot run with, which systemd does not
+restart (the unit's ``RestartPreventExitStatus``): a restart would fail the same way.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ from pathlib import Path
 
 from firmware_app import __version__
 from firmware_app import config as config_mod
-from firmware_app.errors import LaneError
+from firmware_app.config_check import check_files
+from firmware_app.errors import ConfigError, LaneError
 from firmware_app.lane.ports import Role
 from firmware_app.logs import reset_logging, setup_logging
 
 DEFAULT_CONFIG = "/etc/firmware-lane/lane.toml"
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; systemd/firmware-lane.service does not restart on it
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -173,11 +179,28 @@ def _as_data_owner(config: config_mod.Config) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """The daemon. A config it cannot run with is one line on stderr (the journal) and
+    ``EXIT_CONFIG``; a problem it can run with (a TLS file: the lane sells offline) is
+    logged as an error and the lane starts."""
     from firmware_app.bootstrap import run_daemon
 
-    config = _config(args)
+    try:
+        config = _config(args)
+        problems = check_files(config)
+        fatal = [p.text for p in problems if p.fatal]
+        if fatal:
+            raise ConfigError("\n".join(fatal))
+    except ConfigError as e:
+        print("\n".join(f"firmware-lane: {line}" for line in str(e).splitlines()), file=sys.stderr)
+        return EXIT_CONFIG
     setup_logging(config.log_level, sys.stdout, secrets=[config.mqtt.password])
-    return run_daemon(config)
+    for problem in problems:
+        log.error("%s", problem.text)
+    try:
+        return run_daemon(config)
+    except ConfigError as e:  # found while starting (the display would not open)
+        print(f"firmware-lane: {e}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _open_db(config: config_mod.Config):
@@ -236,7 +259,14 @@ def _cashier_add(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    """Everything ``run`` checks before it starts: each value, then the files and
+    directories the config names (each problem one line on stderr)."""
     config = _config(args)
+    problems = check_files(config)
+    for problem in problems:
+        print(f"firmware-lane: {problem.text}", file=sys.stderr)
+    if problems:
+        return 1
     print(f"{config.path}: ok (store {config.store}, lane {config.lane})")
     return 0
 

@@ -5,6 +5,10 @@ file without reading code: ``lane.toml: scale.poll_ms: expected an integer from
 50 to 5000, got 'fast'``. Unknown keys are errors too: a typo must not silently
 fall back to a default. The commented example ``firmware_app/lane.example.toml``
 documents every key.
+
+``load`` checks every value ``run`` uses (a value it accepts never stops the
+daemon); ``config_check.check_files`` then looks at the files and directories
+the config names, as ``config check`` and ``run`` do before anything starts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.errors import ConfigError
 from firmware_app.lane.labels import LabelFormat, LabelFormatError
@@ -26,6 +31,11 @@ from firmware_app.lane.rules import CashRounding, SaleRules
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MATCH_PATTERN = re.compile(r"^$|^name:.+$|^usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
+# A broker's host: a name, an IPv4 address or an IPv6 one (its brackets stripped, maybe
+# with a zone: fe80::1%eth0).
+HOST_PATTERN = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?")
+# Amounts in minor units stay below 10**12 (ten billion yuan): exact in SQLite and JSON.
+MAX_AMOUNT_DIGITS = 12
 
 # A plain USB numeric keypad plus a few letter keys (spec/lane-input.md).
 DEFAULT_KEYMAP: Mapping[str, str] = {
@@ -277,12 +287,27 @@ class _Table:
 
     def text(self, key: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
         value = self._get(key, default)
-        if key not in self.data and pattern is not None and not pattern.match(value):
+        if key not in self.data and pattern is not None and not pattern.fullmatch(value):
             raise self.fail(key, "required")
         if not isinstance(value, str):
             raise self.fail(key, f"expected a string, got {value!r}")
-        if pattern is not None and not pattern.match(value):
+        # fullmatch: "$" alone would let a trailing newline through ("S001\n").
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(key, f"{value!r} does not match {pattern.pattern}")
+        return value
+
+    def path(
+        self, key: str, default: str, *, required: bool = False, absolute: bool = False
+    ) -> str:
+        """A file or device path: no NUL (the system refuses it), and when ``required``
+        not empty, when ``absolute`` starting with ``/``."""
+        value = self.text(key, default)
+        if "\x00" in value:
+            raise self.fail(key, f"{value!r} holds a NUL character")
+        if required and not value:
+            raise self.fail(key, "required (empty)")
+        if absolute and not os.path.isabs(value):
+            raise self.fail(key, f"expected an absolute path (/…), got {value!r}")
         return value
 
     def integer(self, key: str, default: int, lo: int, hi: int) -> int:
@@ -318,21 +343,53 @@ class _Table:
     def money(self, key: str, default: str, minor_digits: int) -> int:
         """A currency amount written as a decimal string (``"5000.00"``), in minor units."""
         value = self._get(key, default)
-        try:
-            amount = Decimal(str(value)) if isinstance(value, str | int) else None
-        except InvalidOperation:
-            amount = None
-        if isinstance(value, bool) or amount is None or not amount.is_finite() or amount < 0:
+        if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.fail(key, f'expected an amount like "100.00", got {value!r}')
-        minor = amount.scaleb(minor_digits)
-        if minor != minor.to_integral_value():
-            raise self.fail(key, f"{value!r} has more than {minor_digits} decimals")
-        return int(minor)
+        try:
+            return minor_units(str(value), minor_digits)
+        except ValueError as e:
+            raise self.fail(key, str(e)) from e
 
     def check_unknown(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
             raise self.fail(unknown[0], "unknown key (check the spelling)")
+
+
+def os_error_text(error: OSError) -> str:
+    """The reason an ``OSError`` gives, in words and without the file name the caller
+    puts before it: ``no such file or directory``."""
+    text = error.strerror or str(error) or type(error).__name__
+    return text[:1].lower() + text[1:]
+
+
+def minor_units(text: str, minor_digits: int) -> int:
+    """``"5000.00"`` as 500000 (for 2 minor digits): exact, from 0 to below
+    10**MAX_AMOUNT_DIGITS minor units; ``ValueError`` with the reason otherwise.
+
+    Worked out on the decimal's digits and exponent, never in a decimal context, whose
+    precision would round ``"1.0000…01"`` and whose exponent limit overflows on
+    ``"1e999999999"``.
+    """
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or (amount.is_signed() and amount != 0):
+        raise ValueError(f'expected an amount like "100.00", got {text!r}')
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    exponent += len(digits) - len(significant)  # the trailing zeros went into it
+    if exponent + minor_digits < 0:
+        raise ValueError(f"{text!r} has more than {minor_digits} decimals")
+    if len(significant) + exponent + minor_digits > MAX_AMOUNT_DIGITS:
+        raise ValueError(
+            f"{text!r} is too large (at most {MAX_AMOUNT_DIGITS} digits in minor units)"
+        )
+    return int(significant) * 10 ** (exponent + minor_digits)
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -349,16 +406,30 @@ def load(path: str | os.PathLike[str]) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
     config = parse(data, source=source)
-    if config.mqtt.password and _world_readable(path):
+    if _mode(path) & stat.S_IWOTH:
+        raise ConfigError(
+            f"{source}: writable by everyone: anyone on the lane could change it; "
+            f"run: chmod o-w {source}"
+        )
+    if config.mqtt.password and _mode(path) & stat.S_IROTH:
         raise ConfigError(
             f"{source}: mqtt.password: the file holds a secret but is readable by everyone; "
             f"run: chmod o-r {source}"
         )
+    key = config.mqtt.key_file
+    if key and _mode(key) & stat.S_IROTH:
+        raise ConfigError(
+            f"{source}: mqtt.key_file: {key} is readable by everyone; run: chmod o-r {key}"
+        )
     return config
 
 
-def _world_readable(path: str | os.PathLike[str]) -> bool:
-    return bool(os.stat(path).st_mode & stat.S_IROTH)
+def _mode(path: str | os.PathLike[str]) -> int:
+    """The file's permission bits; 0 when it cannot be looked at (``check_files`` says why)."""
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
 
 
 def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
@@ -367,9 +438,9 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     lane_t = root.table("lane")
     store = lane_t.text("store", "", ID_PATTERN)
     lane = lane_t.text("lane", "", ID_PATTERN)
-    data_dir = lane_t.text("data_dir", "/var/lib/firmware-lane")
+    data_dir = lane_t.path("data_dir", "/var/lib/firmware-lane", absolute=True)
     log_level = lane_t.choice("log_level", "info", ("debug", "info", "warning", "error"))
-    timezone = lane_t.text("timezone", "")
+    timezone = _timezone(lane_t)
     keep_days = lane_t.integer("keep_days", 90, 1, 3650)
     lane_t.check_unknown()
 
@@ -403,6 +474,21 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     )
     root.check_unknown()
     return config
+
+
+def _timezone(t: _Table) -> str:
+    name = t.text("timezone", "")
+    if not name:
+        return name  # the system's zone
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:
+        raise t.fail(
+            "timezone",
+            f"unknown time zone {name!r} (a name `timedatectl list-timezones` shows, "
+            'e.g. "Asia/Shanghai")',
+        ) from e
+    return name
 
 
 def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
@@ -439,30 +525,39 @@ def _labels(t: _Table) -> tuple[LabelFormat, ...]:
 
 def _scanner(t: _Table) -> ScannerConfig:
     d = ScannerConfig()
+    match = t.text("match", d.match, MATCH_PATTERN)
     c = ScannerConfig(
-        path=t.text("path", d.path),
+        path=t.path("path", d.path, required=not match),
         layout=t.choice("layout", d.layout, ("us", "de", "fr")),
         timeout_ms=t.integer("timeout_ms", d.timeout_ms, 10, 2000),
         max_length=t.integer("max_length", d.max_length, 8, 4096),
         grab=t.flag("grab", d.grab),
-        gs_substitute=t.text("gs_substitute", d.gs_substitute, re.compile(r"^.?$")),
-        match=t.text("match", d.match, MATCH_PATTERN),
+        gs_substitute=t.text("gs_substitute", d.gs_substitute, re.compile(r".?", re.DOTALL)),
+        match=match,
     )
     t.check_unknown()
     return c
 
 
 def _keypad(t: _Table) -> KeypadConfig:
+    from evdev import ecodes  # the kernel's key names, as the keypad driver reads them
+
     d = KeypadConfig()
-    path = t.text("path", d.path)
-    grab = t.flag("grab", d.grab)
     match = t.text("match", d.match, MATCH_PATTERN)
+    path = t.path("path", d.path, required=not match)
+    grab = t.flag("grab", d.grab)
     keymap = dict(DEFAULT_KEYMAP)
     map_t = t.table("map")
     for evdev_name, lane_key in map_t.data.items():
         map_t.used.add(evdev_name)
-        if not re.match(r"^(KEY|BTN)_[A-Z0-9_]+$", evdev_name):
+        if not re.fullmatch(r"(KEY|BTN)_[A-Z0-9_]+", evdev_name):
             raise map_t.fail(evdev_name, "expected an evdev key name like KEY_KP7")
+        if evdev_name not in ecodes.ecodes:
+            raise map_t.fail(
+                evdev_name, "no such evdev key (names as `evtest` shows them, e.g. KEY_F1)"
+            )
+        if not isinstance(lane_key, str):
+            raise map_t.fail(evdev_name, f'expected a lane key name like "PLU", got {lane_key!r}')
         if lane_key == "":
             keymap.pop(evdev_name, None)  # "" removes a default mapping
             continue
@@ -475,9 +570,10 @@ def _keypad(t: _Table) -> KeypadConfig:
 
 def _scale(t: _Table) -> ScaleConfig:
     d = ScaleConfig()
+    enabled = t.flag("enabled", d.enabled)
     c = ScaleConfig(
-        enabled=t.flag("enabled", d.enabled),
-        port=t.text("port", d.port),
+        enabled=enabled,
+        port=t.path("port", d.port, required=enabled),
         protocol=t.choice("protocol", d.protocol, ("8217", "scp01")),
         baudrate=t.integer("baudrate", d.baudrate, 1200, 115200),
         bytesize=t.integer("bytesize", d.bytesize, 7, 8),
@@ -497,9 +593,10 @@ def _printer(t: _Table) -> PrinterConfig:
     paper_mm = t.integer("paper_mm", d.paper_mm, 58, 80)
     if paper_mm not in (58, 80):
         raise t.fail("paper_mm", f"expected 58 or 80, got {paper_mm}")
+    enabled = t.flag("enabled", d.enabled)
     c = PrinterConfig(
-        enabled=t.flag("enabled", d.enabled),
-        port=t.text("port", d.port),
+        enabled=enabled,
+        port=t.path("port", d.port, required=enabled),
         baudrate=t.integer("baudrate", d.baudrate, 1200, 921600),
         flow_control=t.choice("flow_control", d.flow_control, ("none", "rtscts", "xonxoff")),
         paper_mm=paper_mm,
@@ -507,12 +604,10 @@ def _printer(t: _Table) -> PrinterConfig:
         chinese_mode=t.flag("chinese_mode", d.chinese_mode),
         encoding=t.choice("encoding", d.encoding, ("gb18030", "cp437", "utf-8")),
         status_check=t.flag("status_check", d.status_check),
-        logo=t.text("logo", d.logo),
+        logo=t.path("logo", d.logo),
         receipt_code=t.choice("receipt_code", d.receipt_code, ("qr", "barcode", "none")),
         pending_keep_min=t.integer("pending_keep_min", d.pending_keep_min, 1, 7 * 24 * 60),
     )
-    if c.enabled and c.logo and not os.access(c.logo, os.R_OK):
-        raise t.fail("logo", f"{c.logo}: no such file or not readable")
     t.check_unknown()
     return c
 
@@ -536,23 +631,42 @@ def _drawer(t: _Table) -> DrawerConfig:
     return c
 
 
+def _broker_url(t: _Table, url: str) -> str:
+    """``mqtt://HOST[:PORT]`` or ``mqtts://…``, nothing more: the login has keys of its
+    own (a password in the URL would be logged), and paho takes no path."""
+    expected = "expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
+    if "@" in url:
+        raise t.fail("url", "put the login in mqtt.username and mqtt.password, not in the url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as e:  # "Invalid IPv6 URL": an unclosed bracket
+        raise t.fail("url", f"{expected}, got {url!r} ({e})") from e
+    if parts.scheme not in ("mqtt", "mqtts") or not host:
+        raise t.fail("url", f"{expected}, got {url!r}")
+    if not HOST_PATTERN.fullmatch(host):
+        raise t.fail("url", f"{host!r} is no host name or address")
+    try:
+        port = parts.port
+    except ValueError as e:
+        raise t.fail("url", f"bad port in {url!r}: expected 1 to 65535") from e
+    if port == 0:
+        raise t.fail("url", f"bad port in {url!r}: expected 1 to 65535")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise t.fail("url", f"{expected}, got {url!r} (no path or query)")
+    return url
+
+
 def _mqtt(t: _Table) -> MqttConfig:
     d = MqttConfig()
-    url = t.text("url", d.url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise t.fail("url", f"expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {url!r}")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as e:
-        raise t.fail("url", f"bad port in {url!r}") from e
+    url = _broker_url(t, t.text("url", d.url))
     c = MqttConfig(
         url=url,
         username=t.text("username", d.username),
         password=t.text("password", d.password),
-        ca_file=t.text("ca_file", d.ca_file),
-        cert_file=t.text("cert_file", d.cert_file),
-        key_file=t.text("key_file", d.key_file),
+        ca_file=t.path("ca_file", d.ca_file),
+        cert_file=t.path("cert_file", d.cert_file),
+        key_file=t.path("key_file", d.key_file),
         topic_root=t.text("topic_root", d.topic_root, re.compile(r"^[A-Za-z0-9_/-]{1,64}$")),
         keepalive_s=t.integer("keepalive_s", d.keepalive_s, 5, 3600),
         ack_timeout_s=t.number("ack_timeout_s", d.ack_timeout_s, 0.1, 86400),
@@ -566,6 +680,15 @@ def _mqtt(t: _Table) -> MqttConfig:
         raise t.fail("password", "a password needs a username")
     if c.cert_file and not c.tls:
         raise t.fail("cert_file", "a client certificate needs an mqtts:// url")
+    for key in ("ca_file", "key_file"):
+        if getattr(c, key) and not c.tls:
+            raise t.fail(key, "needs an mqtts:// url (TLS files are unused without TLS)")
+    if c.key_file and not c.cert_file:
+        raise t.fail("key_file", "needs mqtt.cert_file (the client certificate it belongs to)")
+    if c.reconnect_max_s < c.reconnect_min_s:
+        raise t.fail(
+            "reconnect_max_s", f"must not be below reconnect_min_s ({c.reconnect_min_s:g})"
+        )
     t.check_unknown()
     return c
 
@@ -582,8 +705,11 @@ def _payment(t: _Table) -> PaymentConfig:
 
 def _display(t: _Table) -> DisplayConfig:
     d = DisplayConfig()
+    device = t.path("device", d.device, required=True)
+    if device != "-" and not os.path.isabs(device):
+        raise t.fail("device", f'expected "-" (stdout) or an absolute path, got {device!r}')
     c = DisplayConfig(
-        device=t.text("device", d.device),
+        device=device,
         language=t.choice("language", d.language, ("zh", "en")),
     )
     t.check_unknown()
@@ -604,7 +730,7 @@ def _receipt(t: _Table) -> ReceiptConfig:
 def _backup(t: _Table) -> BackupConfig:
     d = BackupConfig()
     c = BackupConfig(
-        dir=t.text("dir", d.dir),
+        dir=t.path("dir", d.dir),
         generations=t.integer("generations", d.generations, 1, 1000),
         interval_min=t.integer("interval_min", d.interval_min, 5, 7 * 24 * 60),
         require_mount=t.flag("require_mount", d.require_mount),

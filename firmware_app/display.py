@@ -2,10 +2,17 @@
 
 On a Pi this writes to a text console (``/dev/tty1``) or stdout; hw_sim keeps a
 copy in ``screen.log``. A line is written only when what it shows changes.
+``display.device`` is opened by ``open_display``: a device under ``/dev`` must be
+there already (a typo there never becomes a regular file), a file elsewhere is
+made in a directory that exists; ``display_problem`` says beforehand why it
+could not be opened, for ``config check``.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
 import threading
 from typing import TextIO
 
@@ -16,6 +23,64 @@ from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
 
 SECRET_MODES = (Mode.PIN, Mode.SUPERVISOR_PIN)
+STDOUT = "-"
+
+
+def _under_dev(device: str) -> bool:
+    return os.path.normpath(device).startswith("/dev/")
+
+
+def _words(error: OSError) -> str:
+    text = error.strerror or str(error)
+    return text[:1].lower() + text[1:]
+
+
+def display_problem(device: str) -> str:
+    """Why the screen could not be written to ``device`` (``""`` when it can), naming it:
+    ``/dev/tyy1: no such device …``."""
+    if device == STDOUT:
+        return ""
+    try:
+        mode = os.stat(device).st_mode
+    except FileNotFoundError:
+        if _under_dev(device):
+            return (
+                f"{device}: no such device (a display under /dev is never created: "
+                "check the name, e.g. ls /dev/tty*)"
+            )
+        parent = os.path.dirname(device) or "."
+        if not os.path.isdir(parent):
+            return f"{device}: directory {parent} does not exist"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{device}: cannot be made: directory {parent} is not writable"
+        return ""
+    except OSError as e:
+        return f"{device}: {_words(e)}"
+    if stat.S_ISDIR(mode):
+        return f"{device}: is a directory"
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return f"{device}: not a terminal, pipe or file"
+    if not os.access(device, os.W_OK):
+        return f"{device}: not writable by this user (is it in the tty group?)"
+    return ""
+
+
+def open_display(device: str) -> TextIO:
+    """The text stream for ``display.device``: stdout for ``-``. A device under ``/dev``
+    is opened only if it exists (no ``O_CREAT``), and never becomes the daemon's
+    controlling terminal (``O_NOCTTY``: a hang-up there must not stop the lane).
+    Raises ``OSError``."""
+    if device == STDOUT:
+        return sys.stdout
+    flags = os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC
+    if not _under_dev(device):
+        flags |= os.O_CREAT | os.O_TRUNC
+    fd = os.open(device, flags, 0o640)
+    try:
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def render(state: LaneState, setup: LaneSetup, language: str) -> str:

@@ -3,7 +3,7 @@
     ✓ config     /etc/firmware-lane/lane.toml (store S001, lane 01)
     ✓ scanner    /dev/lane-scanner → /dev/input/event3 ('Honeywell 1900')
     ✓ scale      /dev/lane-scale: 8217, 0.532 kg stable
-    ✗ printer    /dev/lane-printer: [Errno 2] No such file or directory
+    ✗ printer    /dev/lane-printer: no such file or directory: unplugged, or no udev link …
     – drawer     drawer disabled in config
 
 The checks (``doctor_devices``, ``doctor_services``): scanner and keypad found as
@@ -34,7 +34,7 @@ import serial
 
 from firmware_app.clock import ntp_synchronized
 from firmware_app.config import Config
-from firmware_app.doctor_result import CheckResult, path_problem
+from firmware_app.doctor_result import DEVICE_ADVICE, CheckResult, path_problem
 from firmware_app.drivers.discovery import NodeLister, evdev_nodes
 from firmware_app.drivers.hid import EvdevKeySource, SourceFactory
 from firmware_app.errors import LaneError
@@ -285,7 +285,7 @@ def print_test_receipt(
     printer_config = config.printer
     if not printer_config.enabled:
         raise DoctorError(f"{config.path}: printer.enabled is false: no printer to print on")
-    problem = path_problem(printer_config.port)
+    problem = path_problem(printer_config.port, DEVICE_ADVICE)
     if problem:
         raise DoctorError(f"receipt printer {problem}")
     receipt = test_receipt(

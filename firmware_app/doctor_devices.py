@@ -17,7 +17,6 @@ import errno
 import os
 import termios
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,14 @@ from firmware_app.config import (
     ScaleConfig,
     ScannerConfig,
 )
-from firmware_app.doctor_result import CheckResult, in_use, one_line, path_problem
+from firmware_app.doctor_result import (
+    DEVICE_ADVICE,
+    CheckResult,
+    errno_words,
+    in_use,
+    one_line,
+    path_problem,
+)
 from firmware_app.drivers.discovery import (
     InputDiscovery,
     Location,
@@ -191,7 +197,7 @@ def check_scale(
     if not config.enabled:
         return CheckResult("scale", None, "scale disabled in config")
     port = config.port
-    problem = path_problem(port)
+    problem = path_problem(port, DEVICE_ADVICE)
     if problem:
         return CheckResult("scale", False, problem)
     busy = _busy(port, holders(port))
@@ -239,7 +245,11 @@ def _open_failed(name: str, port: str, error: Exception) -> CheckResult:
     if code in (errno.EAGAIN, errno.EBUSY) or "lock" in str(error):
         return _fail_in_use(port, "locked by another program").named(name)
     if code is not None:
-        return CheckResult(name, False, f"{port}: [Errno {code}] {os.strerror(code)}")
+        advice = DEVICE_ADVICE.get(code)
+        words = errno_words(code)
+        return CheckResult(
+            name, False, f"{port}: {words}: {advice}" if advice else f"{port}: {words}"
+        )
     return CheckResult(name, False, f"{port}: {one_line(str(error))}")
 
 
@@ -290,7 +300,7 @@ def check_printer(
     if not config.enabled:
         return CheckResult("printer", None, "printer disabled in config")
     port = config.port
-    problem = path_problem(port)
+    problem = path_problem(port, DEVICE_ADVICE)
     if problem:
         return CheckResult("printer", False, problem)
     busy = _busy(port, holders(port))
@@ -336,6 +346,8 @@ def check_gpio(config: DrawerConfig, *, pin_factory: Any) -> CheckResult:
     kick is claimed at its inactive level and never driven active."""
     from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
+    from firmware_app.drivers.drawer import claim
+
     if not config.enabled:
         return CheckResult("gpio", None, "drawer disabled in config")
     claims: list[tuple[int, str, Callable[[], Any]]] = [
@@ -357,14 +369,12 @@ def check_gpio(config: DrawerConfig, *, pin_factory: Any) -> CheckResult:
     ]
     held: list[Any] = []
     try:
-        for pin, role, claim in claims:
+        for pin, role, build in claims:
             try:
-                with warnings.catch_warnings():
-                    # gpiozero warns of each pin library it could not load; the line
-                    # reports the outcome.
-                    warnings.simplefilter("ignore")
-                    held.append(claim())
-            except Exception as e:
+                # As the driver claims them: gpiozero's notes on each pin library it could
+                # not load end up in the line, not on stderr.
+                held.append(claim(pin, role, build))
+            except DeviceError as e:
                 return _pin_failed(pin, role, e)
     finally:
         for device in reversed(held):
@@ -375,15 +385,21 @@ def check_gpio(config: DrawerConfig, *, pin_factory: Any) -> CheckResult:
     )
 
 
-def _pin_failed(pin: int, role: str, error: Exception) -> CheckResult:
+def _pin_failed(pin: int, role: str, error: DeviceError) -> CheckResult:
     return CheckResult("gpio", False, f"GPIO{pin} ({role}): {_pin_error(error)}")
 
 
-def _pin_error(error: Exception) -> str:
-    """The pin factory's error, without the holder's repr (gpiozero's MockFactory names
-    the whole device object), with the in-use hint when another program holds it."""
-    text = one_line(str(error)).split(" by <", 1)[0] or type(error).__name__
-    if type(error).__name__ == "GPIOPinInUse" or "in use" in text or "busy" in text.lower():
+def _pin_error(error: DeviceError) -> str:
+    """The pin factory's error behind the driver's, without the holder's repr (gpiozero's
+    MockFactory names the whole device object), with the in-use hint when another program
+    holds it, and what to install when there is no pin library at all."""
+    from firmware_app.drivers.drawer import NoPinLibrary
+
+    if isinstance(error, NoPinLibrary):
+        return error.reason
+    cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+    text = one_line(str(cause)).split(" by <", 1)[0] or type(cause).__name__
+    if type(cause).__name__ == "GPIOPinInUse" or "in use" in text or "busy" in text.lower():
         return f"{text} — {in_use()}"
     return text
 
@@ -396,15 +412,11 @@ def check_drawer(config: DrawerConfig, *, pin_factory: Any) -> CheckResult:
     if not config.enabled:
         return CheckResult("drawer", None, "drawer disabled in config")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # see check_gpio
-            drawer = GpioDrawer(config, pin_factory=pin_factory)
-        with drawer:
+        with GpioDrawer(config, pin_factory=pin_factory) as drawer:
             is_open = drawer.is_open
     except DeviceError as e:
-        cause = e.__cause__ if isinstance(e.__cause__, Exception) else e
         where = f"GPIO{config.kick_pin} (kick), GPIO{config.switch_pin} (switch)"
-        return CheckResult("drawer", False, f"{where}: {_pin_error(cause)}")
+        return CheckResult("drawer", False, f"{where}: {_pin_error(e)}")
     contact = "open" if is_open == (config.open_when_switch == "open") else "closed"
     state = "open" if is_open else "closed"
     return CheckResult(

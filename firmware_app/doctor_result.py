@@ -7,7 +7,9 @@ Kept apart from the checks so that the device and service checks and the runner
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 PASSED, FAILED, NOT_CHECKED = "✓", "✗", "–"
@@ -25,25 +27,51 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def errno_text(error: OSError) -> str:
-    """``[Errno 2] No such file or directory``: the error without the file name, which
-    the line names already."""
+# What to do about an error, by errno, for a device node and for the lane's own files.
+DEVICE_ADVICE: Mapping[int, str] = {
+    errno.ENOENT: "unplugged, or no udev link of that name? (scripts/lane-ids)",
+    errno.ENODEV: "the device went away: unplugged? (dmesg | tail)",
+    errno.ENXIO: "the device went away: unplugged? (dmesg | tail)",
+    errno.EACCES: "is the lane user in the device's group? (ls -l the device; id lane)",
+    errno.EPERM: "is the lane user in the device's group? (ls -l the device; id lane)",
+    errno.EBUSY: in_use(),
+    errno.EAGAIN: in_use(),
+    errno.EIO: "check the cable and the USB adapter",
+}
+FILE_ADVICE: Mapping[int, str] = {
+    errno.ENOENT: "has the lane run here yet? (it makes lane.data_dir and its databases)",
+    errno.EACCES: "run the doctor with sudo (it acts as the owner of lane.data_dir)",
+    errno.EPERM: "run the doctor with sudo (it acts as the owner of lane.data_dir)",
+}
+
+
+def errno_words(code: int, strerror: str | None = None) -> str:
+    """An errno in words, as a phrase: ``no such file or directory``."""
+    text = strerror or os.strerror(code)
+    return text[:1].lower() + text[1:]
+
+
+def errno_text(error: OSError, advice: Mapping[int, str] | None = None) -> str:
+    """``no such file or directory: <advice>``: the error in words (without the file
+    name, which the line names already), then what to do where ``advice`` knows."""
     if error.errno is None:
         return one_line(str(error))
-    return f"[Errno {error.errno}] {error.strerror or os.strerror(error.errno)}"
+    words = errno_words(error.errno, error.strerror)
+    hint = (advice or {}).get(error.errno, "")
+    return f"{words}: {hint}" if hint else words
 
 
-def path_problem(path: str) -> str:
-    """Why ``path`` cannot be opened (``""`` when it exists), naming it: the errno text,
-    and where a udev link points when its target is gone."""
+def path_problem(path: str, advice: Mapping[int, str] | None = None) -> str:
+    """Why ``path`` cannot be opened (``""`` when it exists), naming it and where a udev
+    link points when its target is gone, then the error in words and ``advice``."""
     try:
         os.stat(path)
     except OSError as e:
-        text = f"{path}: {errno_text(e)}"
+        where = path
         with contextlib.suppress(OSError):
             if os.path.islink(path):
-                text += f" (link to {os.readlink(path)})"
-        return text
+                where += f" (link to {os.readlink(path)})"
+        return f"{where}: {errno_text(e, advice)}"
     return ""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import queue
+import socket
 import sqlite3
 import ssl
 import time
@@ -25,7 +26,15 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.config import Config, MqttConfig
-from firmware_app.doctor_result import CheckResult, errno_text, in_use, one_line, path_problem
+from firmware_app.doctor_result import (
+    FILE_ADVICE,
+    CheckResult,
+    errno_text,
+    errno_words,
+    in_use,
+    one_line,
+    path_problem,
+)
 
 CONNECT_TIMEOUT_S = 5.0  # TCP and TLS handshake
 CONNACK_TIMEOUT_S = 5.0
@@ -53,9 +62,9 @@ def check_broker(
     """Connect with the configured URL, credentials and TLS; passed on a CONNACK that
     accepts, failed with the reason otherwise. The password is never shown."""
     where = broker_where(config)
-    missing = _missing_tls_file(config)
-    if missing:
-        return CheckResult("broker", False, f"{where}: {missing}")
+    tls_problem = _tls_problem(config)
+    if tls_problem:
+        return CheckResult("broker", False, f"{where}: {tls_problem}")
     answer = _connect(config, client_id, mqtt5=True, timeout_s=connack_timeout_s)
     if answer.refused_code == UNSUPPORTED_PROTOCOL:
         answer = _connect(config, client_id, mqtt5=False, timeout_s=connack_timeout_s)
@@ -85,13 +94,44 @@ class _Answer:
     error: str = ""
 
 
-def _missing_tls_file(config: MqttConfig) -> str:
-    for key in ("ca_file", "cert_file", "key_file"):
-        path = getattr(config, key)
-        problem = path_problem(path) if path else ""
-        if problem:
-            return f"mqtt.{key} {problem}"
+def _tls_problem(config: MqttConfig) -> str:
+    """The TLS files as the lane loads them: the key and file that cannot be used."""
+    from firmware_app.sync.errors import LinkError
+    from firmware_app.sync.mqtt_client import tls_context
+
+    if not config.tls:
+        return ""
+    try:
+        tls_context(config)
+    except LinkError as e:
+        return str(e)
     return ""
+
+
+# Advice for a connection that failed, by errno: {host} and {port} are the broker's.
+NETWORK_ADVICE = {
+    errno.ECONNREFUSED: "is mosquitto running on {host}:{port}?",
+    errno.ETIMEDOUT: "nothing answers at {host}:{port} (address? firewall?)",
+    errno.EHOSTUNREACH: "is {host} on the lane's network? (ping {host})",
+    errno.ENETUNREACH: "is the lane's network up? (ip addr; cable?)",
+    errno.ECONNRESET: "the broker closed the connection: does {host}:{port} speak MQTT?",
+}
+
+
+def broker_error_text(error: OSError, host: str, port: int) -> str:
+    """A failed connection in words with advice: ``connection refused: is mosquitto
+    running on store-server:1883?`` rather than ``[Errno 111] Connection refused``."""
+    if isinstance(error, socket.gaierror):
+        words = errno_words(0, error.strerror or str(error))
+        return (
+            f"cannot find the host {host} ({words}): "
+            "check mqtt.url and the name service (DNS, /etc/hosts)"
+        )
+    if error.errno is None:
+        return one_line(str(error))
+    words = errno_words(error.errno, error.strerror)
+    advice = NETWORK_ADVICE.get(error.errno)
+    return f"{words}: {advice.format(host=host, port=port)}" if advice else words
 
 
 def _connect(config: MqttConfig, client_id: str, *, mqtt5: bool, timeout_s: float) -> _Answer:
@@ -129,10 +169,12 @@ def _connect(config: MqttConfig, client_id: str, *, mqtt5: bool, timeout_s: floa
     except TimeoutError:
         return _Answer(error=f"no answer within {CONNECT_TIMEOUT_S:g} s")
     except OSError as e:
-        text = errno_text(e) if e.errno is not None else one_line(str(e))
         if config.tls and e.errno == errno.ECONNRESET:
-            text += " during the TLS handshake: is this port the broker's TLS listener?"
-        return _Answer(error=text)
+            words = errno_words(e.errno, e.strerror)
+            return _Answer(
+                error=f"{words} during the TLS handshake: is this port the broker's TLS listener?"
+            )
+        return _Answer(error=broker_error_text(e, config.host, config.port))
     except ValueError as e:
         return _Answer(error=one_line(str(e)))
     client.loop_start()
@@ -170,7 +212,7 @@ def _open_existing(path: Path, timeout_s: float) -> sqlite3.Connection:
 
 def check_database(name: str, path: Path, *, timeout_s: float = INTEGRITY_TIMEOUT_S) -> CheckResult:
     """``PRAGMA integrity_check`` on ``path``; a missing file fails with its path."""
-    problem = path_problem(str(path))
+    problem = path_problem(str(path), FILE_ADVICE)
     if problem:
         return CheckResult(name, False, problem)
     deadline = time.monotonic() + timeout_s
@@ -243,13 +285,13 @@ def check_outbox(path: Path, *, warn_after_min: float, now: datetime) -> CheckRe
 
 def check_disk(data_dir: str, *, disk_usage: Callable[[str], Any]) -> CheckResult:
     """Free space where the databases grow: failed below 200 MB or 5 %."""
-    problem = path_problem(data_dir)
+    problem = path_problem(data_dir, FILE_ADVICE)
     if problem:
         return CheckResult("disk", False, problem)
     try:
         usage = disk_usage(data_dir)
     except OSError as e:
-        return CheckResult("disk", False, f"{data_dir}: {errno_text(e)}")
+        return CheckResult("disk", False, f"{data_dir}: {errno_text(e, FILE_ADVICE)}")
     share = usage.free / usage.total if usage.total else 0.0
     detail = f"{data_dir}: {_size(usage.free)} free of {_size(usage.total)} ({share:.0%})"
     if usage.free < MIN_FREE_BYTES or share < MIN_FREE_FRACTION:

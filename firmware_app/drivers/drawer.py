@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -38,6 +39,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFallback, PinWarning
 from gpiozero.pins import Factory
 
 from firmware_app.config import DrawerConfig
@@ -48,6 +50,10 @@ from firmware_app.lane.events import DeviceState, DrawerSwitch
 log = logging.getLogger(__name__)
 
 MAX_PULSE_MS = 500  # printers cap their drawer pulse near here; longer can burn the coil
+NO_PIN_LIBRARY_ADVICE = (
+    "on a Raspberry Pi: sudo apt install python3-lgpio (or pip install lgpio in the "
+    "lane's venv); without a drawer: [drawer] enabled = false"
+)
 
 _Device = TypeVar("_Device", DigitalInputDevice, DigitalOutputDevice)
 
@@ -75,16 +81,75 @@ def _open_when_contact_closed(config: DrawerConfig) -> bool:
     return config.open_when_switch == "closed"
 
 
-def _claim(pin: int, role: str, build: Callable[[], _Device]) -> _Device:
+def pin_error_text(error: Exception, tried: list[str] | None = None) -> str:
+    """gpiozero's error as a technician can act on it. ``BadPinFactory`` ("Unable to
+    load any default pin factory!") means no GPIO library could be loaded: say which
+    to install, or how to run without the drawer. ``tried`` are gpiozero's fallback
+    notes (``lgpio: No module named 'lgpio'``), of which the names are shown."""
+    if not isinstance(error, BadPinFactory):
+        return str(error) or type(error).__name__
+    names = [note.split(":", 1)[0] for note in tried or []]
+    if names:
+        return f"no GPIO pin library works here (tried {', '.join(names)}); {NO_PIN_LIBRARY_ADVICE}"
+    return f"no GPIO pin library could be loaded ({error}); {NO_PIN_LIBRARY_ADVICE}"
+
+
+class NoPinLibrary(DrawerError):
+    """No GPIO pin library could be loaded; ``reason`` says which to install."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def claim(pin: int, role: str, build: Callable[[], _Device]) -> _Device:
     """Build one gpiozero device; any failure means the drawer cannot be driven.
 
     Every pin factory fails in its own way (GPIOPinInUse, BadPinFactory, lgpio's own
     error, RPi.GPIO's RuntimeError), so all of them become one DrawerError naming the pin.
+    gpiozero warns of each pin library it could not load (four ``PinFactoryFallback``
+    lines on stderr off a Pi); those notes go into the error, or into one log line
+    when a later library worked.
     """
-    try:
-        return build()
-    except Exception as e:
-        raise DrawerError(f"cannot claim GPIO{pin} for the drawer {role}: {e}") from e
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PinWarning)
+        try:
+            device, error = build(), None
+        except Exception as e:
+            device, error = None, e
+    _pass_on(caught)  # outside the block: passed on there, they would be caught again
+    tried = _fallbacks(caught)
+    if error is not None:
+        if tried:
+            log.debug("GPIO pin libraries tried: %s", "; ".join(tried))
+        reason = pin_error_text(error, tried)
+        message = f"cannot claim GPIO{pin} for the drawer {role}: {reason}"
+        if isinstance(error, BadPinFactory):
+            raise NoPinLibrary(message, reason) from error
+        raise DrawerError(message) from error
+    assert device is not None
+    if tried:
+        factory = type(getattr(device, "pin_factory", None)).__name__
+        native = any(issubclass(w.category, NativePinFactoryFallback) for w in caught)
+        hint = f"; for the best: {NO_PIN_LIBRARY_ADVICE.split(';')[0]}" if native else ""
+        log.info("GPIO: using %s (not loaded: %s)%s", factory, "; ".join(tried), hint)
+    return device
+
+
+def _fallbacks(caught: list[warnings.WarningMessage]) -> list[str]:
+    """gpiozero's notes on the pin libraries it passed over: ``lgpio: No module …``."""
+    return [
+        str(w.message).removeprefix("Falling back from ")
+        for w in caught
+        if issubclass(w.category, PinFactoryFallback)
+    ]
+
+
+def _pass_on(caught: list[warnings.WarningMessage]) -> None:
+    """Warnings other than the pin library notes go on as usual."""
+    for w in caught:
+        if not issubclass(w.category, PinWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _pulse(kick: DigitalOutputDevice, seconds: float) -> None:
@@ -230,8 +295,8 @@ class GpioDrawer:
         self._kick: DigitalOutputDevice | None = None
         self._switch: DigitalInputDevice | None = None
         try:
-            self._kick = _claim(config.kick_pin, "kick", lambda: self._build_kick(pin_factory))
-            self._switch = _claim(
+            self._kick = claim(config.kick_pin, "kick", lambda: self._build_kick(pin_factory))
+            self._switch = claim(
                 config.switch_pin, "switch", lambda: self._build_switch(pin_factory)
             )
         except BaseException:

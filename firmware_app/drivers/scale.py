@@ -19,6 +19,8 @@ Events (``firmware_app.lane.events``), all from the driver's own thread:
 - ``DeviceState("scale", state)`` on each change of ``ok`` (answers come),
   ``silent`` (the scale stopped answering) and ``missing`` (the port cannot be
   opened or went away; it is opened again every ``reopen_s`` until it is back).
+  The log says a missing port or a noisy line when it starts, then reminds at
+  growing intervals (``Reminder``: 1 min, 2, 4 … up to 1 h), not on every try.
 - ``DeviceState("scale", "ok", detail)`` once per ``zero()``, ``tare()`` or
   ``clear_tare()`` the scale answered: ``detail`` is ``zeroed``, ``tared`` or
   ``tare cleared`` when it obeyed, ``<command> refused: <reason>`` when not
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -57,9 +60,64 @@ READ_SLICE_S = 0.05  # one blocking read at most: bounds how long close() waits
 COMMAND_TTL_S = 2.0  # a zero or tare older than this is dropped: the load may have changed
 RESULT_WINDOW_S = 0.6  # a scale that obeys a zero or tare shows it within this
 JOIN_S = 2.0
+REMIND_FIRST_S = 60.0  # a lasting fault is said again after this, then at doubling gaps
+REMIND_MAX_S = 3600.0  # up to this: a scale left unplugged writes about 30 lines a day
 SILENT = ScaleReading(ScaleStatus.SILENT)
 
 SerialFactory = Callable[..., Any]  # serial.Serial or anything opened like it
+
+
+def _age(seconds: float) -> str:
+    """``5 s``, ``3 min``, ``1 h 3 min``."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    hours, minutes = divmod(whole // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+class Reminder:
+    """A lasting fault in the log: said when it starts or changes, then again
+    ``first_s`` seconds later, the gap doubling up to ``max_s``; never on every retry.
+
+    ``fault(text)`` each time the fault is seen (``key`` tells one fault from another
+    when the text varies, e.g. a byte count); ``clear(text)`` once it is over, which
+    says so once with how long it lasted. ``clock`` is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        clock: Callable[[], float],
+        *,
+        first_s: float = REMIND_FIRST_S,
+        max_s: float = REMIND_MAX_S,
+    ) -> None:
+        self._logger = logger
+        self._clock = clock
+        self._first_s = first_s
+        self._max_s = max_s
+        self._key: str | None = None
+        self._since = 0.0
+        self._said_at = 0.0
+        self._gap = first_s
+
+    def fault(self, text: str, *, key: str | None = None, exc_info: bool = False) -> None:
+        now = self._clock()
+        key = text if key is None else key
+        if key != self._key:
+            self._key, self._since, self._said_at, self._gap = key, now, now, self._first_s
+            self._logger.warning("%s", text, exc_info=exc_info)
+        elif now - self._said_at >= self._gap:
+            self._said_at = now
+            self._gap = min(self._gap * 2, self._max_s)
+            self._logger.warning("%s (still, after %s)", text, _age(now - self._since))
+
+    def clear(self, text: str) -> None:
+        if self._key is None:
+            return
+        self._key = None
+        self._logger.info("%s (after %s)", text, _age(self._clock() - self._since))
 
 
 class _Reporter:
@@ -144,6 +202,8 @@ class SerialScale:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._port_fault = Reminder(logger, clock)  # missing port, unexpected errors
+        self._noise = Reminder(logger, clock)  # answers that are not frames
 
     # --- the port the daemon uses -------------------------------------------------
 
@@ -218,12 +278,16 @@ class SerialScale:
             try:
                 self._session(reporter)
             except DeviceMissing as e:
-                logger.warning("scale missing: %s", e)
+                self._port_fault.fault(f"scale missing: {e}")
                 reporter.state("missing", str(e))
                 reporter.reading(SILENT)
-            except Exception:
+            except Exception as e:
                 # Nothing may end the thread: the lane must get its scale back by itself.
-                logger.exception("scale thread: unexpected error; opening the port again")
+                self._port_fault.fault(
+                    f"scale thread: unexpected error ({type(e).__name__}: {e}); "
+                    "opening the port again",
+                    exc_info=True,
+                )
             self._forget()
             self._stop.wait(self._reopen_s)
 
@@ -238,6 +302,7 @@ class SerialScale:
     def _session(self, reporter: _Reporter) -> None:
         """Poll an opened port until close() or until the port goes away."""
         port = self._open()
+        self._port_fault.clear(f"scale: {self._config.port} open again")
         try:
             while not self._stop.is_set():
                 started = self._clock()
@@ -312,7 +377,7 @@ class SerialScale:
                 exclusive=True,  # the lane is the scale's only user
             )
         except (serial.SerialException, OSError, ValueError) as e:
-            raise DeviceMissing(f"cannot open {c.port}: {e}") from e
+            raise DeviceMissing(f"cannot open {c.port}: {_reason(e)}") from e
 
     def _ask(self, port: Any, request: bytes) -> bytes | None:
         """Send one request; the answer frame, or None when none came in time."""
@@ -326,13 +391,15 @@ class SerialScale:
             chunk = self._io(port.read_until, self._protocol.terminator, self._protocol.max_frame)
             frame, rest = take_frame(buffer + chunk, self._protocol)
             if frame is not None:
+                self._noise.clear("scale: answers complete again")
                 return frame
             noise += len(buffer) + len(chunk) - len(rest)
             buffer = rest
         if noise or buffer:
-            logger.warning(
-                "scale: no complete answer, %d bytes of noise (check baud rate and parity)",
-                noise + len(buffer),
+            self._noise.fault(
+                f"scale: no complete answer, {noise + len(buffer)} bytes of noise "
+                "(check baud rate and parity)",
+                key="noise",
             )
         return None
 
@@ -342,3 +409,13 @@ class SerialScale:
             return call(*args)
         except (serial.SerialException, OSError) as e:
             raise DeviceMissing(f"{self._config.port} went away: {e}") from e
+
+
+def _reason(error: Exception) -> str:
+    """pyserial's open error in words, without its repeated port and errno:
+    ``no such file or directory`` rather than ``[Errno 2] could not open port …``."""
+    code = getattr(error, "errno", None)
+    if isinstance(code, int):
+        text = os.strerror(code)
+        return text[:1].lower() + text[1:]
+    return " ".join(str(error).split())

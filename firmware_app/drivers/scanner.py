@@ -29,6 +29,10 @@ ALTGR_KEYS = frozenset({ecodes.KEY_RIGHTALT})
 ALT_KEYS = frozenset({ecodes.KEY_LEFTALT})
 MODIFIER_KEYS = SHIFT_KEYS | CTRL_KEYS | ALTGR_KEYS | ALT_KEYS
 KEYPAD_DIGITS = {getattr(ecodes, f"KEY_KP{d}"): str(d) for d in range(10)}
+# Alt codes are three or four digits (Alt+029, Alt+0029); a few leading zeros more are
+# tolerated. A longer run is garbage, and is never turned into a number (Python refuses
+# to read an int of 4,300 digits or more).
+MAX_ALT_DIGITS = 6
 
 
 class WedgeDecoder:
@@ -39,7 +43,9 @@ class WedgeDecoder:
     is dropped whole and the decoder waits for the next Enter (or gap).
     ``gs_substitute``: a character the scanner sends in place of GS (FNC1).
     Besides the layout's keys, Alt held while typing a decimal code on the
-    keypad (Alt+0029) gives that ASCII character, as scanners in "Alt mode" send.
+    keypad (Alt+0029) gives that ASCII character, as scanners in "Alt mode" send;
+    an Alt code longer than ``MAX_ALT_DIGITS`` drops the scan like an over-long code.
+    ``feed`` never raises, whatever the device sends.
     """
 
     def __init__(
@@ -136,7 +142,7 @@ class WedgeDecoder:
     def _char(self, code: int) -> str:
         """The text one key-down adds (usually one character, or none)."""
         if self._held & ALT_KEYS and code in KEYPAD_DIGITS:
-            self._alt_digits += KEYPAD_DIGITS[code]
+            self._alt_digit(KEYPAD_DIGITS[code])
             return ""
         level = self._level()
         ctrl = bool(self._held & CTRL_KEYS)
@@ -159,6 +165,15 @@ class WedgeDecoder:
             return ch
         return dead if ch == " " else dead + ch  # dead key + space = the key's own symbol
 
+    def _alt_digit(self, digit: str) -> None:
+        if self._overflow:
+            return  # the scan is dropped already: nothing more to collect
+        if len(self._alt_digits) >= MAX_ALT_DIGITS:
+            log.warning("over-long Alt code (more than %d digits): scan dropped", MAX_ALT_DIGITS)
+            self._drop()
+            return
+        self._alt_digits += digit
+
     def _end_alt_code(self) -> None:
         digits, self._alt_digits = self._alt_digits, ""
         if digits and 0 < int(digits) < 128:
@@ -173,12 +188,17 @@ class WedgeDecoder:
             text = text.replace(self.gs_substitute, GS)
         if self._length + len(text) > self.max_length:
             log.warning("over-long scan dropped (more than %d characters)", self.max_length)
-            self._buffer.clear()
-            self._length = 0
-            self._overflow = True
+            self._drop()
             return
         self._buffer.append(text)
         self._length += len(text)
+
+    def _drop(self) -> None:
+        """Drop the scan in progress; it stays dropped until Enter or a gap ends it."""
+        self._buffer.clear()
+        self._length = 0
+        self._alt_digits = ""
+        self._overflow = True
 
     def _finish(self) -> str | None:
         if self._dead:

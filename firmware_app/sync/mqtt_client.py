@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from firmware_app.config import MqttConfig
+from firmware_app.config import MqttConfig, os_error_text
 from firmware_app.sync.errors import LinkError
 
 log = logging.getLogger(__name__)
@@ -134,11 +134,51 @@ def no_delay(client: Any, userdata: Any, sock: Any) -> None:
 
 
 def tls_context(config: MqttConfig) -> ssl.SSLContext:
-    """Server certificate and host name checked; a client certificate when configured."""
-    context = ssl.create_default_context(cafile=config.ca_file or None)
+    """Server certificate and host name checked; a client certificate when configured.
+
+    ``LinkError`` naming the config key and the file when one cannot be used
+    (``mqtt.ca_file: /etc/firmware-lane/ca.pem: no such file or directory``): ssl's own
+    errors name neither.
+    """
+    for key in ("ca_file", "cert_file", "key_file"):
+        _readable(key, getattr(config, key))
+    try:
+        context = ssl.create_default_context(cafile=config.ca_file or None)
+    except (ssl.SSLError, OSError, ValueError) as e:
+        where = f"mqtt.ca_file: {config.ca_file}" if config.ca_file else "the system's CA store"
+        raise LinkError(f"{where}: not a PEM certificate ({_ssl_reason(e)})") from e
     if config.cert_file:
-        context.load_cert_chain(config.cert_file, config.key_file or None)
+        where = f"mqtt.cert_file: {config.cert_file}"
+        if config.key_file:
+            where += f", mqtt.key_file: {config.key_file}"
+        try:
+            # A key with a passphrase cannot be used unattended: fail rather than prompt.
+            context.load_cert_chain(config.cert_file, config.key_file or None, _no_passphrase)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise LinkError(
+                f"{where}: not a PEM certificate and its unencrypted key ({_ssl_reason(e)})"
+            ) from e
     return context
+
+
+def _readable(key: str, path: str) -> None:
+    if not path:
+        return
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise LinkError(f"mqtt.{key}: {path}: {os_error_text(e)}") from e
+
+
+def _no_passphrase() -> bytes:
+    raise ValueError("the key is protected by a passphrase")
+
+
+def _ssl_reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None)
+    text = str(reason) if reason else " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _reason(code: ReasonCode | int | None) -> str:

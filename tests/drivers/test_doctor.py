@@ -3,7 +3,9 @@ MockFactory pins, real SQLite files. One line per check; exit 0 when all pass, 1
 
 from __future__ import annotations
 
+import errno
 import io
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -24,8 +26,9 @@ from firmware_app.doctor import (
     run_checks,
     run_doctor,
 )
-from firmware_app.doctor_devices import check_drawer, check_input, check_scale, users_of
+from firmware_app.doctor_devices import check_drawer, check_gpio, check_input, check_scale, users_of
 from firmware_app.doctor_services import (
+    broker_error_text,
     check_broker,
     check_clock,
     check_database,
@@ -33,6 +36,7 @@ from firmware_app.doctor_services import (
     check_outbox,
 )
 from firmware_app.drivers.discovery import Selector
+from firmware_app.drivers.drawer import NO_PIN_LIBRARY_ADVICE
 from hw_sim.broker import MosquittoBroker, free_port
 from hw_sim.doctor import SimulatedLaneHardware, corrupt_database
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
@@ -43,6 +47,8 @@ CHECKS = [
     "lane db", "catalog db", "outbox", "disk", "clock",
 ]  # fmt: skip
 IN_USE = "is firmware-lane running? systemctl stop firmware-lane"
+UNPLUGGED = "unplugged, or no udev link of that name? (scripts/lane-ids)"
+NOT_RUN_YET = "has the lane run here yet? (it makes lane.data_dir and its databases)"
 
 Lane = Callable[..., SimulatedLaneHardware]
 
@@ -138,14 +144,14 @@ def test_disabled_devices_are_shown_and_do_not_fail(lane: Lane) -> None:
     ("fault", "name", "expected"),
     [
         ("scale-unplug", "scale", "{scale}: 8217: no answer within 500 ms"),
-        ("scale-adapter-pull", "scale", "{scale}: [Errno 2] No such file or directory"),
+        ("scale-adapter-pull", "scale", "{scale}: no such file or directory: " + UNPLUGGED),
         ("printer-paper-out", "printer", "{printer}: paper out (DLE EOT 1 = 0x1a"),
         ("printer-cover-open", "printer", "{printer}: cover open"),
         ("printer-unplug", "printer", "{printer}: not answering (DLE EOT 1: no answer)"),
         ("scanner-unplug", "scanner", "usb:0c2e:0b61: no input device matches; input devices:"),
         ("keypad-unplug", "keypad", "/dev/input/event4: no such device"),
         ("gpio-busy", "gpio", f"GPIO17 (kick): pin GPIO17 is already in use — {IN_USE}"),
-        ("broker-down", "broker", "[Errno 111] Connection refused"),
+        ("broker-down", "broker", ": connection refused: is mosquitto running on 127.0.0.1:"),
         ("db-corrupt", "lane db", "{db}: "),
         ("outbox-old", "outbox", "1 message waiting, oldest 2 h 0 min old (seq 1, "),
         ("disk-full", "disk", "50.0 MB free of 16.0 GB (0%): below 200.0 MB or 5%"),
@@ -202,7 +208,7 @@ def test_a_missing_printer_names_its_path(lane: Lane, tmp_path: Path) -> None:
     code, lines = doctor(hardware, config)
     assert code == 1
     assert line_of(lines, "printer") == (
-        f"✗ printer    {tmp_path / 'lane-printer'}: [Errno 2] No such file or directory"
+        f"✗ printer    {tmp_path / 'lane-printer'}: no such file or directory: {UNPLUGGED}"
     )
 
 
@@ -215,7 +221,7 @@ def test_a_udev_link_to_a_missing_adapter_says_where_it_points(tmp_path: Path) -
         ScaleConfig(port=str(link)), serial_factory=serial.Serial, holders=users_of
     )
     assert result.line() == (
-        f"✗ scale      {link}: [Errno 2] No such file or directory (link to /dev/ttyUSB9)"
+        f"✗ scale      {link} (link to /dev/ttyUSB9): no such file or directory: {UNPLUGGED}"
     )
 
 
@@ -385,7 +391,7 @@ def test_tls_to_a_plain_listener_fails_with_the_tls_reason(mosquitto: MosquittoB
     # The broker drops the handshake: seen as a reset or as TLS's unexpected end of file.
     assert (
         line.endswith(
-            "[Errno 104] Connection reset by peer during the TLS handshake: "
+            ": connection reset by peer during the TLS handshake: "
             "is this port the broker's TLS listener?"
         )
         or ": TLS: " in line
@@ -396,9 +402,39 @@ def test_a_missing_ca_file_is_named(mosquitto: MosquittoBroker, tmp_path: Path) 
     config = MqttConfig(url="mqtts://127.0.0.1:8883", ca_file=str(tmp_path / "ca.crt"))
     result = check_broker(config, client_id="lane-S001-01")
     assert result.line() == (
-        "✗ broker     mqtts://127.0.0.1:8883: mqtt.ca_file "
-        f"{tmp_path / 'ca.crt'}: [Errno 2] No such file or directory"
+        "✗ broker     mqtts://127.0.0.1:8883: mqtt.ca_file: "
+        f"{tmp_path / 'ca.crt'}: no such file or directory"
     )
+
+
+def test_a_broker_not_running_is_said_in_words(tmp_path: Path) -> None:
+    port = free_port()
+    result = check_broker(MqttConfig(url=f"mqtt://127.0.0.1:{port}"), client_id="lane-S1-1")
+    assert result.line() == (
+        f"✗ broker     mqtt://127.0.0.1:{port}: connection refused: "
+        f"is mosquitto running on 127.0.0.1:{port}?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+         "connection refused: is mosquitto running on store-server:1883?"),
+        (TimeoutError(errno.ETIMEDOUT, "Connection timed out"),
+         "connection timed out: nothing answers at store-server:1883 (address? firewall?)"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"),
+         "no route to host: is store-server on the lane's network? (ping store-server)"),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"),
+         "network is unreachable: is the lane's network up? (ip addr; cable?)"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+         "cannot find the host store-server (name or service not known): "
+         "check mqtt.url and the name service (DNS, /etc/hosts)"),
+        (OSError(errno.EPROTO, "Protocol error"), "protocol error"),
+    ],
+)  # fmt: skip
+def test_network_errors_are_words_with_advice(error: OSError, said: str) -> None:
+    assert broker_error_text(error, "store-server", 1883) == said
 
 
 # --- databases, outbox, disk, clock ------------------------------------------------------------
@@ -407,7 +443,7 @@ def test_a_missing_ca_file_is_named(mosquitto: MosquittoBroker, tmp_path: Path) 
 def test_a_missing_database_fails_with_its_path(tmp_path: Path) -> None:
     result = check_database("lane db", tmp_path / "lane.db")
     assert result.line() == (
-        f"✗ lane db    {tmp_path / 'lane.db'}: [Errno 2] No such file or directory"
+        f"✗ lane db    {tmp_path / 'lane.db'}: no such file or directory: {NOT_RUN_YET}"
     )
     assert not (tmp_path / "lane.db").exists()  # never created by the check
 
@@ -441,7 +477,9 @@ def test_the_disk_of_a_missing_data_dir(tmp_path: Path) -> None:
     import shutil
 
     result = check_disk(str(tmp_path / "nope"), disk_usage=shutil.disk_usage)
-    assert result.line() == f"✗ disk       {tmp_path / 'nope'}: [Errno 2] No such file or directory"
+    assert result.line() == (
+        f"✗ disk       {tmp_path / 'nope'}: no such file or directory: {NOT_RUN_YET}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -541,3 +579,21 @@ def test_test_print_without_paper_says_so(lane: Lane) -> None:
     with pytest.raises(DoctorError, match=r"receipt printer on .+: paper out"):
         print_test_receipt(hardware.config)
     assert hardware.printer.receipts == []
+
+
+# --- no GPIO library ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_pin_library")
+def test_without_a_gpio_library_the_doctor_says_what_to_install() -> None:
+    config = DrawerConfig()
+    gpio = check_gpio(config, pin_factory=None).line()
+    assert gpio == (
+        "✗ gpio       GPIO17 (kick): no GPIO pin library works here "
+        f"(tried lgpio, rpigpio, pigpio, native); {NO_PIN_LIBRARY_ADVICE}"
+    )
+    drawer = check_drawer(config, pin_factory=None).line()
+    assert drawer == (
+        "✗ drawer     GPIO17 (kick), GPIO27 (switch): no GPIO pin library works here "
+        f"(tried lgpio, rpigpio, pigpio, native); {NO_PIN_LIBRARY_ADVICE}"
+    )

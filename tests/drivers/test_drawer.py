@@ -8,9 +8,12 @@ the switch's edges, not on a clock) and is awaited through its ``KickConfirmatio
 
 from __future__ import annotations
 
+import logging
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
@@ -493,3 +496,63 @@ def test_context_manager_releases_the_pins(factory: MockFactory) -> None:
     assert drawer.closed
     DigitalOutputDevice(KICK, pin_factory=factory).close()
     DigitalInputDevice(SWITCH, pin_factory=factory).close()
+
+
+# ---- no GPIO library: one line that says what to do -------------------------------------
+
+
+ADVICE = (
+    "on a Raspberry Pi: sudo apt install python3-lgpio (or pip install lgpio in the "
+    "lane's venv); without a drawer: [drawer] enabled = false"
+)
+
+
+@pytest.mark.usefixtures("no_pin_library")
+def test_without_a_gpio_library_the_error_says_what_to_install() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DrawerError) as err:
+            GpioDrawer(DrawerConfig())
+    assert str(err.value) == (
+        "cannot claim GPIO17 for the drawer kick: no GPIO pin library works here "
+        f"(tried lgpio, rpigpio, pigpio, native); {ADVICE}"
+    )
+    # gpiozero's four PinFactoryFallback warnings are in that one line, not on stderr.
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.usefixtures("no_pin_library")
+def test_the_lane_starts_without_its_drawer_saying_so_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from firmware_app import config as config_mod
+    from firmware_app.bootstrap import LaneApp
+
+    lane_config = config_mod.parse(
+        {"lane": {"store": "S1", "lane": "1", "data_dir": str(tmp_path)}}, source="lane.toml"
+    )
+    caplog.set_level(logging.INFO)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = LaneApp(lane_config)
+    try:
+        assert app.drawer is None
+        assert app.drawer_fault.endswith(ADVICE)
+    finally:
+        app.close()
+    assert [str(w.message) for w in caught] == []
+    drawer_lines = [r for r in caplog.records if "drawer" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in drawer_lines] == [
+        (logging.ERROR, f"drawer unavailable: {app.drawer_fault}")
+    ]
+
+
+def test_other_warnings_while_claiming_a_pin_pass_on_once(factory: MockFactory) -> None:
+    def build() -> DigitalOutputDevice:
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return DigitalOutputDevice(KICK, pin_factory=factory)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawer_module.claim(KICK, "kick", build).close()
+    assert [str(w.message) for w in caught] == ["something else"]

@@ -3,13 +3,16 @@ settles, and how soon a reading reaches the lane."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from firmware_app.config import ScaleConfig
-from firmware_app.drivers.scale import SerialScale
+from firmware_app.drivers.scale import REOPEN_S, Reminder, SerialScale
 from firmware_app.lane.events import DeviceState, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
@@ -160,3 +163,102 @@ def test_polls_keep_their_period_while_answers_are_fast() -> None:
             wait_until(lambda: sim.answered >= 5)
         gaps = [b - a for a, b in zip(sim.answer_times, sim.answer_times[1:], strict=False)]
     assert min(gaps) > 0.08 and max(gaps) < 0.5  # one per poll_ms, not one per timeout
+
+
+# --- the log of a lasting fault: once, then reminders further and further apart ----------
+
+
+class ManualClock:
+    """Monotonic seconds that move only when the test (or its port opener) says."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StampedLog(logging.Handler):
+    """Keeps each record with the manual clock's time when it was logged."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(logging.DEBUG)
+        self.clock = clock
+        self.lines: list[tuple[float, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((self.clock.now, record.levelno, record.getMessage()))
+
+
+@pytest.fixture
+def scale_log() -> Iterator[Callable[[ManualClock], StampedLog]]:
+    logger = logging.getLogger("firmware_app.drivers.scale")
+    handlers: list[StampedLog] = []
+    level = logger.level
+
+    def attach(clock: ManualClock) -> StampedLog:
+        handler = StampedLog(clock)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        handlers.append(handler)
+        return handler
+
+    yield attach
+    for handler in handlers:
+        logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_a_missing_scale_is_logged_once_then_at_growing_intervals(
+    tmp_path: Path, scale_log: Callable[[ManualClock], StampedLog]
+) -> None:
+    clock = ManualClock()
+    start = clock.now
+
+    def open_port(**kw: object) -> serial.Serial:
+        clock.now += REOPEN_S  # each try comes REOPEN_S after the last, as on a lane
+        return serial.Serial(**kw)  # the real pyserial, on a port that is not there
+
+    log = scale_log(clock)
+    port = tmp_path / "lane-scale"
+    with SerialScale(
+        ScaleConfig(port=str(port)), serial_factory=open_port, clock=clock, reopen_s=0
+    ) as scale:
+        scale.start(Recorder())
+        wait_until(lambda: clock.now >= start + 2 * 3600, "two hours of tries")
+    lines = [(t - start - REOPEN_S, m) for t, level, m in log.lines if t <= start + 2 * 3600]
+    # Was: a warning on each try, every 2 s (3,600 in these two hours, 43,200 a day).
+    assert [t for t, _ in lines] == [0, 60, 180, 420, 900, 1860, 3780]
+    first = f"scale missing: cannot open {port}: no such file or directory"
+    assert lines[0][1] == first
+    assert lines[1][1] == f"{first} (still, after 1 min)"
+    assert lines[-1][1] == f"{first} (still, after 1 h 3 min)"
+
+
+def test_the_reminder_tells_each_change_at_once() -> None:
+    clock = ManualClock(0.0)
+    logger = logging.getLogger("test.reminder")
+    log = StampedLog(clock)
+    logger.addHandler(log)
+    logger.setLevel(logging.DEBUG)
+    try:
+        reminder = Reminder(logger, clock, first_s=60.0, max_s=3600.0)
+        for _ in range(30):  # 30 s of the same fault: said once
+            reminder.fault("scale missing: A")
+            clock.now += 1.0
+        reminder.fault("scale missing: B")  # another reason: said at once
+        clock.now += 5.0
+        reminder.clear("scale port open again")
+        reminder.clear("scale port open again")  # once is enough
+        reminder.fault("scale missing: B")  # gone again: said at once, the gaps start over
+        clock.now += 60.0
+        reminder.fault("scale missing: B")
+    finally:
+        logger.removeHandler(log)
+    assert [(t, level, m) for t, level, m in log.lines] == [
+        (0.0, logging.WARNING, "scale missing: A"),
+        (30.0, logging.WARNING, "scale missing: B"),
+        (35.0, logging.INFO, "scale port open again (after 5 s)"),
+        (35.0, logging.WARNING, "scale missing: B"),
+        (95.0, logging.WARNING, "scale missing: B (still, after 1 min)"),
+    ]

@@ -3,13 +3,14 @@ carrying the kernel's ``struct input_event`` records from hw_sim."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 from collections.abc import Iterator
 
 import pytest
 from evdev import ecodes as e
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_app.config import ScannerConfig
@@ -22,7 +23,7 @@ from firmware_app.drivers.hid import (
     decode_input_events,
     encode_input_event,
 )
-from firmware_app.drivers.scanner import Scanner, WedgeDecoder
+from firmware_app.drivers.scanner import MAX_ALT_DIGITS, Scanner, WedgeDecoder
 from firmware_app.lane.events import DeviceState, Event, Scanned
 from hw_sim.hid import SimulatedHidDevice
 
@@ -236,6 +237,76 @@ def test_decoder_survives_anything_a_device_sends(stream: list, layout: str) -> 
     for type_, code, value, dt in stream:
         t += dt
         out = decoder.feed(type_, code, value, t)
+        assert out is None or 0 < len(out) <= 16
+
+
+def test_an_endless_alt_code_drops_the_scan_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 4,300 digits and more were once turned into one int: Python refuses such a string.
+    caplog.set_level(logging.WARNING, logger="firmware_app.drivers.scanner")
+    endless = [(ALT, 1), *keys(*["KP9"] * 4400), (ALT, 0)]
+    assert decode(keys("A"), endless, keys("B"), ENTER, keys("1"), ENTER) == ["1"]
+    (warning,) = [r for r in caplog.records if "Alt code" in r.getMessage()]
+    assert warning.getMessage() == (
+        f"over-long Alt code (more than {MAX_ALT_DIGITS} digits): scan dropped"
+    )
+
+
+def test_alt_codes_with_leading_zeros_up_to_the_bound_still_type() -> None:
+    code = ["KP0"] * (MAX_ALT_DIGITS - 2) + ["KP2", "KP9"]
+    assert decode([(ALT, 1)], keys(*code), [(ALT, 0)], keys("1"), ENTER) == ["\x1d1"]
+
+
+KEYPAD = [getattr(e, f"KEY_KP{d}") for d in range(10)]
+
+
+@st.composite
+def key_streams(draw: st.DrawFn) -> list[tuple[int, int, int]]:
+    """Key events as a device may send them: scanner-like taps, Alt codes of any length
+    (a few thousand keypad digits too), and arbitrary raw events, mixed."""
+    stream: list[tuple[int, int, int]] = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["alt", "tap", "raw", "enter"]))
+        if kind == "alt":
+            n = draw(st.sampled_from([0, 1, 3, 4, MAX_ALT_DIGITS, MAX_ALT_DIGITS + 1, 4301, 4400]))
+            # A short pattern repeated: hypothesis cannot draw thousands of items one by one.
+            pattern = draw(st.lists(st.sampled_from(KEYPAD), min_size=1, max_size=4))
+            digits = (pattern * n)[:n]
+            run = [(ALT, 1), *[(c, v) for c in digits for v in (1, 0)]]
+            if draw(st.booleans()):
+                run.append((ALT, 0))  # or the Alt key-up is lost
+            stream += [(e.EV_KEY, c, v) for c, v in run]
+        elif kind == "tap":
+            code = draw(st.sampled_from([e.KEY_A, e.KEY_1, e.KEY_GRAVE, e.KEY_RIGHTBRACE]))
+            mods = draw(st.lists(st.sampled_from([SHIFT, CTRL, ALTGR, ALT]), max_size=2))
+            stream += [(e.EV_KEY, c, v) for c, v in tap(code, *mods)]
+        elif kind == "enter":
+            stream += [(e.EV_KEY, c, v) for c, v in ENTER]
+        else:
+            stream += draw(
+                st.lists(
+                    st.tuples(
+                        st.sampled_from([e.EV_KEY, e.EV_SYN, e.EV_MSC, 0x1F]),
+                        st.integers(0, 0x2FF),
+                        st.integers(-(2**31), 2**31 - 1),
+                    ),
+                    max_size=20,
+                )
+            )
+    return stream
+
+
+@settings(max_examples=60, deadline=None)
+@given(key_streams(), st.sampled_from(["us", "de", "fr"]), st.sampled_from([0.0, 0.003, 0.2]))
+def test_the_decoder_raises_nothing_whatever_the_keys(
+    stream: list[tuple[int, int, int]], layout: str, step: float
+) -> None:
+    decoder = WedgeDecoder(layout, timeout_ms=80, max_length=16, gs_substitute="|")
+    t = T0
+    for type_, code, value in stream:
+        t += step
+        out = decoder.feed(type_, code, value, t)  # any exception fails the test
         assert out is None or 0 < len(out) <= 16
 
 

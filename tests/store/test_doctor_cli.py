@@ -62,14 +62,17 @@ def test_doctor_prints_one_line_per_check_and_fails_with_1(
     ]  # fmt: skip
     assert lines[0] == f"✓ config     {config} (store S1, lane 1)"
     assert f"✗ scanner    {tmp_path / 'lane-scanner'}: No such file or directory" in lines
-    assert f"✗ scale      {tmp_path / 'lane-scale'}: [Errno 2] No such file or directory" in lines
-    assert f"✗ printer    {tmp_path / 'lane-printer'}: [Errno 2] No such file or directory" in lines
+    unplugged = "no such file or directory: unplugged, or no udev link of that name?"
+    assert f"✗ scale      {tmp_path / 'lane-scale'}: {unplugged} (scripts/lane-ids)" in lines
+    assert f"✗ printer    {tmp_path / 'lane-printer'}: {unplugged} (scripts/lane-ids)" in lines
     assert "– drawer     drawer disabled in config" in lines
-    assert any(line.startswith("✗ broker     mqtt://127.0.0.1:") for line in lines)
+    (broker,) = [line for line in lines if line.startswith("✗ broker     mqtt://127.0.0.1:")]
+    port = broker.split("mqtt://127.0.0.1:")[1].split(":")[0]
+    assert broker.endswith(f"{port}: connection refused: is mosquitto running on 127.0.0.1:{port}?")
     assert (
-        f"✗ lane db    {tmp_path / 'data' / 'lane.db'}: [Errno 2] No such file or directory"
-        in lines
-    )
+        f"✗ lane db    {tmp_path / 'data' / 'lane.db'}: no such file or directory: "
+        "has the lane run here yet? (it makes lane.data_dir and its databases)"
+    ) in lines
     assert not (tmp_path / "data").exists()  # the doctor creates nothing
 
 
@@ -118,5 +121,5 @@ def test_test_print_without_a_printer_names_the_port(
     assert main(["test-print", "--config", str(config)]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"firmware-lane: receipt printer {tmp_path / 'lane-printer'}: "
-        "[Errno 2] No such file or directory"
+        "no such file or directory: unplugged, or no udev link of that name? (scripts/lane-ids)"
     )
