@@ -704,7 +704,3 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("store server listening on %s", args.broker)
         stop.wait()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
