@@ -36,20 +36,17 @@ import logging
 import queue
 import signal
 import sqlite3
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, Inexact, localcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -64,13 +61,13 @@ from firmware_app.sync.contract import (
     parse_uplink_topic,
     validate,
 )
-from firmware_app.sync.mqtt_client import no_delay
+from hw_sim.store_server.errors import ConflictError, StoreServerError
+from hw_sim.store_server.link import START_TIMEOUT_S, BrokerLogin, broker_address, new_client
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID = "store-server-sim"
 SESSION_EXPIRY_S = 7 * 24 * 3600
-START_TIMEOUT_S = 10.0
 BATCH = 1000  # messages stored in one transaction at most
 
 MessageHook = Callable[[str, dict[str, Any]], None]
@@ -93,14 +90,6 @@ CREATE TABLE IF NOT EXISTS stock (
 """
 
 
-class StoreServerError(RuntimeError):
-    """The simulated store server could not start."""
-
-
-class ConflictError(StoreServerError):
-    """A lane sent a seq again with different content."""
-
-
 def _local_now() -> datetime:
     return datetime.now().astimezone()
 
@@ -109,38 +98,6 @@ def _plain(value: Decimal) -> str:
     """A Decimal as the contract writes quantities: no exponent, no trailing zeros."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
-
-
-def _broker_address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise StoreServerError(f"--broker: expected mqtt://HOST:PORT or mqtts://…, got {url!r}")
-    return parts.hostname, parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-
-@dataclass(frozen=True)
-class BrokerLogin:
-    """How to log in to a broker that asks: a store's broker (docs/mosquitto) does.
-
-    ``ca_file`` is the CA of an ``mqtts://`` broker (empty: the system's CAs).
-    """
-
-    username: str = ""
-    password: str = field(default="", repr=False)
-    ca_file: str = ""
-
-
-def _new_client(url: str, login: BrokerLogin, client_id: str = "") -> mqtt.Client:
-    """A paho MQTT 5 client set up for ``url`` (TLS for mqtts) and ``login``."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.on_socket_open = no_delay
-    if urlsplit(url).scheme == "mqtts":
-        client.tls_set_context(ssl.create_default_context(cafile=login.ca_file or None))
-    if login.username:
-        client.username_pw_set(login.username, login.password or None)
-    return client
 
 
 @dataclass
@@ -362,7 +319,7 @@ class StoreServer:
         drop_acks: int = 0,
         login: BrokerLogin | None = None,
     ) -> None:
-        self.host, self.port = _broker_address(broker_url)
+        self.host, self.port = broker_address(broker_url)
         self.url = broker_url
         self.login = login or BrokerLogin()
         self.root = root
@@ -386,7 +343,7 @@ class StoreServer:
     def start(self) -> StoreServer:
         """Open the database, connect, subscribe; ``StoreServerError`` after 10 s without."""
         self._ledger = StoreLedger(self._db_path)
-        client = _new_client(self.url, self.login, self.client_id)
+        client = new_client(self.url, self.login, self.client_id)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -572,8 +529,8 @@ def publish_catalog(
     if not ID_PATTERN.fullmatch(store):
         raise StoreServerError(f"--store: {store!r} does not match [A-Za-z0-9_-]{{1,32}}")
     topic = f"{root}/{store}/catalog"
-    host, port = _broker_address(broker_url)
-    client = _new_client(broker_url, login or BrokerLogin())
+    host, port = broker_address(broker_url)
+    client = new_client(broker_url, login or BrokerLogin())
     try:
         client.connect(host, port, 30)
     except OSError as e:
