@@ -49,7 +49,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from firmware_app.sync.contract import (
-    ID_PATTERN,
     ContractError,
     Topics,
     UplinkTopic,
@@ -59,6 +58,7 @@ from firmware_app.sync.contract import (
     parse_uplink_topic,
     validate,
 )
+from hw_sim.store_server.catalog import PART_ITEMS, publish_catalog
 from hw_sim.store_server.errors import StoreServerError
 from hw_sim.store_server.ledger import Incoming, StoreLedger
 from hw_sim.store_server.link import START_TIMEOUT_S, BrokerLogin, broker_address, new_client
@@ -283,70 +283,6 @@ def _check_matches(where: UplinkTopic, message: dict[str, Any]) -> None:
 
 
 # --- command line ------------------------------------------------------------------------
-
-
-PART_ITEMS = 20_000  # about 4 MB of JSON per message
-
-
-def publish_catalog(
-    broker_url: str,
-    path: Path,
-    *,
-    store: str,
-    root: str = "pos",
-    login: BrokerLogin | None = None,
-    part_items: int = PART_ITEMS,
-) -> str:
-    """Publish a ``store.catalog/1`` file to ``{root}/{store}/catalog``, in parts of at
-    most ``part_items`` items when it is bigger; returns the topic."""
-    message = decode(path.read_bytes())
-    validate(message)
-    if message["schema"] != "store.catalog/1":
-        raise ContractError(f"schema: expected 'store.catalog/1', got {message['schema']!r}")
-    parts = split_catalog(message, part_items)
-    if not ID_PATTERN.fullmatch(store):
-        raise StoreServerError(f"--store: {store!r} does not match [A-Za-z0-9_-]{{1,32}}")
-    topic = f"{root}/{store}/catalog"
-    host, port = broker_address(broker_url)
-    client = new_client(broker_url, login or BrokerLogin())
-    try:
-        client.connect(host, port, 30)
-    except OSError as e:
-        raise StoreServerError(f"no broker at {host}:{port}: {e}") from e
-    client.loop_start()
-    try:
-        for part in parts:
-            info = client.publish(topic, encode(part), qos=1)
-            info.wait_for_publish(START_TIMEOUT_S)
-            if not info.is_published():
-                raise StoreServerError(
-                    f"the broker did not take the catalog within {START_TIMEOUT_S} s"
-                )
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return topic
-
-
-def split_catalog(message: dict[str, Any], part_items: int = PART_ITEMS) -> list[dict[str, Any]]:
-    """``message`` as parts of at most ``part_items`` items (docs/mqtt.md, "Parts"):
-    the same version and base version on each, ``removed`` and promotions with part 1.
-    A message that fits, or already is a part, goes as it is."""
-    items = message["items"]
-    if len(items) <= part_items or "parts" in message:
-        return [message]
-    chunks = [items[i : i + part_items] for i in range(0, len(items), part_items)]
-    return [
-        {
-            **message,
-            "part": n,
-            "parts": len(chunks),
-            "items": chunk,
-            "removed": message.get("removed", []) if n == 1 else [],
-            "promotions": message.get("promotions", []) if n == 1 else [],
-        }
-        for n, chunk in enumerate(chunks, start=1)
-    ]
 
 
 def _print_line(topic: str, message: dict[str, Any]) -> None:
