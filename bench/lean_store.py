@@ -7,7 +7,9 @@ pragmas (WAL, ``synchronous=FULL``):
 - scan: ``Lane.step(Scanned)`` (core, open-sale line saved, committed) against a
   bare ``sqlite3`` transaction inserting one row of the same width;
 - sale commit: ``Lane.step(CASH)`` finishing a 20-line sale against one bare
-  transaction writing as many rows as the lane's commit changed;
+  transaction writing the rows that commit wrote (the same tables, indexes and
+  bytes: the journal entry, header, lines, tender, outbox rows and mark, the open
+  sale deleted);
 - catalog import: ``firmware-lane catalog import`` of a 100,000-item file
   against ``json.loads`` and ``executemany`` into the same tables.
 
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench.scan_to_disk import NullDisplay, ean13
 from bench.table import print_table, ratio_row
@@ -97,18 +100,78 @@ def bare_scans(path: Path, n: int) -> list[float]:
     return timings
 
 
-def bare_sale_commits(path: Path, n: int, rows: int) -> list[float]:
-    """One transaction writing ``rows`` rows (inserts of sale-sized rows), per sale."""
+def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the last sale the lane committed, table by table: the bare ceiling
+    writes exactly these (with fresh keys), so it pays for the same bytes and indexes."""
+    conn = sqlite3.connect(lane_db)
+    try:
+        (sale_id,) = conn.execute(
+            'SELECT sale_id FROM "transaction" ORDER BY receipt_no DESC LIMIT 1'
+        ).fetchone()
+        rows = {
+            table: conn.execute(f'SELECT * FROM "{table}" WHERE sale_id = ?', (sale_id,)).fetchall()
+            for table in ("transaction", "transactionline", "transactiontender", "journalentry")
+        }
+        rows["outboxmessage"] = conn.execute(
+            "SELECT * FROM outboxmessage ORDER BY seq DESC LIMIT 2"
+        ).fetchall()
+        rows["openline"] = [(sale_id, *r[1:]) for r in rows["transactionline"]]
+    finally:
+        conn.close()
+    return rows
+
+
+def bare_sale_commits(
+    path: Path, n: int, template: dict[str, list[tuple[Any, ...]]]
+) -> list[float]:
+    """Per sale, one transaction writing the rows the lane's commit writes, into the same
+    tables (the lane's schema, indexes and all): journal entry, header, lines, tender,
+    two outbox rows, the outbox mark; the open sale's lines and header deleted."""
+    open_database(path).close()  # the lane's schema
     conn = bare_connection(path)
-    conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY, sale_id TEXT, body TEXT)")
-    body = "x" * 200
+    txn, lines = template["transaction"][0], template["transactionline"]
+    tender, entry = template["transactiontender"][0], template["journalentry"][0]
+    outbox = template["outboxmessage"]
     timings = []
     for i in range(n):
+        sale_id = f"bare-{i}"
+        conn.execute("BEGIN IMMEDIATE")  # the open sale, as the scans left it (not timed)
+        conn.execute(
+            "INSERT INTO opensale (id, opened_at, cashier, member, rounding, tenders) "
+            "VALUES (?, ?, '1001', NULL, 0, '[]')",
+            (sale_id, txn[3]),
+        )
+        marks = ",".join("?" * len(lines[0]))
+        conn.executemany(
+            f"INSERT INTO openline VALUES ({marks})", [(sale_id, *r[1:]) for r in lines]
+        )
+        conn.execute("COMMIT")
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT INTO r (sale_id, body) VALUES (?, ?)", ((f"s{i}", body) for _ in range(rows))
+        conn.execute(
+            "INSERT INTO journalentry (sale_id, prev_hash, hash, record) VALUES (?, ?, ?, ?)",
+            (sale_id, entry[2], f"{i:064d}", entry[4]),
         )
+        conn.execute(
+            f'INSERT INTO "transaction" VALUES ({",".join("?" * len(txn))})',
+            (sale_id, i + 1, *txn[2:]),
+        )
+        conn.executemany(
+            f"INSERT INTO transactionline VALUES ({marks})", [(sale_id, *r[1:]) for r in lines]
+        )
+        conn.execute(
+            f"INSERT INTO transactiontender VALUES ({','.join('?' * len(tender))})",
+            (sale_id, *tender[1:]),
+        )
+        conn.executemany(
+            "INSERT INTO outboxmessage VALUES (?, ?, ?, ?, ?)",
+            [(2 * i + k, *row[1:]) for k, row in enumerate(outbox, 1)],
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('outbox.next_seq', ?)", (2 * i + 3,)
+        )
+        conn.execute("DELETE FROM openline WHERE sale_id = ?", (sale_id,))
+        conn.execute("DELETE FROM opensale WHERE id = ?", (sale_id,))
         conn.execute("COMMIT")
         timings.append(time.perf_counter() - started)
     conn.close()
@@ -213,8 +276,9 @@ def main() -> None:
         catalog = StoreCatalog(open_catalog(tmp / "imp" / "catalog.db"))
         assert catalog.count() == args.items, "the import did not take"
         scans, commits, rows = lane_paths(tmp, catalog, args.items, args.sales)
+        template = sale_template(tmp / "lane.db")
         bare_scan = bare_scans(tmp / "bare-scan.db", len(scans))
-        bare_commit = bare_sale_commits(tmp / "bare-sale.db", len(commits), rows)
+        bare_commit = bare_sale_commits(tmp / "bare-sale.db", len(commits), template)
 
     scan_p50, scan_mean = ms(scans)
     bare_scan_p50, bare_scan_mean = ms(bare_scan)

@@ -79,7 +79,12 @@ def canonical(obj: Any) -> str:
 
 def chain_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     """The journal link: SHA-256 over the previous hash and the canonical record."""
-    return hashlib.sha256((prev_hash + canonical(record)).encode("utf-8")).hexdigest()
+    return link_hash(prev_hash, canonical(record))
+
+
+def link_hash(prev_hash: str, record_text: str) -> str:
+    """``chain_hash`` of a record already in canonical JSON."""
+    return hashlib.sha256((prev_hash + record_text).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

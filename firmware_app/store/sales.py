@@ -44,10 +44,10 @@ from firmware_app.store.db import iso, models_of
 from firmware_app.store.journal import (
     GENESIS_HASH,
     canonical,
-    chain_hash,
     checkpoint_value,
     key_path,
     lane_key,
+    link_hash,
 )
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.ports import UplinkMessages
@@ -194,11 +194,12 @@ class SalesStore:
         body = self.messages.sale_body(record)
         last = conn.execute(f"SELECT hash FROM {t['JournalEntry']} ORDER BY no DESC LIMIT 1")
         prev_hash = next(iter(last), (GENESIS_HASH,))[0]
-        journal_hash = chain_hash(prev_hash, body)
+        record_text = canonical(body)
+        journal_hash = link_hash(prev_hash, record_text)
         conn.execute(
             f"INSERT INTO {t['JournalEntry']} (sale_id, prev_hash, hash, record) "
             "VALUES (?, ?, ?, ?)",
-            (record.sale_id, prev_hash, journal_hash, canonical(body)),
+            (record.sale_id, prev_hash, journal_hash, record_text),
         )
         conn.execute(
             f"INSERT INTO {t['Transaction']} (sale_id, receipt_no, kind, opened_at, closed_at, "
