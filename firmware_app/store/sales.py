@@ -57,8 +57,8 @@ log = logging.getLogger(__name__)
 
 SESSION = "lane.session"
 JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash", "seal"} of the last pruned entry
-# Set by a restore: receipt numbers below it went out with sales this database lost
-# (the store server holds them), so they are never given again.
+# Set by a restore and by pruning: receipt numbers below it went out with sales this
+# database no longer holds (the store server does), so they are never given again.
 NEXT_RECEIPT = "receipt.next_no"
 LINE_COLUMNS = (
     "no, sku, code, name, unit, qty, unit_price, amount, tax_rate, discount, voided, weight_text"
@@ -266,6 +266,9 @@ class SalesStore:
             if not entries:
                 return 0
             last = entries[-1]
+            # The receipt numbers of what goes stay taken: the store server holds them.
+            next_no = self.next_receipt_no()
+            m.Meta.insert(key=NEXT_RECEIPT, value=str(next_no)).on_conflict_replace().execute()
             checkpoint = checkpoint_value(last.no, last.hash, self._journal_key())
             m.Meta.insert(key=JOURNAL_CHECKPOINT, value=checkpoint).on_conflict_replace().execute()
             ids = [e.sale_id for e in entries]

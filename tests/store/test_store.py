@@ -301,3 +301,21 @@ def test_old_acknowledged_sales_are_pruned_with_a_journal_checkpoint(db) -> None
     )
     assert checkpoint["no"] == 2 and journal[0] == (3, checkpoint["hash"])
     assert db.execute_sql("select count(*) from transactionline").fetchone()[0] == 2
+
+
+def test_receipt_numbers_go_on_after_every_finished_sale_is_pruned(db) -> None:
+    """A lane idle for longer than keep_days loses all its finished sales to pruning:
+    its receipt numbers must not start again at 1 (the store server holds them)."""
+    from datetime import timedelta
+
+    store = sales_store(db)
+    till = Till().do("signon")
+    for _ in range(3):
+        till.do("scan 6954767410388", "key 1 0 CASH", "wait 60")
+    for commit in (e for e in till.all_effects if isinstance(e, CommitSale)):
+        store.apply([commit])
+    Outbox(db).ack_upto(6, T0)
+    assert store.next_receipt_no() == 4
+    assert store.prune(T0 + timedelta(days=30)) == 3
+    assert db.execute_sql("select count(*) from 'transaction'").fetchone()[0] == 0
+    assert store.next_receipt_no() == 4
