@@ -26,6 +26,10 @@ MAX_PARTS = 1000
 MAX_SKU = 64  # characters
 MAX_DEPTH = 16  # levels of arrays and objects in a promotion (a real one has about 4)
 SHOWN = 40  # characters of a bad value quoted in an error
+# A price this lane sells at, in minor units (99,999,999.99 yuan): times a quantity and
+# summed over a basket it stays far inside SQLite's integers, which the contract's
+# MAX_INT alone would not.
+MAX_PRICE = 10**10 - 1
 MAX_INT = 2**53 - 1  # the contract's largest integer (the schemas' maximum, sync.contract)
 
 
@@ -188,7 +192,7 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]
     if unit_text not in [u.value for u in Unit]:
         raise CatalogError(f"{where}.unit: expected 'each' or 'kg', got {_show(unit_text)}")
     unit = Unit(unit_text)
-    price = _int(raw, "price", f"{where}.price", lo=0)
+    price = _int(raw, "price", f"{where}.price", lo=0, hi=MAX_PRICE)
     plu = raw.get("plu")
     if plu is not None:
         plu = _int(raw, "plu", f"{where}.plu", lo=0, hi=99_999_999)

@@ -110,6 +110,7 @@ def test_code_clash_rolls_back_the_whole_change(catalog_db) -> None:
         (doc(2, 2, []), "base_version"),
         (doc(1, None, [item("A", price=-5)]), "items[0] (sku A).price"),
         (doc(1, None, [item("A", price=1.5)]), "items[0] (sku A).price"),
+        (doc(1, None, [item("A", price=10**10)]), "items[0] (sku A).price"),
         (doc(1, None, [item("A", unit="box")]), "items[0] (sku A).unit"),
         (doc(1, None, [item("A", tax_rate=13)]), "items[0] (sku A).tax_rate"),
         (doc(1, None, [item("A", tax_rate="130")]), "items[0] (sku A).tax_rate"),
