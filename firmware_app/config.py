@@ -77,7 +77,8 @@ KEY_NAMES = frozenset(
     [str(d) for d in range(10)]
     + ["00", "DOT", "CLEAR", "ENTER", "SIGNON", "SIGNOFF", "QTY", "PLU", "VOID", "CANCEL"]
     + ["SUBTOTAL", "CASH", "CARD", "MOBILE", "MEMBER", "NOSALE", "ZERO", "TARE"]
-    + ["RETURN", "REPRINT", "SUSPEND", "RESUME"]
+    + ["RETURN", "REPRINT", "SUSPEND", "RESUME", "PRICE", "DISC", "PAIDIN", "PAIDOUT"]
+    + ["XREPORT", "ZREPORT", "TRAINING", "YES", "NO"]
 )
 
 DEFAULT_LABELS = (
@@ -200,6 +201,7 @@ class PaymentConfig:
 
     terminal: str = "simulated"
     decline: bool = False
+    timeout_s: int = 120  # no answer from the terminal this long: the charge counts as not paid
 
 
 @dataclass(frozen=True)
@@ -446,11 +448,13 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
 
     scale = _scale(root.table("scale"))
     drawer = _drawer(root.table("drawer"))
+    payment = _payment(root.table("payment"))
     rules = replace(
         _sale_rules(root.table("sale"), root.table("labels")),
         min_weight_g=scale.min_weight_g,
         drawer_alert_s=drawer.open_alert_s,
         block_sale_while_open=drawer.block_sale_while_open,
+        payment_timeout_s=payment.timeout_s,
     )
     config = Config(
         path=source,
@@ -467,7 +471,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         printer=_printer(root.table("printer")),
         drawer=drawer,
         mqtt=_mqtt(root.table("mqtt")),
-        payment=_payment(root.table("payment")),
+        payment=payment,
         display=_display(root.table("display")),
         receipt=_receipt(root.table("receipt")),
         backup=_backup(root.table("backup")),
@@ -698,6 +702,7 @@ def _payment(t: _Table) -> PaymentConfig:
     c = PaymentConfig(
         terminal=t.choice("terminal", d.terminal, ("simulated",)),
         decline=t.flag("decline", d.decline),
+        timeout_s=t.integer("timeout_s", d.timeout_s, 10, 3600),
     )
     t.check_unknown()
     return c

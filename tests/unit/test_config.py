@@ -398,3 +398,17 @@ def test_a_display_that_will_not_open_at_start_is_a_config_error(tmp_path: Path)
     assert str(err.value) == (
         "lane.toml: display.device: /dev/tty-lane-typo: no such file or directory"
     )
+
+
+def test_the_payment_timeout_reaches_the_lane_rules() -> None:
+    config_ = config.parse({"lane": {"store": "S1", "lane": "01"}, "payment": {"timeout_s": 45}})
+    assert config_.payment.timeout_s == 45 and config_.rules.payment_timeout_s == 45
+    with pytest.raises(config.ConfigError, match=r"payment.timeout_s"):
+        config.parse({"lane": {"store": "S1", "lane": "01"}, "payment": {"timeout_s": 1}})
+
+
+@pytest.mark.parametrize("name", ["YES", "NO", "PRICE", "DISC", "TRAINING"])
+def test_every_key_name_of_the_keypad_spec_can_be_mapped(name: str) -> None:
+    keypad = {"map": {"KEY_F1": name}}
+    parsed = config.parse({"lane": {"store": "S1", "lane": "01"}, "keypad": keypad})
+    assert parsed.keypad.keymap["KEY_F1"] == name
