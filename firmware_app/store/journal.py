@@ -66,7 +66,8 @@ from firmware_app.store import models
 
 GENESIS_HASH = "0" * 64  # the prev_hash of the first entry
 CHECKPOINT_KEY = "journal.checkpoint"  # as written by SalesStore.prune
-RESTORE_KEY = "restore.last"  # as written by backup.restore
+RESTORE_KEY = "restore.last"  # as written by store.restore
+CARRIED_KEY = "restore.carried"  # [[first, last], …]: seqs each restore carried over
 KEY_FILE = "journal.key"  # beside the lane database
 SALE_SCHEMA = "lane.sale/1"
 ENVELOPE = ("schema", "at", "seq", "journal_hash")  # a sale message = envelope + record
@@ -590,16 +591,39 @@ def _sale_message(seq: int, payload: bytes, acked: bool, before: SaleMessage | N
     )
 
 
-def _carried_by_restore(conn: sqlite3.Connection) -> range:
-    """Seqs a restore carried over from the database it replaced (see ``backup.restore``)."""
-    row = conn.execute(
-        f"SELECT value FROM {_table(models.Meta)} WHERE key = ?", (RESTORE_KEY,)
-    ).fetchone()
+def _carried_by_restore(conn: sqlite3.Connection) -> Carried:
+    """Seqs restores carried over from the databases they replaced (see
+    ``store.restore``): every restore's range is kept, since a backup taken after one
+    restore still holds the messages it carried."""
+    meta = _table(models.Meta)
+    rows = dict(
+        conn.execute(
+            f"SELECT key, value FROM {meta} WHERE key IN (?, ?)", (CARRIED_KEY, RESTORE_KEY)
+        )
+    )
+    ranges: list[range] = []
     try:
-        data = json.loads(row[0]) if row else {}
-        return range(int(data["backup_next_seq"]), int(data["next_seq"]) - 1)
-    except (ValueError, KeyError, TypeError):
-        return range(0)
+        for first, last in json.loads(rows.get(CARRIED_KEY, "[]")):
+            ranges.append(range(int(first), int(last) + 1))
+    except (ValueError, TypeError):
+        pass
+    if not ranges and RESTORE_KEY in rows:  # a restore before the ranges were kept
+        try:
+            data = json.loads(rows[RESTORE_KEY])
+            ranges.append(range(int(data["backup_next_seq"]), int(data["next_seq"]) - 1))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return Carried(tuple(ranges))
+
+
+@dataclass(frozen=True)
+class Carried:
+    """Seq ranges of messages carried over by restores."""
+
+    ranges: tuple[range, ...]
+
+    def __contains__(self, seq: object) -> bool:
+        return any(seq in r for r in self.ranges)
 
 
 def read_entries(conn: sqlite3.Connection, *, with_sales: bool = True) -> Iterator[Entry]:

@@ -496,7 +496,9 @@ def _finish_staging(
         event_seq = outbox.append(
             messages.topic("events"), lambda seq: messages.event(event, seq=seq), now
         )
+        carried = _carried_ranges(conn, plan, event_seq)
         for key, value in (
+            (journal.CARRIED_KEY, json.dumps(carried)),
             (NEXT_RECEIPT, str(receipts.next_no)),
             (RESTORE_KEY, json.dumps({**details, "at": at, "next_seq": event_seq + 1})),
         ):
@@ -536,3 +538,24 @@ def _restore_catalog(config: Config, source: Path, stamp: str) -> str:
         with suppress(OSError):
             staging.unlink()
     return f"restored from {backup_catalog.name}"
+
+
+def _carried_ranges(conn: sqlite3.Connection, plan: SeqPlan, event_seq: int) -> list[list[int]]:
+    """The seq ranges carried over by every restore this database has been through: the
+    backup's own (it may have been taken after an earlier restore) and this one's."""
+    carried: list[list[int]] = []
+    rows = dict(
+        conn.execute(
+            f"SELECT key, value FROM {META} WHERE key IN (?, ?)",
+            (journal.CARRIED_KEY, RESTORE_KEY),
+        )
+    )
+    with suppress(ValueError, TypeError, KeyError):
+        if journal.CARRIED_KEY in rows:
+            carried = [[int(a), int(b)] for a, b in json.loads(rows[journal.CARRIED_KEY])]
+        elif RESTORE_KEY in rows:
+            earlier = json.loads(rows[RESTORE_KEY])
+            carried = [[int(earlier["backup_next_seq"]), int(earlier["next_seq"]) - 2]]
+    if event_seq > plan.backup_next_seq:
+        carried.append([plan.backup_next_seq, event_seq - 1])
+    return carried

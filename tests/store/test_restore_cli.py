@@ -315,3 +315,32 @@ def test_backup_without_a_dir_says_backups_are_off(
     )
     assert main(["backup", "--config", str(path)]) == 1
     assert "backup.dir is not set: backups are off" in capsys.readouterr().err
+
+
+def test_messages_carried_by_two_restores_never_break_the_journal(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A restore carries the replaced database's unacknowledged sale messages, whose
+    sales it no longer has; a backup taken after it, restored again, still has them."""
+    first_backup = lane.take_backup()  # sales 1..3
+    lane.desk.sell(2)  # 4, 5: their messages are carried by the first restore
+    assert lane.run("restore", str(first_backup)) == 0
+    Cashdesk(lane.config).sell(1)
+    second_backup = lane.take_backup()  # holds the carried messages of the first restore
+    Cashdesk(lane.config).sell(1)
+    assert lane.run("restore", str(second_backup)) == 0
+    assert "restored" in capsys.readouterr().out
+    report = journal.verify_file(lane.config.database)
+    assert report.ok, report
+    assert lane.run("journal", "verify") == 0
+
+
+def test_two_restores_within_a_second_keep_both_replaced_databases(
+    lane: Lane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backup_file = lane.take_backup()
+    assert lane.run("restore", str(backup_file)) == 0
+    for _ in range(2):
+        restore(lane.config, backup_file, messages=LaneUplink.of(lane.config), now=NOW)
+    kept = sorted(p.name for p in Path(lane.config.data_dir).glob("lane.db.before-restore-*"))
+    assert len([name for name in kept if not name.endswith(("-wal", "-shm"))]) >= 2
