@@ -26,8 +26,8 @@ from firmware_app.doctor import (
     run_checks,
     run_doctor,
 )
-from firmware_app.doctor_devices import check_drawer, check_gpio, check_input, check_scale, users_of
-from firmware_app.doctor_services import (
+from firmware_app.doctor.devices import check_drawer, check_gpio, check_input, check_scale, users_of
+from firmware_app.doctor.services import (
     broker_error_text,
     check_broker,
     check_clock,

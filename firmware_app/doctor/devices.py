@@ -28,7 +28,7 @@ from firmware_app.config import (
     ScaleConfig,
     ScannerConfig,
 )
-from firmware_app.doctor_result import (
+from firmware_app.doctor.result import (
     DEVICE_ADVICE,
     CheckResult,
     errno_words,

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.config import Config, MqttConfig
-from firmware_app.doctor_result import (
+from firmware_app.doctor.result import (
     FILE_ADVICE,
     CheckResult,
     errno_text,

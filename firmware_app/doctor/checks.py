@@ -6,7 +6,7 @@
     ✗ printer    /dev/lane-printer: no such file or directory: unplugged, or no udev link …
     – drawer     drawer disabled in config
 
-The checks (``doctor_devices``, ``doctor_services``): scanner and keypad found as
+The checks (``devices``, ``services``): scanner and keypad found as
 the lane finds them; one scale reading; the printer's DLE EOT status; the GPIO pins
 free and the drawer switch; the broker reached with the lane's URL, credentials and
 TLS; ``PRAGMA integrity_check`` on both databases; the outbox's depth and oldest
@@ -34,7 +34,7 @@ import serial
 
 from firmware_app.clock import ntp_synchronized
 from firmware_app.config import Config
-from firmware_app.doctor_result import DEVICE_ADVICE, CheckResult, path_problem
+from firmware_app.doctor.result import DEVICE_ADVICE, CheckResult, path_problem
 from firmware_app.drivers.discovery import NodeLister, evdev_nodes
 from firmware_app.drivers.hid import EvdevKeySource, SourceFactory
 from firmware_app.errors import LaneError
@@ -67,7 +67,7 @@ def _serial_transport(config: Any) -> Any:
 
 
 def _users_of(path: str) -> Sequence[str]:
-    from firmware_app.doctor_devices import users_of
+    from firmware_app.doctor.devices import users_of
 
     return users_of(path)
 
@@ -122,8 +122,8 @@ def lane_now(config: Config) -> Callable[[], datetime]:
 
 def doctor_checks(config: Config, access: DeviceAccess | None = None) -> list[Check]:
     """Every check for ``config``, in the order they are shown."""
-    from firmware_app import doctor_devices as dev
-    from firmware_app import doctor_services as svc
+    from firmware_app.doctor import devices as dev
+    from firmware_app.doctor import services as svc
 
     a = access or DeviceAccess()
     now = a.now or lane_now(config)
@@ -208,7 +208,7 @@ def doctor_checks(config: Config, access: DeviceAccess | None = None) -> list[Ch
 
 
 def _input_check(name: str, config: Config, a: DeviceAccess) -> Callable[[], CheckResult]:
-    from firmware_app import doctor_devices as dev
+    from firmware_app.doctor import devices as dev
 
     def run() -> CheckResult:
         try:

@@ -1,0 +1,31 @@
+"""``firmware-lane doctor`` and ``test-print``: is this lane ready to sell?
+
+``checks`` runs the checks and prints one line each; ``devices`` checks the
+scanner, keypad, scale, printer, GPIO pins and drawer; ``services`` the broker,
+the databases, the outbox, the disk and the clock; ``result`` holds what a check
+found and the advice a technician reads.
+"""
+
+from firmware_app.doctor.checks import (
+    Check,
+    DeviceAccess,
+    DoctorError,
+    doctor_checks,
+    print_test_receipt,
+    run_check,
+    run_checks,
+    run_doctor,
+)
+from firmware_app.doctor.result import CheckResult
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "DeviceAccess",
+    "DoctorError",
+    "doctor_checks",
+    "print_test_receipt",
+    "run_check",
+    "run_checks",
+    "run_doctor",
+]
