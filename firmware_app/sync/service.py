@@ -76,8 +76,8 @@ from firmware_app.sync.mqtt_client import (
     ClientFactory,
     Connected,
     Disconnected,
+    Inbound,
     LinkEvent,
-    Message,
     MqttLink,
     Published,
     Subscribed,
@@ -369,7 +369,7 @@ class SyncService:
             self._on_published(event)
         elif isinstance(event, Subscribed) and event.refused:
             log.warning("broker refused a subscription: %s", ", ".join(event.refused))
-        elif isinstance(event, Message):
+        elif isinstance(event, Inbound):
             self._on_message(event)
 
     def _tick(self) -> None:
@@ -672,7 +672,7 @@ class SyncService:
 
     # --- downlink -----------------------------------------------------------------------
 
-    def _on_message(self, event: Message) -> None:
+    def _on_message(self, event: Inbound) -> None:
         assert self._link is not None
         link = self._link
         try:
@@ -780,7 +780,7 @@ class SyncService:
             error,
         )
 
-    def _dispatch(self, event: Message) -> None:
+    def _dispatch(self, event: Inbound) -> None:
         try:
             self._on_downlink(event.topic, event.payload)
         except Exception:
