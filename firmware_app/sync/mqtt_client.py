@@ -2,9 +2,9 @@
 
 Each connection attempt gets a fresh paho client (v2 callback API) and its
 ``loop_start`` network thread; when the connection ends, the link is thrown
-away and the sync service makes a new one. paho's own reconnect is off: the
-service decides when to try again (with jitter), and since paho's ``mid``
-restarts per connection and its session lives in memory only, nothing
+away and ``connection.Connection`` makes a new one. paho's own reconnect is
+off: the connection decides when to try again (with jitter), and since paho's
+``mid`` restarts per connection and its session lives in memory only, nothing
 outlives a link but the outbox.
 
 paho's callbacks run on its network thread and only put small events on the
