@@ -15,7 +15,7 @@ does one job and keeps its own state:
 - ``status.LaneStatus``: the retained status, its will, and its rate limit;
 - ``acks.AckBatcher``: acks checked (``acks.Acks``), applied to the send window
   as they come, and written to the outbox in bursts;
-- ``drain.Drain`` over ``window.SendWindow``: which rows go next;
+- ``drain.Drain`` over ``window.SendWindow``: when a pass is due and which rows go;
 - ``housekeeping.Housekeeper``: pruning and the outbox's word.
 
 Timeline of one connection: CONNECT (persistent session, will = retained
@@ -53,7 +53,7 @@ from firmware_app.sync.acks import AckBatcher, Acks
 from firmware_app.sync.connection import Connection
 from firmware_app.sync.contract import Topics, catalog_request_message, encode
 from firmware_app.sync.counters import SyncCounters
-from firmware_app.sync.drain import Drain
+from firmware_app.sync.drain import POLL_S, Drain
 from firmware_app.sync.errors import SyncError
 from firmware_app.sync.housekeeping import Housekeeper, OutboxHousekeeping
 from firmware_app.sync.mqtt_client import (
@@ -78,7 +78,6 @@ Downlink = Callable[[str, bytes], None]
 
 CLOSE_TIMEOUT_S = 2.0  # how long close() waits for the broker to take the offline status
 JOIN_TIMEOUT_S = 15.0
-POLL_S = 5.0  # look at the outbox this often even without wake()
 ERROR_PAUSE_S = 1.0  # after an unexpected error (database busy…), before trying again
 MAX_UNACKED = 1000  # rows published and not acked; also what a timed-out resend repeats
 HOUSEKEEPING_S = 60.0  # prune acknowledged rows this often (and at start)
@@ -210,8 +209,6 @@ class SyncService:
             prune_every_s=housekeeping_s,
             check_every_s=min(OUTBOX_CHECK_S, housekeeping_s),
         )
-        self._want_drain = True
-        self._last_poll = 0.0
         self._catalog_request: _CatalogRequest | None = None
         self._paused_until = 0.0
 
@@ -299,17 +296,12 @@ class SyncService:
             self._connection.deadline(),
         ]
         if self._connection.connected:
-            times += [
-                self._last_poll + POLL_S,
-                0.0 if self._want_drain else None,
-                self._window.deadline(),
-                self._status.deadline(),
-            ]
+            times += [self._drainer.deadline(), self._status.deadline()]
         return min(t for t in times if t is not None)
 
     def _handle(self, event: LinkEvent | _Wake | _StatusChanged | _CatalogRequest) -> None:
         if isinstance(event, _Wake):
-            self._want_drain = self._drainer.live_due = True
+            self._drainer.woken()
             self._status.changed()
         elif isinstance(event, _StatusChanged):
             self._status.changed()
@@ -358,18 +350,7 @@ class SyncService:
         if not self._connection.connected:
             self._connection.tick(now)
             return
-        oldest = self._drainer.expire(now)
-        if oldest is not None:
-            log.info(
-                "no ack within %.0f s: publishing again from seq %d",
-                self.config.ack_timeout_s,
-                oldest,
-            )
-            self._want_drain = True
-        if now - self._last_poll >= POLL_S:
-            self._last_poll = now
-            self._want_drain = self._drainer.live_due = True
-        if self._want_drain:
+        if self._drainer.due(now):
             self._drain(now)
         if self._connection.connected and self._catalog_request is not None:
             self._send_catalog_request(self._catalog_request)
@@ -393,11 +374,11 @@ class SyncService:
         # Rows committed from now on are live: they go out ahead of this backlog.
         self._drainer.restart(stats.acked_upto, stats.next_seq - 1)
         self._send_status("online")
-        self._want_drain = True
+        self._drainer.wanted = True
 
     def _on_published(self, event: Published) -> None:
         tag = self._connection.settle(event.mid)
-        self._want_drain = True  # an in-flight slot is free
+        self._drainer.wanted = True  # an in-flight slot is free
         if self._refusals.settled(tag, event.refused):
             self._status.changed()
 
@@ -418,7 +399,7 @@ class SyncService:
         if received.trust_changed:
             self._housekeeper.look_now()  # the outbox's word says so now
         if received.moved:
-            self._want_drain = True
+            self._drainer.wanted = True
             if self._refusals.acked(self._window.acked):
                 self._status.changed()
 
@@ -434,7 +415,6 @@ class SyncService:
         """Publish what the windows allow: live rows first, then the backlog in seq order."""
         link = self._connection.link
         assert link is not None
-        self._want_drain = False
 
         def send(row: OutboxRow) -> bool:
             if self._connection.publish(row.topic, row.payload, tag=row) is None:
