@@ -4,7 +4,7 @@ and how soon a new sale gets out while it does.
 A lane that was offline for a day comes back with tens of thousands of unsent
 messages. This fills a real lane database's outbox with 50,000 rows, the ones
 ``SalesStore`` commits with each sale (its ``lane.sale/1`` and its
-``lane.stock/1``, built by ``firmware_app.uplink`` from sales closed by the
+``lane.stock/1``, built by ``firmware_app.sync.contract`` from sales closed by the
 core's ``finish``), starts private mosquittos with the store broker's queue
 and in-flight settings, and times three publishers:
 
@@ -57,7 +57,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware_app import uplink
 from firmware_app.config import MqttConfig
 from firmware_app.ids import uuid7
 from firmware_app.lane.catalog import Unit
@@ -65,9 +64,17 @@ from firmware_app.lane.effects import CommitSale
 from firmware_app.lane.money import amount_of
 from firmware_app.lane.sale import FinishedSale, Line, Sale, SaleKind, Tender, TenderType, finish
 from firmware_app.store.db import open_database
+from firmware_app.store.journal import GENESIS_HASH, chain_hash
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
-from firmware_app.sync.contract import Topics, ack_message, encode, parse_uplink_topic, validate
+from firmware_app.sync.contract import (
+    LaneUplink,
+    Topics,
+    ack_message,
+    encode,
+    parse_uplink_topic,
+    validate,
+)
 from firmware_app.sync.service import SyncService
 from hw_sim.broker import MosquittoBroker
 from hw_sim.store_server import StoreServer
@@ -139,39 +146,39 @@ def finished_sale(
 def sales_store(db_path: Path, *, lane: str) -> SalesStore:
     """A real lane database and the lane loop's writer of it."""
     topics = Topics("pos", STORE, lane)
-    return SalesStore(open_database(db_path), store_id=STORE, lane_id=lane, topic_for=topics.uplink)
+    return SalesStore(open_database(db_path), messages=LaneUplink(topics))
 
 
-def fill_outbox(sales: SalesStore, messages: int, *, seed: int = 1) -> int:
+def fill_outbox(sales: SalesStore, messages_wanted: int, *, seed: int = 1) -> int:
     """Append the outbox rows ``SalesStore`` commits with each sale (its ``lane.sale/1``,
-    journal hash chained, and its ``lane.stock/1``, built by ``firmware_app.uplink``)
-    until ``messages`` rows wait; returns the number of rows.
+    journal hash chained, and its ``lane.stock/1``, built by ``sync.contract``)
+    until ``messages_wanted`` rows wait; returns the number of rows.
 
     Only the outbox is filled, in one enclosing transaction: the sync service reads
     nothing else, and a day's sales through the whole of ``SalesStore.apply`` would take
     a minute to set up.
     """
     rng = random.Random(seed)
-    outbox, store, lane = sales.outbox, sales.store_id, sales.lane_id
+    outbox, messages = sales.outbox, sales.messages
     closed = datetime.now(CST) - BACKLOG_AGE
-    prev = uplink.GENESIS_HASH
+    prev = GENESIS_HASH
     with sales.db.atomic():
-        for n in range(-(-messages // 2)):
+        for n in range(-(-messages_wanted // 2)):
             record = finished_sale(
                 rng, receipt_no=n + 1, closed_at=closed + timedelta(seconds=3 * n)
             )
-            body = uplink.journal_record(record, store, lane)
-            prev = digest = uplink.chain_hash(prev, body)
+            body = messages.sale_body(record)
+            prev = digest = chain_hash(prev, body)
             outbox.append(
-                sales.topic_for("sales"),
-                lambda seq, body=body, digest=digest: uplink.sale_message(
+                messages.topic("sales"),
+                lambda seq, body=body, digest=digest: messages.sale(
                     body, seq=seq, journal_hash=digest
                 ),
                 record.closed_at,
             )
             outbox.append(
-                sales.topic_for("stock"),
-                lambda seq, record=record: uplink.stock_message(record, store, lane, seq=seq),
+                messages.topic("stock"),
+                lambda seq, record=record: messages.stock(record, seq=seq),
                 record.closed_at,
             )
     return outbox.stats().pending

@@ -42,6 +42,7 @@ from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import PRAGMAS, open_catalog, open_database
 from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 
 LINES_PER_SALE = 20
 
@@ -147,7 +148,7 @@ def bare_catalog_import(path: Path, document: Path) -> float:
 def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> tuple[list, list, int]:
     """Scan timings, sale-commit timings and the rows one sale commit changes."""
     db = open_database(tmp / "lane.db")
-    store = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}")
+    store = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
     lane = Lane(
         setup=LaneSetup(),
         ports=Ports(catalog, Cashiers(db), uuid7),

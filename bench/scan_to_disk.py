@@ -33,6 +33,7 @@ from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 
 
 class NullDisplay:
@@ -72,9 +73,7 @@ def main() -> None:
         db = open_database(Path(args.dir or tmp) / "lane.db")
         catalog = StoreCatalog(open_catalog(Path(args.dir or tmp) / "catalog.db"))
         import_s = build_catalog(catalog, args.items)
-        sales = SalesStore(
-            db, store_id="S1", lane_id="1", topic_for=lambda k: f"pos/S1/lanes/1/{k}"
-        )
+        sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
         cashier = Cashier("1001", Role.CASHIER)
         lane = Lane(
             setup=LaneSetup(),

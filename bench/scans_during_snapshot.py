@@ -31,6 +31,7 @@ from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 
 
 def snapshot_parts(size: int, parts: int) -> list[bytes]:
@@ -81,7 +82,7 @@ def main() -> None:
         lane = Lane(
             setup=LaneSetup(),
             ports=Ports(catalog, Cashiers(db), uuid7),
-            sales=SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: f"t/{k}"),
+            sales=SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1"))),
             display=NullDisplay(),
             printer=None,
             drawer=None,

@@ -43,7 +43,7 @@ from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
-from firmware_app.sync.contract import Topics
+from firmware_app.sync.contract import LaneUplink, Topics
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ class LaneApp:
         self.catalog = StoreCatalog(self.catalog_db)
         self.cashiers = Cashiers(self.db)
         self.outbox = Outbox(self.db)
-        self.sales = SalesStore(
-            self.db, store_id=config.store, lane_id=config.lane, topic_for=self.topics.uplink
-        )
+        self.sales = SalesStore(self.db, messages=LaneUplink(self.topics))
         self.setup = lane_setup(config)
         self.inputs: list[InputDevice] = []
         self.drawer_fault = ""

@@ -312,7 +312,8 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from firmware_app.store.backup import restore
+    from firmware_app.store.restore import restore
+    from firmware_app.sync.contract import LaneUplink
 
     config = _config(args)
     for option, value in (("--store-seq", args.store_seq), ("--store-receipt", args.store_receipt)):
@@ -323,6 +324,7 @@ def _restore(args: argparse.Namespace) -> int:
         config,
         args.file,
         now=_now(config),
+        messages=LaneUplink.of(config),
         force=args.force,
         store_seq=args.store_seq,
         store_receipt=args.store_receipt,

@@ -242,26 +242,19 @@ def check_database(name: str, path: Path, *, timeout_s: float = INTEGRITY_TIMEOU
 def check_outbox(path: Path, *, warn_after_min: float, now: datetime) -> CheckResult:
     """How many messages wait for the store server's ack, and how old the oldest is:
     failed when older than ``mqtt.backlog_warning_min``."""
-    from firmware_app.store.models import OutboxMessage
+    from firmware_app.store.outbox import Outbox
 
     if not path.exists():
         return CheckResult("outbox", None, f"not checked: {path} missing")
-    table = OutboxMessage._meta.table_name
     try:
         conn = _open_existing(path, 10.0)
         try:
-            count, seq = conn.execute(
-                f'SELECT COUNT(*), MIN(seq) FROM "{table}" WHERE acked_at IS NULL'
-            ).fetchone()
-            created = None
-            if count:
-                (created,) = conn.execute(
-                    f'SELECT created_at FROM "{table}" WHERE seq = ?', (seq,)
-                ).fetchone()
+            stats = Outbox(conn).stats()
         finally:
             conn.close()
     except sqlite3.Error as e:
         return CheckResult("outbox", False, f"{path}: {e}")
+    count, created, seq = stats.pending, stats.oldest_at, stats.oldest_seq
     if not count:
         return CheckResult("outbox", True, "0 messages waiting for the store server")
     try:
@@ -340,21 +333,21 @@ def check_clock(
 
 def _newest_record(path: Path) -> datetime | None:
     """The latest time the lane wrote into its database (outbox, finished sales)."""
-    from firmware_app.store.models import OutboxMessage, Transaction
+    from firmware_app.store.models import Transaction
+    from firmware_app.store.outbox import Outbox
 
     if not path.exists():
         return None
-    queries = (
-        f'SELECT MAX(created_at) FROM "{OutboxMessage._meta.table_name}"',
-        f'SELECT MAX(closed_at) FROM "{Transaction._meta.table_name}"',
-    )
     found: list[datetime] = []
     with contextlib.suppress(sqlite3.Error):
         conn = _open_existing(path, 5.0)
         try:
-            for sql in queries:
-                with contextlib.suppress(sqlite3.Error, TypeError, ValueError):
-                    (value,) = conn.execute(sql).fetchone()
+            values = [Outbox(conn).newest_at()]
+            with contextlib.suppress(sqlite3.Error):
+                table = Transaction._meta.table_name
+                values.append(conn.execute(f'SELECT MAX(closed_at) FROM "{table}"').fetchone()[0])
+            for value in values:
+                with contextlib.suppress(TypeError, ValueError):
                     stamp = datetime.fromisoformat(value) if value else None
                     if stamp is not None and stamp.tzinfo is not None:
                         found.append(stamp)

@@ -33,6 +33,7 @@ from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
+from firmware_app.sync.contract import encode
 from hw_sim.broker import free_port
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
@@ -176,7 +177,7 @@ class SimulatedLaneHardware:
             at = datetime.now().astimezone() - OLD_MESSAGE
             topic = f"pos/{self.config.store}/lanes/{self.config.lane}/events"
             with db.atomic():
-                Outbox(db).append(topic, lambda seq: {"seq": seq, "event": "no_sale"}, at)
+                Outbox(db).append(topic, lambda seq: encode({"seq": seq, "event": "no_sale"}), at)
         finally:
             db.close()
 

@@ -16,6 +16,10 @@ databases (benchmarks, tests).
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,6 +56,14 @@ def open_catalog(path: str | os.PathLike[str]) -> peewee.SqliteDatabase:
     return db
 
 
+def iso(at: datetime) -> str:
+    """A time as the lane's tables keep it: RFC 3339 with offset and milliseconds (the
+    contract's format too, so a sale's times read the same in the table and the message)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("stored times must carry their offset")
+    return at.isoformat(timespec="milliseconds")
+
+
 def models_of(db: peewee.SqliteDatabase) -> Any:
     """The model classes bound to ``db``: ``models_of(db).OutboxMessage.select()``."""
     return db.lane_models
@@ -71,3 +83,28 @@ def _open(path: str | os.PathLike[str], model_list: list[type[models.BaseModel]]
 def _bind(model: type[models.BaseModel], db: peewee.SqliteDatabase) -> type[models.BaseModel]:
     meta = type("Meta", (), {"database": db, "table_name": model._meta.table_name})
     return type(model.__name__, (model,), {"Meta": meta, "__module__": model.__module__})
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Write atomically on ``conn`` (autocommit mode, as peewee's and ours are): inside
+    the caller's transaction as a savepoint, else as ``BEGIN IMMEDIATE`` … ``COMMIT``
+    (immediate: a reader turning writer mid-transaction could fail with SQLITE_BUSY
+    instead of waiting its turn)."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT write")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO write")
+            conn.execute("RELEASE write")
+            raise
+        conn.execute("RELEASE write")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

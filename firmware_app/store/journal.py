@@ -1,7 +1,7 @@
 """Verifying the journal: the hash chain over every finished transaction.
 
 Each journal entry holds the canonical JSON of one finished transaction and
-``hash = SHA-256(prev_hash + record)`` (``uplink.chain_hash``), ``prev_hash``
+``hash = SHA-256(prev_hash + record)`` (``chain_hash``), ``prev_hash``
 being the entry before it (64 zeros for the first). After old sales are
 pruned, the ``journal.checkpoint`` meta row keeps the number and hash of the
 last pruned entry, and the chain of what remains starts there.
@@ -63,13 +63,23 @@ from urllib.parse import quote
 from firmware_app.errors import StoreError
 from firmware_app.lane.money import format_qty, rate_text
 from firmware_app.store import models
-from firmware_app.uplink import GENESIS_HASH, canonical, chain_hash
 
+GENESIS_HASH = "0" * 64  # the prev_hash of the first entry
 CHECKPOINT_KEY = "journal.checkpoint"  # as written by SalesStore.prune
 RESTORE_KEY = "restore.last"  # as written by backup.restore
 KEY_FILE = "journal.key"  # beside the lane database
 SALE_SCHEMA = "lane.sale/1"
 ENVELOPE = ("schema", "at", "seq", "journal_hash")  # a sale message = envelope + record
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 text kept as is."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
+    """The journal link: SHA-256 over the previous hash and the canonical record."""
+    return hashlib.sha256((prev_hash + canonical(record)).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

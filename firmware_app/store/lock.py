@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -96,3 +98,17 @@ def _read_holder(fd: int) -> str:
         return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
     except OSError:
         return ""
+
+
+@contextmanager
+def holding(lock: LaneLock, error: type[StoreError], busy: str) -> Iterator[None]:
+    """Hold ``lock`` for the block; when someone else holds it, raise ``error`` saying
+    ``busy``, in which ``{holder}`` names who holds it."""
+    try:
+        lock.acquire()
+    except LaneLocked as e:
+        raise error(busy.format(holder=e)) from e
+    try:
+        yield
+    finally:
+        lock.release()

@@ -7,6 +7,12 @@ committed together or not at all, before the drawer opens or the receipt prints.
 The lane loop applies the payment log's lines (``LogPayment``) first, on their
 own, so that an approval is kept even when its sale cannot be saved;
 ``load_open_sale`` adds such approvals back to the open sale.
+
+The writes of a scan and of a sale's commit are plain SQL on peewee's
+connection (the models still own the schema): they are the lane's hot path,
+and peewee's query building cost as much as SQLite's commit. A scan writes its
+new line only; the open sale's header and earlier lines are written again only
+when they changed.
 """
 
 from __future__ import annotations
@@ -14,14 +20,13 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 import peewee
 
-from firmware_app import uplink
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import (
     CommitSale,
@@ -35,11 +40,18 @@ from firmware_app.lane.effects import (
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
-from firmware_app.store.db import models_of
-from firmware_app.store.journal import checkpoint_value, key_path, lane_key
+from firmware_app.store.db import iso, models_of
+from firmware_app.store.journal import (
+    GENESIS_HASH,
+    canonical,
+    chain_hash,
+    checkpoint_value,
+    key_path,
+    lane_key,
+)
 from firmware_app.store.outbox import Outbox
+from firmware_app.store.ports import UplinkMessages
 from firmware_app.store.print_queue import PrintQueue
-from firmware_app.sync.contract import timestamp
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +60,34 @@ JOURNAL_CHECKPOINT = "journal.checkpoint"  # {"no", "hash", "seal"} of the last 
 # Set by a restore: receipt numbers below it went out with sales this database lost
 # (the store server holds them), so they are never given again.
 NEXT_RECEIPT = "receipt.next_no"
-TopicFor = Callable[[str], str]  # "sales" -> "pos/S1/lanes/01/sales"
+LINE_COLUMNS = (
+    "no, sku, code, name, unit, qty, unit_price, amount, tax_rate, discount, voided, weight_text"
+)
 
 
 class SalesStore:
     """Writes of the lane loop, and what it reads back at start-up."""
 
-    def __init__(
-        self, db: peewee.SqliteDatabase, *, store_id: str, lane_id: str, topic_for: TopicFor
-    ) -> None:
+    def __init__(self, db: peewee.SqliteDatabase, *, messages: UplinkMessages) -> None:
         self.db = db
-        self.store_id = store_id
-        self.lane_id = lane_id
-        self.topic_for = topic_for
+        self.messages = messages
         self.m = models_of(db)
         self.outbox = Outbox(db)
         self.print_queue = PrintQueue(db)
+        t = {name: '"' + getattr(self.m, name)._meta.table_name + '"' for name in vars(self.m)}
+        self._t = t
+        self._insert_open_line = (
+            f"INSERT OR REPLACE INTO {t['OpenLine']} (sale_id, {LINE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._insert_line = (
+            f"INSERT INTO {t['TransactionLine']} (sale_id, {LINE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         self._at: datetime | None = None
-        self._saved_lines: dict[int, bool] = {}  # line no -> voided, as on disk
+        # What is on disk of the open sale, so a scan writes only what changed.
+        self._saved_header: tuple[object, ...] | None = None
+        self._saved_lines: dict[int, tuple[object, ...]] = {}  # line no -> its row
         self._key: bytes | None = None  # the journal key, read on the first prune
 
     # --- writing -----------------------------------------------------------------
@@ -76,14 +98,14 @@ class SalesStore:
         A ``PrintReceipt`` among them queues its receipt for the printer (``at``: now).
         """
         self._at = at
-        with self.db.atomic():
-            saved = dict(self._saved_lines)
-            try:
+        saved = self._saved_header, dict(self._saved_lines)
+        try:
+            with self.db.atomic():
                 for effect in effects:
                     self._apply_one(effect)
-            except BaseException:
-                self._saved_lines = saved
-                raise
+        except BaseException:
+            self._saved_header, self._saved_lines = saved
+            raise
 
     def _apply_one(self, effect: object) -> None:
         match effect:
@@ -101,8 +123,8 @@ class SalesStore:
                 self._log_payment(effect)
             case RecordEvent(event=event):
                 self.outbox.append(
-                    self.topic_for("events"),
-                    lambda seq: uplink.event_message(event, self.store_id, self.lane_id, seq=seq),
+                    self.messages.topic("events"),
+                    lambda seq: self.messages.event(event, seq=seq),
                     event.at,
                 )
             case _:
@@ -111,7 +133,7 @@ class SalesStore:
     def _log_payment(self, entry: LogPayment) -> None:
         """Insert the charge's row, or update its status and references (never its sale,
         kind or amount, which the first line of the charge fixed)."""
-        at = timestamp(entry.at)
+        at = iso(entry.at)
         payment = self.m.Payment
         payment.insert(
             id=entry.payment_id,
@@ -134,84 +156,82 @@ class SalesStore:
         ).execute()
 
     def _save_sale(self, sale: Sale) -> None:
-        tenders = json.dumps([_tender_row(t) for t in sale.tenders])
-        self.m.OpenSale.insert(
-            id=sale.id,
-            opened_at=timestamp(sale.opened_at),
-            cashier=sale.cashier,
-            member=sale.member,
-            rounding=sale.rounding,
-            tenders=tenders,
-        ).on_conflict_replace().execute()
+        conn, t = self.db.connection(), self._t
+        tenders = json.dumps([_tender_row(tender) for tender in sale.tenders])
+        header = (sale.id, iso(sale.opened_at), sale.cashier, sale.member, sale.rounding, tenders)
+        if header != self._saved_header:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {t['OpenSale']} "
+                "(id, opened_at, cashier, member, rounding, tenders) VALUES (?, ?, ?, ?, ?, ?)",
+                header,
+            )
+            self._saved_header = header
+        changed = []
         for line in sale.lines:
-            known = self._saved_lines.get(line.no)
-            if known is None:
-                self.m.OpenLine.insert(sale_id=sale.id, **_line_row(line)).execute()
-            elif known != line.voided:
-                self.m.OpenLine.update(voided=line.voided).where(
-                    self.m.OpenLine.sale_id == sale.id, self.m.OpenLine.no == line.no
-                ).execute()
-            self._saved_lines[line.no] = line.voided
+            row = _line_values(line)
+            if self._saved_lines.get(line.no) != row:
+                changed.append((sale.id, *row))
+                self._saved_lines[line.no] = row
+        if changed:
+            conn.executemany(self._insert_open_line, changed)
 
     def _drop_open(self, sale_id: str) -> None:
-        self.m.OpenLine.delete().where(self.m.OpenLine.sale_id == sale_id).execute()
-        self.m.OpenSale.delete().where(self.m.OpenSale.id == sale_id).execute()
-        self._saved_lines = {}
+        conn, t = self.db.connection(), self._t
+        conn.execute(f"DELETE FROM {t['OpenLine']} WHERE sale_id = ?", (sale_id,))
+        conn.execute(f"DELETE FROM {t['OpenSale']} WHERE id = ?", (sale_id,))
+        self._saved_header, self._saved_lines = None, {}
 
     def _save_session(self, cashier: Cashier | None) -> None:
+        conn, meta = self.db.connection(), self._t["Meta"]
         if cashier is None:
-            self.m.Meta.delete().where(self.m.Meta.key == SESSION).execute()
+            conn.execute(f"DELETE FROM {meta} WHERE key = ?", (SESSION,))
             return
         value = json.dumps({"cashier": cashier.id, "role": cashier.role.value})
-        self.m.Meta.insert(key=SESSION, value=value).on_conflict_replace().execute()
+        conn.execute(f"INSERT OR REPLACE INTO {meta} (key, value) VALUES (?, ?)", (SESSION, value))
 
     def _commit(self, record: FinishedSale) -> None:
-        body = uplink.journal_record(record, self.store_id, self.lane_id)
-        last = self.m.JournalEntry.select().order_by(self.m.JournalEntry.no.desc()).first()
-        prev_hash = last.hash if last else uplink.GENESIS_HASH
-        journal_hash = uplink.chain_hash(prev_hash, body)
-        self.m.JournalEntry.create(
-            sale_id=record.sale_id,
-            prev_hash=prev_hash,
-            hash=journal_hash,
-            record=uplink.canonical(body),
+        conn, t = self.db.connection(), self._t
+        body = self.messages.sale_body(record)
+        last = conn.execute(f"SELECT hash FROM {t['JournalEntry']} ORDER BY no DESC LIMIT 1")
+        prev_hash = next(iter(last), (GENESIS_HASH,))[0]
+        journal_hash = chain_hash(prev_hash, body)
+        conn.execute(
+            f"INSERT INTO {t['JournalEntry']} (sale_id, prev_hash, hash, record) "
+            "VALUES (?, ?, ?, ?)",
+            (record.sale_id, prev_hash, journal_hash, canonical(body)),
         )
-        self.m.Transaction.create(
-            sale_id=record.sale_id,
-            receipt_no=record.receipt_no,
-            kind=record.kind.value,
-            opened_at=body["opened_at"],
-            closed_at=body["closed_at"],
-            cashier=record.cashier,
-            member=record.member,
-            currency=record.currency,
-            total=record.total,
-            tax=record.tax,
-            rounding=record.rounding,
-            change=record.change,
-            journal_hash=journal_hash,
+        conn.execute(
+            f"INSERT INTO {t['Transaction']} (sale_id, receipt_no, kind, opened_at, closed_at, "
+            "cashier, member, currency, total, tax, rounding, change, journal_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.sale_id, record.receipt_no, record.kind.value, body["opened_at"],
+                body["closed_at"], record.cashier, record.member, record.currency,
+                record.total, record.tax, record.rounding, record.change, journal_hash,
+            ),
+        )  # fmt: skip
+        conn.executemany(
+            self._insert_line,
+            [(record.sale_id, *_line_values(line)) for line in record.lines],
         )
-        if record.lines:
-            self.m.TransactionLine.insert_many(
-                [{"sale_id": record.sale_id, **_line_row(line)} for line in record.lines]
-            ).execute()
-        for no, tender in enumerate((t for t in record.tenders if not t.voided), 1):
-            self.m.TransactionTender.create(
-                sale_id=record.sale_id,
-                no=no,
-                type=tender.type.value,
-                amount=tender.amount,
-                reference=tender.reference,
-            )
+        counted = (tender for tender in record.tenders if not tender.voided)
+        conn.executemany(
+            f"INSERT INTO {t['TransactionTender']} (sale_id, no, type, amount, reference) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (record.sale_id, no, tender.type.value, tender.amount, tender.reference)
+                for no, tender in enumerate(counted, 1)
+            ],
+        )
         self.outbox.append(
-            self.topic_for("sales"),
-            lambda seq: uplink.sale_message(body, seq=seq, journal_hash=journal_hash),
+            self.messages.topic("sales"),
+            lambda seq: self.messages.sale(body, seq=seq, journal_hash=journal_hash),
             record.closed_at,
         )
         if record.deltas:
             self.outbox.append(
-                self.topic_for("stock"),
-                lambda seq: uplink.stock_message(record, self.store_id, self.lane_id, seq=seq),
+                self.messages.topic("stock"),
+                lambda seq: self.messages.stock(record, seq=seq),
                 record.closed_at,
             )
         self._drop_open(record.sale_id)
@@ -227,7 +247,7 @@ class SalesStore:
         so the chain of what remains can still be verified.
         """
         m = self.m
-        cutoff = timestamp(closed_before)
+        cutoff = iso(closed_before)
         oldest_unacked = self.outbox.stats().oldest_at
         if oldest_unacked is not None:
             cutoff = min(cutoff, oldest_unacked)  # never drop what has not reached the store
@@ -277,7 +297,7 @@ class SalesStore:
             .where(self.m.OpenLine.sale_id == row.id)
             .order_by(self.m.OpenLine.no)
         )
-        self._saved_lines = {line.no: line.voided for line in lines}
+        self._saved_lines = {line.no: _line_values(line) for line in lines}
         tenders = tuple(_tender_from(t) for t in json.loads(row.tenders))
         return Sale(
             id=row.id,
@@ -370,21 +390,12 @@ def _tender_logged(entry: peewee.Model) -> Tender:
     )
 
 
-def _line_row(line: Line) -> dict[str, object]:
-    return {
-        "no": line.no,
-        "sku": line.sku,
-        "code": line.code,
-        "name": line.name,
-        "unit": line.unit.value,
-        "qty": line.qty,
-        "unit_price": line.unit_price,
-        "amount": line.amount,
-        "tax_rate": str(line.tax_rate),
-        "discount": line.discount,
-        "voided": line.voided,
-        "weight_text": line.weight_text,
-    }
+def _line_values(line: Line) -> tuple[object, ...]:
+    """A line's row, in ``LINE_COLUMNS`` order."""
+    return (
+        line.no, line.sku, line.code, line.name, line.unit.value, line.qty, line.unit_price,
+        line.amount, str(line.tax_rate), line.discount, line.voided, line.weight_text,
+    )  # fmt: skip
 
 
 def _line_from(row: peewee.Model) -> Line:

@@ -1,7 +1,11 @@
-"""The lane ⇄ store server MQTT contract, version 1: topics, message builders, parsers.
+"""The lane ⇄ store server MQTT contract, version 1: topics, message bodies, encoding,
+parsers and (through ``validation``) the schemas.
 
 See docs/mqtt.md (spec/mqtt-contract.md). Everything that crosses the network
-is built or parsed here, so the rest of the sync layer handles typed values.
+is built or parsed here, and nowhere else: the store writes outbox rows through
+``LaneUplink`` (its ``store.ports.UplinkMessages``), the sync thread sends and
+receives typed values. Money stays integer minor units, quantities become
+decimal strings, tax rates percent strings, timestamps RFC 3339 with offset.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from firmware_app.config import Config
+from firmware_app.lane.effects import AuditEvent
+from firmware_app.lane.money import format_qty, rate_text
+from firmware_app.lane.sale import FinishedSale, Line, Tender
 from firmware_app.store.outbox import OutboxStats
 from firmware_app.sync.errors import ContractError
 from firmware_app.sync.validation import SCHEMA_NAMES, load_schema, validate
@@ -23,16 +31,21 @@ __all__ = [
     "SCHEMA_NAMES",
     "UPLINK_SCHEMAS",
     "ContractError",
+    "LaneUplink",
     "Topics",
     "UplinkTopic",
     "ack_message",
     "catalog_request_message",
     "decode",
     "encode",
+    "event_message",
     "load_schema",
     "parse_ack",
     "parse_uplink_topic",
+    "sale_body",
+    "sale_message",
     "status_message",
+    "stock_message",
     "timestamp",
     "validate",
 ]
@@ -248,3 +261,135 @@ def parse_ack(payload: bytes) -> int:
     if not 0 <= upto <= MAX_INT:  # the schema says so too: checked here whatever it says
         raise ContractError(f"upto: {str(upto)[:32]} is not from 0 to {MAX_INT}")
     return upto
+
+
+# --- uplink bodies ------------------------------------------------------------------------
+
+
+def _line(line: Line) -> dict[str, Any]:
+    return {
+        "line": line.no,
+        "sku": line.sku,
+        "code": line.code,
+        "name": line.name,
+        "unit": line.unit.value,
+        "qty": format_qty(line.qty),
+        "unit_price": line.unit_price,
+        "amount": line.amount,
+        "discount": line.discount,
+        "tax_rate": rate_text(line.tax_rate),
+        "voided": line.voided,
+        "promotions": [],
+    }
+
+
+def _tender(tender: Tender) -> dict[str, Any]:
+    """A tender; a voided one (cash handed back, a charge reversed) carries
+    ``"voided": true`` and, when reversed on the terminal, the reversal's reference."""
+    body: dict[str, Any] = {"type": tender.type.value, "amount": tender.amount}
+    if tender.reference:
+        body["reference"] = tender.reference
+    if tender.voided:
+        body["voided"] = True
+        if tender.reversal:
+            body["reversal"] = tender.reversal
+    return body
+
+
+def sale_body(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
+    """The ``lane.sale/1`` body without its envelope (schema, at, seq) and hash: what the
+    journal hashes and keeps, so the message and the journal can never differ."""
+    return {
+        "store": store,
+        "lane": lane,
+        "sale_id": record.sale_id,
+        "receipt_no": record.receipt_no,
+        "kind": record.kind.value,
+        "opened_at": timestamp(record.opened_at),
+        "closed_at": timestamp(record.closed_at),
+        "cashier": record.cashier,
+        "member": record.member,
+        "currency": record.currency,
+        "lines": [_line(line) for line in record.lines],
+        "totals": {
+            "gross": record.gross,
+            "discount": record.discount,
+            "rounding": record.rounding,
+            "total": record.total,
+            "tax": record.tax,
+        },
+        "taxes": [
+            {"rate": rate_text(t.rate), "gross": t.gross, "tax": t.tax} for t in record.taxes
+        ],
+        "tenders": [_tender(t) for t in record.tenders],
+        "change": record.change,
+    }
+
+
+def sale_message(body: Mapping[str, Any], *, seq: int, journal_hash: str) -> dict[str, Any]:
+    return {
+        "schema": "lane.sale/1",
+        "at": body["closed_at"],
+        "seq": seq,
+        **body,
+        "journal_hash": journal_hash,
+    }
+
+
+def stock_message(record: FinishedSale, store: str, lane: str, *, seq: int) -> dict[str, Any]:
+    return {
+        "schema": "lane.stock/1",
+        "at": timestamp(record.closed_at),
+        "store": store,
+        "lane": lane,
+        "seq": seq,
+        "sale_id": record.sale_id,
+        "deltas": [
+            {"sku": d.sku, "qty": format_qty(d.qty), "unit": d.unit.value} for d in record.deltas
+        ],
+    }
+
+
+def event_message(event: AuditEvent, store: str, lane: str, *, seq: int) -> dict[str, Any]:
+    return {
+        "schema": "lane.event/1",
+        "at": timestamp(event.at),
+        "store": store,
+        "lane": lane,
+        "seq": seq,
+        "event": event.type,
+        "cashier": event.cashier,
+        "sale_id": event.sale_id,
+        "details": dict(event.details),
+    }
+
+
+class LaneUplink:
+    """One lane's uplink messages as outbox rows: topics and encoded payloads.
+
+    The store's ``UplinkMessages`` port: the store assigns each message its seq in
+    the transaction that commits the record, and asks here for the bytes.
+    """
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+
+    @classmethod
+    def of(cls, config: Config) -> LaneUplink:
+        """The messages of the lane ``config`` describes."""
+        return cls(Topics(config.mqtt.topic_root, config.store, config.lane))
+
+    def topic(self, kind: str) -> str:
+        return self.topics.uplink(kind)
+
+    def sale_body(self, record: FinishedSale) -> dict[str, Any]:
+        return sale_body(record, self.topics.store, self.topics.lane)
+
+    def sale(self, body: Mapping[str, Any], *, seq: int, journal_hash: str) -> bytes:
+        return encode(sale_message(body, seq=seq, journal_hash=journal_hash))
+
+    def stock(self, record: FinishedSale, *, seq: int) -> bytes:
+        return encode(stock_message(record, self.topics.store, self.topics.lane, seq=seq))
+
+    def event(self, event: AuditEvent, *, seq: int) -> bytes:
+        return encode(event_message(event, self.topics.store, self.topics.lane, seq=seq))

@@ -16,6 +16,7 @@ from firmware_app.config import Config
 from firmware_app.lane.effects import CommitSale, RecordEvent, SaveSale
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 from tests.unit.till import Till
 
 NOW = datetime(2026, 11, 28, 17, 42, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -79,9 +80,7 @@ class Cashdesk:
 
     def _store(self, db: Any) -> SalesStore:
         store, lane = self.config.store, self.config.lane
-        return SalesStore(
-            db, store_id=store, lane_id=lane, topic_for=lambda k: f"pos/{store}/lanes/{lane}/{k}"
-        )
+        return SalesStore(db, messages=LaneUplink(Topics("pos", store, lane)))
 
     def sell(self, count: int, *, open_sale: bool = False, hours_apart: int = 0) -> None:
         """``count`` paid sales, each in its own transaction (``hours_apart`` on the

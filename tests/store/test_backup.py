@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from firmware_app.store import journal
-from firmware_app.store.backup import BackupError, backup, restore
+from firmware_app.store.backup import BackupError, backup
+from firmware_app.store.restore import restore
+from firmware_app.sync.contract import LaneUplink
 from tests.store.backup_lane import (
     NOW,
     Cashdesk,
@@ -93,7 +95,9 @@ def test_backup_while_the_lane_sells_then_restore_continues_chain_and_seq(
 
     # The lane is stopped; the newest backup goes back in place of lane.db.
     newest = results[-1]
-    restored = restore(config, newest.files[0].path, now=NOW + timedelta(hours=1))
+    restored = restore(
+        config, newest.files[0].path, messages=LaneUplink.of(config), now=NOW + timedelta(hours=1)
+    )
     assert restored.saved_as is not None and restored.saved_as.exists()
     lost = restored.plan.lost
     assert lost == (newest.next_seq, 2 * sold)

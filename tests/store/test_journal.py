@@ -14,9 +14,10 @@ import pytest
 from firmware_app.store import journal
 from firmware_app.store.backup import backup
 from firmware_app.store.db import open_database
+from firmware_app.store.journal import GENESIS_HASH
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
-from firmware_app.uplink import GENESIS_HASH
+from firmware_app.sync.contract import LaneUplink, Topics
 from tests.store.backup_lane import NOW, Cashdesk, Writer, execute, lane_config, query
 from tests.unit.till import T0
 from tests.waiting import wait_until
@@ -106,7 +107,7 @@ def test_after_pruning_the_chain_starts_at_the_checkpoint(tmp_path: Path) -> Non
     db = open_database(lane.database)
     try:
         Outbox(db).ack_upto(4, T0)  # the store server has the first two sales
-        sales = SalesStore(db, store_id="S001", lane_id="01", topic_for=lambda k: k)
+        sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S001", "01")))
         assert sales.prune(T0 + timedelta(days=1)) == 2
     finally:
         db.close()
@@ -150,7 +151,7 @@ def prune_acknowledged(config, upto_seq: int, before: timedelta = timedelta(days
     db = open_database(config.database)
     try:
         Outbox(db).ack_upto(upto_seq, T0)
-        sales = SalesStore(db, store_id="S001", lane_id="01", topic_for=lambda k: k)
+        sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S001", "01")))
         return sales.prune(T0 + before)
     finally:
         db.close()
@@ -296,7 +297,7 @@ def test_verify_reads_one_snapshot_while_the_lane_sells(tmp_path: Path) -> None:
 
 
 def test_entry_numbers_must_rise_past_the_checkpoint() -> None:
-    from firmware_app.uplink import canonical, chain_hash
+    from firmware_app.store.journal import canonical, chain_hash
 
     record = {"sale_id": "a", "receipt_no": 7}
     text = canonical(record)

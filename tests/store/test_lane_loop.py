@@ -31,6 +31,7 @@ from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.lane_sim import SAMPLE_CATALOG
 from hw_sim.printer import SimulatedPrinter
@@ -54,7 +55,7 @@ class Rig:
         self.drawer = GpioDrawer(drawer_config, pin_factory=self.pins)
         self.sim_printer = SimulatedPrinter(tmp_path / "out")
         self.printer = SerialPrinter(PrinterConfig(port=self.sim_printer.port))
-        sales = SalesStore(self.db, store_id="S1", lane_id="1", topic_for=lambda k: k)
+        sales = SalesStore(self.db, messages=LaneUplink(Topics("pos", "S1", "1")))
         self.lane = Lane(
             setup=LaneSetup(),
             ports=Ports(catalog, cashiers, uuid7),
@@ -232,7 +233,7 @@ def test_a_card_approval_on_a_full_disk_is_kept_and_saved_when_space_returns(rig
     # The approval is on disk already: a restart now would find the sale paid.
     second = open_database(rig.path)
     try:
-        after_restart = SalesStore(second, store_id="S1", lane_id="1", topic_for=lambda k: k)
+        after_restart = SalesStore(second, messages=LaneUplink(Topics("pos", "S1", "1")))
         restored = after_restart.load_open_sale()
     finally:
         second.close()
@@ -358,7 +359,7 @@ def test_a_part_paid_sale_is_cancelled_cash_handed_back_and_card_reversed(rig: R
         logged = reader.execute("select status, reversal from payment order by requested_at")
         payments = logged.fetchall()
         payload = reader.execute(
-            "select payload from outboxmessage where topic = 'sales'"
+            "select payload from outboxmessage where topic like '%/sales'"
         ).fetchone()[0]
     assert kind == [("cancelled", 0)] and counted == 0
     assert ("reversed", "SIM-R000001") in payments and ("declined", "") in payments
@@ -380,7 +381,7 @@ def test_the_payment_log_settles_the_open_sale_at_start_up(
 
     db = open_database(tmp_path / "lane.db")
     try:
-        sales = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: k)
+        sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
         paid = Tender(TenderType.CARD, 100, "R-1", payment_id="p1")
         sale = Sale(id="s1", opened_at=T0, cashier="1001", tenders=(paid,))
 
@@ -396,7 +397,7 @@ def test_the_payment_log_settles_the_open_sale_at_start_up(
         sales.apply([log("p3", PaymentStatus.REQUESTED)])
         sales.apply([log("p4", PaymentStatus.DECLINED)])
         with caplog.at_level("WARNING"):
-            restored = SalesStore(db, store_id="S1", lane_id="1", topic_for=lambda k: k)
+            restored = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
             again = restored.load_open_sale()
     finally:
         db.close()

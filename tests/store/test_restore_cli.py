@@ -15,8 +15,9 @@ import pytest
 from firmware_app.cli import main
 from firmware_app.config import Config
 from firmware_app.store import journal
-from firmware_app.store.backup import restore
 from firmware_app.store.lock import LaneLock
+from firmware_app.store.restore import restore
+from firmware_app.sync.contract import LaneUplink
 from tests.store.backup_lane import (
     NOW,
     Cashdesk,
@@ -281,7 +282,9 @@ def test_a_second_restore_keeps_the_receipts_the_first_one_skipped(
     backup_file = lane.take_backup()
     lane.desk.sell(2)  # receipts 4, 5
     assert lane.run("restore", str(backup_file)) == 0  # continues at 6, no sale since
-    again = restore(lane.config, backup_file, now=NOW)  # a stamp of its own
+    again = restore(
+        lane.config, backup_file, messages=LaneUplink.of(lane.config), now=NOW
+    )  # a stamp of its own
     assert "receipts continue at 6: receipts 4..5 were issued after the backup" in "\n".join(
         again.summary()
     )

@@ -16,9 +16,10 @@ from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
 from firmware_app.store.db import open_catalog, open_database
+from firmware_app.store.journal import GENESIS_HASH, canonical, chain_hash
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
-from firmware_app.uplink import GENESIS_HASH, canonical, chain_hash
+from firmware_app.sync.contract import LaneUplink, Topics
 from tests.store.catalog_docs import RAW
 from tests.unit.till import T0, Till
 
@@ -202,9 +203,7 @@ def test_bad_cashier_id_or_pin(db, cid: str, pin: str) -> None:
 
 
 def sales_store(db) -> SalesStore:
-    return SalesStore(
-        db, store_id="S001", lane_id="07", topic_for=lambda k: f"pos/S001/lanes/07/{k}"
-    )
+    return SalesStore(db, messages=LaneUplink(Topics("pos", "S001", "07")))
 
 
 def test_open_sale_survives_a_reopen(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from firmware_app.lane.effects import DURABLE, CommitSale
 from firmware_app.store.db import models_of, open_database
 from firmware_app.store.outbox import NEXT_SEQ, Outbox
 from firmware_app.store.sales import SalesStore
-from firmware_app.sync.contract import Topics
+from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.service import SyncService
 from tests.conftest import LaneMessages
 from tests.unit.till import CST, Till
@@ -91,9 +91,7 @@ class Cashier:
     def __init__(self, db: peewee.SqliteDatabase, *, lane: str, store: str = STORE) -> None:
         self.till = Till(now=datetime.now(CST) - timedelta(minutes=30))
         self.till.ports = replace(self.till.ports, new_id=uuid7)
-        self.sales = SalesStore(
-            db, store_id=store, lane_id=lane, topic_for=Topics("pos", store, lane).uplink
-        )
+        self.sales = SalesStore(db, messages=LaneUplink(Topics("pos", store, lane)))
         # Receipt numbers go on from what the database holds, as after a lane restart.
         self.till.state = replace(self.till.state, next_receipt_no=self.sales.next_receipt_no())
         self.rung_up = 0

@@ -13,6 +13,7 @@ import pytest
 
 from firmware_app.store.db import open_database
 from firmware_app.store.outbox import Outbox, OutboxRow
+from firmware_app.sync.contract import encode
 from firmware_app.sync.drain import POLL_S, Drain
 from firmware_app.sync.window import SendWindow
 from tests.sync.lanes import fill_outbox
@@ -70,7 +71,7 @@ def commit_sale(db: peewee.SqliteDatabase) -> list[int]:
     outbox = Outbox(db)
     at = datetime.now().astimezone()
     with db.atomic():
-        return [outbox.append("pos/S001/lanes/01/sales", lambda seq: {"seq": seq}, at)]
+        return [outbox.append("pos/S001/lanes/01/sales", lambda seq: encode({"seq": seq}), at)]
 
 
 def test_a_live_row_overtakes_a_backlog_that_fills_its_whole_share(

@@ -29,7 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from firmware_app.config import MqttConfig
 from firmware_app.store.db import open_database
 from firmware_app.store.outbox import Outbox
-from firmware_app.sync.contract import Topics
+from firmware_app.sync.contract import Topics, encode
 from firmware_app.sync.service import SyncService
 from hw_sim.broker import BrokerError, MosquittoBroker, mosquitto_path
 from hw_sim.store_server import StoreServer
@@ -62,8 +62,8 @@ def sell(db: peewee.SqliteDatabase, messages: LaneMessages) -> list[int]:
     outbox = Outbox(db)
     with db.atomic():
         return [
-            outbox.append(TOPICS.sales, messages.sale, now()),
-            outbox.append(TOPICS.stock, messages.stock, now()),
+            outbox.append(TOPICS.sales, lambda seq: encode(messages.sale(seq)), now()),
+            outbox.append(TOPICS.stock, lambda seq: encode(messages.stock(seq)), now()),
         ]
 
 

@@ -21,7 +21,7 @@ import pytest
 from firmware_app.config import MqttConfig
 from firmware_app.store.db import open_database
 from firmware_app.store.outbox import Outbox
-from firmware_app.sync.contract import Topics
+from firmware_app.sync.contract import Topics, encode
 from firmware_app.sync.mqtt_client import paho_client
 from firmware_app.sync.service import SyncService
 from hw_sim.broker import BrokerError, MosquittoBroker, mosquitto_path
@@ -197,7 +197,9 @@ def test_publications_refused_by_the_acl_stay_in_the_outbox_until_it_is_fixed(
     lane: Lane, secured: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="firmware_app.sync")
-    event_seq = lane.outbox.append(TOPICS.events, LaneMessages().event, now())  # allowed
+    event_seq = lane.outbox.append(
+        TOPICS.events, lambda seq: encode(LaneMessages().event(seq)), now()
+    )  # allowed
     login = BrokerLogin(SERVER_USER, SERVER_PASSWORD)
     server = StoreServer(secured.url, tmp_path / "store.db", login=login).start()
     try:
