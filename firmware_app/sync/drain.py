@@ -8,17 +8,25 @@ look that left some behind for want of room), so a PUBACK during a long drain
 costs no query for them. Backlog rows are read ``READ_BATCH`` at a time, ahead
 of need: a row's payload never changes, and an ack that moves the cursor past
 rows read ahead makes them go unsent.
+
+A pass is due (``wanted``) when something may have made room or rows: a PUBACK,
+an ack, a commit's wake, a new connection; and at least every ``POLL_S``, and when
+the ack time-out rewinds the window (see ``due``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 
 from firmware_app.store.outbox import Outbox, OutboxRow
 from firmware_app.sync.window import SendWindow
 
+log = logging.getLogger(__name__)
+
 READ_BATCH = 100  # outbox rows read at a time
+POLL_S = 5.0  # look at the outbox this often even without a wake
 
 Send = Callable[[OutboxRow], bool]  # publishes one row; False when the link failed
 
@@ -31,13 +39,51 @@ def live_inflight(max_inflight: int) -> int:
 class Drain:
     """One lane's drain over its outbox and send window (used by the sync thread only)."""
 
-    def __init__(self, outbox: Outbox, window: SendWindow, *, max_inflight: int) -> None:
+    def __init__(
+        self, outbox: Outbox, window: SendWindow, *, max_inflight: int, poll_s: float = POLL_S
+    ) -> None:
         self.outbox = outbox
         self.window = window
         self.max_inflight = max_inflight
         self.backlog_inflight = max_inflight - live_inflight(max_inflight)
+        self.poll_s = poll_s
+        self.wanted = True  # a pass is due: something may have made room or rows
         self.live_due = True  # live rows may be waiting: committed since the last look
+        self._last_poll = 0.0  # monotonic seconds
         self._ahead: deque[OutboxRow] = deque()  # backlog rows read, seq > window.cursor
+
+    # --- when ---------------------------------------------------------------------------
+
+    def woken(self) -> None:
+        """Rows were committed: a pass, and a look for live rows."""
+        self.wanted = self.live_due = True
+
+    def deadline(self) -> float | None:
+        """When a pass is due at the latest (monotonic seconds): at once when wanted, else
+        the next poll or the ack time-out, whichever comes first."""
+        if self.wanted:
+            return 0.0
+        timeout = self.window.deadline()
+        poll = self._last_poll + self.poll_s
+        return poll if timeout is None else min(poll, timeout)
+
+    def due(self, now: float) -> bool:
+        """True when a pass should run now: it was wanted, the poll's time has come, or
+        the ack time-out rewound the window (logged)."""
+        oldest = self.expire(now)
+        if oldest is not None:
+            log.info(
+                "no ack within %.0f s: publishing again from seq %d",
+                self.window.ack_timeout_s,
+                oldest,
+            )
+            self.wanted = True
+        if now - self._last_poll >= self.poll_s:
+            self._last_poll = now
+            self.woken()
+        return self.wanted
+
+    # --- what ---------------------------------------------------------------------------
 
     def restart(self, acked: int, last_seq: int) -> None:
         """A new connection: everything unacked goes again; rows after ``last_seq`` are live."""
@@ -58,6 +104,7 @@ class Drain:
 
         ``in_flight()`` is how many messages await PUBACK on the link right now.
         """
+        self.wanted = False
         if self.live_due and not self._live(in_flight, send):
             return False
         return self._backlog(in_flight, send)

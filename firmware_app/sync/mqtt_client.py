@@ -2,9 +2,9 @@
 
 Each connection attempt gets a fresh paho client (v2 callback API) and its
 ``loop_start`` network thread; when the connection ends, the link is thrown
-away and the sync service makes a new one. paho's own reconnect is off: the
-service decides when to try again (with jitter), and since paho's ``mid``
-restarts per connection and its session lives in memory only, nothing
+away and ``connection.Connection`` makes a new one. paho's own reconnect is
+off: the connection decides when to try again (with jitter), and since paho's
+``mid`` restarts per connection and its session lives in memory only, nothing
 outlives a link but the outbox.
 
 paho's callbacks run on its network thread and only put small events on the
@@ -78,8 +78,9 @@ class Subscribed:
 
 
 @dataclass(frozen=True)
-class Message:
-    """A downlink message; the broker gets its PUBACK only from ``MqttLink.ack``."""
+class Inbound:
+    """An MQTT message received from the broker (downlink); the broker gets its PUBACK
+    only from ``MqttLink.ack``."""
 
     link: int
     topic: str
@@ -88,7 +89,7 @@ class Message:
     qos: int = 0
 
 
-LinkEvent = Connected | Disconnected | Published | Subscribed | Message
+LinkEvent = Connected | Disconnected | Published | Subscribed | Inbound
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ class MqttLink:
             # or it would hold one of the broker's in-flight slots for good.
             client.ack(message.mid, message.qos)
             return
-        self._post(Message(self.number, topic, bytes(message.payload), message.mid, message.qos))
+        self._post(Inbound(self.number, topic, bytes(message.payload), message.mid, message.qos))
 
     # --- used by the sync thread -------------------------------------------------------
 
@@ -316,7 +317,7 @@ class MqttLink:
             self._tags[info.mid] = tag
             return info.mid
 
-    def ack(self, message: Message) -> None:
+    def ack(self, message: Inbound) -> None:
         """PUBACK a handled downlink message (a no-op at QoS 0)."""
         self._client.ack(message.mid, message.qos)
 

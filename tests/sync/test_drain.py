@@ -14,7 +14,7 @@ import pytest
 from firmware_app.store.db import open_database
 from firmware_app.store.outbox import Outbox, OutboxRow
 from firmware_app.sync.contract import encode
-from firmware_app.sync.drain import Drain
+from firmware_app.sync.drain import POLL_S, Drain
 from firmware_app.sync.window import SendWindow
 from tests.sync.lanes import fill_outbox
 from tests.unit.till import T0
@@ -134,3 +134,24 @@ def test_a_failed_send_ends_the_pass(db: peewee.SqliteDatabase) -> None:
     assert drain.run(link.in_flight, link.send)
     assert link.sent[5:] == list(range(1, 501))
     assert not window.draining
+
+
+def test_a_pass_is_due_when_wanted_at_each_poll_and_when_the_ack_timeout_rewinds(
+    db: peewee.SqliteDatabase,
+) -> None:
+    _, window, drain, link = rig(db, max_unacked=1000, max_inflight=10)
+    assert drain.deadline() == 0.0 and drain.due(0.0)  # the first pass at once
+    window.ack_timeout_s = 8.0
+    drain.run(link.in_flight, link.send)  # published at 0.0, as ``Link.send`` says
+    assert link.sent == list(range(1, 10)) and not drain.wanted  # 9 of 10 in flight
+    assert drain.deadline() == POLL_S  # the poll comes before the ack time-out
+    assert not drain.due(POLL_S - 0.1)
+    assert drain.due(POLL_S) and drain.live_due  # the poll: look for live rows too
+    drain.run(link.in_flight, link.send)
+    assert drain.deadline() == 8.0  # the ack time-out of seq 1 comes before the next poll
+    assert drain.due(8.0)  # no ack for seq 1: rewound
+    link.awaiting_puback = 0
+    drain.run(link.in_flight, link.send)
+    assert link.sent[9:] == list(range(1, 10))  # published again, in seq order
+    drain.woken()  # a commit
+    assert drain.wanted and drain.live_due and drain.deadline() == 0.0

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from firmware_app.config import MqttConfig
 from firmware_app.store.db import open_database
 from firmware_app.store.models import OutboxMessage
-from firmware_app.store.outbox import Outbox, append
+from firmware_app.store.outbox import Outbox
 from firmware_app.sync.contract import Topics, ack_message, encode, validate
 from firmware_app.sync.mqtt_client import paho_client
 from firmware_app.sync.service import SyncService
@@ -90,8 +90,10 @@ class Rig:
         """Commit ``n`` sales, each a lane.sale/1 and a lane.stock/1 row."""
         with self.db.atomic():
             for _ in range(n):
-                append(TOPICS.sales, self.messages.sale, now())
-                append(TOPICS.stock, self.messages.stock, now())
+                self.outbox.append(TOPICS.sales, lambda seq: encode(self.messages.sale(seq)), now())
+                self.outbox.append(
+                    TOPICS.stock, lambda seq: encode(self.messages.stock(seq)), now()
+                )
 
     def config(self, **overrides: Any) -> MqttConfig:
         values: dict[str, Any] = {
