@@ -36,7 +36,6 @@ from firmware_app.doctor.result import (
     path_problem,
 )
 
-CONNECT_TIMEOUT_S = 5.0  # TCP and TLS handshake
 CONNACK_TIMEOUT_S = 5.0
 UNSUPPORTED_PROTOCOL = 132  # CONNACK: the broker does not speak MQTT 5
 LOGIN_REFUSED = (134, 135)  # bad user name or password, not authorized
@@ -135,68 +134,53 @@ def broker_error_text(error: OSError, host: str, port: int) -> str:
 
 
 def _connect(config: MqttConfig, client_id: str, *, mqtt5: bool, timeout_s: float) -> _Answer:
-    """One CONNECT as the lane makes it, and how it ended."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
+    """One CONNECT exactly as the lane makes it (``MqttLink``: TLS, login, MQTT 5 with the
+    lane's persistent session), and how it ended. Whatever the broker kept for the lane
+    is never acknowledged here: it is delivered to the lane on its next connection."""
+    from firmware_app.sync.errors import LinkError
+    from firmware_app.sync.mqtt_client import Connected, Disconnected, MqttLink
 
-    from firmware_app.sync.mqtt_client import SESSION_EXPIRY_S, paho_client, tls_context
-
-    answers: queue.Queue[Any] = queue.Queue()
-    client = paho_client(client_id, mqtt5)
-    # Whatever the broker kept for the lane may arrive now: never acknowledged here, it
-    # is delivered to the lane again on its next connection.
-    client.manual_ack_set(True)
-    client.on_connect = lambda c, u, flags, code, props: answers.put(code)
-    client.on_disconnect = lambda c, u, flags, code, props: answers.put(("closed", code))
+    events: queue.Queue[Any] = queue.Queue()
+    link = MqttLink(config, client_id=client_id, number=1, post=events.put, will=None, mqtt5=mqtt5)
     try:
-        if config.tls:
-            client.tls_set_context(tls_context(config))
-        if config.username:
-            client.username_pw_set(config.username, config.password or None)
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        if mqtt5:
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = SESSION_EXPIRY_S  # the lane's own: kept as it is
-            client.connect(
-                config.host, config.port, config.keepalive_s, clean_start=False, properties=props
-            )
-        else:
-            client.connect(config.host, config.port, config.keepalive_s)
-    except ssl.SSLCertVerificationError as e:
-        return _Answer(error=f"TLS: server certificate not accepted: {e.verify_message}")
-    except ssl.SSLError as e:
-        return _Answer(error=f"TLS: {e.reason or one_line(str(e))}")
-    except TimeoutError:
-        return _Answer(error=f"no answer within {CONNECT_TIMEOUT_S:g} s")
-    except OSError as e:
-        if config.tls and e.errno == errno.ECONNRESET:
-            words = errno_words(e.errno, e.strerror)
-            return _Answer(
-                error=f"{words} during the TLS handshake: is this port the broker's TLS listener?"
-            )
-        return _Answer(error=broker_error_text(e, config.host, config.port))
-    except ValueError as e:
-        return _Answer(error=one_line(str(e)))
-    client.loop_start()
+        link.open()
+    except LinkError as e:
+        return _Answer(error=_open_error(e.__cause__ or e, config))
     try:
-        code = answers.get(timeout=timeout_s)
-    except queue.Empty:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = events.get(timeout=left)
+            except queue.Empty:
+                break
+            if isinstance(event, Connected):
+                if not event.ok:
+                    return _Answer(refused_code=event.code, refused=event.reason)
+                return _Answer(version="5" if mqtt5 else "3.1.1")
+            if isinstance(event, Disconnected):
+                return _Answer(error=f"connection closed before the CONNACK ({event.reason})")
         return _Answer(error=f"connected, but no CONNACK within {timeout_s:g} s")
     finally:
         with contextlib.suppress(Exception):
-            client.disconnect()
-        with contextlib.suppress(Exception):
-            client.loop_stop()
-    if isinstance(code, tuple):
-        return _Answer(error=f"connection closed before the CONNACK ({_reason(code[1])})")
-    if code.is_failure:
-        return _Answer(refused_code=code.value, refused=_reason(code))
-    return _Answer(version="5" if mqtt5 else "3.1.1")
+            link.close()
 
 
-def _reason(code: Any) -> str:
-    name = getattr(code, "getName", None)
-    return f"{name()} ({code.value})" if name else str(code)
+def _open_error(error: BaseException, config: MqttConfig) -> str:
+    """Why the connection failed before the CONNECT, in words with advice."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS: server certificate not accepted: {error.verify_message}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {error.reason or one_line(str(error))}"
+    if isinstance(error, TimeoutError):
+        from firmware_app.sync.mqtt_client import CONNECT_TIMEOUT_S
+
+        return f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(error, OSError):
+        if config.tls and error.errno == errno.ECONNRESET:
+            words = errno_words(error.errno, error.strerror)
+            return f"{words} during the TLS handshake: is this port the broker's TLS listener?"
+        return broker_error_text(error, config.host, config.port)
+    return one_line(str(error))
 
 
 # --- databases ----------------------------------------------------------------------------

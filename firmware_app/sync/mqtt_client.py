@@ -50,6 +50,7 @@ class Connected:
     reason: str
     session_present: bool
     protocol_refused: bool
+    code: int = 0  # the CONNACK reason code (0: accepted)
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,11 @@ def _reason(code: ReasonCode | int | None) -> str:
 
 
 class MqttLink:
-    """One connection to the broker; its events go to ``post``, tagged with ``number``."""
+    """One connection to the broker; its events go to ``post``, tagged with ``number``.
+
+    The lane's sync thread and the doctor connect through it alike (``will`` None: the
+    doctor's look leaves no will behind).
+    """
 
     def __init__(
         self,
@@ -198,7 +203,7 @@ class MqttLink:
         client_id: str,
         number: int,
         post: Post,
-        will: Will,
+        will: Will | None,
         mqtt5: bool = True,
         client_factory: ClientFactory = paho_client,
     ) -> None:
@@ -233,6 +238,7 @@ class MqttLink:
                 reason=_reason(reason_code),
                 session_present=bool(getattr(flags, "session_present", False)),
                 protocol_refused=reason_code.value == UNSUPPORTED_PROTOCOL,
+                code=reason_code.value,
             )
         )
 
@@ -273,7 +279,8 @@ class MqttLink:
                 client.tls_set_context(tls_context(config))
             if config.username:
                 client.username_pw_set(config.username, config.password or None)
-            client.will_set(self._will.topic, self._will.payload, qos=QOS, retain=True)
+            if self._will is not None:
+                client.will_set(self._will.topic, self._will.payload, qos=QOS, retain=True)
             client.max_inflight_messages_set(config.max_inflight + 8)  # room for status
             client.connect_timeout = CONNECT_TIMEOUT_S
             if self.mqtt5:
