@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import queue
-import socket
 import sqlite3
 import ssl
 import time
@@ -35,6 +34,7 @@ from firmware_app.doctor.result import (
     one_line,
     path_problem,
 )
+from firmware_app.sync.mqtt_client import broker_error_text
 
 CONNACK_TIMEOUT_S = 5.0
 UNSUPPORTED_PROTOCOL = 132  # CONNACK: the broker does not speak MQTT 5
@@ -105,32 +105,6 @@ def _tls_problem(config: MqttConfig) -> str:
     except LinkError as e:
         return str(e)
     return ""
-
-
-# Advice for a connection that failed, by errno: {host} and {port} are the broker's.
-NETWORK_ADVICE = {
-    errno.ECONNREFUSED: "is mosquitto running on {host}:{port}?",
-    errno.ETIMEDOUT: "nothing answers at {host}:{port} (address? firewall?)",
-    errno.EHOSTUNREACH: "is {host} on the lane's network? (ping {host})",
-    errno.ENETUNREACH: "is the lane's network up? (ip addr; cable?)",
-    errno.ECONNRESET: "the broker closed the connection: does {host}:{port} speak MQTT?",
-}
-
-
-def broker_error_text(error: OSError, host: str, port: int) -> str:
-    """A failed connection in words with advice: ``connection refused: is mosquitto
-    running on store-server:1883?`` rather than ``[Errno 111] Connection refused``."""
-    if isinstance(error, socket.gaierror):
-        words = errno_words(0, error.strerror or str(error))
-        return (
-            f"cannot find the host {host} ({words}): "
-            "check mqtt.url and the name service (DNS, /etc/hosts)"
-        )
-    if error.errno is None:
-        return one_line(str(error))
-    words = errno_words(error.errno, error.strerror)
-    advice = NETWORK_ADVICE.get(error.errno)
-    return f"{words}: {advice.format(host=host, port=port)}" if advice else words
 
 
 def _connect(config: MqttConfig, client_id: str, *, mqtt5: bool, timeout_s: float) -> _Answer:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from firmware_app.config import MqttConfig
+from firmware_app.reminders import Reminder
 from firmware_app.sync.errors import LinkError
 from firmware_app.sync.mqtt_client import (
     ClientFactory,
@@ -112,6 +113,8 @@ class Connection:
         self._next_attempt = 0.0  # no link: when to try again
         self._connack_deadline = 0.0  # a link, not accepted yet: when to give up on it
         self._connected_at: datetime | None = None
+        # A broker away for a day: said when it goes, reminded at growing gaps.
+        self._unreachable = Reminder(log, monotonic)
 
     @property
     def where(self) -> str:
@@ -171,7 +174,7 @@ class Connection:
         try:
             link.open()
         except LinkError as e:
-            log.info("broker not reachable: %s", e)
+            self._unreachable.fault(f"broker {self.where} not reachable: {e}")
             link.close()
             self._states.set(BROKER, OFFLINE, str(e))
             self._schedule_retry()
@@ -186,6 +189,7 @@ class Connection:
         assert self._link is not None
         self._connected = True
         self.backoff.reset()
+        self._unreachable.clear(f"broker {self.where} reachable again")
         log.info(
             "connected to broker %s as %s (MQTT %s, %s session)",
             self.where,

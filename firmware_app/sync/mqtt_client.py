@@ -16,6 +16,7 @@ lock, so a callback waiting for ours could deadlock).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import ssl
@@ -189,6 +190,32 @@ def _reason(code: ReasonCode | int | None) -> str:
     return str(code)
 
 
+# Advice for a connection that failed, by errno: {host} and {port} are the broker's.
+NETWORK_ADVICE = {
+    errno.ECONNREFUSED: "is mosquitto running on {host}:{port}?",
+    errno.ETIMEDOUT: "nothing answers at {host}:{port} (address? firewall?)",
+    errno.EHOSTUNREACH: "is {host} on the lane's network? (ping {host})",
+    errno.ENETUNREACH: "is the lane's network up? (ip addr; cable?)",
+    errno.ECONNRESET: "the broker closed the connection: does {host}:{port} speak MQTT?",
+}
+
+
+def broker_error_text(error: OSError, host: str, port: int) -> str:
+    """A failed connection in words with advice: ``connection refused: is mosquitto
+    running on store-server:1883?`` rather than ``[Errno 111] Connection refused``."""
+    if isinstance(error, socket.gaierror):
+        words = os_error_text(error)
+        return (
+            f"cannot find the host {host} ({words}): "
+            "check mqtt.url and the name service (DNS, /etc/hosts)"
+        )
+    if error.errno is None:
+        return " ".join(str(error).split())
+    words = os_error_text(error)
+    advice = NETWORK_ADVICE.get(error.errno)
+    return f"{words}: {advice.format(host=host, port=port)}" if advice else words
+
+
 class MqttLink:
     """One connection to the broker; its events go to ``post``, tagged with ``number``.
 
@@ -295,8 +322,9 @@ class MqttLink:
                 )
             else:
                 client.connect(config.host, config.port, config.keepalive_s)
-        except (OSError, ValueError) as e:
-            # The text of these errors never holds the password.
+        except OSError as e:
+            raise LinkError(broker_error_text(e, config.host, config.port)) from e
+        except ValueError as e:  # its text never holds the password
             raise LinkError(f"{config.host}:{config.port}: {e}") from e
         client.loop_start()
 

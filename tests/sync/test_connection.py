@@ -4,6 +4,7 @@ login, each against a real socket (nothing listening, or a listener that answers
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
@@ -227,3 +228,24 @@ def test_mqtt5_refused_falls_back_to_311_and_a_refused_login_is_said_once(
         assert [(name, state) for name, state, _ in rig.heard] == [("broker", "refused")]
     finally:
         listener.close()
+
+
+def test_a_broker_away_for_long_is_said_once_then_at_growing_gaps(
+    free_port: int, rigs: list[Rig], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a line per retry: said when it goes (in words, with advice), reminded a minute
+    later, then at doubling gaps."""
+    caplog.set_level(logging.INFO, logger="firmware_app.sync.connection")
+    rig = Rig(free_port, reconnect_min_s=1.0, reconnect_max_s=1.0)
+    rigs.append(rig)
+    connection, mono = rig.connection, rig.mono
+    while mono.now < 600:  # ten minutes of retries, one a second or so
+        connection.tick(mono.now)
+        next_attempt = connection.deadline()
+        assert next_attempt is not None
+        mono.now = next_attempt
+    said = [r.getMessage() for r in caplog.records if "not reachable" in r.getMessage()]
+    assert len(rig.clients) > 500
+    assert 3 <= len(said) <= 5  # at 0 s, then about 1, 3 and 7 minutes
+    assert "connection refused: is mosquitto running on 127.0.0.1" in said[0]
+    assert "[Errno" not in said[0]

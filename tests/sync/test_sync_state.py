@@ -137,7 +137,7 @@ def test_offline_and_online_are_each_said_once_per_change(
     sync = lane.start(mosquitto.url)
     wait_until(lambda: len(lane.clients) >= 3, "a few attempts with no broker")
     assert lane.states.of("broker") == ["offline"]
-    assert "Connection refused" in lane.states.detail("broker", "offline")
+    assert "connection refused: is mosquitto running" in lane.states.detail("broker", "offline")
 
     mosquitto.start()
     wait_until(lambda: sync.connected, "connected")

@@ -22,7 +22,13 @@ ROOT = Path(firmware_app.__file__).resolve().parents[1]
 
 # Modules every layer may use: the package itself and its leaf modules (no imports of
 # other firmware_app packages).
-LEAVES = {"firmware_app", "firmware_app.config", "firmware_app.errors", "firmware_app.ids"}
+LEAVES = {
+    "firmware_app",
+    "firmware_app.config",
+    "firmware_app.errors",
+    "firmware_app.ids",
+    "firmware_app.reminders",
+}
 DEVICE_LIBRARIES = {"serial", "evdev", "gpiozero", "escpos", "PIL"}
 STORE_LIBRARIES = {"peewee", "sqlite3", "_sqlite3"}
 NETWORK_LIBRARIES = {"paho", "jsonschema", "fastjsonschema"}
