@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from firmware_app.errors import CatalogError
-from firmware_app.store.catalog_doc import parse_catalog
+from firmware_app.store.catalog_doc import MAX_PRICE, parse_catalog
 from firmware_app.sync.contract import (
     MAX_INT,
     SCHEMA_NAMES,
@@ -98,7 +98,17 @@ def test_the_catalog_parser_refuses_what_the_schema_refuses(where: str, big: int
 
 
 def test_the_largest_integers_pass_both_the_schema_and_the_catalog_parser() -> None:
-    doc = catalog(version=MAX_INT, base_version=MAX_INT - 1, item={"price": MAX_INT})
+    doc = catalog(version=MAX_INT, base_version=MAX_INT - 1, item={"price": MAX_PRICE})
     validate(doc)
     change = parse_catalog(encode(doc))
-    assert (change.version, change.items[0].price) == (MAX_INT, MAX_INT)
+    assert (change.version, change.items[0].price) == (MAX_INT, MAX_PRICE)
+
+
+def test_a_price_past_the_lanes_bound_fails_both() -> None:
+    """A price times a quantity, summed over a basket, must stay inside SQLite's integers:
+    the schema and the parser hold prices to the same bound."""
+    doc = catalog(version=2, base_version=1, item={"price": MAX_PRICE + 1})
+    with pytest.raises(ContractError):
+        validate(doc)
+    with pytest.raises(CatalogError, match="price"):
+        parse_catalog(encode(doc))
