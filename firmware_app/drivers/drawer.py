@@ -18,9 +18,10 @@ The kick is a single pulse of ``pulse_ms`` milliseconds, never longer than
 Kick confirmation (after UnifiedPOS ``openDrawer``): the switch must show the drawer
 open within ``confirm_ms`` of the end of the pulse; if it does not, the driver kicks
 once more, and if the drawer is still shut after another ``confirm_ms`` it reports
-``DeviceState("drawer", "jammed", detail)``. That wait runs on a confirmer thread of
-the driver: ``kick()`` gives the first pulse and returns a ``KickConfirmation`` at
-once, so the lane loop is never held for the up to 2 × ``confirm_ms`` a jam takes.
+``DeviceState(Device.DRAWER, StateWord.JAMMED, detail)``. That wait runs on a
+confirmer thread of the driver: ``kick()`` gives the first pulse and returns a
+``KickConfirmation`` at once, so the lane loop is never held for the up to
+2 × ``confirm_ms`` a jam takes.
 Good and failed opens are counted (``statistics``), as UnifiedPOS's
 ``DrawerGoodOpenCount`` and ``DrawerFailedOpenCount``.
 """
@@ -45,6 +46,7 @@ from gpiozero.pins import Factory
 from firmware_app.config import DrawerConfig
 from firmware_app.drivers.errors import DrawerError
 from firmware_app.drivers.ports import Emit
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch
 
 log = logging.getLogger(__name__)
@@ -261,6 +263,17 @@ class _Closing(Exception):
     """The driver is closing: the confirmation ends without a verdict."""
 
 
+def switch_state(is_open: bool) -> StateWord:
+    """The drawer's state word for what its switch says."""
+    return StateWord.OPEN if is_open else StateWord.CLOSED
+
+
+def outcome_state(outcome: KickOutcome) -> StateWord | None:
+    """The drawer's state word for how a kick ended; None when the switch says it all
+    (the drawer opened) or nothing is to be said (the driver was closed)."""
+    return {KickOutcome.JAMMED: StateWord.JAMMED, KickOutcome.FAILED: StateWord.ERROR}.get(outcome)
+
+
 class GpioDrawer:
     """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins.
 
@@ -269,9 +282,9 @@ class GpioDrawer:
     that fails half-way releases what it had claimed and raises ``DrawerError``.
 
     ``start(emit)`` reports the current state and then every change of the switch,
-    each as ``DrawerSwitch(is_open)`` followed by ``DeviceState("drawer", "open" |
-    "closed")``; a jam as ``DeviceState("drawer", "jammed", detail)``, a kick line
-    that fails on the retry as ``DeviceState("drawer", "error", detail)``. Changes
+    each as ``DrawerSwitch(is_open)`` followed by ``DeviceState(Device.DRAWER, OPEN |
+    CLOSED)``; a jam as ``DeviceState(Device.DRAWER, JAMMED, detail)``, a kick line
+    that fails on the retry as ``DeviceState(Device.DRAWER, ERROR, detail)``. Changes
     arrive on gpiozero's callback thread, jams on the confirmer thread; ``emit``
     must only enqueue.
     """
@@ -472,10 +485,10 @@ class GpioDrawer:
                     outcome, detail = KickOutcome.OPENED_ON_RETRY, ""
                 self._statistics = self._statistics.counting(outcome)
                 self._pending = None
-            state = {KickOutcome.JAMMED: "jammed", KickOutcome.FAILED: "error"}.get(outcome)
+            state = outcome_state(outcome)
             if state is not None:
-                log.warning("drawer %s: %s", state, detail)
-                self._send(DeviceState("drawer", state, detail))
+                log.warning("drawer %s: %s", state.value, detail)
+                self._send(DeviceState(Device.DRAWER, state, detail))
         confirmation._finish(outcome, detail)
 
     def _send(self, event: DeviceState) -> None:
@@ -513,7 +526,7 @@ class GpioDrawer:
                 return
             self._reported = is_open
             self._emit(DrawerSwitch(is_open))
-            self._emit(DeviceState("drawer", "open" if is_open else "closed"))
+            self._emit(DeviceState(Device.DRAWER, switch_state(is_open)))
 
     def _saw_open(self) -> None:
         with self._watch:

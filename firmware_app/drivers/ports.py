@@ -40,7 +40,8 @@ class ReceiptPrinter(Protocol):
 class CashDrawer(InputDevice, Protocol):
     def kick(self) -> object:
         """Pulse the solenoid once; raises ``DrawerError`` when it cannot. The opening is
-        confirmed in the background (``DeviceState("drawer", "jammed")`` when it is not)."""
+        confirmed in the background (``DeviceState(Device.DRAWER, StateWord.JAMMED)``
+        when it is not)."""
 
     @property
     def is_open(self) -> bool: ...

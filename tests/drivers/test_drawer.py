@@ -30,6 +30,7 @@ from firmware_app.drivers.drawer import (
     KickOutcome,
 )
 from firmware_app.drivers.errors import DrawerError
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch, Event
 from hw_sim.drawer import SimulatedDrawer
 
@@ -38,8 +39,8 @@ LATE_S = 0.06  # how late a sleeping thread may wake on a busy 2-core machine
 CONFIRM_MS = 100  # short, so a jam (two confirm times) is known in a quarter second
 WAIT_S = 2.0
 
-OPENED = [DrawerSwitch(True), DeviceState("drawer", "open")]
-SHUT = [DrawerSwitch(False), DeviceState("drawer", "closed")]
+OPENED = [DrawerSwitch(True), DeviceState(Device.DRAWER, StateWord.OPEN)]
+SHUT = [DrawerSwitch(False), DeviceState(Device.DRAWER, StateWord.CLOSED)]
 
 
 @pytest.fixture
@@ -277,7 +278,7 @@ def test_two_jammed_kicks_report_jammed(
     with pytest.raises(DrawerJammed, match="not open 100 ms after each of two kicks"):
         confirmation.result()
     assert sim.kicks == 2
-    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.JAMMED, confirmation.detail)]
     assert "GPIO17" in confirmation.detail and "GPIO27" in confirmation.detail
     assert drawer.statistics == DrawerStatistics(failed_open_count=1, pulse_count=2)
     # freed, the next kick opens it and the lane hears the drawer is fine again
@@ -317,7 +318,7 @@ def test_a_jammed_drawer_opened_with_its_key_reports_open(
     sim.jam(kicks=None)
     confirmation = drawer.kick()
     confirmation.wait(WAIT_S)
-    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.JAMMED, confirmation.detail)]
     sim.open_with_key()
     assert events[-2:] == OPENED  # the lane's "jammed" gives way to "open"
 
@@ -382,7 +383,7 @@ def test_a_retry_pulse_that_fails_reports_error(factory: MockFactory) -> None:
         assert confirmation.wait(WAIT_S) is KickOutcome.FAILED
         with pytest.raises(DrawerError, match="GPIO17"):
             confirmation.result()
-        assert events == [*SHUT, DeviceState("drawer", "error", confirmation.detail)]
+        assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.ERROR, confirmation.detail)]
         assert factory.pin(KICK).state is False
         assert drawer.statistics.failed_open_count == 1
 
