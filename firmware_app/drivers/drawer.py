@@ -36,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from time import monotonic, sleep
-from types import TracebackType
 from typing import TypeVar
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
@@ -44,7 +43,8 @@ from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFall
 from gpiozero.pins import Factory
 
 from firmware_app.config import DrawerConfig
-from firmware_app.drivers.errors import DrawerError
+from firmware_app.drivers.closeable import Closeable
+from firmware_app.drivers.errors import DeviceError, DrawerClosed, DrawerError
 from firmware_app.drivers.ports import Emit
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch
@@ -274,8 +274,9 @@ def outcome_state(outcome: KickOutcome) -> StateWord | None:
     return {KickOutcome.JAMMED: StateWord.JAMMED, KickOutcome.FAILED: StateWord.ERROR}.get(outcome)
 
 
-class GpioDrawer:
-    """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins.
+class GpioDrawer(Closeable):
+    """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins; extends
+    ``Closeable`` with the kick, its confirmation and the switch.
 
     ``pin_factory`` is any gpiozero pin factory (``MockFactory`` in tests and hw_sim);
     None means gpiozero's default. Nothing touches a pin before construction; a driver
@@ -289,7 +290,11 @@ class GpioDrawer:
     must only enqueue.
     """
 
+    what = "drawer"
+    closed_error = DrawerClosed
+
     def __init__(self, config: DrawerConfig, *, pin_factory: Factory | None = None) -> None:
+        super().__init__()
         self._config = config
         self._pulse_ms = kick_pulse_ms(config)
         self._confirm_s = _confirm_s(config)
@@ -353,16 +358,12 @@ class GpioDrawer:
             return self._statistics
 
     @property
-    def closed(self) -> bool:
-        """True once ``close()`` has released the pins."""
-        return self._kick is None and self._switch is None
-
-    @property
     def is_open(self) -> bool:
-        """True when the switch says the drawer is open; read from the pin each time."""
+        """True when the switch says the drawer is open; read from the pin each time.
+        ``DrawerClosed`` after ``close()``."""
         switch = self._switch
-        if switch is None:
-            raise DrawerError("the drawer driver is closed")
+        if switch is None or self.closed:
+            raise self._closed_error()
         try:
             contact_closed = bool(switch.is_active)  # pull-up: active means low
         except Exception as e:
@@ -375,14 +376,15 @@ class GpioDrawer:
         """Pulse the solenoid once for ``pulse_ms``; returns when the pulse has ended,
         with the confirmation of the opening still running on the confirmer thread.
 
-        Raises ``DrawerError`` when the pulse cannot be given (closed driver, kick line
-        fault). A kick while an earlier one is still being confirmed pulses too and
-        returns that earlier confirmation: both wait for the same opening.
+        Raises ``DrawerError`` when the pulse cannot be given (a kick line fault;
+        ``DrawerClosed`` after ``close()``). A kick while an earlier one is still being
+        confirmed pulses too and returns that earlier confirmation: both wait for the
+        same opening.
         """
         with self._kick_lock:
             kick = self._kick
-            if kick is None:
-                raise DrawerError("the drawer driver is closed")
+            if kick is None or self.closed:
+                raise self._closed_error()
             pending = self._arm()
             self._pulse_or_raise(kick)
             return pending if pending is not None else self._start_confirmer()
@@ -400,7 +402,7 @@ class GpioDrawer:
         # A switch that cannot be read confirms nothing; the kick still goes out.
         try:
             return self.is_open
-        except DrawerError:
+        except DeviceError:
             return False
 
     def _pulse_or_raise(self, kick: DigitalOutputDevice) -> None:
@@ -502,17 +504,15 @@ class GpioDrawer:
 
     def start(self, emit: Emit) -> None:
         """Report the drawer's state now, then on every change of the switch."""
-        switch = self._switch
-        if switch is None:
-            raise DrawerError("the drawer driver is closed")
+        self._check_open()
         with self._switch_lock:
             self._emit = emit
             self._reported = None  # a new listener always hears the current state
         self._report()
 
     def _on_switch_edge(self) -> None:
-        # A DrawerError here means close() is under way: nobody is listening any more.
-        with contextlib.suppress(DrawerError):
+        # A DeviceError here means close() is under way: nobody is listening any more.
+        with contextlib.suppress(DeviceError):
             self._report()
 
     def _report(self) -> None:
@@ -533,9 +533,9 @@ class GpioDrawer:
             self._seen_open = True
             self._watch.notify_all()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Stop reporting, end a confirmation in progress (``ABANDONED``) and release
-        both pins. Idempotent.
+        both pins.
 
         Waits for a pulse in progress to end with its own ``off()`` before releasing
         the kick pin.
@@ -557,17 +557,6 @@ class GpioDrawer:
         finally:
             if kick is not None:
                 kick.close()
-
-    def __enter__(self) -> GpioDrawer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if self.closed:

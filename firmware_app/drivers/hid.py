@@ -19,11 +19,11 @@ import select
 import struct
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import ClassVar, NamedTuple, Protocol
 
 import evdev
 
+from firmware_app.drivers.closeable import Closeable
 from firmware_app.drivers.discovery import (
     TYPING_KEYS,
     DeviceAmbiguous,
@@ -184,11 +184,12 @@ class FdKeySource:
         return f"FdKeySource({self.path!r})"
 
 
-class HidInputDevice:
-    """An ``InputDevice`` over a ``KeySource``: one thread locates the device, opens
-    the source, grabs it, decodes its events, and locates and reopens it every
-    ``retry_s`` seconds while it is missing (so a device re-plugged under another
-    ``/dev/input/eventN`` is found again through its match or its by-id link).
+class HidInputDevice(Closeable):
+    """An ``InputDevice`` over a ``KeySource``: extends ``Closeable`` with a reader
+    thread that locates the device, opens the source, grabs it, decodes its events,
+    and locates and reopens it every ``retry_s`` seconds while it is missing (so a
+    device re-plugged under another ``/dev/input/eventN`` is found again through its
+    match or its by-id link).
 
     The device is ``match`` when set (``name:GLOB``, ``usb:VVVV:PPPP``), else
     ``path``; ``discovery`` resolves it, shared with the lane's other HID devices so
@@ -217,6 +218,8 @@ class HidInputDevice:
         keys: frozenset[int] = TYPING_KEYS,
         discovery: InputDiscovery | None = None,
     ) -> None:
+        super().__init__()
+        self.what = self.device.value
         self.path = path
         self.selector = Selector(path, match, keys)  # a bad match raises ValueError here
         self._discovery = discovery if discovery is not None else InputDiscovery()
@@ -248,10 +251,9 @@ class HidInputDevice:
 
     def start(self, emit: Emit) -> None:
         """Start the reader thread; events go to ``emit``."""
+        self._check_open()
         if self._thread is not None:
-            raise RuntimeError(f"{self.device.value} already started")
-        if self._stop.is_set():
-            raise RuntimeError(f"{self.device.value} is closed")
+            raise DeviceError(f"{self.device.value} already started")
         self._emit = emit
         self._wake = os.pipe()
         self._thread = threading.Thread(
@@ -259,8 +261,8 @@ class HidInputDevice:
         )
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the thread and release the device. Idempotent."""
+    def _release(self) -> None:
+        """Stop the thread and release the device."""
         self._stop.set()
         self._discovery.unregister(self.device.value)
         thread, self._thread = self._thread, None
@@ -275,17 +277,6 @@ class HidInputDevice:
         for fd in self._wake:
             os.close(fd)
         self._wake = None
-
-    def __enter__(self) -> HidInputDevice:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- the reader thread -------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from typing import Any
 import serial
 
 from firmware_app.config import ScaleConfig
+from firmware_app.drivers.closeable import Closeable
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.ports import Emit
 from firmware_app.drivers.scale_frames import ScaleAnswer, ScaleProtocol, take_frame
@@ -174,8 +175,9 @@ def health(reading: ScaleReading) -> StateWord:
     return StateWord.SILENT if reading.status is ScaleStatus.SILENT else StateWord.OK
 
 
-class SerialScale:
-    """A weighing scale on a serial port, polled from a daemon thread.
+class SerialScale(Closeable):
+    """A weighing scale on a serial port, polled from a daemon thread; extends
+    ``Closeable`` with polling and the zero and tare keys.
 
     Every ``poll_ms`` the thread sends the protocol's request and reads the answer
     up to its terminator (it never waits for the line to go quiet), within a budget
@@ -183,6 +185,8 @@ class SerialScale:
     that the thread sends before its next request, one at a time: the next waits
     until the scale has shown the outcome of the last (``result_window_s`` at most).
     """
+
+    what = "scale"
 
     def __init__(
         self,
@@ -193,6 +197,7 @@ class SerialScale:
         reopen_s: float = REOPEN_S,
         result_window_s: float = RESULT_WINDOW_S,
     ) -> None:
+        super().__init__()
         self._config = config
         self._protocol: ScaleProtocol = protocol_for(config.protocol)
         self._serial_factory = serial_factory
@@ -206,7 +211,6 @@ class SerialScale:
         self._last: ScaleAnswer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._closed = False
         self._port_fault = Reminder(logger, clock)  # missing port, unexpected errors
         self._noise = Reminder(logger, clock)  # answers that are not frames
 
@@ -214,8 +218,7 @@ class SerialScale:
 
     def start(self, emit: Emit) -> None:
         """Start polling; events go to ``emit`` from the driver's thread."""
-        if self._closed:
-            raise DeviceError("scale: start() after close()")
+        self._check_open()
         if self._thread is not None:
             raise DeviceError("scale: already started")
         reporter = _Reporter(emit, self._clock, self._poll_s)
@@ -224,22 +227,13 @@ class SerialScale:
         )
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the thread (within about ``READ_SLICE_S``) and close the port. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _release(self) -> None:
+        """Stop the thread (within about ``READ_SLICE_S``); it closes the port."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_S)
             if self._thread.is_alive():
                 logger.warning("scale thread did not stop within %.1f s", JOIN_S)
-
-    def __enter__(self) -> SerialScale:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- scale keys ---------------------------------------------------------------
 
@@ -259,8 +253,7 @@ class SerialScale:
         self._queue(ScaleCommand.CLEAR_TARE)
 
     def _queue(self, command: ScaleCommand) -> None:
-        if self._closed:
-            raise DeviceError(f"scale: {command.value} after close()")
+        self._check_open()
         if not self._bytes(command):
             raise DeviceError(
                 f"scale: protocol {self._protocol.name} has no {command.value} command"

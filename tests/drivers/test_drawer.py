@@ -29,7 +29,7 @@ from firmware_app.drivers.drawer import (
     GpioDrawer,
     KickOutcome,
 )
-from firmware_app.drivers.errors import DrawerError
+from firmware_app.drivers.errors import DeviceClosed, DrawerError
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch, Event
 from hw_sim.drawer import SimulatedDrawer
@@ -468,12 +468,10 @@ def test_close_is_idempotent_and_releases_both_pins(factory: MockFactory) -> Non
 def test_a_closed_driver_refuses_to_work(factory: MockFactory) -> None:
     drawer = GpioDrawer(config(), pin_factory=factory)
     drawer.close()
-    with pytest.raises(DrawerError):
-        drawer.kick()
-    with pytest.raises(DrawerError):
-        _ = drawer.is_open
-    with pytest.raises(DrawerError):
-        drawer.start(lambda event: None)
+    for use in (drawer.kick, lambda: drawer.is_open, lambda: drawer.start(lambda event: None)):
+        with pytest.raises(DrawerError, match="the drawer driver is closed") as caught:
+            use()
+        assert isinstance(caught.value, DeviceClosed)
 
 
 def test_switch_pin_in_use_is_named_and_the_kick_pin_released(factory: MockFactory) -> None:
