@@ -31,11 +31,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from time import monotonic, sleep
 from typing import TypeVar
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
@@ -154,7 +154,7 @@ def _pass_on(caught: list[warnings.WarningMessage]) -> None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _pulse(kick: DigitalOutputDevice, seconds: float) -> None:
+def _pulse(kick: DigitalOutputDevice, seconds: float, sleep: Callable[[float], None]) -> None:
     """One pulse: on, wait, off; off happens whatever interrupts the wait.
 
     ``on(); sleep(); off()`` rather than ``blink(n=1)``: blink pulses from its own
@@ -281,6 +281,8 @@ class GpioDrawer(Closeable):
     ``pin_factory`` is any gpiozero pin factory (``MockFactory`` in tests and hw_sim);
     None means gpiozero's default. Nothing touches a pin before construction; a driver
     that fails half-way releases what it had claimed and raises ``DrawerError``.
+    ``clock`` (monotonic seconds) times the confirmation, ``sleep(seconds)`` holds the
+    pulse: tests pass their own, so that no test waits on real time for them.
 
     ``start(emit)`` reports the current state and then every change of the switch,
     each as ``DrawerSwitch(is_open)`` followed by ``DeviceState(Device.DRAWER, OPEN |
@@ -293,8 +295,17 @@ class GpioDrawer(Closeable):
     what = "drawer"
     closed_error = DrawerClosed
 
-    def __init__(self, config: DrawerConfig, *, pin_factory: Factory | None = None) -> None:
+    def __init__(
+        self,
+        config: DrawerConfig,
+        *,
+        pin_factory: Factory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__()
+        self._clock = clock
+        self._sleep = sleep
         self._config = config
         self._pulse_ms = kick_pulse_ms(config)
         self._confirm_s = _confirm_s(config)
@@ -411,7 +422,7 @@ class GpioDrawer(Closeable):
                 self._statistics, pulse_count=self._statistics.pulse_count + 1
             )
         try:
-            _pulse(kick, self._pulse_ms / 1000)
+            _pulse(kick, self._pulse_ms / 1000, self._sleep)
         except Exception as e:
             pin = self._config.kick_pin
             raise DrawerError(f"cannot pulse the drawer kick on GPIO{pin}: {e}") from e
@@ -457,10 +468,10 @@ class GpioDrawer(Closeable):
 
     def _wait_open(self) -> bool:
         """True once the switch has shown open; False after ``confirm_ms``."""
-        deadline = monotonic() + self._confirm_s
+        deadline = self._clock() + self._confirm_s
         with self._watch:
             while not self._seen_open:
-                remaining = deadline - monotonic()
+                remaining = deadline - self._clock()
                 if self._closing:
                     raise _Closing
                 if remaining <= 0:
