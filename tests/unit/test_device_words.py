@@ -383,3 +383,17 @@ def test_the_sync_thread_parses_its_words_or_refuses_them(name: str, word: str) 
     assert states.set(name, word)
     assert states.get(Device(name)) is StateWord(word)
     assert states.words() == {name: word}
+
+
+def test_every_word_the_cashier_can_be_shown_has_chinese_wording() -> None:
+    from firmware_app.lane.messages import TERMS
+
+    shown = {d for d in Device if d is not Device.CLOCK}  # the clock is in the status only
+    missing = sorted(d.value for d in shown if d.value not in TERMS["zh"])
+    missing += sorted(
+        f"{d.value}: {w.value}"
+        for d in shown
+        for w in DEVICE_WORDS[d] - FINE
+        if w.value not in TERMS["zh"]
+    )
+    assert not missing
