@@ -32,6 +32,7 @@ from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import InputDevice
 from firmware_app.errors import ConfigError, StoreError
 from firmware_app.ids import uuid7
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
@@ -146,7 +147,7 @@ class LaneApp:
         self.spooler = self._spooler()
         self.lane.printer = self.spooler
         if self.drawer_fault:
-            self.lane.post(DeviceState("drawer", "missing", self.drawer_fault))
+            self.lane.post(DeviceState(Device.DRAWER, StateWord.MISSING, self.drawer_fault))
         self.inputs = self._inputs(hw)
         self.sync = self._sync()
         self.lane.uplink = self.sync
@@ -255,7 +256,7 @@ class LaneApp:
             "devices": {**self.lane.device_states(), "clock": self.clock_word},
         }
 
-    def on_sync_state(self, name: str, state: str, detail: str) -> None:
+    def on_sync_state(self, name: Device, state: StateWord, detail: str) -> None:
         """The broker's or the outbox's state changed (called on the sync thread): the lane
         shows it like a device's, and the retained status carries it in ``devices``."""
         self.lane.post(DeviceState(name, state, detail))

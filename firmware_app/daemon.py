@@ -19,6 +19,7 @@ from typing import Protocol
 
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import CashDrawer
+from firmware_app.lane.devices import FINE, Device, StateWord, wire
 from firmware_app.lane.effects import (
     DURABLE,
     CommitSale,
@@ -29,7 +30,7 @@ from firmware_app.lane.effects import (
     RecordEvent,
     RequestPayment,
     ReversePayment,
-    ScaleCommand,
+    SendScaleCommand,
 )
 from firmware_app.lane.events import (
     DeviceState,
@@ -40,10 +41,11 @@ from firmware_app.lane.events import (
     Scanned,
     Tick,
 )
-from firmware_app.lane.machine import FINE, handle
+from firmware_app.lane.machine import handle
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
+from firmware_app.lane.weighing import ScaleCommand
 from firmware_app.payment import PaymentTerminal
 from firmware_app.printing import ReceiptSpooler
 from firmware_app.store.sales import SalesStore
@@ -61,6 +63,8 @@ class Scale(Protocol):
     def zero(self) -> None: ...
 
     def tare(self) -> None: ...
+
+    def clear_tare(self) -> None: ...
 
 
 class Uplink(Protocol):
@@ -116,8 +120,9 @@ class Lane:
         return self._queue.unfinished_tasks == 0
 
     def device_states(self) -> dict[str, str]:
-        """Each device's state word (safe from any thread: the state is immutable)."""
-        return dict(self.state.devices)
+        """Each device's state word, as the status carries it (safe from any thread:
+        the state is immutable)."""
+        return wire(self.state.devices)
 
     # --- the loop -------------------------------------------------------------------
 
@@ -221,7 +226,7 @@ class Lane:
                         self._print()
                     case RequestPayment() | ReversePayment():
                         self._pay(effect)
-                    case ScaleCommand(command=command):
+                    case SendScaleCommand(command=command):
                         self._scale_command(command)
             except Exception:
                 log.exception("effect %s failed", type(effect).__name__)
@@ -234,7 +239,7 @@ class Lane:
             self.drawer.kick()
         except DeviceError as e:
             log.error("drawer: %s", e)
-            self.post(DeviceState("drawer", "error", str(e)))
+            self.post(DeviceState(Device.DRAWER, StateWord.ERROR, str(e)))
 
     def _print(self) -> None:
         if self.printer is None:
@@ -242,14 +247,19 @@ class Lane:
             return
         self.printer.wake()  # the receipt is in the print queue already
 
-    def _scale_command(self, command: str) -> None:
+    def _scale_command(self, command: ScaleCommand) -> None:
         if self.scale is None:
-            log.warning("scale %s asked, but no scale is configured", command)
+            log.warning("scale %s asked, but no scale is configured", command.value)
             return
+        press = {
+            ScaleCommand.ZERO: self.scale.zero,
+            ScaleCommand.TARE: self.scale.tare,
+            ScaleCommand.CLEAR_TARE: self.scale.clear_tare,
+        }[command]
         try:
-            self.scale.zero() if command == "zero" else self.scale.tare()
+            press()
         except DeviceError as e:
-            log.error("scale %s: %s", command, e)
+            log.error("scale %s: %s", command.value, e)
 
     def _pay(self, effect: RequestPayment | ReversePayment) -> None:
         """Ask the terminal in a thread of its own; its answer comes back as an event."""

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import TextIO
 
-from firmware_app.lane.machine import FINE
+from firmware_app.lane.devices import FINE
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import format_money
 from firmware_app.lane.rules import LaneSetup

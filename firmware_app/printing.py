@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import ReceiptPrinter
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, Event, ReceiptsPending
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
@@ -28,7 +29,7 @@ from firmware_app.store.print_queue import Job, PrintQueue
 
 log = logging.getLogger(__name__)
 
-DEVICE = "printer"
+DEVICE = Device.PRINTER
 RETRY_S = 2.0  # while receipts wait: ask the printer this often whether it is back
 IDLE_STATUS_S = 10.0  # with nothing to print: ask this often, so the screen is right early
 
@@ -174,7 +175,7 @@ class ReceiptSpooler:
     def _set_state(self, state: str, detail: str) -> None:
         if state != self._state:
             self._state = state
-            self._post(DeviceState(DEVICE, state, detail))
+            self._post(DeviceState(DEVICE, StateWord(state), detail))
 
     def _count(self) -> None:
         """Tell the lane how many receipts wait, when that changed. Only receipts that

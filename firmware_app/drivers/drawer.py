@@ -18,9 +18,10 @@ The kick is a single pulse of ``pulse_ms`` milliseconds, never longer than
 Kick confirmation (after UnifiedPOS ``openDrawer``): the switch must show the drawer
 open within ``confirm_ms`` of the end of the pulse; if it does not, the driver kicks
 once more, and if the drawer is still shut after another ``confirm_ms`` it reports
-``DeviceState("drawer", "jammed", detail)``. That wait runs on a confirmer thread of
-the driver: ``kick()`` gives the first pulse and returns a ``KickConfirmation`` at
-once, so the lane loop is never held for the up to 2 × ``confirm_ms`` a jam takes.
+``DeviceState(Device.DRAWER, StateWord.JAMMED, detail)``. That wait runs on a
+confirmer thread of the driver: ``kick()`` gives the first pulse and returns a
+``KickConfirmation`` at once, so the lane loop is never held for the up to
+2 × ``confirm_ms`` a jam takes.
 Good and failed opens are counted (``statistics``), as UnifiedPOS's
 ``DrawerGoodOpenCount`` and ``DrawerFailedOpenCount``.
 """
@@ -30,12 +31,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from time import monotonic, sleep
-from types import TracebackType
 from typing import TypeVar
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice
@@ -43,8 +43,10 @@ from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFall
 from gpiozero.pins import Factory
 
 from firmware_app.config import DrawerConfig
-from firmware_app.drivers.errors import DrawerError
+from firmware_app.drivers.closeable import Closeable
+from firmware_app.drivers.errors import DeviceError, DrawerClosed, DrawerError
 from firmware_app.drivers.ports import Emit
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,7 @@ def _pass_on(caught: list[warnings.WarningMessage]) -> None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _pulse(kick: DigitalOutputDevice, seconds: float) -> None:
+def _pulse(kick: DigitalOutputDevice, seconds: float, sleep: Callable[[float], None]) -> None:
     """One pulse: on, wait, off; off happens whatever interrupts the wait.
 
     ``on(); sleep(); off()`` rather than ``blink(n=1)``: blink pulses from its own
@@ -261,22 +263,49 @@ class _Closing(Exception):
     """The driver is closing: the confirmation ends without a verdict."""
 
 
-class GpioDrawer:
-    """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins.
+def switch_state(is_open: bool) -> StateWord:
+    """The drawer's state word for what its switch says."""
+    return StateWord.OPEN if is_open else StateWord.CLOSED
+
+
+def outcome_state(outcome: KickOutcome) -> StateWord | None:
+    """The drawer's state word for how a kick ended; None when the switch says it all
+    (the drawer opened) or nothing is to be said (the driver was closed)."""
+    return {KickOutcome.JAMMED: StateWord.JAMMED, KickOutcome.FAILED: StateWord.ERROR}.get(outcome)
+
+
+class GpioDrawer(Closeable):
+    """The cash drawer behind the ``CashDrawer`` port, on two GPIO pins; extends
+    ``Closeable`` with the kick, its confirmation and the switch.
 
     ``pin_factory`` is any gpiozero pin factory (``MockFactory`` in tests and hw_sim);
     None means gpiozero's default. Nothing touches a pin before construction; a driver
     that fails half-way releases what it had claimed and raises ``DrawerError``.
+    ``clock`` (monotonic seconds) times the confirmation, ``sleep(seconds)`` holds the
+    pulse: tests pass their own, so that no test waits on real time for them.
 
     ``start(emit)`` reports the current state and then every change of the switch,
-    each as ``DrawerSwitch(is_open)`` followed by ``DeviceState("drawer", "open" |
-    "closed")``; a jam as ``DeviceState("drawer", "jammed", detail)``, a kick line
-    that fails on the retry as ``DeviceState("drawer", "error", detail)``. Changes
+    each as ``DrawerSwitch(is_open)`` followed by ``DeviceState(Device.DRAWER, OPEN |
+    CLOSED)``; a jam as ``DeviceState(Device.DRAWER, JAMMED, detail)``, a kick line
+    that fails on the retry as ``DeviceState(Device.DRAWER, ERROR, detail)``. Changes
     arrive on gpiozero's callback thread, jams on the confirmer thread; ``emit``
     must only enqueue.
     """
 
-    def __init__(self, config: DrawerConfig, *, pin_factory: Factory | None = None) -> None:
+    what = "drawer"
+    closed_error = DrawerClosed
+
+    def __init__(
+        self,
+        config: DrawerConfig,
+        *,
+        pin_factory: Factory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self._clock = clock
+        self._sleep = sleep
         self._config = config
         self._pulse_ms = kick_pulse_ms(config)
         self._confirm_s = _confirm_s(config)
@@ -340,16 +369,12 @@ class GpioDrawer:
             return self._statistics
 
     @property
-    def closed(self) -> bool:
-        """True once ``close()`` has released the pins."""
-        return self._kick is None and self._switch is None
-
-    @property
     def is_open(self) -> bool:
-        """True when the switch says the drawer is open; read from the pin each time."""
+        """True when the switch says the drawer is open; read from the pin each time.
+        ``DrawerClosed`` after ``close()``."""
         switch = self._switch
-        if switch is None:
-            raise DrawerError("the drawer driver is closed")
+        if switch is None or self.closed:
+            raise self._closed_error()
         try:
             contact_closed = bool(switch.is_active)  # pull-up: active means low
         except Exception as e:
@@ -362,14 +387,15 @@ class GpioDrawer:
         """Pulse the solenoid once for ``pulse_ms``; returns when the pulse has ended,
         with the confirmation of the opening still running on the confirmer thread.
 
-        Raises ``DrawerError`` when the pulse cannot be given (closed driver, kick line
-        fault). A kick while an earlier one is still being confirmed pulses too and
-        returns that earlier confirmation: both wait for the same opening.
+        Raises ``DrawerError`` when the pulse cannot be given (a kick line fault;
+        ``DrawerClosed`` after ``close()``). A kick while an earlier one is still being
+        confirmed pulses too and returns that earlier confirmation: both wait for the
+        same opening.
         """
         with self._kick_lock:
             kick = self._kick
-            if kick is None:
-                raise DrawerError("the drawer driver is closed")
+            if kick is None or self.closed:
+                raise self._closed_error()
             pending = self._arm()
             self._pulse_or_raise(kick)
             return pending if pending is not None else self._start_confirmer()
@@ -387,7 +413,7 @@ class GpioDrawer:
         # A switch that cannot be read confirms nothing; the kick still goes out.
         try:
             return self.is_open
-        except DrawerError:
+        except DeviceError:
             return False
 
     def _pulse_or_raise(self, kick: DigitalOutputDevice) -> None:
@@ -396,7 +422,7 @@ class GpioDrawer:
                 self._statistics, pulse_count=self._statistics.pulse_count + 1
             )
         try:
-            _pulse(kick, self._pulse_ms / 1000)
+            _pulse(kick, self._pulse_ms / 1000, self._sleep)
         except Exception as e:
             pin = self._config.kick_pin
             raise DrawerError(f"cannot pulse the drawer kick on GPIO{pin}: {e}") from e
@@ -442,10 +468,10 @@ class GpioDrawer:
 
     def _wait_open(self) -> bool:
         """True once the switch has shown open; False after ``confirm_ms``."""
-        deadline = monotonic() + self._confirm_s
+        deadline = self._clock() + self._confirm_s
         with self._watch:
             while not self._seen_open:
-                remaining = deadline - monotonic()
+                remaining = deadline - self._clock()
                 if self._closing:
                     raise _Closing
                 if remaining <= 0:
@@ -472,10 +498,10 @@ class GpioDrawer:
                     outcome, detail = KickOutcome.OPENED_ON_RETRY, ""
                 self._statistics = self._statistics.counting(outcome)
                 self._pending = None
-            state = {KickOutcome.JAMMED: "jammed", KickOutcome.FAILED: "error"}.get(outcome)
+            state = outcome_state(outcome)
             if state is not None:
-                log.warning("drawer %s: %s", state, detail)
-                self._send(DeviceState("drawer", state, detail))
+                log.warning("drawer %s: %s", state.value, detail)
+                self._send(DeviceState(Device.DRAWER, state, detail))
         confirmation._finish(outcome, detail)
 
     def _send(self, event: DeviceState) -> None:
@@ -489,17 +515,15 @@ class GpioDrawer:
 
     def start(self, emit: Emit) -> None:
         """Report the drawer's state now, then on every change of the switch."""
-        switch = self._switch
-        if switch is None:
-            raise DrawerError("the drawer driver is closed")
+        self._check_open()
         with self._switch_lock:
             self._emit = emit
             self._reported = None  # a new listener always hears the current state
         self._report()
 
     def _on_switch_edge(self) -> None:
-        # A DrawerError here means close() is under way: nobody is listening any more.
-        with contextlib.suppress(DrawerError):
+        # A DeviceError here means close() is under way: nobody is listening any more.
+        with contextlib.suppress(DeviceError):
             self._report()
 
     def _report(self) -> None:
@@ -513,16 +537,16 @@ class GpioDrawer:
                 return
             self._reported = is_open
             self._emit(DrawerSwitch(is_open))
-            self._emit(DeviceState("drawer", "open" if is_open else "closed"))
+            self._emit(DeviceState(Device.DRAWER, switch_state(is_open)))
 
     def _saw_open(self) -> None:
         with self._watch:
             self._seen_open = True
             self._watch.notify_all()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Stop reporting, end a confirmation in progress (``ABANDONED``) and release
-        both pins. Idempotent.
+        both pins.
 
         Waits for a pulse in progress to end with its own ``off()`` before releasing
         the kick pin.
@@ -544,17 +568,6 @@ class GpioDrawer:
         finally:
             if kick is not None:
                 kick.close()
-
-    def __enter__(self) -> GpioDrawer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         if self.closed:

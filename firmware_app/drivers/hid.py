@@ -19,11 +19,11 @@ import select
 import struct
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import NamedTuple, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 import evdev
 
+from firmware_app.drivers.closeable import Closeable
 from firmware_app.drivers.discovery import (
     TYPING_KEYS,
     DeviceAmbiguous,
@@ -33,6 +33,7 @@ from firmware_app.drivers.discovery import (
 )
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.ports import Emit
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, Event
 
 log = logging.getLogger(__name__)
@@ -90,15 +91,15 @@ class KeySource(Protocol):
 SourceFactory = Callable[[str], KeySource]
 
 
-def state_word(error: Exception) -> str:
+def state_word(error: Exception) -> StateWord:
     """The ``DeviceState`` word for why a HID device cannot be read."""
     if isinstance(error, DeviceAmbiguous):
-        return "ambiguous"  # several devices fit the match: none is grabbed
+        return StateWord.AMBIGUOUS  # several devices fit the match: none is grabbed
     if isinstance(error, DeviceConflict):
-        return "conflict"  # the scanner and the keypad were set up on one device
+        return StateWord.CONFLICT  # the scanner and the keypad were set up on one device
     if isinstance(error, DeviceMissing):
-        return "missing"
-    return "error"
+        return StateWord.MISSING
+    return StateWord.ERROR
 
 
 class EvdevKeySource:
@@ -183,11 +184,12 @@ class FdKeySource:
         return f"FdKeySource({self.path!r})"
 
 
-class HidInputDevice:
-    """An ``InputDevice`` over a ``KeySource``: one thread locates the device, opens
-    the source, grabs it, decodes its events, and locates and reopens it every
-    ``retry_s`` seconds while it is missing (so a device re-plugged under another
-    ``/dev/input/eventN`` is found again through its match or its by-id link).
+class HidInputDevice(Closeable):
+    """An ``InputDevice`` over a ``KeySource``: extends ``Closeable`` with a reader
+    thread that locates the device, opens the source, grabs it, decodes its events,
+    and locates and reopens it every ``retry_s`` seconds while it is missing (so a
+    device re-plugged under another ``/dev/input/eventN`` is found again through its
+    match or its by-id link).
 
     The device is ``match`` when set (``name:GLOB``, ``usb:VVVV:PPPP``), else
     ``path``; ``discovery`` resolves it, shared with the lane's other HID devices so
@@ -198,12 +200,12 @@ class HidInputDevice:
 
     Subclasses add the decoding (``_decode``) and name the device for
     ``DeviceState`` events (``device``). Health changes are emitted once per change:
-    ``ok`` when the source opens; ``missing``, ``ambiguous``, ``conflict`` or
-    ``error`` (see ``state_word``) with the selector and the reason when it cannot
+    ``OK`` when the source opens; ``MISSING``, ``AMBIGUOUS``, ``CONFLICT`` or
+    ``ERROR`` (see ``state_word``) with the selector and the reason when it cannot
     be opened or disappears. A disappearing source is reported at once.
     """
 
-    device = "hid"
+    device: ClassVar[Device]
 
     def __init__(
         self,
@@ -216,10 +218,12 @@ class HidInputDevice:
         keys: frozenset[int] = TYPING_KEYS,
         discovery: InputDiscovery | None = None,
     ) -> None:
+        super().__init__()
+        self.what = self.device.value
         self.path = path
         self.selector = Selector(path, match, keys)  # a bad match raises ValueError here
         self._discovery = discovery if discovery is not None else InputDiscovery()
-        self._discovery.register(self.device, self.selector)
+        self._discovery.register(self.device.value, self.selector)
         self._grab = grab
         self._source_factory = source_factory
         self._retry_s = retry_s
@@ -227,7 +231,7 @@ class HidInputDevice:
         self._thread: threading.Thread | None = None
         self._wake: tuple[int, int] | None = None  # lets close() interrupt select()
         self._emit: Emit | None = None
-        self._state = ""
+        self._state: StateWord | None = None
 
     # --- what subclasses provide ----------------------------------------------------
 
@@ -239,28 +243,28 @@ class HidInputDevice:
         """Forget half-decoded input: the source was (re)opened."""
 
     @property
-    def state(self) -> str:
-        """The last health reported: ``""`` before the first attempt, ``ok``,
-        ``missing`` or ``error``."""
+    def state(self) -> StateWord | None:
+        """The last health reported: None before the first attempt."""
         return self._state
 
     # --- InputDevice -------------------------------------------------------------------
 
     def start(self, emit: Emit) -> None:
         """Start the reader thread; events go to ``emit``."""
+        self._check_open()
         if self._thread is not None:
-            raise RuntimeError(f"{self.device} already started")
-        if self._stop.is_set():
-            raise RuntimeError(f"{self.device} is closed")
+            raise DeviceError(f"{self.device.value} already started")
         self._emit = emit
         self._wake = os.pipe()
-        self._thread = threading.Thread(target=self._run, name=f"{self.device}-reader", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.device.value}-reader", daemon=True
+        )
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the thread and release the device. Idempotent."""
+    def _release(self) -> None:
+        """Stop the thread and release the device."""
         self._stop.set()
-        self._discovery.unregister(self.device)
+        self._discovery.unregister(self.device.value)
         thread, self._thread = self._thread, None
         if thread is None:
             return
@@ -268,22 +272,11 @@ class HidInputDevice:
         os.write(self._wake[1], b"x")
         thread.join(timeout=2.0)
         if thread.is_alive():  # stuck in emit(); leave its descriptors to it
-            log.warning("%s reader did not stop within 2 s", self.device)
+            log.warning("%s reader did not stop within 2 s", self.device.value)
             return
         for fd in self._wake:
             os.close(fd)
         self._wake = None
-
-    def __enter__(self) -> HidInputDevice:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- the reader thread -------------------------------------------------------------
 
@@ -297,10 +290,10 @@ class HidInputDevice:
                 self._pump(source)
                 continue  # close() was called
             except DeviceMissing as e:
-                self._set_state("missing", self._detail(e))
+                self._set_state(StateWord.MISSING, self._detail(e))
             except Exception as e:  # never let the thread die: report and reopen
                 log.exception("%s reader failed", self.device)
-                self._set_state("error", self._detail(e))
+                self._set_state(StateWord.ERROR, self._detail(e))
             finally:
                 source.close()
             self._stop.wait(self._retry_s)  # a failing device must not spin the CPU
@@ -311,7 +304,7 @@ class HidInputDevice:
         Discovery runs again on every attempt: the node may have a new number now.
         """
         try:
-            location = self._discovery.locate(self.device)
+            location = self._discovery.locate(self.device.value)
             source = self._source_factory(location.path)
         except Exception as e:
             if not isinstance(e, DeviceError):
@@ -327,7 +320,7 @@ class HidInputDevice:
             return None
         self._reset()
         log.info("%s: reading %s (%s)", self.device, location, source.name)
-        self._set_state("ok")
+        self._set_state(StateWord.OK)
         return source
 
     def _pump(self, source: KeySource) -> None:
@@ -358,12 +351,12 @@ class HidInputDevice:
         named = str(self.selector)
         return text if named in text else f"{named}: {text}"
 
-    def _set_state(self, state: str, detail: str = "") -> None:
-        if state == self._state:
+    def _set_state(self, state: StateWord, detail: str = "") -> None:
+        if state is self._state:
             return
         self._state = state
-        level = logging.INFO if state == "ok" else logging.WARNING
-        log.log(level, "%s %s %s", self.device, state, detail)
+        level = logging.INFO if state is StateWord.OK else logging.WARNING
+        log.log(level, "%s %s %s", self.device.value, state.value, detail)
         self._send(DeviceState(self.device, state, detail))
 
     def _send(self, event: Event) -> None:

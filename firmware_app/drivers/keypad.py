@@ -13,6 +13,7 @@ from evdev import ecodes
 from firmware_app.config import KeypadConfig
 from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.hid import EvdevKeySource, HidInputDevice, KeyEvent, SourceFactory
+from firmware_app.lane.devices import Device
 from firmware_app.lane.events import KeyPressed
 
 KEY_DOWN = 1
@@ -44,7 +45,7 @@ class KeypadDecoder:
 
 class Keypad(HidInputDevice):
     """Extends ``HidInputDevice`` with the keymap: emits ``KeyPressed(name)``, and
-    ``DeviceState("keypad", "ok" | "missing" | "ambiguous" | "conflict" | "error",
+    ``DeviceState(Device.KEYPAD, OK | MISSING | AMBIGUOUS | CONFLICT | ERROR,
     detail)`` on changes.
 
     The keypad is ``config.match`` when set, else ``config.path``; ``discovery`` is
@@ -52,7 +53,7 @@ class Keypad(HidInputDevice):
     opens the key source; a missing keypad is located again every ``retry_s`` seconds.
     """
 
-    device = "keypad"
+    device = Device.KEYPAD
 
     def __init__(
         self,

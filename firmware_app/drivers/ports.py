@@ -29,7 +29,8 @@ class InputDevice(Protocol):
 class ReceiptPrinter(Protocol):
     def print_receipt(self, receipt: Receipt) -> object:
         """Print and cut one receipt; returns the printer's status after it (or None);
-        raises ``PrinterError`` (a ``PrinterFault`` with its state word) when it cannot."""
+        raises ``PrinterError`` (a ``PrinterFault`` with its state word) when it cannot
+        (``PrinterClosed`` after ``close()``)."""
 
     def status(self) -> object:
         """The printer's status now; raises ``PrinterError`` when it does not answer."""
@@ -39,8 +40,9 @@ class ReceiptPrinter(Protocol):
 
 class CashDrawer(InputDevice, Protocol):
     def kick(self) -> object:
-        """Pulse the solenoid once; raises ``DrawerError`` when it cannot. The opening is
-        confirmed in the background (``DeviceState("drawer", "jammed")`` when it is not)."""
+        """Pulse the solenoid once; raises ``DrawerError`` when it cannot (``DrawerClosed``
+        after ``close()``). The opening is confirmed in the background
+        (``DeviceState(Device.DRAWER, StateWord.JAMMED)`` when it is not)."""
 
     @property
     def is_open(self) -> bool: ...

@@ -35,6 +35,8 @@ from datetime import datetime
 import serial
 
 from firmware_app.config import PrinterConfig
+from firmware_app.drivers.closeable import Closeable
+from firmware_app.drivers.errors import PrinterClosed
 from firmware_app.drivers.escpos_encoder import ReceiptEncoder
 from firmware_app.drivers.escpos_image import PAPER_DOTS, LogoError, load_logo
 from firmware_app.drivers.printer_status import (
@@ -97,14 +99,19 @@ def encoder_for(config: PrinterConfig) -> ReceiptEncoder:
     )
 
 
-class SerialPrinter:
-    """The lane's receipt printer (``ReceiptPrinter``): checks, lays out, sends, cuts.
+class SerialPrinter(Closeable):
+    """The lane's receipt printer (``ReceiptPrinter``): extends ``Closeable`` with
+    checking, laying out, sending and cutting.
 
     ``encoder`` defaults to ``encoder_for(config)``; ``transport_factory(config)``
     opens the transport (default: ``SerialTransport``). Every failure raises
     ``PrinterFault`` (a ``PrinterError``) naming the port, with its state word;
-    the next print opens the port again after a transport error.
+    the next print opens the port again after a transport error. After ``close()``,
+    printing raises ``PrinterClosed`` (a ``PrinterError`` too).
     """
+
+    what = "receipt printer"
+    closed_error = PrinterClosed
 
     def __init__(
         self,
@@ -113,12 +120,12 @@ class SerialPrinter:
         encoder: ReceiptEncoder | None = None,
         transport_factory: TransportFactory = SerialTransport,
     ) -> None:
+        super().__init__()
         self.config = config
         self.encoder = encoder or encoder_for(config)
         self._factory = transport_factory
         self._transport: Transport | None = None
         self._lock = threading.Lock()  # close() may come from another thread than printing
-        self._closed = False
 
     def print_receipt(self, receipt: Receipt) -> PrinterStatus | None:
         """Print and cut ``receipt``; returns the status read after printing (``None``
@@ -142,10 +149,7 @@ class SerialPrinter:
     # --- steps ---------------------------------------------------------------------------
 
     def _usable(self) -> Transport:
-        if self._closed:
-            raise PrinterFault(
-                f"receipt printer on {self.config.port} is closed", state=ERROR_STATE
-            )
+        self._check_open()
         if self._transport is None:
             try:
                 self._transport = self._factory(self.config)
@@ -229,17 +233,10 @@ class SerialPrinter:
 
     # --- life cycle ---------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Close the port. Idempotent."""
+    def _release(self) -> None:
+        """Close the port, once a receipt being printed is through."""
         with self._lock:
-            self._closed = True
             self._drop()
-
-    def __enter__(self) -> SerialPrinter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- a test print ------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ stale automatic-status-back byte, line noise, a wrong baud rate). The lane asks:
                            bit 6 auto-recoverable error (asked only when n = 2 says error)
     n = 4  paper sensor    bits 2-3 paper near end, bits 5-6 paper end
 
-State words (the ``DeviceState`` words the lane shows, after UnifiedPOS's
-COVER_OPEN, REC_EMPTY, REC_NEAREMPTY, REC_PAPEROK and OFF-LINE): ``ok``,
-``paper_near_end`` (not an error: printing goes on), and the errors
-``cover_open``, ``paper_out``, ``error``, ``offline`` and ``missing``.
+State words (the ``StateWord`` of the lane's ``DeviceState``, after UnifiedPOS's
+COVER_OPEN, REC_EMPTY, REC_NEAREMPTY, REC_PAPEROK and OFF-LINE): ``OK``,
+``PAPER_NEAR_END`` (not an error: printing goes on), and the errors
+``COVER_OPEN``, ``PAPER_OUT``, ``ERROR``, ``OFFLINE`` and ``MISSING``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware_app.drivers.errors import PrinterError
+from firmware_app.lane.devices import StateWord
 
 STATUS_FIXED_MASK = 0x93  # bits 0, 1, 4 and 7 of every DLE EOT answer are fixed ...
 STATUS_FIXED_BITS = 0x12  # ... to 0, 1, 1 and 0: anything else is not a status byte
@@ -44,13 +45,13 @@ PAPER_NEAR_END = 0x0C
 PAPER_END = 0x60
 
 # The lane's words for a printer's state (firmware_app.lane.messages translates them).
-OK = "ok"
-PAPER_NEAR_END_STATE = "paper_near_end"
-COVER_OPEN_STATE = "cover_open"
-PAPER_OUT_STATE = "paper_out"
-ERROR_STATE = "error"
-OFFLINE_STATE = "offline"  # not answering, or off-line for no reported cause
-MISSING_STATE = "missing"  # the port is not there or went away (adapter unplugged)
+OK = StateWord.OK
+PAPER_NEAR_END_STATE = StateWord.PAPER_NEAR_END
+COVER_OPEN_STATE = StateWord.COVER_OPEN
+PAPER_OUT_STATE = StateWord.PAPER_OUT
+ERROR_STATE = StateWord.ERROR
+OFFLINE_STATE = StateWord.OFFLINE  # not answering, or off-line for no reported cause
+MISSING_STATE = StateWord.MISSING  # the port is not there or went away (adapter unplugged)
 FAULTS = frozenset((COVER_OPEN_STATE, PAPER_OUT_STATE, ERROR_STATE, OFFLINE_STATE, MISSING_STATE))
 
 
@@ -76,7 +77,7 @@ class PrinterStatus:
     answers: tuple[tuple[int, int], ...] = ()
 
     @property
-    def state(self) -> str:
+    def state(self) -> StateWord:
         """The one word the lane shows: the most urgent thing first."""
         if self.cover_open:
             return COVER_OPEN_STATE
@@ -94,7 +95,7 @@ class PrinterStatus:
         state = self.state
         if state not in FAULTS:
             return ""
-        words = state.replace("_", " ")
+        words = state.value.replace("_", " ")
         return f"{words} ({self.error_cause})" if self.error_cause else words
 
     @property
@@ -143,8 +144,8 @@ def _error_cause(answer: int) -> str:
 
 
 class PrinterFault(PrinterError):
-    """The printer could not print, or not all of it: ``state`` says why (``offline``,
-    ``cover_open``, ``paper_out``, ``error``, ``missing``), ``printed_partly`` whether
+    """The printer could not print, or not all of it: ``state`` says why (``OFFLINE``,
+    ``COVER_OPEN``, ``PAPER_OUT``, ``ERROR``, ``MISSING``), ``printed_partly`` whether
     any of the receipt had already been sent (so part of it may be on paper), and
     ``status`` what the printer answered, when it did."""
 
@@ -152,7 +153,7 @@ class PrinterFault(PrinterError):
         self,
         message: str,
         *,
-        state: str,
+        state: StateWord,
         printed_partly: bool = False,
         status: PrinterStatus | None = None,
     ) -> None:

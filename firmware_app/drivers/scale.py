@@ -16,17 +16,16 @@ Events (``firmware_app.lane.events``), all from the driver's own thread:
   ``SILENT`` when no complete answer arrives within ``timeout_ms``; ``ERROR`` for
   an answer the lane cannot use (its reason is logged once, when it first comes;
   the scale still counts as ``ok``: it answers).
-- ``DeviceState("scale", state)`` on each change of ``ok`` (answers come),
-  ``silent`` (the scale stopped answering) and ``missing`` (the port cannot be
+- ``DeviceState(Device.SCALE, state)`` on each change of ``OK`` (answers come),
+  ``SILENT`` (the scale stopped answering) and ``MISSING`` (the port cannot be
   opened or went away; it is opened again every ``reopen_s`` until it is back).
   The log says a missing port or a noisy line when it starts, then reminds at
   growing intervals (``Reminder``: 1 min, 2, 4 … up to 1 h), not on every try.
-- ``DeviceState("scale", "ok", detail)`` once per ``zero()``, ``tare()`` or
-  ``clear_tare()`` the scale answered: ``detail`` is ``zeroed``, ``tared`` or
-  ``tare cleared`` when it obeyed, ``<command> refused: <reason>`` when not
-  (``zero refused: moving``; reasons in ``scale_rules``). The state word stays
-  ``ok``: only the detail is news. A command the scale never answered gives no
-  result; the ``silent`` or ``missing`` state says why.
+- ``ScaleCommandResult`` once per ``zero()``, ``tare()`` or ``clear_tare()`` the
+  scale answered: ``done`` (``ZEROED``, ``TARED``, ``TARE_CLEARED``) when it obeyed,
+  ``refused_because`` (``MOVING`` …; the rules are in ``scale_rules``) when not. It
+  comes only on an answer, so the scale is ``OK`` by then. A command the scale never
+  answered gives no result; the ``SILENT`` or ``MISSING`` state says why.
 """
 
 from __future__ import annotations
@@ -43,17 +42,19 @@ from typing import Any
 import serial
 
 from firmware_app.config import ScaleConfig
+from firmware_app.drivers.closeable import Closeable
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.ports import Emit
 from firmware_app.drivers.scale_frames import ScaleAnswer, ScaleProtocol, take_frame
 from firmware_app.drivers.scale_protocols import protocol_for
-from firmware_app.drivers.scale_rules import CommandWatch, ScaleCommand, Steadiness
-from firmware_app.lane.events import DeviceState, ScaleUpdate
-from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.drivers.scale_rules import CommandWatch, Steadiness
+from firmware_app.lane.devices import Device, StateWord
+from firmware_app.lane.events import DeviceState, ScaleCommandResult, ScaleUpdate
+from firmware_app.lane.weighing import ScaleCommand, ScaleReading, ScaleStatus
 
 logger = logging.getLogger(__name__)
 
-DEVICE = "scale"
+DEVICE = Device.SCALE
 REEMIT_S = 1.0  # half the lane's 2 s staleness limit: one lost event is harmless
 REOPEN_S = 2.0
 READ_SLICE_S = 0.05  # one blocking read at most: bounds how long close() waits
@@ -129,16 +130,14 @@ class _Reporter:
         self._clock = clock
         # Re-send one poll early, so the gap between two events stays within REEMIT_S.
         self._reemit_s = max(0.0, REEMIT_S - poll_s)
-        self._state: str | None = None
+        self._state: StateWord | None = None
         self._last: ScaleReading | None = None
         self._last_at = 0.0
         self._reason = ""
 
     def answer(self, reading: ScaleReading, silent_detail: str = "") -> None:
-        if reading.status is ScaleStatus.SILENT:
-            self.state("silent", silent_detail)
-        else:
-            self.state("ok")
+        word = health(reading)
+        self.state(word, silent_detail if word is StateWord.SILENT else "")
         self.reading(reading)
 
     def reading(self, reading: ScaleReading) -> None:
@@ -147,16 +146,16 @@ class _Reporter:
             self._emit(ScaleUpdate(reading))
             self._last, self._last_at = reading, now
 
-    def state(self, state: str, detail: str = "") -> None:
-        if state != self._state:
+    def state(self, state: StateWord, detail: str = "") -> None:
+        if state is not self._state:
             self._state = state
             self._emit(DeviceState(DEVICE, state, detail))
 
-    def result(self, detail: str) -> None:
+    def result(self, result: ScaleCommandResult) -> None:
         """A zero or tare was judged; only ever on an answer, so the scale is ok."""
-        self.state("ok")
-        logger.info("scale: %s", detail)
-        self._emit(DeviceState(DEVICE, "ok", detail))
+        self.state(StateWord.OK)
+        logger.info("scale: %s", result.text)
+        self._emit(result)
 
     def reason(self, answer: ScaleAnswer, frame: bytes) -> None:
         """Log why answers are unusable, once per change: a scale set to lb would
@@ -169,8 +168,16 @@ class _Reporter:
             self._reason = answer.reason
 
 
-class SerialScale:
-    """A weighing scale on a serial port, polled from a daemon thread.
+def health(reading: ScaleReading) -> StateWord:
+    """The scale's state word for an answer: ``SILENT`` when none came, else ``OK``
+    (a moving, over or unusable answer is still an answer). ``MISSING`` comes from
+    the port, not from an answer."""
+    return StateWord.SILENT if reading.status is ScaleStatus.SILENT else StateWord.OK
+
+
+class SerialScale(Closeable):
+    """A weighing scale on a serial port, polled from a daemon thread; extends
+    ``Closeable`` with polling and the zero and tare keys.
 
     Every ``poll_ms`` the thread sends the protocol's request and reads the answer
     up to its terminator (it never waits for the line to go quiet), within a budget
@@ -178,6 +185,8 @@ class SerialScale:
     that the thread sends before its next request, one at a time: the next waits
     until the scale has shown the outcome of the last (``result_window_s`` at most).
     """
+
+    what = "scale"
 
     def __init__(
         self,
@@ -188,6 +197,7 @@ class SerialScale:
         reopen_s: float = REOPEN_S,
         result_window_s: float = RESULT_WINDOW_S,
     ) -> None:
+        super().__init__()
         self._config = config
         self._protocol: ScaleProtocol = protocol_for(config.protocol)
         self._serial_factory = serial_factory
@@ -201,7 +211,6 @@ class SerialScale:
         self._last: ScaleAnswer | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._closed = False
         self._port_fault = Reminder(logger, clock)  # missing port, unexpected errors
         self._noise = Reminder(logger, clock)  # answers that are not frames
 
@@ -209,8 +218,7 @@ class SerialScale:
 
     def start(self, emit: Emit) -> None:
         """Start polling; events go to ``emit`` from the driver's thread."""
-        if self._closed:
-            raise DeviceError("scale: start() after close()")
+        self._check_open()
         if self._thread is not None:
             raise DeviceError("scale: already started")
         reporter = _Reporter(emit, self._clock, self._poll_s)
@@ -219,44 +227,33 @@ class SerialScale:
         )
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop the thread (within about ``READ_SLICE_S``) and close the port. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _release(self) -> None:
+        """Stop the thread (within about ``READ_SLICE_S``); it closes the port."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_S)
             if self._thread.is_alive():
                 logger.warning("scale thread did not stop within %.1f s", JOIN_S)
 
-    def __enter__(self) -> SerialScale:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- scale keys ---------------------------------------------------------------
 
     def zero(self) -> None:
         """Zero the empty platter (the 8217 obeys only when stable, near zero, no tare).
-        The outcome comes as ``DeviceState("scale", "ok", "zeroed" | "zero refused: …")``."""
+        The outcome comes as a ``ScaleCommandResult`` (``ZEROED``, or refused)."""
         self._queue(ScaleCommand.ZERO)
 
     def tare(self) -> None:
         """Tare the load on the platter (the 8217 needs gross zero first).
-        The outcome comes as ``DeviceState("scale", "ok", "tared" | "tare refused: …")``."""
+        The outcome comes as a ``ScaleCommandResult`` (``TARED``, or refused)."""
         self._queue(ScaleCommand.TARE)
 
     def clear_tare(self) -> None:
         """Clear the tare; ``DeviceError`` when the protocol has no such command (SCP-01).
-        The outcome comes as ``DeviceState("scale", "ok", "tare cleared" | "clear tare
-        refused: …")``."""
+        The outcome comes as a ``ScaleCommandResult`` (``TARE_CLEARED``, or refused)."""
         self._queue(ScaleCommand.CLEAR_TARE)
 
     def _queue(self, command: ScaleCommand) -> None:
-        if self._closed:
-            raise DeviceError(f"scale: {command.value} after close()")
+        self._check_open()
         if not self._bytes(command):
             raise DeviceError(
                 f"scale: protocol {self._protocol.name} has no {command.value} command"
@@ -279,7 +276,7 @@ class SerialScale:
                 self._session(reporter)
             except DeviceMissing as e:
                 self._port_fault.fault(f"scale missing: {e}")
-                reporter.state("missing", str(e))
+                reporter.state(StateWord.MISSING, str(e))
                 reporter.reading(SILENT)
             except Exception as e:
                 # Nothing may end the thread: the lane must get its scale back by itself.
@@ -331,7 +328,7 @@ class SerialScale:
         self._last = answer
         reporter.answer(self._steady.reading(answer))
         if result is not None:
-            reporter.result(result.detail)
+            reporter.result(result)
 
     def _send_command(self, port: Any, reporter: _Reporter) -> None:
         if self._watch.busy:
@@ -350,7 +347,7 @@ class SerialScale:
         if frame is not None and self._protocol.read(frame).refused:
             result = self._watch.refused_by_scale()
             if result is not None:
-                reporter.result(result.detail)
+                reporter.result(result)
 
     def _next_command(self) -> ScaleCommand | None:
         while True:

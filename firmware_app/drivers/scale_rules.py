@@ -2,17 +2,24 @@
 stable, and whether the scale obeyed a zero or a tare.
 
 Pure: answers and times (seconds, from the driver's monotonic clock) in, readings
-and results out. Used from the driver's thread only.
+and results (``ScaleCommandResult``, the lane's event) out. Used from the driver's
+thread only.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from firmware_app.drivers.scale_frames import ScaleAnswer
-from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.lane.events import ScaleCommandResult
+from firmware_app.lane.weighing import (
+    ScaleCommand,
+    ScaleDone,
+    ScaleReading,
+    ScaleRefusal,
+    ScaleStatus,
+)
 
 MOVING = ScaleReading(ScaleStatus.MOVING)
 
@@ -47,95 +54,63 @@ class Steadiness:
         self._last, self._count = None, 0
 
 
-class ScaleCommand(enum.Enum):
-    """A scale key the lane can press."""
-
-    ZERO = "zero"
-    TARE = "tare"
-    CLEAR_TARE = "clear tare"
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """Whether the scale obeyed a command.
-
-    ``detail`` is what the driver puts in ``DeviceState("scale", "ok", detail)``:
-    ``zeroed``, ``tared`` or ``tare cleared`` when obeyed; ``<command> refused:
-    <reason>`` (``zero refused: moving``) when not.
-    """
-
-    command: ScaleCommand
-    done: bool
-    detail: str
-
-
-# Reasons a refusal gives (after "<command> refused: ").
-MOVING_REASON = "moving"
-OVER_REASON = "over capacity"
-BELOW_ZERO_REASON = "below zero"
-OUT_OF_RANGE_REASON = "outside zero range"
-TARE_ON_REASON = "tare on"
-EMPTY_REASON = "nothing on the scale"
-ZERO_FIRST_REASON = "zero the empty scale first"
-TARE_KEPT_REASON = "tare kept"
-ERROR_REASON = "scale error"
-UNKNOWN_REASON = "unknown to the scale"
-
+# Why a command was refused, from the scale's state when it got it.
 _COMMON_REASONS = {
-    ScaleStatus.MOVING: MOVING_REASON,
-    ScaleStatus.OVER: OVER_REASON,
-    ScaleStatus.UNDER: BELOW_ZERO_REASON,
-    ScaleStatus.ERROR: ERROR_REASON,
-    ScaleStatus.SILENT: ERROR_REASON,
+    ScaleStatus.MOVING: ScaleRefusal.MOVING,
+    ScaleStatus.OVER: ScaleRefusal.OVER,
+    ScaleStatus.UNDER: ScaleRefusal.BELOW_ZERO,
+    ScaleStatus.ERROR: ScaleRefusal.ERROR,
+    ScaleStatus.SILENT: ScaleRefusal.ERROR,
 }
 
 
-def _zeroed(answer: ScaleAnswer, before: ScaleAnswer | None) -> str | None:
+def _zeroed(answer: ScaleAnswer, before: ScaleAnswer | None) -> ScaleDone | None:
     r = answer.reading
-    return "zeroed" if r.status is ScaleStatus.STABLE and r.grams == 0 and not answer.net else None
+    stable_zero = r.status is ScaleStatus.STABLE and r.grams == 0
+    return ScaleDone.ZEROED if stable_zero and not answer.net else None
 
 
-def _tared(answer: ScaleAnswer, before: ScaleAnswer | None) -> str | None:
+def _tared(answer: ScaleAnswer, before: ScaleAnswer | None) -> ScaleDone | None:
     r = answer.reading
     if r.status is not ScaleStatus.STABLE:
         return None
     if answer.net and r.grams == 0:
-        return "tared"
+        return ScaleDone.TARED
     # Scales with no clear-tare command clear the tare when tared with nothing on them.
     if before is not None and before.net and not answer.net and r.grams == 0:
-        return "tare cleared"
+        return ScaleDone.TARE_CLEARED
     return None
 
 
-def _tare_cleared(answer: ScaleAnswer, before: ScaleAnswer | None) -> str | None:
+def _tare_cleared(answer: ScaleAnswer, before: ScaleAnswer | None) -> ScaleDone | None:
     readable = answer.reading.status not in (ScaleStatus.ERROR, ScaleStatus.SILENT)
-    return "tare cleared" if readable and not answer.net else None
+    return ScaleDone.TARE_CLEARED if readable and not answer.net else None
 
 
-def _zero_refusal(answer: ScaleAnswer) -> str:
+def _zero_refusal(answer: ScaleAnswer) -> ScaleRefusal:
     status = answer.reading.status
     if answer.net and status in (ScaleStatus.STABLE, ScaleStatus.UNDER):
-        return TARE_ON_REASON
+        return ScaleRefusal.TARE_ON
     if status in (ScaleStatus.STABLE, ScaleStatus.UNDER):
-        return OUT_OF_RANGE_REASON  # the scale zeroes a small load, or a small underload
+        return ScaleRefusal.OUT_OF_RANGE  # the scale zeroes a small load, or a small underload
     return _COMMON_REASONS[status]
 
 
-def _tare_refusal(answer: ScaleAnswer) -> str:
+def _tare_refusal(answer: ScaleAnswer) -> ScaleRefusal:
     r = answer.reading
     if r.status is not ScaleStatus.STABLE:
         return _COMMON_REASONS[r.status]
     if answer.net:
-        return TARE_ON_REASON
-    return EMPTY_REASON if r.grams == 0 else ZERO_FIRST_REASON
+        return ScaleRefusal.TARE_ON
+    return ScaleRefusal.EMPTY if r.grams == 0 else ScaleRefusal.ZERO_FIRST
 
 
-def _clear_refusal(answer: ScaleAnswer) -> str:
-    return TARE_KEPT_REASON if answer.net else _COMMON_REASONS[answer.reading.status]
+def _clear_refusal(answer: ScaleAnswer) -> ScaleRefusal:
+    return ScaleRefusal.TARE_KEPT if answer.net else _COMMON_REASONS[answer.reading.status]
 
 
-Check = Callable[[ScaleAnswer, ScaleAnswer | None], str | None]
-_RULES: dict[ScaleCommand, tuple[Check, Callable[[ScaleAnswer], str]]] = {
+Check = Callable[[ScaleAnswer, ScaleAnswer | None], ScaleDone | None]
+_RULES: dict[ScaleCommand, tuple[Check, Callable[[ScaleAnswer], ScaleRefusal]]] = {
     ScaleCommand.ZERO: (_zeroed, _zero_refusal),
     ScaleCommand.TARE: (_tared, _tare_refusal),
     ScaleCommand.CLEAR_TARE: (_tare_cleared, _clear_refusal),
@@ -172,35 +147,31 @@ class CommandWatch:
         """``command`` went out at ``now``; ``before`` is the last answer before it."""
         self._pending = _Pending(command, before, now)
 
-    def refused_by_scale(self) -> CommandResult | None:
+    def refused_by_scale(self) -> ScaleCommandResult | None:
         """The scale answered the command with "unknown command"."""
         pending, self._pending = self._pending, None
         if pending is None:
             return None
-        return _refused(pending.command, UNKNOWN_REASON)
+        return ScaleCommandResult.refused(pending.command, ScaleRefusal.UNKNOWN)
 
-    def observe(self, answer: ScaleAnswer, now: float) -> CommandResult | None:
+    def observe(self, answer: ScaleAnswer, now: float) -> ScaleCommandResult | None:
         """The result once ``answer`` settles it; None while undecided (or idle)."""
         pending = self._pending
         if pending is None:
             return None
         obeyed, refusal = _RULES[pending.command]
-        word = obeyed(answer, pending.before)
-        if word is not None:
+        done = obeyed(answer, pending.before)
+        if done is not None:
             self._pending = None
-            return CommandResult(pending.command, True, word)
+            return ScaleCommandResult.obeyed(pending.command, done)
         first = pending.first or answer
         if now - pending.sent_at < self._window_s:
             self._pending = replace(pending, first=first)
             return None
         self._pending = None
-        return _refused(pending.command, refusal(first))
+        return ScaleCommandResult.refused(pending.command, refusal(first))
 
     def drop(self) -> ScaleCommand | None:
         """Forget the command (the scale stopped answering); the one dropped, if any."""
         pending, self._pending = self._pending, None
         return pending.command if pending else None
-
-
-def _refused(command: ScaleCommand, reason: str) -> CommandResult:
-    return CommandResult(command, False, f"{command.value} refused: {reason}")

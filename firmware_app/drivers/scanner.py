@@ -17,6 +17,7 @@ from firmware_app.drivers import keymaps
 from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.hid import EvdevKeySource, HidInputDevice, KeyEvent, SourceFactory
 from firmware_app.drivers.keymaps import GS, Layout, Level
+from firmware_app.lane.devices import Device
 from firmware_app.lane.events import Scanned
 
 log = logging.getLogger(__name__)
@@ -210,8 +211,8 @@ class WedgeDecoder:
 
 class Scanner(HidInputDevice):
     """Extends ``HidInputDevice`` with the wedge decoder: emits ``Scanned(code)``,
-    and ``DeviceState("scanner", "ok" | "missing" | "ambiguous" | "conflict" |
-    "error", detail)`` on changes.
+    and ``DeviceState(Device.SCANNER, OK | MISSING | AMBIGUOUS | CONFLICT | ERROR,
+    detail)`` on changes.
 
     The scanner is ``config.match`` when set, else ``config.path``; ``discovery``
     is shared with the keypad so the two never read one device.
@@ -220,7 +221,7 @@ class Scanner(HidInputDevice):
     reopened every ``retry_s`` seconds, so a re-plugged scanner is picked up again.
     """
 
-    device = "scanner"
+    device = Device.SCANNER
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from datetime import datetime
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
+from firmware_app.lane.weighing import ScaleCommand
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,10 @@ class PrintReceipt:
 
 
 @dataclass(frozen=True)
-class ScaleCommand:
-    """Send the scale a command: ``zero`` or ``tare``."""
+class SendScaleCommand:
+    """Send the scale a command; its answer comes back as a ``ScaleCommandResult``."""
 
-    command: str
+    command: ScaleCommand
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ Effect = (
     | RequestPayment
     | ReversePayment
     | AbandonPayment
-    | ScaleCommand
+    | SendScaleCommand
 )
 
 DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent, LogPayment)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_app.lane.weighing import ScaleReading
+from firmware_app.lane.devices import Device, StateWord, check_word
+from firmware_app.lane.weighing import ScaleCommand, ScaleDone, ScaleReading, ScaleRefusal
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,50 @@ class ScaleUpdate:
 
 
 @dataclass(frozen=True)
-class DeviceState:
-    """A device's health changed: ``device`` is scanner/keypad/scale/printer/drawer,
-    ``state`` a short word (``ok``, ``missing``, ``paper_out``, ``open`` …)."""
+class ScaleCommandResult:
+    """The scale's answer to a zero, tare or clear tare: what it did (``done``), or
+    why it would not (``refused_because``). Exactly one of the two is set."""
 
-    device: str
-    state: str
+    command: ScaleCommand
+    done: ScaleDone | None = None
+    refused_because: ScaleRefusal | None = None
+
+    def __post_init__(self) -> None:
+        if (self.done is None) == (self.refused_because is None):
+            raise ValueError("a scale result is either done or refused, not both nor neither")
+
+    @classmethod
+    def obeyed(cls, command: ScaleCommand, done: ScaleDone) -> ScaleCommandResult:
+        return cls(command, done=done)
+
+    @classmethod
+    def refused(cls, command: ScaleCommand, reason: ScaleRefusal) -> ScaleCommandResult:
+        return cls(command, refused_because=reason)
+
+    @property
+    def text(self) -> str:
+        """As the log says it: ``zeroed``, ``zero refused: moving``."""
+        if self.done is not None:
+            return self.done.value
+        assert self.refused_because is not None
+        return f"{self.command.value} refused: {self.refused_because.value}"
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """A device's health changed: ``state`` is one of the words ``device`` can report
+    (``devices.DEVICE_WORDS``); ``detail`` says why, for the technician's log.
+
+    Adapters build it from typed values only: a raw string raises ``TypeError``, a
+    word the device cannot report ``ValueError``.
+    """
+
+    device: Device
+    state: StateWord
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        check_word(self.device, self.state)
 
 
 @dataclass(frozen=True)
@@ -83,6 +121,7 @@ Event = (
     KeyPressed
     | Scanned
     | ScaleUpdate
+    | ScaleCommandResult
     | DeviceState
     | DrawerSwitch
     | PaymentResult

@@ -14,13 +14,14 @@ from datetime import datetime
 
 from firmware_app.lane import paying, selling, terminal
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
+from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
     DiscardSale,
     KickDrawer,
     PrintReceipt,
     SaveSale,
     SaveSession,
-    ScaleCommand,
+    SendScaleCommand,
 )
 from firmware_app.lane.events import (
     DeviceState,
@@ -30,6 +31,7 @@ from firmware_app.lane.events import (
     PaymentResult,
     ReceiptsPending,
     SaveFailed,
+    ScaleCommandResult,
     ScaleUpdate,
     Scanned,
     Tick,
@@ -39,7 +41,7 @@ from firmware_app.lane.ports import Ports, Role
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import Action, Approval, LaneState, Mode
-from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.lane.weighing import ScaleCommand, ScaleReading, ScaleStatus
 
 DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
 LATER_KEYS = frozenset(["RETURN", "SUSPEND", "RESUME"])
@@ -60,6 +62,8 @@ def handle(
             return selling.on_scan(state, data, ctx)
         case ScaleUpdate(reading=reading):
             return _scale_update(state, reading, now), ()
+        case ScaleCommandResult():
+            return replace(state, message=_scale_result(event)), ()
         case PaymentResult():
             return terminal.on_result(state, event, ctx)
         case DrawerSwitch(is_open=is_open):
@@ -99,14 +103,12 @@ def _drawer_switch(state: LaneState, is_open: bool, now: datetime) -> LaneState:
     )
 
 
-# State words that need nobody's attention.
-FINE = frozenset(["ok", "online", "open", "closed", "paper_near_end"])
 # Problems for the status line only: the lane sells offline by design, so a broker out
 # of reach is no news for the cashier.
-STATUS_LINE_ONLY = frozenset([("broker", "offline")])
+STATUS_LINE_ONLY = frozenset([(Device.BROKER, StateWord.OFFLINE)])
 # What the cashier cannot fix (the broker refusing the lane, an outbox backlog): the
 # message sends for the technician.
-TECHNICIAN_DEVICES = frozenset(["broker", "outbox"])
+TECHNICIAN_DEVICES = frozenset([Device.BROKER, Device.OUTBOX])
 PROBLEM_MESSAGES = (Msg.DEVICE_PROBLEM, Msg.CALL_TECHNICIAN)
 
 
@@ -115,19 +117,19 @@ def _device(state: LaneState, event: DeviceState) -> LaneState:
     devices = dict(state.devices)
     before = devices.get(event.device)
     devices[event.device] = event.state
-    after = replace(state, devices=tuple(sorted(devices.items())))
-    if event.device == "scale" and event.state == "ok" and event.detail:
-        return replace(after, message=_scale_result(event.detail))
-    if before == event.state or _keeps_message(state):
+    ordered = sorted(devices.items(), key=lambda item: item[0].value)
+    after = replace(state, devices=tuple(ordered))
+    if before is event.state or _keeps_message(state):
         return after  # a problem shows on the status line in any case
     if (event.device, event.state) in STATUS_LINE_ONLY:
         return after
+    name = event.device.value
     if event.state not in FINE:
         kind = Msg.CALL_TECHNICIAN if event.device in TECHNICIAN_DEVICES else Msg.DEVICE_PROBLEM
-        return replace(after, message=Message.of(kind, device=event.device, state=event.state))
+        return replace(after, message=Message.of(kind, device=name, state=event.state.value))
     shown = state.message
-    if shown is not None and shown.id in PROBLEM_MESSAGES and shown.arg("device") == event.device:
-        return replace(after, message=Message.of(Msg.DEVICE_OK, device=event.device))
+    if shown is not None and shown.id in PROBLEM_MESSAGES and shown.arg("device") == name:
+        return replace(after, message=Message.of(Msg.DEVICE_OK, device=name))
     return after
 
 
@@ -143,19 +145,22 @@ def _receipts_pending(state: LaneState, count: int) -> LaneState:
     if _keeps_message(state):
         return after
     if count > state.receipts_pending:
-        printer = dict(state.devices).get("printer", "error")
-        return replace(after, message=Message.of(Msg.RECEIPT_PENDING, state=printer, count=count))
+        printer = dict(state.devices).get(Device.PRINTER, StateWord.ERROR)
+        message = Message.of(Msg.RECEIPT_PENDING, state=printer.value, count=count)
+        return replace(after, message=message)
     if count == 0 and state.receipts_pending:
         return replace(after, message=Message.of(Msg.RECEIPTS_PRINTED))
     return after
 
 
-def _scale_result(detail: str) -> Message:
-    """The scale's answer to a ZERO or TARE key: ``zeroed``, ``zero refused: moving``…"""
-    command, refused, reason = detail.partition(" refused: ")
-    if refused:
-        return Message.of(Msg.SCALE_REFUSED, command=command, reason=reason)
-    return Message.of(Msg.SCALE_RESULT, result=detail)
+def _scale_result(result: ScaleCommandResult) -> Message:
+    """The scale's answer to a ZERO or TARE key: ``zeroed``, ``refused zero: moving``…
+    It is shown whatever was on screen: the cashier is waiting for it."""
+    if result.refused_because is not None:
+        reason = result.refused_because.value
+        return Message.of(Msg.SCALE_REFUSED, command=result.command.value, reason=reason)
+    assert result.done is not None
+    return Message.of(Msg.SCALE_RESULT, result=result.done.value)
 
 
 def _tick(state: LaneState, ctx: Ctx) -> Outcome:
@@ -456,10 +461,13 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     return after, (override, *effects)
 
 
+SCALE_KEYS = {"ZERO": ScaleCommand.ZERO, "TARE": ScaleCommand.TARE}
+
+
 def _scale_command(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    command = key.lower()
-    message = Message.of(Msg.SCALE_COMMAND, command=command)
-    return replace(state, entry="", message=message), (ScaleCommand(command),)
+    command = SCALE_KEYS[key]
+    message = Message.of(Msg.SCALE_COMMAND, command=command.value)
+    return replace(state, entry="", message=message), (SendScaleCommand(command),)
 
 
 def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:

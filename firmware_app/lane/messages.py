@@ -170,6 +170,7 @@ TERMS: Mapping[str, Mapping[str, str]] = {
         "refused": "拒绝连接",
         "not_authorized": "无权限",
         "backlog": "积压",
+        "ack_ahead": "确认号超前",
         "ok": "正常",
     }
 }

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
 from firmware_app.lane.ports import Cashier
@@ -83,7 +84,7 @@ class LaneState:
     next_receipt_no: int = 1
     last_receipt: Receipt | None = None
     drawer_open: bool = False
-    devices: tuple[tuple[str, str], ...] = ()  # (device, state word), sorted by device
+    devices: tuple[tuple[Device, StateWord], ...] = ()  # sorted by the device's name
     receipts_pending: int = 0  # receipts waiting for the printer
     drawer_open_since: datetime | None = None
     drawer_alerted: bool = False  # the open-too-long alert has been raised for this opening

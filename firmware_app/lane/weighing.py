@@ -1,4 +1,4 @@
-"""Scale readings as the lane core sees them."""
+"""Scale readings, and the zero and tare commands, as the lane core sees them."""
 
 from __future__ import annotations
 
@@ -33,6 +33,38 @@ class ScaleReading:
     @classmethod
     def stable(cls, grams: int, text: str = "") -> ScaleReading:
         return cls(ScaleStatus.STABLE, grams, text or format_kg(grams))
+
+
+class ScaleCommand(enum.Enum):
+    """A scale key the lane can press; the value is the word the cashier sees."""
+
+    ZERO = "zero"
+    TARE = "tare"
+    CLEAR_TARE = "clear tare"
+
+
+class ScaleDone(enum.Enum):
+    """What the scale did when it obeyed a command. Tare on a tared, empty platter
+    clears the tare on scales without a clear-tare command: ``TARE_CLEARED``."""
+
+    ZEROED = "zeroed"
+    TARED = "tared"
+    TARE_CLEARED = "tare cleared"
+
+
+class ScaleRefusal(enum.Enum):
+    """Why the scale did not obey a command: how it was when it got it."""
+
+    MOVING = "moving"
+    OVER = "over capacity"
+    BELOW_ZERO = "below zero"
+    OUT_OF_RANGE = "outside zero range"  # a load (or underload) too big to zero away
+    TARE_ON = "tare on"
+    EMPTY = "nothing on the scale"
+    ZERO_FIRST = "zero the empty scale first"
+    TARE_KEPT = "tare kept"
+    ERROR = "scale error"
+    UNKNOWN = "unknown to the scale"  # the scale answered "unknown command"
 
 
 def format_kg(grams: int) -> str:

@@ -31,6 +31,7 @@ from firmware_app.drivers.discovery import (
 from firmware_app.drivers.errors import DeviceMissing
 from firmware_app.drivers.keypad import Keypad
 from firmware_app.drivers.scanner import Scanner
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, Event, KeyPressed, Scanned
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
 
@@ -306,7 +307,7 @@ def test_scanner_found_by_usb_ids_reads_its_keys_node(
 ) -> None:
     scanner, lane, opened = start_scanner(bus, "usb:0c2e:0b61")
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         assert opened == ["/dev/input/event4"]  # not event3, the consumer-control node
         scanner_sim.type_text("]E06954767410388")
         assert lane.next() == Scanned("]E06954767410388")
@@ -317,14 +318,14 @@ def test_a_scanner_replugged_under_a_new_node_is_found_again(
 ) -> None:
     scanner, lane, opened = start_scanner(bus, "name:Honeywell*")
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         unplugged = time.monotonic()
         new_path = bus.replug(scanner_sim)
         missing = lane.state("scanner")
         assert missing.state == "missing"
         assert time.monotonic() - unplugged < 2.0
         assert "name:Honeywell*" in missing.detail and "/dev/input/event4" in missing.detail
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         assert opened[-1] == "/dev/input/event6" and new_path == "/dev/input/event5"
         scanner_sim.type_text("96385074")
         assert lane.next() == Scanned("96385074")
@@ -343,7 +344,7 @@ def test_two_scanners_are_ambiguous_until_one_is_unplugged(
             assert "/dev/input/event5" in ambiguous.detail
             assert opened == []  # nothing grabbed while it is not clear which
             second.unplug()
-            assert lane.next() == DeviceState("scanner", "ok")
+            assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
             assert opened == ["/dev/input/event4"]
 
 
@@ -383,12 +384,12 @@ def test_a_keypad_found_by_name_presses_keys(bus: SimulatedInputBus) -> None:
         )
         with keypad:
             keypad.start(lane.events.put)
-            assert lane.next() == DeviceState("keypad", "ok")
+            assert lane.next() == DeviceState(Device.KEYPAD, StateWord.OK)
             sim.press_names(["SUBTOTAL"], DEFAULT_KEYMAP)
             assert lane.next() == KeyPressed("SUBTOTAL")
             bus.replug(sim)
             assert lane.state("keypad").state == "missing"
-            assert lane.next() == DeviceState("keypad", "ok")
+            assert lane.next() == DeviceState(Device.KEYPAD, StateWord.OK)
             sim.press_names(["CASH"], DEFAULT_KEYMAP)
             assert lane.next() == KeyPressed("CASH")
 

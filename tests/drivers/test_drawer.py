@@ -1,15 +1,15 @@
 """GpioDrawer against gpiozero's MockFactory pins and hw_sim's SimulatedDrawer.
 
-Pulse timing is read from the kick pin's recorded states (``MockPin.states``: each
-entry holds the seconds since the previous change and the new level). Kick
-confirmation runs with a short ``confirm_ms`` (real time: the confirmer waits on
-the switch's edges, not on a clock) and is awaited through its ``KickConfirmation``.
+Time is the driver's injected ``clock`` and ``sleep`` (``FakeTime``): a pulse is
+what ``sleep`` was asked to hold with the kick line on, and a kick confirmation
+times out only when the test lets the clock run (``FakeTime.run_out``), so no test
+waits on real time for either. The outcome is awaited through the
+``KickConfirmation``; one test checks that the default clock gives a real pulse.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -29,7 +29,8 @@ from firmware_app.drivers.drawer import (
     GpioDrawer,
     KickOutcome,
 )
-from firmware_app.drivers.errors import DrawerError
+from firmware_app.drivers.errors import DeviceClosed, DrawerError
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, DrawerSwitch, Event
 from hw_sim.drawer import SimulatedDrawer
 
@@ -38,8 +39,8 @@ LATE_S = 0.06  # how late a sleeping thread may wake on a busy 2-core machine
 CONFIRM_MS = 100  # short, so a jam (two confirm times) is known in a quarter second
 WAIT_S = 2.0
 
-OPENED = [DrawerSwitch(True), DeviceState("drawer", "open")]
-SHUT = [DrawerSwitch(False), DeviceState("drawer", "closed")]
+OPENED = [DrawerSwitch(True), DeviceState(Device.DRAWER, StateWord.OPEN)]
+SHUT = [DrawerSwitch(False), DeviceState(Device.DRAWER, StateWord.CLOSED)]
 
 
 @pytest.fixture
@@ -49,55 +50,102 @@ def factory() -> Iterator[MockFactory]:
     f.close()
 
 
+class FakeTime:
+    """The drawer's ``clock`` and ``sleep``, in the test's hands.
+
+    ``sleep`` holds no time: it records each pulse as (seconds, the kick pin's level
+    meanwhile) and moves the clock on by as much. The clock stands still otherwise,
+    so a kick's confirmation waits until the switch shows open; after ``run_out()``
+    every reading of it is an hour later than the last, so each wait for the switch
+    times out at its first look and a jam is known at once.
+    """
+
+    def __init__(self, factory: MockFactory) -> None:
+        self._factory = factory  # the kick pin is looked up when pulsed: a sim may own it
+        self.now = 1000.0
+        self.step = 0.0
+        self.pulses: list[tuple[float, bool]] = []
+
+    def clock(self) -> float:
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pulses.append((seconds, self._factory.pin(KICK).state))
+        self.now += seconds
+
+    def run_out(self) -> None:
+        self.step = 3600.0
+
+
+@pytest.fixture
+def fake(factory: MockFactory) -> FakeTime:
+    return FakeTime(factory)
+
+
+def gpio_drawer(cfg: DrawerConfig, factory: MockFactory, fake: FakeTime) -> GpioDrawer:
+    return GpioDrawer(cfg, pin_factory=factory, clock=fake.clock, sleep=fake.sleep)
+
+
 def config(**changes: object) -> DrawerConfig:
     base = DrawerConfig(pulse_ms=20, confirm_ms=CONFIRM_MS)
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def assert_one_pulse(pin: MockPin, *, active: bool, seconds: float) -> None:
-    levels = [s.state for s in pin.states]
-    assert levels == [not active, active, not active]
-    width = pin.states[2].timestamp
-    assert seconds <= width < seconds + LATE_S, f"pulse lasted {width * 1000:.1f} ms"
-    assert pin.state == (not active)
+def levels(pin: MockPin) -> list[bool]:
+    return [s.state for s in pin.states]
 
 
 # ---- kick ----
 
 
-def test_kick_gives_one_pulse_of_pulse_ms(factory: MockFactory) -> None:
-    with GpioDrawer(config(pulse_ms=100), pin_factory=factory) as drawer:
+def test_kick_gives_one_pulse_of_pulse_ms(factory: MockFactory, fake: FakeTime) -> None:
+    with gpio_drawer(config(pulse_ms=100), factory, fake) as drawer:
         pin = factory.pin(KICK)
         pin.clear_states()
         drawer.kick()
-        assert_one_pulse(pin, active=True, seconds=0.100)
+        assert fake.pulses == [(0.100, True)]  # held 100 ms with the line on
+        assert levels(pin) == [False, True, False] and pin.state is False
 
 
-def test_active_low_kick_inverts_the_levels(factory: MockFactory) -> None:
-    with GpioDrawer(config(kick_active_high=False), pin_factory=factory) as drawer:
+def test_active_low_kick_inverts_the_levels(factory: MockFactory, fake: FakeTime) -> None:
+    with gpio_drawer(config(kick_active_high=False), factory, fake) as drawer:
         pin = factory.pin(KICK)
         assert pin.state is True  # off is high from the moment the pin is claimed
         pin.clear_states()
         drawer.kick()
-        assert_one_pulse(pin, active=False, seconds=0.020)
+        assert fake.pulses == [(0.020, False)]
+        assert levels(pin) == [True, False, True] and pin.state is True
 
 
-def test_pulse_is_capped_at_500_ms_whatever_the_config_says(factory: MockFactory) -> None:
-    with GpioDrawer(DrawerConfig(pulse_ms=900), pin_factory=factory) as drawer:
+def test_pulse_is_capped_at_500_ms_whatever_the_config_says(
+    factory: MockFactory, fake: FakeTime
+) -> None:
+    with gpio_drawer(DrawerConfig(pulse_ms=900), factory, fake) as drawer:
         assert drawer.pulse_ms == MAX_PULSE_MS == 500
+        drawer.kick()
+        assert fake.pulses == [(0.500, True)]
+
+
+def test_two_kicks_are_two_pulses(factory: MockFactory, fake: FakeTime) -> None:
+    with gpio_drawer(config(), factory, fake) as drawer:
         pin = factory.pin(KICK)
         pin.clear_states()
         drawer.kick()
-        assert_one_pulse(pin, active=True, seconds=0.500)
+        drawer.kick()
+        assert levels(pin) == [False, True, False, True, False]
+        assert fake.pulses == [(0.020, True), (0.020, True)]
 
 
-def test_two_kicks_are_two_pulses(factory: MockFactory) -> None:
-    with GpioDrawer(config(), pin_factory=factory) as drawer:
+def test_without_injection_the_pulse_is_real_time(factory: MockFactory) -> None:
+    # MockPin.states holds the seconds since the previous change: the pulse's width.
+    with GpioDrawer(config(pulse_ms=20), pin_factory=factory) as drawer:
         pin = factory.pin(KICK)
         pin.clear_states()
         drawer.kick()
-        drawer.kick()
-        assert [s.state for s in pin.states] == [False, True, False, True, False]
+        assert levels(pin) == [False, True, False]
+        width = pin.states[2].timestamp
+        assert 0.020 <= width < 0.020 + LATE_S, f"pulse lasted {width * 1000:.1f} ms"
 
 
 @pytest.mark.parametrize("pulse_ms", [0, -5])
@@ -106,14 +154,11 @@ def test_non_positive_pulse_is_refused(factory: MockFactory, pulse_ms: int) -> N
         GpioDrawer(config(pulse_ms=pulse_ms), pin_factory=factory)
 
 
-def test_interrupted_pulse_still_ends_off(
-    factory: MockFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_interrupted_pulse_still_ends_off(factory: MockFactory) -> None:
     def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(drawer_module, "sleep", interrupted)
-    with GpioDrawer(config(), pin_factory=factory) as drawer:
+    with GpioDrawer(config(), pin_factory=factory, sleep=interrupted) as drawer:
         with pytest.raises(KeyboardInterrupt):
             drawer.kick()
         assert factory.pin(KICK).state is False
@@ -130,7 +175,7 @@ class RefusesHighPin(MockPin):
 
 def test_failing_kick_pin_raises_drawer_error_and_stays_off(factory: MockFactory) -> None:
     factory.pin(KICK, pin_class=RefusesHighPin)
-    with GpioDrawer(config(), pin_factory=factory) as drawer:
+    with GpioDrawer(config(), pin_factory=factory, sleep=FakeTime(factory).sleep) as drawer:
         with pytest.raises(DrawerError, match="GPIO17") as caught:
             drawer.kick()
         assert isinstance(caught.value.__cause__, PinInvalidState)
@@ -209,12 +254,12 @@ POLARITIES = [
 
 @pytest.fixture(params=POLARITIES)
 def lane(
-    request: pytest.FixtureRequest, factory: MockFactory
+    request: pytest.FixtureRequest, factory: MockFactory, fake: FakeTime
 ) -> Iterator[tuple[SimulatedDrawer, GpioDrawer, list[Event]]]:
     active_high, when = request.param
     cfg = config(kick_active_high=active_high, open_when_switch=when)
     events: list[Event] = []
-    with SimulatedDrawer(factory, cfg) as sim, GpioDrawer(cfg, pin_factory=factory) as drawer:
+    with SimulatedDrawer(factory, cfg) as sim, gpio_drawer(cfg, factory, fake) as drawer:
         drawer.start(events.append)
         yield sim, drawer, events
 
@@ -252,13 +297,15 @@ def test_a_kick_that_opens_is_confirmed_at_once(
 
 
 def test_one_jammed_kick_is_recovered_by_the_retry(
-    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]], fake: FakeTime
 ) -> None:
     sim, drawer, events = lane
     sim.jam()
     confirmation = drawer.kick()
-    assert sim.kicks == 1 and not drawer.is_open
+    assert sim.kicks == 1 and not drawer.is_open  # the clock stands: no retry yet
     assert not sim.jammed  # the jam clears with that kick
+    assert confirmation.outcome is None
+    fake.run_out()
     assert confirmation.result(WAIT_S) is KickOutcome.OPENED_ON_RETRY
     assert sim.kicks == 2
     assert events == SHUT + OPENED  # no "jammed" on the way
@@ -268,16 +315,17 @@ def test_one_jammed_kick_is_recovered_by_the_retry(
 
 
 def test_two_jammed_kicks_report_jammed(
-    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+    lane: tuple[SimulatedDrawer, GpioDrawer, list[Event]], fake: FakeTime
 ) -> None:
     sim, drawer, events = lane
     sim.jam(kicks=2)
+    fake.run_out()
     confirmation = drawer.kick()
     assert confirmation.wait(WAIT_S) is KickOutcome.JAMMED
     with pytest.raises(DrawerJammed, match="not open 100 ms after each of two kicks"):
         confirmation.result()
     assert sim.kicks == 2
-    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.JAMMED, confirmation.detail)]
     assert "GPIO17" in confirmation.detail and "GPIO27" in confirmation.detail
     assert drawer.statistics == DrawerStatistics(failed_open_count=1, pulse_count=2)
     # freed, the next kick opens it and the lane hears the drawer is fine again
@@ -287,18 +335,21 @@ def test_two_jammed_kicks_report_jammed(
 
 
 @pytest.fixture
-def plain(factory: MockFactory) -> Iterator[tuple[SimulatedDrawer, GpioDrawer, list[Event]]]:
+def plain(
+    factory: MockFactory, fake: FakeTime
+) -> Iterator[tuple[SimulatedDrawer, GpioDrawer, list[Event]]]:
     """The simulated drawer with the default polarities, for what polarity cannot change."""
     events: list[Event] = []
-    with SimulatedDrawer(factory, config()) as sim, GpioDrawer(config(), pin_factory=factory) as d:
+    with SimulatedDrawer(factory, config()) as sim, gpio_drawer(config(), factory, fake) as d:
         d.start(events.append)
         yield sim, d, events
 
 
 def test_a_lasting_jam_stays_jammed_until_freed(
-    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]], fake: FakeTime
 ) -> None:
     sim, drawer, _ = plain
+    fake.run_out()
     sim.jam(kicks=None)
     assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
     assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
@@ -311,27 +362,30 @@ def test_a_lasting_jam_stays_jammed_until_freed(
 
 
 def test_a_jammed_drawer_opened_with_its_key_reports_open(
-    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]],
+    plain: tuple[SimulatedDrawer, GpioDrawer, list[Event]], fake: FakeTime
 ) -> None:
     sim, drawer, events = plain
+    fake.run_out()
     sim.jam(kicks=None)
     confirmation = drawer.kick()
     confirmation.wait(WAIT_S)
-    assert events == [*SHUT, DeviceState("drawer", "jammed", confirmation.detail)]
+    assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.JAMMED, confirmation.detail)]
     sim.open_with_key()
     assert events[-2:] == OPENED  # the lane's "jammed" gives way to "open"
 
 
-def test_kick_returns_after_the_pulse_while_the_confirmation_runs(factory: MockFactory) -> None:
+def test_kick_returns_after_the_pulse_while_the_confirmation_runs(
+    factory: MockFactory, fake: FakeTime
+) -> None:
     cfg = config(confirm_ms=200)
-    with SimulatedDrawer(factory, cfg) as sim, GpioDrawer(cfg, pin_factory=factory) as drawer:
+    with SimulatedDrawer(factory, cfg) as sim, gpio_drawer(cfg, factory, fake) as drawer:
         sim.jam(kicks=2)
-        started = time.monotonic()
         confirmation = drawer.kick()
-        took = time.monotonic() - started
-        assert took < 0.020 + LATE_S  # the pulse, not the 2 × 200 ms of a jam
+        assert fake.pulses == [(0.020, True)]  # the pulse, not the 2 × 200 ms of a jam
         assert confirmation.outcome is None
+        fake.run_out()
         assert confirmation.wait(WAIT_S) is KickOutcome.JAMMED
+        assert fake.pulses == [(0.020, True)] * 2
 
 
 def test_a_kick_during_a_confirmation_joins_it(
@@ -347,15 +401,18 @@ def test_a_kick_during_a_confirmation_joins_it(
     assert drawer.statistics == DrawerStatistics(good_open_count=1, pulse_count=2)
 
 
-def test_kicking_an_open_drawer_is_confirmed_at_once(factory: MockFactory) -> None:
+def test_kicking_an_open_drawer_is_confirmed_at_once(factory: MockFactory, fake: FakeTime) -> None:
     # Pull-up, nothing on the line: the contact reads open, so does the drawer.
-    with GpioDrawer(config(), pin_factory=factory) as drawer:
+    with gpio_drawer(config(), factory, fake) as drawer:
         assert drawer.kick().result(WAIT_S) is KickOutcome.OPENED
 
 
-def test_no_switch_change_means_jammed_even_without_a_listener(factory: MockFactory) -> None:
+def test_no_switch_change_means_jammed_even_without_a_listener(
+    factory: MockFactory, fake: FakeTime
+) -> None:
     # open_when_switch="closed": the pulled-up, unconnected line reads shut for good.
-    with GpioDrawer(config(open_when_switch="closed"), pin_factory=factory) as drawer:
+    fake.run_out()
+    with gpio_drawer(config(open_when_switch="closed"), factory, fake) as drawer:
         assert drawer.kick().wait(WAIT_S) is KickOutcome.JAMMED
         assert [s.state for s in factory.pin(KICK).states] == [False, True, False, True, False]
 
@@ -375,27 +432,30 @@ class FailsSecondPulse(MockPin):
 
 def test_a_retry_pulse_that_fails_reports_error(factory: MockFactory) -> None:
     factory.pin(KICK, pin_class=FailsSecondPulse)
+    fake = FakeTime(factory)
+    fake.run_out()
     events: list[Event] = []
-    with GpioDrawer(config(open_when_switch="closed"), pin_factory=factory) as drawer:
+    with gpio_drawer(config(open_when_switch="closed"), factory, fake) as drawer:
         drawer.start(events.append)
         confirmation = drawer.kick()
         assert confirmation.wait(WAIT_S) is KickOutcome.FAILED
         with pytest.raises(DrawerError, match="GPIO17"):
             confirmation.result()
-        assert events == [*SHUT, DeviceState("drawer", "error", confirmation.detail)]
+        assert events == [*SHUT, DeviceState(Device.DRAWER, StateWord.ERROR, confirmation.detail)]
         assert factory.pin(KICK).state is False
         assert drawer.statistics.failed_open_count == 1
 
 
-def test_close_abandons_a_confirmation_and_reports_nothing_more(factory: MockFactory) -> None:
+def test_close_abandons_a_confirmation_and_reports_nothing_more(
+    factory: MockFactory, fake: FakeTime
+) -> None:
     events: list[Event] = []
     cfg = config(confirm_ms=5000, open_when_switch="closed")
-    drawer = GpioDrawer(cfg, pin_factory=factory)
+    drawer = gpio_drawer(cfg, factory, fake)
     drawer.start(events.append)
-    confirmation = drawer.kick()
-    started = time.monotonic()
+    confirmation = drawer.kick()  # the clock stands: it would wait for ever
     drawer.close()
-    assert time.monotonic() - started < 1.0  # not the 5 s confirm time
+    # close() joined the confirmer (within 2 s): it was woken, not timed out.
     assert confirmation.wait(0) is KickOutcome.ABANDONED
     assert events == SHUT
     assert drawer.statistics == DrawerStatistics(pulse_count=1)
@@ -435,10 +495,12 @@ def test_every_switch_change_is_reported_once(
     assert switches == [DrawerSwitch(False)] + [DrawerSwitch(True), DrawerSwitch(False)] * 4
 
 
-def test_sim_drawer_opened_before_the_driver_starts_reads_open(factory: MockFactory) -> None:
+def test_sim_drawer_opened_before_the_driver_starts_reads_open(
+    factory: MockFactory, fake: FakeTime
+) -> None:
     cfg = config()
     with SimulatedDrawer(factory, cfg) as sim:
-        with GpioDrawer(cfg, pin_factory=factory) as drawer:
+        with gpio_drawer(cfg, factory, fake) as drawer:
             drawer.kick()
         with GpioDrawer(cfg, pin_factory=factory) as drawer:
             events: list[Event] = []
@@ -467,12 +529,10 @@ def test_close_is_idempotent_and_releases_both_pins(factory: MockFactory) -> Non
 def test_a_closed_driver_refuses_to_work(factory: MockFactory) -> None:
     drawer = GpioDrawer(config(), pin_factory=factory)
     drawer.close()
-    with pytest.raises(DrawerError):
-        drawer.kick()
-    with pytest.raises(DrawerError):
-        _ = drawer.is_open
-    with pytest.raises(DrawerError):
-        drawer.start(lambda event: None)
+    for use in (drawer.kick, lambda: drawer.is_open, lambda: drawer.start(lambda event: None)):
+        with pytest.raises(DrawerError, match="the drawer driver is closed") as caught:
+            use()
+        assert isinstance(caught.value, DeviceClosed)
 
 
 def test_switch_pin_in_use_is_named_and_the_kick_pin_released(factory: MockFactory) -> None:

@@ -15,6 +15,7 @@ from firmware_app.config import DEFAULT_KEYMAP, KeypadConfig, ScannerConfig
 from firmware_app.drivers.discovery import InputDiscovery
 from firmware_app.drivers.keypad import Keypad, KeypadDecoder
 from firmware_app.drivers.scanner import Scanner
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, Event, KeyPressed, Scanned
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
 
@@ -93,7 +94,7 @@ def lane(sim: SimulatedHidDevice) -> Iterator[queue.Queue[Event]]:
     config = KeypadConfig(path="sim-keypad")
     with Keypad(config, source_factory=lambda path: sim.source(), retry_s=0.05) as keypad:
         keypad.start(events.put)
-        assert events.get(timeout=WAIT_S) == DeviceState("keypad", "ok")
+        assert events.get(timeout=WAIT_S) == DeviceState(Device.KEYPAD, StateWord.OK)
         yield events
 
 
@@ -128,7 +129,7 @@ def test_keypad_unplug_and_plug(sim: SimulatedHidDevice, lane: queue.Queue) -> N
     assert (missing.device, missing.state) == ("keypad", "missing")
     assert "sim-keypad" in missing.detail
     sim.plug()
-    assert lane.get(timeout=WAIT_S) == DeviceState("keypad", "ok")
+    assert lane.get(timeout=WAIT_S) == DeviceState(Device.KEYPAD, StateWord.OK)
     sim.press_names(["SUBTOTAL"], DEFAULT_KEYMAP)
     assert lane.get(timeout=WAIT_S) == KeyPressed("SUBTOTAL")
 
@@ -162,7 +163,10 @@ def test_scanner_keys_never_reach_the_keypad_and_keypad_keys_never_scan() -> Non
             scanner.start(events.put)
             keypad.start(events.put)
             states = {events.get(timeout=WAIT_S), events.get(timeout=WAIT_S)}
-            assert states == {DeviceState("scanner", "ok"), DeviceState("keypad", "ok")}
+            assert states == {
+                DeviceState(Device.SCANNER, StateWord.OK),
+                DeviceState(Device.KEYPAD, StateWord.OK),
+            }
 
             gun.type_text("6954767410388")  # digits and Enter: keypad keys in the map
             assert events.get(timeout=WAIT_S) == Scanned("6954767410388")

@@ -20,7 +20,8 @@ from firmware_app.config import ScaleConfig
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.scale import SerialScale
 from firmware_app.drivers.scale_protocols import TOLEDO_8217, parse_8217, read_8217, take_frame
-from firmware_app.lane.events import DeviceState, Event, ScaleUpdate
+from firmware_app.lane.devices import Device, StateWord
+from firmware_app.lane.events import DeviceState, Event, ScaleCommandResult, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
 from tests.waiting import wait_until
@@ -173,24 +174,17 @@ class Recorder:
         return [e.reading for e in self.events if isinstance(e, ScaleUpdate)]
 
     def states(self) -> list[str]:
-        """Device state words, command results left out."""
-        return [e.state for e in self.events if isinstance(e, DeviceState) and not is_result(e)]
+        """Device state words, in order."""
+        return [e.state for e in self.events if isinstance(e, DeviceState)]
 
     def results(self) -> list[str]:
-        """The details of zero and tare results, in order."""
-        return [e.detail for e in self.events if isinstance(e, DeviceState) and is_result(e)]
+        """Zero and tare results as the log says them (``zero refused: moving``), in order."""
+        return [e.text for e in self.events if isinstance(e, ScaleCommandResult)]
 
     def at(self, event: Event) -> float:
         """When ``event`` first arrived."""
         with self._changed:
             return self.times[self.events.index(event)]
-
-
-RESULT_WORDS = ("zeroed", "tared", "tare cleared")
-
-
-def is_result(event: DeviceState) -> bool:
-    return event.detail in RESULT_WORDS or " refused: " in event.detail
 
 
 class ManualClock:
@@ -222,7 +216,7 @@ def started(sim: SimulatedScale) -> Iterator[tuple[SerialScale, Recorder]]:
     recorder = Recorder()
     with SerialScale(fast(sim.port), reopen_s=0.05) as scale:
         scale.start(recorder)
-        recorder.wait_event(DeviceState("scale", "ok"))
+        recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
         yield scale, recorder
 
 
@@ -232,7 +226,7 @@ def test_stable_weight_arrives_in_exact_grams(sim: SimulatedScale) -> None:
     with SerialScale(fast(sim.port)) as scale:
         scale.start(recorder)
         recorder.wait_event(stable(1235, "01.235"))
-    assert recorder.events[:2] == [DeviceState("scale", "ok"), stable(1235, "01.235")]
+    assert recorder.events[:2] == [DeviceState(Device.SCALE, StateWord.OK), stable(1235, "01.235")]
 
 
 def test_the_port_is_opened_at_9600_7e1_exclusively(sim: SimulatedScale) -> None:
@@ -247,7 +241,7 @@ def test_the_port_is_opened_at_9600_7e1_exclusively(sim: SimulatedScale) -> None
     recorder = Recorder()
     with SerialScale(fast(sim.port), serial_factory=recording_serial) as scale:
         scale.start(recorder)
-        recorder.wait_event(DeviceState("scale", "ok"))
+        recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
     settings = {k: opened[0][k] for k in ("port", "baudrate", "bytesize", "parity", "stopbits")}
     assert settings == {
         "port": sim.port,
@@ -376,7 +370,7 @@ def test_close_is_prompt_idempotent_and_releases_the_port(sim: SimulatedScale) -
     scale = SerialScale(ScaleConfig(port=sim.port, poll_ms=5000, timeout_ms=5000))
     recorder = Recorder()
     scale.start(recorder)
-    recorder.wait_event(DeviceState("scale", "ok"))
+    recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
     sim.unplug()  # the thread is now waiting for an answer that never comes
     time.sleep(0.05)
     began = time.monotonic()

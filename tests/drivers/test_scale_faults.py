@@ -13,6 +13,7 @@ import serial
 
 from firmware_app.config import ScaleConfig
 from firmware_app.drivers.scale import REOPEN_S, Reminder, SerialScale
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
@@ -65,7 +66,7 @@ def test_a_pulled_adapter_is_missing_until_one_appears_at_the_same_path(
         config = ScaleConfig(port=sim.port, protocol=protocol, poll_ms=50, timeout_ms=150)
         with SerialScale(config, reopen_s=0.05) as scale:
             scale.start(recorder)
-            recorder.wait_event(DeviceState("scale", "ok"))
+            recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
             sim.pull_adapter()
             assert not link.exists() and not link.is_symlink()
             missing = state_event(recorder, "missing")
@@ -145,7 +146,7 @@ def test_a_reading_arrives_at_once_after_the_answer(protocol: str) -> None:
         )
         with SerialScale(config) as scale:
             scale.start(recorder)
-            recorder.wait_event(DeviceState("scale", "ok"))
+            recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
             placed = time.monotonic()
             sim.set_weight(321)
             wanted = stable(321, TEXT[protocol])

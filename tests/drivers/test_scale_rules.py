@@ -7,8 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware_app.drivers.scale_frames import ScaleAnswer
-from firmware_app.drivers.scale_rules import CommandResult, CommandWatch, ScaleCommand, Steadiness
-from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.drivers.scale_rules import CommandWatch, Steadiness
+from firmware_app.lane.events import ScaleCommandResult
+from firmware_app.lane.weighing import (
+    ScaleCommand,
+    ScaleDone,
+    ScaleReading,
+    ScaleRefusal,
+    ScaleStatus,
+)
 
 MOVING = ScaleAnswer(ScaleReading(ScaleStatus.MOVING))
 OVER = ScaleAnswer(ScaleReading(ScaleStatus.OVER))
@@ -113,8 +120,8 @@ def test_command_outcomes(
     watch = CommandWatch(window_s=0.5)
     watch.sent(command, before, now=10.0)
     result = watch.observe(after, now=10.0) or watch.observe(after, now=10.5)
-    assert result is not None and result.detail == detail
-    assert result.done == (" refused: " not in detail)
+    assert result is not None and result.text == detail
+    assert (result.done is not None) == (" refused: " not in detail)
     assert not watch.busy
 
 
@@ -123,13 +130,12 @@ def test_an_obeyed_command_is_seen_at_once_a_refusal_after_the_window() -> None:
     watch.sent(ZERO, weight(800), now=10.0)
     assert watch.observe(weight(800), now=10.2) is None  # the scale may still be at it
     assert watch.busy
-    assert watch.observe(weight(0), now=10.3) == CommandResult(ZERO, True, "zeroed")
+    assert watch.observe(weight(0), now=10.3) == ScaleCommandResult.obeyed(ZERO, ScaleDone.ZEROED)
     watch.sent(ZERO, weight(800), now=20.0)
     assert watch.observe(MOVING, now=20.1) is None
-    assert watch.observe(weight(800), now=20.6) == CommandResult(
-        ZERO,
-        False,
-        "zero refused: moving",  # the reason: how the scale was when it got it
+    # The reason: how the scale was when it got it.
+    assert watch.observe(weight(800), now=20.6) == ScaleCommandResult.refused(
+        ZERO, ScaleRefusal.MOVING
     )
 
 
@@ -146,7 +152,5 @@ def test_nothing_to_judge_when_idle_and_a_dropped_command_is_forgotten() -> None
 def test_a_command_the_scale_does_not_know() -> None:
     watch = CommandWatch(window_s=0.5)
     watch.sent(TARE, weight(100), now=1.0)
-    assert watch.refused_by_scale() == CommandResult(
-        TARE, False, "tare refused: unknown to the scale"
-    )
+    assert watch.refused_by_scale() == ScaleCommandResult.refused(TARE, ScaleRefusal.UNKNOWN)
     assert not watch.busy

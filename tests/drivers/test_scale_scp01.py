@@ -21,6 +21,7 @@ from firmware_app.drivers.scale_protocols import (
     read_scp01,
     take_frame,
 )
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
@@ -283,7 +284,7 @@ def started(sim: SimulatedScale) -> Iterator[tuple[SerialScale, Recorder]]:
     recorder = Recorder()
     with SerialScale(fast(sim.port), reopen_s=0.05, result_window_s=0.2) as scale:
         scale.start(recorder)
-        recorder.wait_event(DeviceState("scale", "ok"))
+        recorder.wait_event(DeviceState(Device.SCALE, StateWord.OK))
         yield scale, recorder
 
 

@@ -10,8 +10,8 @@ import serial
 
 from firmware_app.config import ScaleConfig
 from firmware_app.drivers.scale import SerialScale
-from firmware_app.lane.events import DeviceState, ScaleUpdate
-from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.lane.events import ScaleCommandResult, ScaleUpdate
+from firmware_app.lane.weighing import ScaleCommand, ScaleDone, ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
 from tests.drivers.test_scale import Recorder, stable
 from tests.waiting import wait_until
@@ -108,7 +108,7 @@ def started(sim: SimulatedScale) -> Iterator[tuple[SerialScale, Recorder]]:
 
 
 def result(recorder: Recorder, detail: str) -> None:
-    recorder.wait_event(DeviceState("scale", "ok", detail))
+    recorder.wait_for(lambda _: detail in recorder.results())
 
 
 def test_zeroed(started: tuple[SerialScale, Recorder], sim: SimulatedScale) -> None:
@@ -117,7 +117,10 @@ def test_zeroed(started: tuple[SerialScale, Recorder], sim: SimulatedScale) -> N
     recorder.wait_event(stable(800, "00.800"))
     scale.zero()
     result(recorder, "zeroed")
-    assert recorder.events[-2:] == [stable(0, "00.000"), DeviceState("scale", "ok", "zeroed")]
+    assert recorder.events[-2:] == [
+        stable(0, "00.000"),
+        ScaleCommandResult.obeyed(ScaleCommand.ZERO, ScaleDone.ZEROED),
+    ]
     assert recorder.states() == ["ok"] and recorder.results() == ["zeroed"]
 
 

@@ -24,6 +24,7 @@ from firmware_app.drivers.hid import (
     encode_input_event,
 )
 from firmware_app.drivers.scanner import MAX_ALT_DIGITS, Scanner, WedgeDecoder
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, Event, Scanned
 from hw_sim.hid import SimulatedHidDevice
 
@@ -412,7 +413,7 @@ def start_scanner(sim: SimulatedHidDevice, **config: object) -> tuple[Scanner, L
 def test_scanner_emits_a_typed_aim_code(sim: SimulatedHidDevice) -> None:
     scanner, lane, opened = start_scanner(sim)
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.type_text("]E06954767410388")
         assert lane.next() == Scanned("]E06954767410388")
         assert opened[0].grabbed
@@ -421,7 +422,7 @@ def test_scanner_emits_a_typed_aim_code(sim: SimulatedHidDevice) -> None:
 def test_scanner_decodes_gs1_with_fnc1_in_german_layout(sim: SimulatedHidDevice) -> None:
     scanner, lane, _ = start_scanner(sim, layout="de", grab=False)
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.type_text("]C10109501101530003\x1d10ABC^`", "de")
         assert lane.next() == Scanned("]C10109501101530003\x1d10ABC^`")
 
@@ -429,7 +430,7 @@ def test_scanner_decodes_gs1_with_fnc1_in_german_layout(sim: SimulatedHidDevice)
 def test_scanner_survives_junk_and_keeps_scanning(sim: SimulatedHidDevice) -> None:
     scanner, lane, _ = start_scanner(sim)
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         for _ in range(3):
             sim.send_event(e.EV_KEY, 0xFFFF, 7)
         sim.send_event(e.EV_REL, 0, -5)
@@ -442,13 +443,13 @@ def test_scanner_survives_junk_and_keeps_scanning(sim: SimulatedHidDevice) -> No
 def test_unplug_reports_missing_and_plug_brings_scans_back(sim: SimulatedHidDevice) -> None:
     scanner, lane, _ = start_scanner(sim)
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.unplug()
         missing = lane.next()
         assert (missing.device, missing.state) == ("scanner", "missing")
         assert "sim-scanner" in missing.detail
         sim.plug()
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.type_text("96385074")
         assert lane.next() == Scanned("96385074")
 
@@ -461,7 +462,7 @@ def test_scanner_missing_at_start_is_retried(sim: SimulatedHidDevice) -> None:
         assert missing.state == "missing"
         assert "sim-scanner" in missing.detail
         sim.plug()
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         assert lane.empty()  # no repeated "missing" while it retried
 
 
@@ -490,7 +491,7 @@ def test_a_scanner_held_by_another_program_reports_error(sim: SimulatedHidDevice
     with Scanner(ScannerConfig(path="sim-scanner"), source_factory=open_busy, retry_s=0.05) as s:
         s.start(lane.events.put)
         assert lane.next() == DeviceState(
-            "scanner", "error", "sim-scanner: grabbed by another program"
+            Device.SCANNER, StateWord.ERROR, "sim-scanner: grabbed by another program"
         )
         assert s.state == "error"
 
@@ -503,14 +504,14 @@ def test_an_unexpected_open_failure_is_reported_with_the_path() -> None:
     with Scanner(ScannerConfig(path="/dev/lane-scanner"), source_factory=broken) as scanner:
         scanner.start(lane.events.put)
         assert lane.next() == DeviceState(
-            "scanner", "error", "/dev/lane-scanner: permission denied"
+            Device.SCANNER, StateWord.ERROR, "/dev/lane-scanner: permission denied"
         )
 
 
 def test_close_is_idempotent_and_allowed_before_start(sim: SimulatedHidDevice) -> None:
     Scanner(ScannerConfig(path="x")).close()
     scanner, lane, opened = start_scanner(sim)
-    assert lane.next() == DeviceState("scanner", "ok")
+    assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
     scanner.close()
     scanner.close()
     assert opened[0].fileno() == -1  # the thread closed its source
@@ -526,7 +527,7 @@ GS1_128 = "]C1" + "0109501101530003" + "10ABC123" + "\x1d" + "3103000532"
 def test_a_gs1_128_element_string_survives_end_to_end(sim: SimulatedHidDevice, layout: str) -> None:
     scanner, lane, _ = start_scanner(sim, layout=layout)
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.type_text(GS1_128, layout)  # GS typed as Ctrl+], as scanners send FNC1
         scanned = lane.next()
         assert scanned == Scanned(GS1_128)
@@ -536,6 +537,6 @@ def test_a_gs1_128_element_string_survives_end_to_end(sim: SimulatedHidDevice, l
 def test_a_gs1_128_element_string_with_a_gs_substitute(sim: SimulatedHidDevice) -> None:
     scanner, lane, _ = start_scanner(sim, gs_substitute="|")
     with scanner:
-        assert lane.next() == DeviceState("scanner", "ok")
+        assert lane.next() == DeviceState(Device.SCANNER, StateWord.OK)
         sim.type_text(GS1_128.replace("\x1d", "|"))  # a scanner that cannot send GS
         assert lane.next() == Scanned(GS1_128)

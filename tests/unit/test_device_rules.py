@@ -3,6 +3,7 @@ no new sale while the drawer is open, reprints."""
 
 from __future__ import annotations
 
+from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.effects import PrintReceipt, RecordEvent
 from firmware_app.lane.messages import Msg
 from tests.unit.till import Till, setup_with
@@ -81,33 +82,37 @@ def test_device_problems_are_shown_and_cleared() -> None:
     from firmware_app.lane.events import DeviceState
 
     till = Till().do("signon", "scan 6954767410388")
-    till.send(DeviceState("printer", "paper_out", "/dev/lane-printer: DLE EOT 4 = 0x7e"))
+    till.send(
+        DeviceState(Device.PRINTER, StateWord.PAPER_OUT, "/dev/lane-printer: DLE EOT 4 = 0x7e")
+    )
     assert till.message is Msg.DEVICE_PROBLEM
     assert till.state.message is not None
     assert till.state.message.render("en") == "printer: paper out"
     assert till.state.message.render("zh") == "打印机：缺纸"
     assert "[printer: paper out]" in render(till.state, till.setup, "en")
     assert till.state.sale is not None and len(till.state.sale.lines) == 1  # the sale goes on
-    till.send(DeviceState("printer", "paper_out"))  # the same again: nothing new to say
+    # The same again: nothing new to say
+    till.send(DeviceState(Device.PRINTER, StateWord.PAPER_OUT))
     till.do("scan 6954767410388")
-    till.send(DeviceState("printer", "ok"))
+    till.send(DeviceState(Device.PRINTER, StateWord.OK))
     assert till.message is Msg.ITEM_ADDED  # not the printer's message any more: left alone
-    till.send(DeviceState("scale", "silent"))
-    till.send(DeviceState("scale", "ok"))
+    till.send(DeviceState(Device.SCALE, StateWord.SILENT))
+    till.send(DeviceState(Device.SCALE, StateWord.OK))
     assert till.message is Msg.DEVICE_OK
     assert dict(till.state.devices) == {"printer": "ok", "scale": "ok"}
     assert "paper out" not in render(till.state, till.setup, "en")
 
 
 def test_the_scales_answer_to_zero_and_tare_is_shown() -> None:
-    from firmware_app.lane.events import DeviceState
+    from firmware_app.lane.events import ScaleCommandResult
+    from firmware_app.lane.weighing import ScaleCommand, ScaleDone, ScaleRefusal
 
     till = Till().do("signon", "key ZERO")
     assert till.message is Msg.SCALE_COMMAND
-    till.send(DeviceState("scale", "ok", "zeroed"))
+    till.send(ScaleCommandResult.obeyed(ScaleCommand.ZERO, ScaleDone.ZEROED))
     assert till.message is Msg.SCALE_RESULT
     assert till.state.message is not None and till.state.message.render("zh") == "秤：已归零"
-    till.send(DeviceState("scale", "ok", "tare refused: moving"))
+    till.send(ScaleCommandResult.refused(ScaleCommand.TARE, ScaleRefusal.MOVING))
     assert till.message is Msg.SCALE_REFUSED
     assert till.state.message is not None
     assert till.state.message.render("en") == "Scale refused tare: moving"
@@ -119,7 +124,7 @@ def test_receipts_waiting_for_the_printer_are_told_without_hiding_the_change() -
     from firmware_app.lane.events import DeviceState, ReceiptsPending
 
     till = Till().do("signon", "scan 6954767410388")
-    till.send(DeviceState("printer", "paper_out"))
+    till.send(DeviceState(Device.PRINTER, StateWord.PAPER_OUT))
     till.send(ReceiptsPending(1))
     assert till.message is Msg.RECEIPT_PENDING and till.state.receipts_pending == 1
     assert till.state.message is not None
@@ -128,7 +133,7 @@ def test_receipts_waiting_for_the_printer_are_told_without_hiding_the_change() -
     assert till.message is Msg.RECEIPTS_PRINTED
     till.do("key 1 0 CASH")
     assert till.message is Msg.CHANGE
-    till.send(DeviceState("drawer", "jammed"))
+    till.send(DeviceState(Device.DRAWER, StateWord.JAMMED))
     till.send(ReceiptsPending(2))
     assert till.message is Msg.CHANGE  # the change to hand back stays
     line = render(till.state, till.setup, "en")

@@ -1,7 +1,7 @@
 """The public docs keep up with the code: every audit event type the lane can emit and
-every device its status reports are in docs/mqtt.md, and every config section is in
-README's Configuration list. The names are found in the code itself, so a new one
-fails here until it is documented."""
+every device its status reports (with each of its state words) are in docs/mqtt.md,
+and every config section is in README's Configuration list. The names are found in
+the code itself, so a new one fails here until it is documented."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from firmware_app import config as config_mod
+from firmware_app.lane.devices import DEVICE_WORDS, Device
 from firmware_app.sync import states
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,9 +67,10 @@ def event_types() -> dict[str, str]:
 
 
 def device_names() -> dict[str, str]:
-    """Every device name the lane reports: ``DeviceState("name", …)``, a module's
-    ``DEVICE = "name"``, an input driver's ``device = "name"``, the sync thread's names,
-    and literal keys of a status ``"devices"`` mapping."""
+    """Every device name the lane's code uses: ``Device.NAME``, and any name written
+    as text (``DeviceState("name", …)``, ``DEVICE = "name"``, an input driver's
+    ``device = "name"``, literal keys of a status ``"devices"`` mapping), with the
+    sync thread's names."""
     found: dict[str, str] = {}
 
     def add(name: str | None, path: Path, node: ast.AST) -> None:
@@ -77,7 +79,11 @@ def device_names() -> dict[str, str]:
 
     for path, tree in trees():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "DeviceState":
+            if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "Device":
+                add(
+                    Device[node.attr].value if node.attr in Device.__members__ else None, path, node
+                )
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "DeviceState":
                 add(literal(node.args[0]) if node.args else None, path, node)
             elif isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
@@ -125,6 +131,32 @@ def test_every_status_device_is_in_the_contract() -> None:
     status = section(ROOT / "docs" / "mqtt.md", "## `lane.status/1` (retained)")
     missing = {name: where for name, where in device_names().items() if f"`{name}`" not in status}
     assert not missing, f"docs/mqtt.md, lane.status/1: no word on {missing}"
+
+
+def test_every_device_name_in_the_code_is_a_typed_device() -> None:
+    untyped = {name: where for name, where in device_names().items() if name not in set(Device)}
+    assert not untyped, f"device names that are not a Device: {untyped}"
+
+
+def status_words() -> dict[str, set[str]]:
+    """docs/mqtt.md's status table: each device's words, as written in backquotes (a
+    row may name several devices; config keys like `scale.timeout_ms` are not words)."""
+    status = section(ROOT / "docs" / "mqtt.md", "## `lane.status/1` (retained)")
+    table: dict[str, set[str]] = {}
+    for line in status.splitlines():
+        cells = line.split("|")
+        if not line.startswith("| `") or len(cells) < 4:
+            continue
+        words = set(re.findall(r"`(\w+)`", cells[2]))
+        for name in re.findall(r"`(\w+)`", cells[1]):
+            table[name] = words
+    return table
+
+
+def test_each_devices_state_words_are_the_contracts() -> None:
+    typed = {device.value: {word.value for word in words} for device, words in DEVICE_WORDS.items()}
+    assert set(DEVICE_WORDS) == set(Device)
+    assert status_words() == typed
 
 
 def test_every_config_section_is_in_the_readme(monkeypatch: pytest.MonkeyPatch) -> None:

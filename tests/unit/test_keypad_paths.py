@@ -162,8 +162,8 @@ CASES = [
         Msg.RECEIPT_REPRINTED,
         ["RecordEvent", "PrintReceipt"],
     ),
-    ("ZERO", SIGNED_ON, "key ZERO", Msg.SCALE_COMMAND, ["ScaleCommand"]),
-    ("TARE", SIGNED_ON, "key TARE", Msg.SCALE_COMMAND, ["ScaleCommand"]),
+    ("ZERO", SIGNED_ON, "key ZERO", Msg.SCALE_COMMAND, ["SendScaleCommand"]),
+    ("TARE", SIGNED_ON, "key TARE", Msg.SCALE_COMMAND, ["SendScaleCommand"]),
     ("ZERO while signed off", (), "key ZERO", Msg.SIGN_ON_FIRST, []),
     (
         "same weight twice",
