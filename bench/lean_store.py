@@ -4,9 +4,9 @@ Each row times a path of the lane and, beside it, the least that SQLite (or
 ``json.loads``) needs for the same work on the same machine, with the same
 pragmas (WAL, ``synchronous=FULL``):
 
-- scan: ``Lane.step(Scanned)`` (core, open-sale line saved, committed) against a
+- scan: ``LaneLoop.step(Scanned)`` (core, open-sale line saved, committed) against a
   bare ``sqlite3`` transaction inserting one row of the same width;
-- sale commit: ``Lane.step(CASH)`` finishing a 20-line sale against one bare
+- sale commit: ``LaneLoop.step(CASH)`` finishing a 20-line sale against one bare
   transaction writing the rows that commit wrote (the same tables, indexes and
   bytes: the journal entry, header, lines, tender, outbox rows and mark, the open
   sale deleted);
@@ -34,13 +34,13 @@ from typing import Any
 
 from bench.scan_to_disk import NullDisplay, ean13
 from bench.table import print_table, ratio_row
-from firmware_app.daemon import Lane
+from firmware_app.app.loop import Inbox, LaneLoop
+from firmware_app.drivers.payment import SimulatedTerminal
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.ports import Cashier, Ports, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
-from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import PRAGMAS, open_catalog, open_database
@@ -212,7 +212,8 @@ def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> tupl
     """Scan timings, sale-commit timings and the rows one sale commit changes."""
     db = open_database(tmp / "lane.db")
     store = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
-    lane = Lane(
+    lane = LaneLoop(
+        inbox=Inbox(),
         setup=LaneSetup(),
         ports=Ports(catalog, Cashiers(db), uuid7),
         sales=store,
@@ -247,7 +248,7 @@ def timed(run: Callable[[], object]) -> float:
 
 
 def catalog_import(tmp: Path, document: Path) -> float:
-    from firmware_app.cli import main as cli
+    from firmware_app.app.cli import main as cli
 
     config = tmp / "lane.toml"
     config.write_text(f'[lane]\nstore = "S1"\nlane = "01"\ndata_dir = "{tmp / "imp"}"\n')

@@ -1,6 +1,6 @@
 """Benchmark: scan -> line durably stored, with a 100,000-item catalog.
 
-Times the lane loop's whole path for one scan (``Lane.step``: the core's
+Times the lane loop's whole path for one scan (``LaneLoop.step``: the core's
 handle, the open-sale line written and committed with synchronous=FULL, the
 display refresh) over 1,000 scans of random catalog items, in sales of 20 lines
 paid in cash. Prints a table; run with ``python -m bench.scan_to_disk``.
@@ -20,14 +20,14 @@ from pathlib import Path
 
 from biip.checksums import gs1_standard_check_digit
 
-from firmware_app.daemon import Lane
+from firmware_app.app.loop import Inbox, LaneLoop
+from firmware_app.drivers.payment import SimulatedTerminal
 from firmware_app.ids import uuid7
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.ports import Cashier, Ports, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
-from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import CatalogChange
@@ -75,7 +75,8 @@ def main() -> None:
         import_s = build_catalog(catalog, args.items)
         sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
         cashier = Cashier("1001", Role.CASHIER)
-        lane = Lane(
+        lane = LaneLoop(
+            inbox=Inbox(),
             setup=LaneSetup(),
             ports=Ports(catalog, Cashiers(db), uuid7),
             sales=sales,

@@ -19,14 +19,14 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.scan_to_disk import NullDisplay, build_catalog, ean13, percentile
-from firmware_app.catalog_updates import CatalogUpdates
-from firmware_app.daemon import Lane
+from firmware_app.app.catalog_updates import CatalogUpdates
+from firmware_app.app.loop import Inbox, LaneLoop
+from firmware_app.drivers.payment import SimulatedTerminal
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.ports import Cashier, Ports, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
-from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
@@ -53,7 +53,9 @@ def snapshot_parts(size: int, parts: int) -> list[bytes]:
     ]  # fmt: skip
 
 
-def scan_latencies(lane: Lane, items: int, seconds: float, stop: threading.Event) -> list[float]:
+def scan_latencies(
+    lane: LaneLoop, items: int, seconds: float, stop: threading.Event
+) -> list[float]:
     """Scan about 20 items a second (a fast cashier) until ``stop`` or ``seconds``."""
     rng = random.Random(3)
     timings: list[float] = []
@@ -79,7 +81,8 @@ def main() -> None:
         db = open_database(Path(tmp) / "lane.db")
         catalog = StoreCatalog(open_catalog(Path(tmp) / "catalog.db"))
         build_catalog(catalog, args.items)
-        lane = Lane(
+        lane = LaneLoop(
+            inbox=Inbox(),
             setup=LaneSetup(),
             ports=Ports(catalog, Cashiers(db), uuid7),
             sales=SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1"))),

@@ -2,6 +2,6 @@
 
 import sys
 
-from firmware_app.cli import main
+from firmware_app.app.cli import main
 
 sys.exit(main())

@@ -24,12 +24,12 @@ from typing import Any, TextIO
 from gpiozero.pins.mock import MockFactory
 
 from firmware_app import config as config_mod
-from firmware_app.bootstrap import Hardware, LaneApp
-from firmware_app.display import TextDisplay
+from firmware_app.app.bootstrap import Hardware, LaneApp
+from firmware_app.drivers.payment import SimulatedTerminal
+from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.lane.ports import Role
 from firmware_app.lane.state import Mode
 from firmware_app.lane.weighing import ScaleStatus
-from firmware_app.payment import SimulatedTerminal
 from firmware_app.store.catalog_doc import parse_catalog
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.hid import SimulatedHidDevice
@@ -165,12 +165,12 @@ class SimLane:
     def start(self) -> None:
         self.app.start()
         self.thread.start()
-        self.wait_for(lambda: self.lane.device_states().get("scanner") == "ok", "scanner ready")
-        self.wait_for(lambda: self.lane.device_states().get("keypad") == "ok", "keypad ready")
+        self.wait_for(lambda: self.loop.device_states().get("scanner") == "ok", "scanner ready")
+        self.wait_for(lambda: self.loop.device_states().get("keypad") == "ok", "keypad ready")
 
     @property
-    def lane(self):
-        return self.app.lane
+    def loop(self):
+        return self.app.loop
 
     def close(self) -> None:
         self.stop.set()
@@ -194,7 +194,7 @@ class SimLane:
     def settle(self) -> None:
         """Wait until the lane has handled every event so far, the terminal included."""
         self.wait_for(
-            lambda: self.lane.idle() and self.lane.state.mode is not Mode.TERMINAL, "the lane"
+            lambda: self.loop.idle() and self.loop.state.mode is not Mode.TERMINAL, "the lane"
         )
 
     def wait_idle(self) -> None:
@@ -224,15 +224,15 @@ class SimLane:
         handler(*command.args)
 
     def _do_scan(self, data: str) -> None:
-        before = self.lane.counts["scan"]
+        before = self.loop.counts["scan"]
         self.scanner.type_text(data)
-        self.wait_for(lambda: self.lane.counts["scan"] > before, f"the scan of {data!r}")
+        self.wait_for(lambda: self.loop.counts["scan"] > before, f"the scan of {data!r}")
         self.settle()
 
     def _do_key(self, *names: str) -> None:
-        before = self.lane.counts["key"]
+        before = self.loop.counts["key"]
         self.keypad.press_names(names, self.config.keypad.keymap)
-        self.wait_for(lambda: self.lane.counts["key"] >= before + len(names), "the keys")
+        self.wait_for(lambda: self.loop.counts["key"] >= before + len(names), "the keys")
         self.settle()
         self.wait_printed()
         self.echo_receipts()
@@ -268,7 +268,7 @@ class SimLane:
         shown = self.scale.shown  # the scale's own figure (its zero, its tare)
 
         def arrived() -> bool:
-            reading = self.lane.state.scale if self._scale_status() else None
+            reading = self.loop.state.scale if self._scale_status() else None
             if not shown.steady_weight:
                 return reading is not None and reading.status is not ScaleStatus.STABLE
             return (
@@ -281,7 +281,7 @@ class SimLane:
 
     def _scale_status(self) -> ScaleStatus | None:
         self.settle()
-        reading = self.lane.state.scale
+        reading = self.loop.state.scale
         return reading.status if reading else None
 
     def _do_printer(self, *words: str) -> None:
@@ -309,10 +309,10 @@ class SimLane:
             self.drawer.unjam()
         elif what == "key":
             self.drawer.open_with_key()
-            self.wait_for(lambda: self.lane.state.drawer_open, "the drawer to open")
+            self.wait_for(lambda: self.loop.state.drawer_open, "the drawer to open")
         else:
             self.drawer.close_drawer()
-            self.wait_for(lambda: not self.lane.state.drawer_open, "the drawer to close")
+            self.wait_for(lambda: not self.loop.state.drawer_open, "the drawer to close")
 
     def _do_scanner(self, what: str) -> None:
         self._hid(self.scanner, "scanner", what)
@@ -324,12 +324,12 @@ class SimLane:
         if what == "unplug":
             device.unplug()
             self.wait_for(
-                lambda: self.lane.device_states().get(name) == "missing", f"the {name} to go"
+                lambda: self.loop.device_states().get(name) == "missing", f"the {name} to go"
             )
         else:
             device.plug()
             self.wait_for(
-                lambda: self.lane.device_states().get(name) == "ok",
+                lambda: self.loop.device_states().get(name) == "ok",
                 f"the {name} to come back",
                 timeout=SETTLE_S + 5,
             )
@@ -345,6 +345,6 @@ class SimLane:
 
 
 def _setup(config: config_mod.Config):
-    from firmware_app.bootstrap import lane_setup
+    from firmware_app.app.bootstrap import lane_setup
 
     return lane_setup(config)

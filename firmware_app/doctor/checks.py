@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import serial
 
-from firmware_app.clock import ntp_synchronized
+from firmware_app.app.clock import ntp_synchronized
 from firmware_app.config import Config
 from firmware_app.doctor.result import DEVICE_ADVICE, CheckResult, path_problem
 from firmware_app.drivers.discovery import NodeLister, evdev_nodes

@@ -586,7 +586,7 @@ def test_the_lane_starts_without_its_drawer_saying_so_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from firmware_app import config as config_mod
-    from firmware_app.bootstrap import LaneApp
+    from firmware_app.app.bootstrap import LaneApp
 
     lane_config = config_mod.parse(
         {"lane": {"store": "S1", "lane": "1", "data_dir": str(tmp_path)}}, source="lane.toml"

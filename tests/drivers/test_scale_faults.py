@@ -12,10 +12,11 @@ import pytest
 import serial
 
 from firmware_app.config import ScaleConfig
-from firmware_app.drivers.scale import REOPEN_S, Reminder, SerialScale
+from firmware_app.drivers.scale import REOPEN_S, SerialScale
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState, ScaleUpdate
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
+from firmware_app.reminders import Reminder
 from hw_sim.scale import SimulatedScale
 from tests.drivers.test_scale import Recorder, stable
 from tests.waiting import wait_until

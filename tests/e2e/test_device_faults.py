@@ -55,7 +55,7 @@ def device(sim: SimLane, name: str) -> str | None:
 
 
 def message(sim: SimLane) -> Msg | None:
-    shown = sim.lane.state.message
+    shown = sim.loop.state.message
     return shown.id if shown is not None else None
 
 
@@ -93,7 +93,7 @@ def test_an_unplugged_input_device_is_reported_and_found_again(sim: SimLane, nam
 
 def test_a_silent_scale_is_reported_and_recovers_by_itself(sim: SimLane) -> None:
     run(sim, SIGN_ON + "scale 0.532\nscale unplug\ntype 1\nkey PLU\n")
-    assert message(sim) is Msg.SCALE_SILENT and sim.lane.state.sale is None
+    assert message(sim) is Msg.SCALE_SILENT and sim.loop.state.sale is None
     assert device(sim, "scale") == "silent"
     run(sim, "scale plug\nscale 0.532\nkey PLU\n")  # the refused PLU 1 is still keyed
     assert device(sim, "scale") == "ok" and message(sim) is Msg.ITEM_ADDED
@@ -118,8 +118,8 @@ def test_scale_readings_that_may_not_sell(sim: SimLane) -> None:
     ):
         run(sim, f"scale {fault}\nkey PLU\n")
         assert message(sim) is refusal, fault
-        assert sim.lane.state.entry == "1"  # a refusal keeps what was keyed
-    assert sim.lane.state.sale is None
+        assert sim.loop.state.entry == "1"  # a refusal keeps what was keyed
+    assert sim.loop.state.sale is None
 
 
 def test_the_same_load_is_not_sold_twice_until_lifted(sim: SimLane) -> None:
@@ -129,14 +129,14 @@ def test_the_same_load_is_not_sold_twice_until_lifted(sim: SimLane) -> None:
     assert message(sim) is Msg.SCALE_SAME_WEIGHT
     run(sim, "scale 0\nscale 0.532\nkey PLU\n")  # lifted off, put back
     assert message(sim) is Msg.ITEM_ADDED
-    assert sim.lane.state.sale is not None and len(sim.lane.state.sale.live_lines) == 2
+    assert sim.loop.state.sale is not None and len(sim.loop.state.sale.live_lines) == 2
 
 
 def test_zero_and_tare_keys_show_the_scales_answer(sim: SimLane) -> None:
     run(sim, SIGN_ON + "scale 0.004\nkey ZERO\n")
     sim.wait_for(lambda: message(sim) is Msg.SCALE_RESULT, "the scale's answer")
-    assert sim.lane.state.message is not None
-    assert sim.lane.state.message.render("en") == "Scale: zeroed"
+    assert sim.loop.state.message is not None
+    assert sim.loop.state.message.render("en") == "Scale: zeroed"
     run(sim, "scale motion\nkey TARE\n")
     sim.wait_for(lambda: message(sim) is Msg.SCALE_REFUSED, "the refusal")
     assert "Scale refused tare: moving" in screen(sim)
@@ -150,14 +150,14 @@ def test_a_receipt_that_cannot_print_waits_for_paper(sim: SimLane) -> None:
     assert device(sim, "printer") == "paper_out"
     run(sim, SIGN_ON + COLA + "key CASH\n")
     assert committed(sim) == 1  # the sale never depends on the printer
-    assert sim.lane.state.receipts_pending == 1
+    assert sim.loop.state.receipts_pending == 1
     # The change stays on screen; the status line tells of the receipt (and of the
     # broker this offline lane never reaches).
     assert "Change 0.00  [broker: offline; printer: paper out; receipts to print: 1]" in screen(sim)
     assert sim.printer.receipts == []
     run(sim, "printer paper ok\n")
     assert device(sim, "printer") == "ok"
-    assert sim.lane.state.receipts_pending == 0
+    assert sim.loop.state.receipts_pending == 0
     (receipt,) = sim.printer.receipts
     assert "可口可乐 330ml" in receipt and "REPRINT" not in receipt
     # All clear but the broker.
@@ -167,11 +167,11 @@ def test_a_receipt_that_cannot_print_waits_for_paper(sim: SimLane) -> None:
 def test_paper_running_out_mid_receipt_prints_it_again_as_a_reprint(sim: SimLane) -> None:
     run(sim, "printer paper out-after 4\n" + SIGN_ON + COLA + "key CASH\n")
     sim.wait_for(lambda: device(sim, "printer") == "paper_out", "paper out")
-    assert sim.lane.state.receipts_pending == 1
+    assert sim.loop.state.receipts_pending == 1
     torn = sim.printer.receipts
     assert len(torn) == 1 and "谢谢惠顾" not in torn[0]  # only the head made it
     run(sim, "printer paper ok\n")
-    assert sim.lane.state.receipts_pending == 0
+    assert sim.loop.state.receipts_pending == 0
     again = sim.printer.receipts[-1]
     assert "重打 REPRINT" in again and "可口可乐 330ml" in again
 
@@ -190,9 +190,9 @@ def test_printer_faults_keep_the_receipt_until_fixed(
     run(sim, fault + "\n")
     assert device(sim, "printer") == state
     run(sim, SIGN_ON + COLA + "key CASH\n")
-    assert committed(sim) == 1 and sim.lane.state.receipts_pending == 1
+    assert committed(sim) == 1 and sim.loop.state.receipts_pending == 1
     run(sim, fix + "\n")
-    assert device(sim, "printer") == "ok" and sim.lane.state.receipts_pending == 0
+    assert device(sim, "printer") == "ok" and sim.loop.state.receipts_pending == 0
     assert any("可口可乐 330ml" in r for r in sim.printer.receipts)
 
 
@@ -200,7 +200,7 @@ def test_a_pending_receipt_survives_a_restart(tmp_path: Path) -> None:
     sim = make_sim(tmp_path)
     try:
         run(sim, "printer paper out\n" + SIGN_ON + COLA + "key CASH\n")
-        assert sim.lane.state.receipts_pending == 1
+        assert sim.loop.state.receipts_pending == 1
     finally:
         sim.close()
     again = make_sim(tmp_path)
@@ -217,7 +217,7 @@ def test_a_pending_receipt_survives_a_restart(tmp_path: Path) -> None:
 def test_near_end_paper_warns_without_stopping(sim: SimLane) -> None:
     run(sim, "printer paper near-end\n" + SIGN_ON + COLA + "key CASH\n")
     assert device(sim, "printer") == "paper_near_end"
-    assert sim.lane.state.receipts_pending == 0 and len(sim.printer.receipts) == 1
+    assert sim.loop.state.receipts_pending == 0 and len(sim.printer.receipts) == 1
 
 
 # --- drawer --------------------------------------------------------------------------------------
@@ -230,13 +230,13 @@ def test_a_jammed_drawer_is_kicked_twice_then_reported(sim: SimLane) -> None:
     assert committed(sim) == 1  # the sale stands
     assert "drawer: jammed" in screen(sim)
     run(sim, "drawer unjam\nkey NOSALE\n" + SUPERVISOR)
-    sim.wait_for(lambda: sim.lane.state.drawer_open, "the drawer open")
+    sim.wait_for(lambda: sim.loop.state.drawer_open, "the drawer open")
     sim.wait_for(lambda: device(sim, "drawer") != "jammed", "the jam cleared")
 
 
 def test_a_sticking_drawer_opens_on_the_retry(sim: SimLane) -> None:
     run(sim, "drawer stick\n" + SIGN_ON + COLA + "key CASH\n")
-    sim.wait_for(lambda: sim.lane.state.drawer_open, "the drawer open")
+    sim.wait_for(lambda: sim.loop.state.drawer_open, "the drawer open")
     assert sim.drawer.kicks == 2 and device(sim, "drawer") != "jammed"
 
 
@@ -253,9 +253,9 @@ def test_a_drawer_left_open_raises_an_alert_and_an_event(tmp_path: Path) -> None
 
 def test_no_sale_opens_the_drawer_only_with_a_supervisor(sim: SimLane) -> None:
     run(sim, SIGN_ON + "key NOSALE\n")
-    assert not sim.lane.state.drawer_open and sim.drawer.kicks == 0
+    assert not sim.loop.state.drawer_open and sim.drawer.kicks == 0
     run(sim, SUPERVISOR)
-    sim.wait_for(lambda: sim.lane.state.drawer_open, "the drawer open")
+    sim.wait_for(lambda: sim.loop.state.drawer_open, "the drawer open")
     assert [e["event"] for e in events(sim)].count("no_sale") == 1
 
 
@@ -265,7 +265,7 @@ def test_no_sale_opens_the_drawer_only_with_a_supervisor(sim: SimLane) -> None:
 def test_an_unsynchronised_clock_is_reported_in_status(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import firmware_app.bootstrap as bootstrap
+    import firmware_app.app.bootstrap as bootstrap
 
     monkeypatch.setattr(bootstrap, "ntp_synchronized", lambda: False)
     sim = make_sim(tmp_path)

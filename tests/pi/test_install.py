@@ -329,7 +329,7 @@ def test_a_real_venv_is_built_and_upgraded_in_place(tmp_path: Path) -> None:
 
     # An older version in the venv is replaced by this checkout's on the next run.
     found = subprocess.run(
-        [str(venv / "bin/python"), "-c", "import firmware_app.notify as m; print(m.__file__)"],
+        [str(venv / "bin/python"), "-c", "import firmware_app.app.notify as m; print(m.__file__)"],
         capture_output=True,
         text=True,
         check=True,
@@ -341,7 +341,7 @@ def test_a_real_venv_is_built_and_upgraded_in_place(tmp_path: Path) -> None:
     config_before = config.read_bytes()
     out = installed(tmp_path, venv=True)
     assert "creating" not in out
-    assert module.read_text() == (ROOT / "firmware_app/notify.py").read_text()
+    assert module.read_text() == (ROOT / "firmware_app/app/notify.py").read_text()
     assert config.read_bytes() == config_before
     version = subprocess.run(
         [str(lane), "--version"], capture_output=True, text=True, check=True, cwd=tmp_path

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from firmware_app.notify import Notifier
+from firmware_app.app.notify import Notifier
 from tests.pi.notify_socket import NotifySocket
 from tests.waiting import wait_until
 
@@ -109,13 +109,13 @@ def test_a_socket_that_went_away_is_logged_once_and_never_raises(
     clock = Clock()
     notifier = Notifier(systemd.address, watchdog_usec=1_000_000, clock=clock)
     systemd.close()  # the socket file is gone
-    with caplog.at_level(logging.WARNING, logger="firmware_app.notify"):
+    with caplog.at_level(logging.WARNING, logger="firmware_app.app.notify"):
         assert not notifier.ready()
         for _ in range(3):
             assert not notifier.watchdog()
             clock.now += 1
         assert not notifier.stopping()
-    warnings = [r for r in caplog.records if r.name == "firmware_app.notify"]
+    warnings = [r for r in caplog.records if r.name == "firmware_app.app.notify"]
     assert len(warnings) == 1
     assert systemd.address in warnings[0].getMessage()
 
@@ -123,7 +123,7 @@ def test_a_socket_that_went_away_is_logged_once_and_never_raises(
 def test_an_address_that_is_not_a_unix_socket_disables_notification(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="firmware_app.notify"):
+    with caplog.at_level(logging.WARNING, logger="firmware_app.app.notify"):
         notifier = Notifier.from_env({"NOTIFY_SOCKET": "vsock:2:1234"})
     assert not notifier.enabled
     assert not notifier.ready()

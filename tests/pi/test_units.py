@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_app import cli
+from firmware_app.app import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "systemd"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_app.cli import main
+from firmware_app.app.cli import main
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog
 from hw_sim.lane_sim import SAMPLE_CATALOG

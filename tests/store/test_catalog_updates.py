@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_app.catalog_updates import CatalogUpdates
+from firmware_app.app.catalog_updates import CatalogUpdates
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
 from firmware_app.store.db import open_catalog

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_app.cli import EXIT_CONFIG, main
+from firmware_app.app.cli import EXIT_CONFIG, main
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database

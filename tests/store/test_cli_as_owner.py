@@ -53,7 +53,7 @@ def test_a_command_run_as_root_writes_as_the_data_dirs_owner(base: Path) -> None
         [
             sys.executable,
             "-m",
-            "firmware_app.cli",
+            "firmware_app.app.cli",
             "--config",
             str(config),
             "cashier",
@@ -85,7 +85,7 @@ def test_a_root_owned_data_dir_is_left_to_root(base: Path) -> None:
         [
             sys.executable,
             "-m",
-            "firmware_app.cli",
+            "firmware_app.app.cli",
             "--config",
             str(config),
             "cashier",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_app.cli import main
+from firmware_app.app.cli import main
 from hw_sim.broker import free_port
 from hw_sim.printer import SimulatedPrinter
 

@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
+from firmware_app.app.loop import Inbox, LaneLoop
+from firmware_app.app.spooler import ReceiptSpooler
 from firmware_app.config import DrawerConfig, PrinterConfig
-from firmware_app.daemon import Lane
-from firmware_app.display import TextDisplay
 from firmware_app.drivers.drawer import GpioDrawer
+from firmware_app.drivers.payment import SimulatedTerminal
 from firmware_app.drivers.printer import SerialPrinter
+from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.ids import uuid7
 from firmware_app.lane.events import KeyPressed, PaymentResult, Scanned, Tick
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.ports import Ports, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
-from firmware_app.payment import SimulatedTerminal
-from firmware_app.printing import ReceiptSpooler
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
@@ -56,26 +56,27 @@ class Rig:
         self.sim_printer = SimulatedPrinter(tmp_path / "out")
         self.printer = SerialPrinter(PrinterConfig(port=self.sim_printer.port))
         sales = SalesStore(self.db, messages=LaneUplink(Topics("pos", "S1", "1")))
-        self.lane = Lane(
+        inbox = Inbox()
+        self.spooler = ReceiptSpooler(
+            self.printer,
+            sales.print_queue,
+            post=inbox.post,
+            setup=LaneSetup(),
+            clock=lambda: datetime.now().astimezone(),
+            keep=timedelta(minutes=30),
+        )
+        self.lane = LaneLoop(
+            inbox=inbox,
             setup=LaneSetup(),
             ports=Ports(catalog, cashiers, uuid7),
             sales=sales,
             display=TextDisplay(io.StringIO(), setup=LaneSetup()),
-            printer=None,
+            printer=self.spooler,
             drawer=self.drawer,
             terminal=SimulatedTerminal(),
             clock=lambda: datetime.now().astimezone(),
             initial=LaneState(),
         )
-        self.spooler = ReceiptSpooler(
-            self.printer,
-            sales.print_queue,
-            post=self.lane.post,
-            setup=LaneSetup(),
-            clock=lambda: datetime.now().astimezone(),
-            keep=timedelta(minutes=30),
-        )
-        self.lane.printer = self.spooler
         self.spooler.start()
         self.committed_at_kick: list[int] = []
         sim_listener = self.sim_drawer.kick_pin.on_level
@@ -164,7 +165,7 @@ def test_a_drawer_that_cannot_be_claimed_leaves_the_lane_selling(tmp_path: Path)
     from gpiozero import DigitalOutputDevice
 
     from firmware_app import config as config_mod
-    from firmware_app.bootstrap import Hardware, LaneApp
+    from firmware_app.app.bootstrap import Hardware, LaneApp
 
     pins = MockFactory()
     squatter = DigitalOutputDevice(17, pin_factory=pins)  # something else holds GPIO17
@@ -181,8 +182,8 @@ def test_a_drawer_that_cannot_be_claimed_leaves_the_lane_selling(tmp_path: Path)
     )
     try:
         assert app.drawer is None
-        app.lane.step(app.lane._queue.get_nowait())  # the DeviceState the app posted
-        assert app.lane.device_states()["drawer"] == "missing"
+        app.loop.step(app.inbox.take(0.0))  # the DeviceState the app posted
+        assert app.loop.device_states()["drawer"] == "missing"
     finally:
         app.close()
         squatter.close()
@@ -214,12 +215,7 @@ def free_the_disk(rig: Rig) -> None:
 
 def terminal_answer(rig: Rig) -> None:
     """Run the loop's queue until the payment terminal's answer has been handled."""
-    while True:
-        event = rig.lane._queue.get(timeout=5)
-        rig.lane.step(event)
-        rig.lane._queue.task_done()
-        if isinstance(event, PaymentResult):
-            return
+    run_queue_until_payment(rig.lane)
 
 
 def test_a_card_approval_on_a_full_disk_is_kept_and_saved_when_space_returns(rig: Rig) -> None:
@@ -260,7 +256,7 @@ def test_a_card_approval_on_a_full_disk_is_kept_and_saved_when_space_returns(rig
 
 def lane_app(tmp_path: Path, terminal: SimulatedTerminal):
     from firmware_app import config as config_mod
-    from firmware_app.bootstrap import Hardware, LaneApp
+    from firmware_app.app.bootstrap import Hardware, LaneApp
 
     cfg = config_mod.parse(
         {
@@ -281,11 +277,12 @@ def lane_app(tmp_path: Path, terminal: SimulatedTerminal):
     return app
 
 
-def run_queue_until_payment(lane: Lane) -> None:
+def run_queue_until_payment(lane: LaneLoop) -> None:
     while True:
-        event = lane._queue.get(timeout=5)
+        event = lane.inbox.take(5)
+        assert event is not None, "no payment result within 5 s"
         lane.step(event)
-        lane._queue.task_done()
+        lane.inbox.done()
         if isinstance(event, PaymentResult):
             return
 
@@ -294,7 +291,7 @@ def test_a_card_approval_kept_through_a_restart_is_not_charged_again(tmp_path: P
     first_terminal = SimulatedTerminal()
     app = lane_app(tmp_path, first_terminal)
     try:
-        lane = app.lane
+        lane = app.loop
         for key in ("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER"):
             lane.step(KeyPressed(key))
         for _ in range(BIG):
@@ -311,12 +308,12 @@ def test_a_card_approval_kept_through_a_restart_is_not_charged_again(tmp_path: P
     second_terminal = SimulatedTerminal()
     app = lane_app(tmp_path, second_terminal)
     try:
-        restored = app.lane.state.sale
+        restored = app.loop.state.sale
         assert restored is not None and restored.id == sale_id
         assert [(t.type.value, t.amount) for t in restored.tenders] == [("card", 350 * BIG)]
         assert restored.due == 0
-        app.lane.step(Tick())  # a paid sale found at start-up is finished, not paid again
-        assert app.lane.state.sale is None
+        app.loop.step(Tick())  # a paid sale found at start-up is finished, not paid again
+        assert app.loop.state.sale is None
         with sqlite3.connect(tmp_path / "lane.db") as reader:
             rows = reader.execute('select sale_id, total from "transaction"').fetchall()
             tenders = reader.execute("select type, amount from transactiontender").fetchall()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_app.cli import main
+from firmware_app.app.cli import main
 from firmware_app.config import Config
 from firmware_app.store import journal
 from firmware_app.store.lock import LaneLock

@@ -13,8 +13,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from firmware_app import config as config_mod
-from firmware_app.bootstrap import Hardware, LaneApp
-from firmware_app.display import TextDisplay
+from firmware_app.app.bootstrap import Hardware, LaneApp
+from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.store.catalog_doc import parse_catalog
 from hw_sim.broker import MosquittoBroker

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_app import config as config_mod
-from firmware_app.bootstrap import Hardware, LaneApp
-from firmware_app.catalog_updates import CatalogUpdates
-from firmware_app.display import TextDisplay
+from firmware_app.app.bootstrap import Hardware, LaneApp
+from firmware_app.app.catalog_updates import CatalogUpdates
+from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.errors import CatalogError
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.store.catalog import StoreCatalog

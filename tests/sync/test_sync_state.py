@@ -235,8 +235,8 @@ def test_the_lane_shows_the_broker_and_the_outbox_as_devices(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     from firmware_app import config as config_mod
-    from firmware_app.bootstrap import Hardware, LaneApp
-    from firmware_app.display import TextDisplay
+    from firmware_app.app.bootstrap import Hardware, LaneApp
+    from firmware_app.drivers.text_display import TextDisplay
     from firmware_app.lane.rules import LaneSetup
 
     cfg = config_mod.parse(
@@ -253,20 +253,20 @@ def test_the_lane_shows_the_broker_and_the_outbox_as_devices(
         cfg, hardware=Hardware(display=TextDisplay(screen, setup=LaneSetup(), language="en"))
     )
     stop = threading.Event()
-    loop = threading.Thread(target=app.lane.run, args=(stop,), daemon=True)
+    loop = threading.Thread(target=app.loop.run, args=(stop,), daemon=True)
     try:
         loop.start()
         app.sync.start()  # the input devices stay closed: only the uplink matters here
         wait_until(
-            lambda: app.lane.device_states() == {"broker": "online", "outbox": "ok"},
+            lambda: app.loop.device_states() == {"broker": "online", "outbox": "ok"},
             "the broker and the outbox in the lane's devices",
         )
         mosquitto.stop()
-        wait_until(lambda: app.lane.device_states()["broker"] == "offline", "the broker gone")
-        assert app.lane.state.message is None  # nothing said to the cashier …
+        wait_until(lambda: app.loop.device_states()["broker"] == "offline", "the broker gone")
+        assert app.loop.state.message is None  # nothing said to the cashier …
         wait_until(lambda: "[broker: offline]" in screen.getvalue(), "the status line")
         mosquitto.start()  # … and the status line clears when it is back
-        wait_until(lambda: app.lane.device_states()["broker"] == "online", "the broker back")
+        wait_until(lambda: app.loop.device_states()["broker"] == "online", "the broker back")
         status = retained_status(mosquitto.url)
         assert status["devices"]["broker"] == "online"
         assert status["devices"]["outbox"] == "ok"

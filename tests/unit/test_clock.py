@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_app.clock import (
+from firmware_app.app.clock import (
     CLOCK_JUMPED,
     CLOCK_OK,
     CLOCK_UNSYNCED,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import firmware_app
 from firmware_app import config
-from firmware_app.config_check import Problem, check_files
+from firmware_app.app.config_check import Problem, check_files
 from firmware_app.errors import ConfigError
 
 EXAMPLE = Path(firmware_app.__file__).parent / "lane.example.toml"
@@ -369,7 +369,7 @@ def test_a_disabled_device_needs_no_port(tmp_path: Path) -> None:
 
 
 def test_the_display_is_never_created_under_dev_but_a_file_elsewhere_is(tmp_path: Path) -> None:
-    from firmware_app.display import open_display
+    from firmware_app.drivers.text_display import open_display
 
     with pytest.raises(FileNotFoundError):
         open_display("/dev/tty-lane-typo")
@@ -383,7 +383,7 @@ def test_the_display_is_never_created_under_dev_but_a_file_elsewhere_is(tmp_path
 
 
 def test_a_display_that_will_not_open_at_start_is_a_config_error(tmp_path: Path) -> None:
-    from firmware_app.bootstrap import LaneApp
+    from firmware_app.app.bootstrap import LaneApp
 
     c = config.parse(
         {

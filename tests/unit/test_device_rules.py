@@ -78,7 +78,7 @@ def test_reprint_is_the_last_receipt_marked_as_a_copy() -> None:
 
 
 def test_device_problems_are_shown_and_cleared() -> None:
-    from firmware_app.display import render
+    from firmware_app.drivers.text_display import render
     from firmware_app.lane.events import DeviceState
 
     till = Till().do("signon", "scan 6954767410388")
@@ -120,7 +120,7 @@ def test_the_scales_answer_to_zero_and_tare_is_shown() -> None:
 
 
 def test_receipts_waiting_for_the_printer_are_told_without_hiding_the_change() -> None:
-    from firmware_app.display import render
+    from firmware_app.drivers.text_display import render
     from firmware_app.lane.events import DeviceState, ReceiptsPending
 
     till = Till().do("signon", "scan 6954767410388")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_app import clock as lane_clock
+from firmware_app.app import clock as lane_clock
 from firmware_app.config import PrinterConfig
 from firmware_app.drivers.discovery import DeviceAmbiguous, DeviceConflict
 from firmware_app.drivers.drawer import KickOutcome, outcome_state, switch_state

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from firmware_app import config as config_mod
-from firmware_app.logs import priority, reset_logging, setup_logging, under_journald
+from firmware_app.app.logs import priority, reset_logging, setup_logging, under_journald
 
 SECRET = "s3cr3t-Pa55"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_app.display import render
+from firmware_app.drivers.text_display import render
 from tests.unit.till import Till
 
 ONE_COLA = ("signon", "scan 6954767410388")

@@ -4,7 +4,7 @@ that sends for the technician."""
 
 from __future__ import annotations
 
-from firmware_app.display import render
+from firmware_app.drivers.text_display import render
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.messages import Msg

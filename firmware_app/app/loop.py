@@ -17,7 +17,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from firmware_app.app.spooler import ReceiptSpooler
 from firmware_app.drivers.errors import DeviceError
+from firmware_app.drivers.payment import PaymentTerminal
 from firmware_app.drivers.ports import CashDrawer
 from firmware_app.lane.devices import FINE, Device, StateWord, wire
 from firmware_app.lane.effects import (
@@ -46,8 +48,6 @@ from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
 from firmware_app.lane.weighing import ScaleCommand
-from firmware_app.payment import PaymentTerminal
-from firmware_app.printing import ReceiptSpooler
 from firmware_app.store.sales import SalesStore
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,42 @@ class Uplink(Protocol):
     def status_changed(self) -> None: ...
 
 
-class Lane:
-    """The lane controller: state, queue and the effects it drives."""
+class Inbox:
+    """The lane's one event queue: drivers, the terminal, the spooler and the sync thread
+    ``post`` to it from their threads; only the lane loop takes from it. Made before
+    anything that posts, so the composition root can build every part whole."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Event] = queue.Queue()
+
+    def post(self, event: Event) -> None:
+        """Queue an event; safe from any thread."""
+        self._queue.put(event)
+
+    def idle(self) -> bool:
+        """True when every event posted so far has been handled."""
+        return self._queue.unfinished_tasks == 0
+
+    def take(self, timeout_s: float) -> Event | None:
+        """The next event, or None after ``timeout_s``; ``done`` once it is handled."""
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def done(self) -> None:
+        self._queue.task_done()
+
+
+class LaneLoop:
+    """The lane controller: it owns the state, takes events from the inbox, and drives
+    the effects. Built whole by the composition root (``bootstrap``): ``printer`` is the
+    receipt spooler and ``uplink`` the sync service, or None without them."""
 
     def __init__(
         self,
         *,
+        inbox: Inbox,
         setup: LaneSetup,
         ports: Ports,
         sales: SalesStore,
@@ -89,7 +119,9 @@ class Lane:
         clock: Callable[[], datetime],
         initial: LaneState,
         scale: Scale | None = None,
+        uplink: Uplink | None = None,
     ) -> None:
+        self.inbox = inbox
         self.setup = setup
         self.ports = ports
         self.sales = sales
@@ -98,14 +130,10 @@ class Lane:
         self.drawer = drawer
         self.terminal = terminal
         self.scale = scale
+        self.uplink = uplink
         self.clock = clock
         self.state = initial
-        self.uplink: Uplink | None = None
         self.counts = {"key": 0, "scan": 0, "event": 0}
-        self._queue: queue.Queue[Event] = queue.Queue()
-        self.on_ready: Callable[[], None] | None = None
-        # Called on every turn of the loop (systemd's watchdog ping); must not raise.
-        self.heartbeat: Callable[[], None] | None = None
         # Saving fails (a full disk): logged in full once, until it works again.
         self._save_failing = False
 
@@ -113,11 +141,11 @@ class Lane:
 
     def post(self, event: Event) -> None:
         """Queue an event; safe from any thread."""
-        self._queue.put(event)
+        self.inbox.post(event)
 
     def idle(self) -> bool:
         """True when every event posted so far has been handled."""
-        return self._queue.unfinished_tasks == 0
+        return self.inbox.idle()
 
     def device_states(self) -> dict[str, str]:
         """Each device's state word, as the status carries it (safe from any thread:
@@ -126,15 +154,22 @@ class Lane:
 
     # --- the loop -------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, *, on_tick: Callable[[], None] | None = None) -> None:
-        """Handle events until ``stop`` is set."""
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        on_tick: Callable[[], None] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> None:
+        """Handle events until ``stop`` is set. ``heartbeat`` is called on every turn
+        (systemd's watchdog ping: at least every ``TICK_S`` when idle) and must not raise;
+        ``on_tick`` after each idle tick."""
         self.display.show(self.state)
         while not stop.is_set():
-            if self.heartbeat is not None:
-                self.heartbeat()  # at least every TICK_S when idle: the get below times out
-            try:
-                event: Event = self._queue.get(timeout=TICK_S)
-            except queue.Empty:
+            if heartbeat is not None:
+                heartbeat()
+            event = self.inbox.take(TICK_S)
+            if event is None:
                 self.step(Tick())
                 if on_tick is not None:
                     on_tick()
@@ -142,7 +177,7 @@ class Lane:
             try:
                 self.step(event)
             finally:
-                self._queue.task_done()
+                self.inbox.done()
 
     def step(self, event: Event) -> None:
         """Handle one event: never raises, whatever the event or a device does."""
@@ -154,7 +189,7 @@ class Lane:
             log.exception("lane core failed on %r; state kept", event)
             return
         devices_before = self.state.devices
-        if self._commit(new_state, effects):
+        if self._commit(new_state, effects, now):
             self._drive(effects)
         else:
             self._save_failed(event, now)
@@ -173,7 +208,7 @@ class Lane:
         )
         self.counts[kind] += 1
 
-    def _commit(self, new_state: LaneState, effects: tuple[Effect, ...]) -> bool:
+    def _commit(self, new_state: LaneState, effects: tuple[Effect, ...], now: datetime) -> bool:
         logged: list[Effect] = [e for e in effects if isinstance(e, LogPayment)]
         durable: list[Effect] = [
             e for e in effects if isinstance(e, DURABLE) and not isinstance(e, LogPayment)
@@ -181,11 +216,11 @@ class Lane:
         if self.printer is not None:
             # The receipt is owed with the sale: queued in the same transaction.
             durable += [e for e in effects if isinstance(e, PrintReceipt)]
-        saved = self._save(logged) if logged else True
+        saved = self._save(logged, now) if logged else True
         if durable:
             # Once the sale is saved it holds the terminal's answer itself, so a log
             # line that could not be written is no reason to undo the step.
-            saved = self._save(durable)
+            saved = self._save(durable, now)
         if not saved:
             self._save_failing = True
             return False
@@ -197,9 +232,9 @@ class Lane:
             self.uplink.wake()
         return True
 
-    def _save(self, effects: list[Effect]) -> bool:
+    def _save(self, effects: list[Effect], now: datetime) -> bool:
         try:
-            self.sales.apply(effects, at=self.clock())
+            self.sales.apply(effects, at=now)
         except Exception:
             names = [type(e).__name__ for e in effects]
             if self._save_failing:

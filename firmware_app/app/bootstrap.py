@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from firmware_app import __version__
-from firmware_app.catalog_updates import CatalogUpdates
-from firmware_app.clock import CLOCK_OK, ClockWatch, boottime, clock_state, ntp_synchronized
+from firmware_app.app.catalog_updates import CatalogUpdates
+from firmware_app.app.clock import CLOCK_OK, ClockWatch, boottime, clock_state, ntp_synchronized
+from firmware_app.app.loop import Display, Inbox, LaneLoop
 from firmware_app.config import Config, os_error_text
-from firmware_app.daemon import Display, Lane
-from firmware_app.display import TextDisplay, open_display
 from firmware_app.drivers.errors import DeviceError
+from firmware_app.drivers.payment import PaymentTerminal, SimulatedTerminal
 from firmware_app.drivers.ports import InputDevice
+from firmware_app.drivers.text_display import TextDisplay, open_display
 from firmware_app.errors import ConfigError, StoreError
 from firmware_app.ids import uuid7
 from firmware_app.lane.devices import Device, StateWord
@@ -38,7 +39,6 @@ from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
 from firmware_app.lane.state import LaneState, Mode
-from firmware_app.payment import PaymentTerminal, SimulatedTerminal
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
@@ -132,25 +132,28 @@ class LaneApp:
         self.printer = self._printer()
         self.drawer = self._drawer(hw)
         self.scale = self._scale()
-        self.lane = Lane(
+        # The inbox first: everything that posts events is built with it, so the
+        # loop below is built whole, with its spooler and its uplink.
+        self.inbox = Inbox()
+        self.spooler = self._spooler()
+        self.sync = self._sync()
+        self.loop = LaneLoop(
+            inbox=self.inbox,
             setup=self.setup,
             ports=ports,
             sales=self.sales,
             display=display,
-            printer=None,
+            printer=self.spooler,
             drawer=self.drawer,
             terminal=hw.terminal or SimulatedTerminal(decline=config.payment.decline),
             clock=self.clock,
             initial=self.restore(),
             scale=self.scale,
+            uplink=self.sync,
         )
-        self.spooler = self._spooler()
-        self.lane.printer = self.spooler
         if self.drawer_fault:
-            self.lane.post(DeviceState(Device.DRAWER, StateWord.MISSING, self.drawer_fault))
+            self.inbox.post(DeviceState(Device.DRAWER, StateWord.MISSING, self.drawer_fault))
         self.inputs = self._inputs(hw)
-        self.sync = self._sync()
-        self.lane.uplink = self.sync
         self.catalog_updates = CatalogUpdates(
             self.catalog,
             request_snapshot=self.sync.request_catalog,
@@ -184,12 +187,12 @@ class LaneApp:
     def _spooler(self):
         if self.printer is None:
             return None
-        from firmware_app.printing import ReceiptSpooler
+        from firmware_app.app.spooler import ReceiptSpooler
 
         return ReceiptSpooler(
             self.printer,
             self.sales.print_queue,
-            post=self.lane.post,
+            post=self.inbox.post,
             setup=self.setup,
             clock=self.clock,
             keep=timedelta(minutes=self.config.printer.pending_keep_min),
@@ -253,13 +256,13 @@ class LaneApp:
         return {
             "version": __version__,
             "catalog_version": self.catalog.version(),
-            "devices": {**self.lane.device_states(), "clock": self.clock_word},
+            "devices": {**self.loop.device_states(), "clock": self.clock_word},
         }
 
     def on_sync_state(self, name: Device, state: StateWord, detail: str) -> None:
         """The broker's or the outbox's state changed (called on the sync thread): the lane
         shows it like a device's, and the retained status carries it in ``devices``."""
-        self.lane.post(DeviceState(name, state, detail))
+        self.inbox.post(DeviceState(name, state, detail))
 
     def on_downlink(self, topic: str, payload: bytes) -> None:
         """Downlink messages other than acks (called on the sync thread)."""
@@ -272,14 +275,15 @@ class LaneApp:
 
     def start(self) -> None:
         for device in self.inputs:
-            device.start(self.lane.post)
+            device.start(self.inbox.post)
         if self.spooler is not None:
             self.spooler.start()
         self.catalog_updates.start()
         self.sync.start()
 
-    def run(self, stop: threading.Event) -> None:
-        self.lane.run(stop, on_tick=self.housekeeping)
+    def run(self, stop: threading.Event, *, heartbeat: Callable[[], None] | None = None) -> None:
+        """The lane loop on this thread, until ``stop``; ``heartbeat`` on every turn."""
+        self.loop.run(stop, on_tick=self.housekeeping, heartbeat=heartbeat)
 
     def housekeeping(self) -> None:
         """Now and then, on the lane loop (the writer of sales): delete finished sales
@@ -370,7 +374,7 @@ def run_daemon(config: Config) -> int:
     once the database is open and the devices were tried, pings the watchdog from the
     lane loop, so a hung loop gets the lane restarted, and says STOPPING=1 on a signal.
     """
-    from firmware_app.notify import Notifier
+    from firmware_app.app.notify import Notifier
     from firmware_app.store.lock import LaneLock
 
     logging.getLogger().setLevel(config.log_level.upper())
@@ -398,9 +402,8 @@ def run_daemon(config: Config) -> int:
     try:
         app.start()
         log.info("lane %s/%s running (version %s)", config.store, config.lane, __version__)
-        app.lane.heartbeat = notifier.watchdog
         notifier.ready(f"lane {config.store}/{config.lane} running (version {__version__})")
-        app.run(stop)
+        app.run(stop, heartbeat=notifier.watchdog)
     finally:
         app.close()
         notifier.close()

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from firmware_app.app.memory import give_back_memory
 from firmware_app.errors import CatalogError, CatalogGap
-from firmware_app.memory import give_back_memory
 from firmware_app.store.catalog import Applied, StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
 

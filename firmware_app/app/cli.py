@@ -31,10 +31,10 @@ from pathlib import Path
 
 from firmware_app import __version__
 from firmware_app import config as config_mod
-from firmware_app.config_check import check_files
+from firmware_app.app.config_check import check_files
+from firmware_app.app.logs import reset_logging, setup_logging
 from firmware_app.errors import ConfigError, LaneError
 from firmware_app.lane.ports import Role
-from firmware_app.logs import reset_logging, setup_logging
 
 DEFAULT_CONFIG = "/etc/firmware-lane/lane.toml"
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; systemd/firmware-lane.service does not restart on it
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     """The daemon. A config it cannot run with is one line on stderr (the journal) and
     ``EXIT_CONFIG``; a problem it can run with (a TLS file: the lane sells offline) is
     logged as an error and the lane starts."""
-    from firmware_app.bootstrap import run_daemon
+    from firmware_app.app.bootstrap import run_daemon
 
     try:
         config = _config(args)

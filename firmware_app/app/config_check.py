@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_app.config import Config, MqttConfig, PrinterConfig, os_error_text
-from firmware_app.display import display_problem
+from firmware_app.drivers.text_display import display_problem
 
 
 @dataclass(frozen=True)
