@@ -139,7 +139,8 @@ def test_zero_and_tare_keys_show_the_scales_answer(sim: SimLane) -> None:
     assert sim.loop.state.message.render("en") == "Scale: zeroed"
     run(sim, "scale motion\nkey TARE\n")
     sim.wait_for(lambda: message(sim) is Msg.SCALE_REFUSED, "the refusal")
-    assert "Scale refused tare: moving" in screen(sim)
+    # The screen is drawn at the end of the loop's step, a moment after the state.
+    sim.wait_for(lambda: "Scale refused tare: moving" in screen(sim), "the refusal on screen")
 
 
 # --- printer -------------------------------------------------------------------------------------
