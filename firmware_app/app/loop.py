@@ -21,7 +21,7 @@ from firmware_app.app.spooler import ReceiptSpooler
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.payment import PaymentTerminal
 from firmware_app.drivers.ports import CashDrawer
-from firmware_app.lane.devices import FINE, Device, StateWord, wire
+from firmware_app.lane.devices import Device, StateWord, wire
 from firmware_app.lane.effects import (
     DURABLE,
     CommitSale,
@@ -324,8 +324,9 @@ class LaneLoop:
         threading.Thread(target=ask, name="payment", daemon=True).start()
 
     def _device_changed(self, event: DeviceState) -> None:
-        level = logging.INFO if event.state in FINE else logging.WARNING
-        log.log(level, "%s: %s %s", event.device, event.state, event.detail)
+        # The adapter that saw it has said it, with its details, advice and reminders
+        # (the drivers, the spooler, the sync thread): here only for a debug trace.
+        log.debug("%s: %s %s", event.device, event.state, event.detail)
         if self.uplink:
             self.uplink.status_changed()
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.ports import ReceiptPrinter
-from firmware_app.lane.devices import Device, StateWord
+from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.events import DeviceState, Event, ReceiptsPending
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
@@ -175,7 +175,13 @@ class ReceiptSpooler:
     def _set_state(self, state: str, detail: str) -> None:
         if state != self._state:
             self._state = state
-            self._post(DeviceState(DEVICE, StateWord(state), detail))
+            word = StateWord(state)
+            # Said here, once per change: the lane loop does not repeat device news.
+            level = logging.INFO if word in FINE else logging.WARNING
+            log.log(
+                level, "printer: %s%s", state, f" ({' '.join(detail.split())})" if detail else ""
+            )
+            self._post(DeviceState(DEVICE, word, detail))
 
     def _count(self) -> None:
         """Tell the lane how many receipts wait, when that changed. Only receipts that

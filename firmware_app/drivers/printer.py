@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from datetime import datetime
 
@@ -220,7 +221,7 @@ class SerialPrinter(Closeable):
         # anything else: the port is gone or cannot be opened.
         timeout = isinstance(error, serial.SerialTimeoutException)
         return PrinterFault(
-            f"receipt printer on {self.config.port}: {error}",
+            f"receipt printer on {self.config.port}: {_in_words(error)}",
             state=OFFLINE_STATE if timeout else MISSING_STATE,
             printed_partly=sent,
         )
@@ -274,3 +275,17 @@ def test_receipt(config: PrinterConfig, *, lane: str = "", now: datetime | None 
 
 
 test_receipt.__test__ = False  # type: ignore[attr-defined]  # a product function, not a test
+
+
+def _in_words(error: BaseException) -> str:
+    """A port error in words on one line (``cannot open the port: no such file or
+    directory``): python-escpos wraps pyserial's error, which repeats the OS's, each
+    with its own ``[Errno 2]``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        code = getattr(seen, "errno", None)
+        if isinstance(code, int) and code > 0:
+            what = "cannot open the port" if "open" in str(error).lower() else "port error"
+            return f"{what}: {os.strerror(code).lower()}"
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(error).split())

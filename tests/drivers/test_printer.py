@@ -399,3 +399,18 @@ def test_dummy_transport_collects_the_encoded_bytes() -> None:
         printer.print_receipt(LATIN)
         printer.print_receipt(LATIN)
     assert dummy.output == ReceiptEncoder(32).encode(LATIN) * 2
+
+
+def test_a_missing_port_is_said_in_words_on_one_line(tmp_path: Path) -> None:
+    """Not python-escpos's wrapping of pyserial's wrapping of the OS error, each with its
+    own [Errno 2], over two lines."""
+    from firmware_app.drivers.printer_status import PrinterFault
+
+    printer = SerialPrinter(PrinterConfig(port=str(tmp_path / "gone")))
+    with pytest.raises(PrinterFault) as caught:
+        printer.status()
+    said = str(caught.value)
+    assert (
+        said
+        == f"receipt printer on {tmp_path / 'gone'}: cannot open the port: no such file or directory"
+    )

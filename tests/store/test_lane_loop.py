@@ -405,3 +405,23 @@ def test_the_payment_log_settles_the_open_sale_at_start_up(
     ]
     assert again.paid == 100
     assert "payment p3 (card 100) of sale s1 was requested when the lane stopped" in caplog.text
+
+
+def test_the_loop_does_not_repeat_device_news_the_adapter_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device's change is logged once, by the adapter that saw it (with its path and
+    advice); the loop keeps only a debug trace of it."""
+    import logging
+
+    from firmware_app.lane.devices import Device, StateWord
+    from firmware_app.lane.events import DeviceState
+
+    app = lane_app(tmp_path, SimulatedTerminal())
+    try:
+        caplog.set_level(logging.INFO)
+        app.loop.step(DeviceState(Device.SCANNER, StateWord.MISSING, "/dev/lane-scanner: gone"))
+        assert dict(app.loop.state.devices)[Device.SCANNER] is StateWord.MISSING
+        assert not [r for r in caplog.records if "lane-scanner" in r.getMessage()]
+    finally:
+        app.close()
