@@ -410,7 +410,5 @@ def test_a_missing_port_is_said_in_words_on_one_line(tmp_path: Path) -> None:
     with pytest.raises(PrinterFault) as caught:
         printer.status()
     said = str(caught.value)
-    assert (
-        said
-        == f"receipt printer on {tmp_path / 'gone'}: cannot open the port: no such file or directory"
-    )
+    port = tmp_path / "gone"
+    assert said == f"receipt printer on {port}: cannot open the port: no such file or directory"
