@@ -28,24 +28,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.scan_to_disk import NullDisplay, ean13
+from bench.scan_to_disk import bench_loop, ean13
 from bench.table import print_table, ratio_row
-from firmware_app.app.loop import Inbox, LaneLoop
-from firmware_app.drivers.payment import SimulatedTerminal
-from firmware_app.ids import uuid7
 from firmware_app.lane.events import KeyPressed, Scanned
-from firmware_app.lane.ports import Cashier, Ports, Role
-from firmware_app.lane.rules import LaneSetup
-from firmware_app.lane.state import LaneState, Mode
-from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import PRAGMAS, open_catalog, open_database
-from firmware_app.store.sales import SalesStore
-from firmware_app.sync.contract import LaneUplink, Topics
 
 LINES_PER_SALE = 20
 
@@ -211,19 +201,7 @@ def bare_catalog_import(path: Path, document: Path) -> float:
 def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> tuple[list, list, int]:
     """Scan timings, sale-commit timings and the rows one sale commit changes."""
     db = open_database(tmp / "lane.db")
-    store = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
-    lane = LaneLoop(
-        inbox=Inbox(),
-        setup=LaneSetup(),
-        ports=Ports(catalog, Cashiers(db), uuid7),
-        sales=store,
-        display=NullDisplay(),
-        printer=None,
-        drawer=None,
-        terminal=SimulatedTerminal(),
-        clock=lambda: datetime.now().astimezone(),
-        initial=LaneState(mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER)),
-    )
+    lane = bench_loop(db, catalog)
     rng = random.Random(7)
     scans, commits, rows = [], [], 0
     for _ in range(sales):

@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from biip.checksums import gs1_standard_check_digit
 
@@ -56,6 +57,22 @@ def build_catalog(catalog: StoreCatalog, size: int) -> float:
     return time.perf_counter() - started
 
 
+def bench_loop(db: Any, catalog: StoreCatalog) -> LaneLoop:
+    """A lane loop over ``db`` and ``catalog`` with a cashier signed on and no devices."""
+    return LaneLoop(
+        inbox=Inbox(),
+        setup=LaneSetup(),
+        ports=Ports(catalog, Cashiers(db), uuid7),
+        sales=SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1"))),
+        display=NullDisplay(),
+        printer=None,
+        drawer=None,
+        terminal=SimulatedTerminal(),
+        clock=lambda: datetime.now().astimezone(),
+        initial=LaneState(mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER)),
+    )
+
+
 def percentile(sorted_ms: list[float], p: float) -> float:
     index = min(len(sorted_ms) - 1, max(0, round(p / 100 * len(sorted_ms)) - 1))
     return sorted_ms[index]
@@ -73,20 +90,7 @@ def main() -> None:
         db = open_database(Path(args.dir or tmp) / "lane.db")
         catalog = StoreCatalog(open_catalog(Path(args.dir or tmp) / "catalog.db"))
         import_s = build_catalog(catalog, args.items)
-        sales = SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1")))
-        cashier = Cashier("1001", Role.CASHIER)
-        lane = LaneLoop(
-            inbox=Inbox(),
-            setup=LaneSetup(),
-            ports=Ports(catalog, Cashiers(db), uuid7),
-            sales=sales,
-            display=NullDisplay(),
-            printer=None,
-            drawer=None,
-            terminal=SimulatedTerminal(),
-            clock=lambda: datetime.now().astimezone(),
-            initial=LaneState(mode=Mode.READY, cashier=cashier),
-        )
+        lane = bench_loop(db, catalog)
         rng = random.Random(7)
         timings: list[float] = []
         for i in range(args.scans):

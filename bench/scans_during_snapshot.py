@@ -18,20 +18,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.scan_to_disk import NullDisplay, build_catalog, ean13, percentile
+from bench.scan_to_disk import bench_loop, build_catalog, ean13, percentile
 from firmware_app.app.catalog_updates import CatalogUpdates
-from firmware_app.app.loop import Inbox, LaneLoop
-from firmware_app.drivers.payment import SimulatedTerminal
-from firmware_app.ids import uuid7
+from firmware_app.app.loop import LaneLoop
 from firmware_app.lane.events import KeyPressed, Scanned
-from firmware_app.lane.ports import Cashier, Ports, Role
-from firmware_app.lane.rules import LaneSetup
-from firmware_app.lane.state import LaneState, Mode
-from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
-from firmware_app.store.sales import SalesStore
-from firmware_app.sync.contract import LaneUplink, Topics
 
 
 def snapshot_parts(size: int, parts: int) -> list[bytes]:
@@ -81,18 +73,7 @@ def main() -> None:
         db = open_database(Path(tmp) / "lane.db")
         catalog = StoreCatalog(open_catalog(Path(tmp) / "catalog.db"))
         build_catalog(catalog, args.items)
-        lane = LaneLoop(
-            inbox=Inbox(),
-            setup=LaneSetup(),
-            ports=Ports(catalog, Cashiers(db), uuid7),
-            sales=SalesStore(db, messages=LaneUplink(Topics("pos", "S1", "1"))),
-            display=NullDisplay(),
-            printer=None,
-            drawer=None,
-            terminal=SimulatedTerminal(),
-            clock=lambda: datetime.now().astimezone(),
-            initial=LaneState(mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER)),
-        )
+        lane = bench_loop(db, catalog)
         baseline = scan_latencies(lane, args.items, 3.0, threading.Event())
         payloads = snapshot_parts(args.items, args.parts)
         updates = CatalogUpdates(

@@ -185,6 +185,18 @@ def _named(text: str, path: str) -> str:
     return text if path in text else f"{path}: {text}"
 
 
+def _unready(name: str, enabled: bool, port: str, holders: UsersOf) -> CheckResult | None:
+    """Why a serial device cannot be checked at all (disabled, its port missing, or held
+    by another program), or None to go on."""
+    if not enabled:
+        return CheckResult(name, None, f"{name} disabled in config")
+    problem = path_problem(port, DEVICE_ADVICE)
+    if problem:
+        return CheckResult(name, False, problem)
+    busy = _busy(port, holders(port))
+    return None if busy is None else busy.named(name)
+
+
 # --- scale --------------------------------------------------------------------------------
 
 
@@ -194,15 +206,10 @@ def check_scale(
     """One weight request, answered within ``scale.timeout_ms``, and what it says."""
     from firmware_app.drivers.scale_protocols import protocol_for
 
-    if not config.enabled:
-        return CheckResult("scale", None, "scale disabled in config")
+    unready = _unready("scale", config.enabled, config.port, holders)
+    if unready is not None:
+        return unready
     port = config.port
-    problem = path_problem(port, DEVICE_ADVICE)
-    if problem:
-        return CheckResult("scale", False, problem)
-    busy = _busy(port, holders(port))
-    if busy is not None:
-        return busy.named("scale")
     try:
         protocol = protocol_for(config.protocol)
         line = serial_factory(
@@ -297,15 +304,10 @@ def check_printer(
     """``DLE EOT`` 1, 2 and 4: on-line, cover, paper. Nothing is printed."""
     from firmware_app.drivers.printer import PrinterFault, SerialPrinter
 
-    if not config.enabled:
-        return CheckResult("printer", None, "printer disabled in config")
+    unready = _unready("printer", config.enabled, config.port, holders)
+    if unready is not None:
+        return unready
     port = config.port
-    problem = path_problem(port, DEVICE_ADVICE)
-    if problem:
-        return CheckResult("printer", False, problem)
-    busy = _busy(port, holders(port))
-    if busy is not None:
-        return busy.named("printer")
     if not config.status_check:
         return _printer_opens(config, transport_factory)
     try:
