@@ -64,7 +64,7 @@ from firmware_app.lane.effects import CommitSale
 from firmware_app.lane.money import amount_of
 from firmware_app.lane.sale import FinishedSale, Line, Sale, SaleKind, Tender, TenderType, finish
 from firmware_app.store.db import open_database
-from firmware_app.store.journal import GENESIS_HASH, chain_hash
+from firmware_app.store.journal import GENESIS_HASH, canonical, link_hash
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import (
@@ -168,11 +168,12 @@ def fill_outbox(sales: SalesStore, messages_wanted: int, *, seed: int = 1) -> in
                 rng, receipt_no=n + 1, closed_at=closed + timedelta(seconds=3 * n)
             )
             body = messages.sale_body(record)
-            prev = digest = chain_hash(prev, body)
+            text = canonical(body)
+            prev = digest = link_hash(prev, text)
             outbox.append(
                 messages.topic("sales"),
-                lambda seq, body=body, digest=digest: messages.sale(
-                    body, seq=seq, journal_hash=digest
+                lambda seq, text=text, at=body["closed_at"], digest=digest: messages.sale(
+                    text, at=at, seq=seq, journal_hash=digest
                 ),
                 record.closed_at,
             )

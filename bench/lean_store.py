@@ -5,13 +5,15 @@ Each row times a path of the lane and, beside it, the least that SQLite (or
 pragmas (WAL, ``synchronous=FULL``):
 
 - scan: ``LaneLoop.step(Scanned)`` (core, open-sale line saved, committed) against a
-  bare ``sqlite3`` transaction inserting one row of the same width;
+  bare ``sqlite3`` transaction inserting one row of the same width, each lane scan
+  followed at once by one bare one (both meet the same disk);
 - sale commit: ``LaneLoop.step(CASH)`` finishing a 20-line sale against one bare
   transaction writing the rows that commit wrote (the same tables, indexes and
   bytes: the journal entry, header, lines, tender, outbox rows and mark, the open
   sale deleted);
 - catalog import: ``firmware-lane catalog import`` of a 100,000-item file
-  against ``json.loads`` and ``executemany`` into the same tables.
+  against ``json.loads`` and ``executemany`` into the same tables (three rounds
+  of each, in turn: the medians).
 
 Run with ``python -m bench.lean_store``; ``bench.daemon_memory`` measures the
 running daemon (snapshot over MQTT, memory).
@@ -68,26 +70,28 @@ def bare_connection(path: Path) -> sqlite3.Connection:
 # --- ceilings ----------------------------------------------------------------------------
 
 
-def bare_scans(path: Path, n: int) -> list[float]:
+class BareScans:
     """One committed single-row insert per scan, as wide as an open-sale line."""
-    conn = bare_connection(path)
-    conn.execute(
-        "CREATE TABLE line (sale_id TEXT, no INTEGER, sku TEXT, code TEXT, name TEXT, "
-        "unit TEXT, qty INTEGER, unit_price INTEGER, amount INTEGER, tax_rate TEXT, "
-        "discount INTEGER, voided INTEGER, weight_text TEXT, PRIMARY KEY (sale_id, no))"
-    )
-    timings = []
-    for i in range(n):
+
+    def __init__(self, path: Path) -> None:
+        self.conn = bare_connection(path)
+        self.conn.execute(
+            "CREATE TABLE line (sale_id TEXT, no INTEGER, sku TEXT, code TEXT, name TEXT, "
+            "unit TEXT, qty INTEGER, unit_price INTEGER, amount INTEGER, tax_rate TEXT, "
+            "discount INTEGER, voided INTEGER, weight_text TEXT, PRIMARY KEY (sale_id, no))"
+        )
+        self.n = 0
+
+    def one(self) -> float:
+        i, self.n = self.n, self.n + 1
         started = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(
             "INSERT INTO line VALUES (?, ?, ?, ?, ?, 'each', 1000, ?, ?, '13', 0, 0, '')",
             (f"sale-{i // LINES_PER_SALE}", i, f"{i:07d}", ean13(i), f"商品 {i}", 350, 350),
         )
-        conn.execute("COMMIT")
-        timings.append(time.perf_counter() - started)
-    conn.close()
-    return timings
+        self.conn.execute("COMMIT")
+        return time.perf_counter() - started
 
 
 def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -111,19 +115,23 @@ def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
-def bare_sale_commits(
-    path: Path, n: int, template: dict[str, list[tuple[Any, ...]]]
-) -> list[float]:
+class BareSaleCommits:
     """Per sale, one transaction writing the rows the lane's commit writes, into the same
     tables (the lane's schema, indexes and all): journal entry, header, lines, tender,
     two outbox rows, the outbox mark; the open sale's lines and header deleted."""
-    open_database(path).close()  # the lane's schema
-    conn = bare_connection(path)
-    txn, lines = template["transaction"][0], template["transactionline"]
-    tender, entry = template["transactiontender"][0], template["journalentry"][0]
-    outbox = template["outboxmessage"]
-    timings = []
-    for i in range(n):
+
+    def __init__(self, path: Path, template: dict[str, list[tuple[Any, ...]]]) -> None:
+        open_database(path).close()  # the lane's schema
+        self.conn = bare_connection(path)
+        self.template = template
+        self.n = 0
+
+    def one(self) -> float:
+        conn, template = self.conn, self.template
+        i, self.n = self.n, self.n + 1
+        txn, lines = template["transaction"][0], template["transactionline"]
+        tender, entry = template["transactiontender"][0], template["journalentry"][0]
+        outbox = template["outboxmessage"]
         sale_id = f"bare-{i}"
         conn.execute("BEGIN IMMEDIATE")  # the open sale, as the scans left it (not timed)
         conn.execute(
@@ -163,9 +171,7 @@ def bare_sale_commits(
         conn.execute("DELETE FROM openline WHERE sale_id = ?", (sale_id,))
         conn.execute("DELETE FROM opensale WHERE id = ?", (sale_id,))
         conn.execute("COMMIT")
-        timings.append(time.perf_counter() - started)
-    conn.close()
-    return timings
+        return time.perf_counter() - started
 
 
 def bare_catalog_import(path: Path, document: Path) -> float:
@@ -198,25 +204,34 @@ def bare_catalog_import(path: Path, document: Path) -> float:
 # --- the lane -----------------------------------------------------------------------------
 
 
-def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> tuple[list, list, int]:
-    """Scan timings, sale-commit timings and the rows one sale commit changes."""
+def lane_paths(
+    tmp: Path, catalog: StoreCatalog, items: int, sales: int
+) -> tuple[list[float], list[float], list[float], list[float], int]:
+    """Scan and sale-commit timings of the lane, each followed at once by its ceiling's
+    (so both meet the same disk), and the rows one sale commit changes."""
     db = open_database(tmp / "lane.db")
     lane = bench_loop(db, catalog)
+    bare_scans = BareScans(tmp / "bare-scan.db")
+    bare_sales: BareSaleCommits | None = None
     rng = random.Random(7)
-    scans, commits, rows = [], [], 0
+    scans, commits, bare_scan, bare_commit, rows = [], [], [], [], 0
     for _ in range(sales):
         for _ in range(LINES_PER_SALE):
             started = time.perf_counter()
             lane.step(Scanned(ean13(rng.randrange(items))))
             scans.append(time.perf_counter() - started)
+            bare_scan.append(bare_scans.one())
         changes = db.connection().total_changes
         started = time.perf_counter()
         lane.step(KeyPressed("CASH"))
         commits.append(time.perf_counter() - started)
         rows = db.connection().total_changes - changes
         assert lane.state.sale is None, lane.state.message
+        if bare_sales is None:  # the rows of the lane's first sale, from now on
+            bare_sales = BareSaleCommits(tmp / "bare-sale.db", sale_template(tmp / "lane.db"))
+        bare_commit.append(bare_sales.one())
     db.close()
-    return scans, commits, rows
+    return scans, bare_scan, commits, bare_commit, rows
 
 
 def timed(run: Callable[[], object]) -> float:
@@ -225,11 +240,11 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def catalog_import(tmp: Path, document: Path) -> float:
+def catalog_import(tmp: Path, document: Path, data: Path) -> float:
     from firmware_app.app.cli import main as cli
 
     config = tmp / "lane.toml"
-    config.write_text(f'[lane]\nstore = "S1"\nlane = "01"\ndata_dir = "{tmp / "imp"}"\n')
+    config.write_text(f'[lane]\nstore = "S1"\nlane = "01"\ndata_dir = "{data}"\n')
     config.chmod(0o600)
     return timed(lambda: cli(["catalog", "import", str(document), "--config", str(config)]))
 
@@ -250,14 +265,17 @@ def main() -> None:
         tmp = Path(name)
         document = tmp / "catalog.json"
         document.write_text(json.dumps(catalog_document(args.items), ensure_ascii=False))
-        bare_import_s = bare_catalog_import(tmp / "bare-catalog.db", document)
-        import_s = catalog_import(tmp, document)
-        catalog = StoreCatalog(open_catalog(tmp / "imp" / "catalog.db"))
+        # Three rounds each, in turn, into fresh files: the medians.
+        imports, bare_imports = [], []
+        for n in range(3):
+            bare_imports.append(bare_catalog_import(tmp / f"bare-catalog-{n}.db", document))
+            imports.append(catalog_import(tmp, document, tmp / f"imp-{n}"))
+        import_s, bare_import_s = statistics.median(imports), statistics.median(bare_imports)
+        catalog = StoreCatalog(open_catalog(tmp / "imp-0" / "catalog.db"))
         assert catalog.count() == args.items, "the import did not take"
-        scans, commits, rows = lane_paths(tmp, catalog, args.items, args.sales)
-        template = sale_template(tmp / "lane.db")
-        bare_scan = bare_scans(tmp / "bare-scan.db", len(scans))
-        bare_commit = bare_sale_commits(tmp / "bare-sale.db", len(commits), template)
+        scans, bare_scan, commits, bare_commit, rows = lane_paths(
+            tmp, catalog, args.items, args.sales
+        )
 
     scan_p50, scan_mean = ms(scans)
     bare_scan_p50, bare_scan_mean = ms(bare_scan)

@@ -146,7 +146,7 @@ def _numeric(data: str, symbology: str, labels: tuple[LabelFormat, ...]) -> Scan
     if len(data) not in (8, 12, 13, 14):
         raise BarcodeError(f"code {data}: {len(data)} digits is not an EAN/UPC length")
     if not _valid_gtin(data):
-        expected = gs1_standard_check_digit(data[:-1])
+        expected = gs1_standard_check_digit(data[:-1])  # for the message only
         raise BarcodeError(f"code {data}: wrong check digit (expected {expected}, got {data[-1]})")
     for fmt in labels:
         if fmt.matches(data):
@@ -168,8 +168,14 @@ def _try_upc_e(data: str) -> str | None:
 
 
 def _valid_gtin(data: str) -> bool:
-    """``data`` (ASCII digits) is 8, 12, 13 or 14 long and ends in its GS1 check digit."""
-    return len(data) in (8, 12, 13, 14) and gs1_standard_check_digit(data[:-1]) == int(data[-1])
+    """``data`` (ASCII digits) is 8, 12, 13 or 14 long and ends in its GS1 check digit:
+    from the right, the digits before it weigh 3, 1, 3, 1 …, and the sum plus the
+    check digit is a multiple of ten."""
+    if len(data) not in (8, 12, 13, 14):
+        return False
+    digits = data[::-1]
+    total = 3 * sum(map(int, digits[1::2])) + sum(map(int, digits[2::2])) + int(digits[0])
+    return total % 10 == 0
 
 
 def _gs1_message(data: str, symbology: str, minor_digits: int) -> ScannedCode:

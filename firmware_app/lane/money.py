@@ -6,6 +6,7 @@ Money is in minor units (fen). Quantities are integer thousandths of their unit
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 MILLI = 1000
@@ -60,6 +61,8 @@ def parse_money(text: str, minor_digits: int) -> int:
 
 def format_qty(milli: int) -> str:
     """Thousandths as the contract's decimal string: 2000 -> ``"2"``, -532 -> ``"-0.532"``."""
+    if milli % MILLI == 0:  # whole pieces, nearly every line: no Decimal needed
+        return str(milli // MILLI)
     text = format(Decimal(milli).scaleb(-3).normalize(), "f")
     return "0" if text in ("-0", "0") else text
 
@@ -69,10 +72,11 @@ def amount_of(milli_qty: int, unit_price: int) -> int:
     return round_half_up(milli_qty * unit_price, MILLI)
 
 
+@functools.lru_cache(maxsize=64)
 def rate_text(rate: Decimal) -> str:
-    """A tax rate as the contract writes it: ``Decimal("13.0")`` -> ``"13"``."""
-    text = format(rate.normalize(), "f")
-    return text
+    """A tax rate as the contract writes it: ``Decimal("13.0")`` -> ``"13"`` (a store has
+    a handful of rates, and each sale writes them on every line: kept once worked out)."""
+    return format(rate.normalize(), "f")
 
 
 def tax_included(gross: int, rate: Decimal) -> int:

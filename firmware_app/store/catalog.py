@@ -20,6 +20,7 @@ from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.db import models_of
 
 VERSION = "catalog.version"
+STAGE_TABLES = ("CatalogStagePart", "CatalogStageItem", "CatalogStageCode", "CatalogStageRemoved")
 ITEM_COLUMNS = "sku, name, unit, price, tax_rate, plu, age_restricted, active"
 
 
@@ -49,6 +50,13 @@ class StoreCatalog:
         self.m = models_of(db)
         t = {name: getattr(self.m, name)._meta.table_name for name in vars(self.m)}
         self._t = t
+        # The staging tables: durable ones for a change in parts (they wait across
+        # restarts), and the same tables in the connection's temp schema for a change in
+        # one document, which needs no second durable copy of itself.
+        self._stages = {
+            schema: {name: f"{schema}.{t[name]}" for name in STAGE_TABLES}
+            for schema in ("main", "temp")
+        }
         self._by_code_sql = (
             f"SELECT i.sku, i.name, i.unit, i.price, i.tax_rate, i.plu, i.age_restricted, "
             f"i.active FROM {t['ItemCode']} c JOIN {t['CatalogItem']} i ON i.sku = c.sku "
@@ -92,9 +100,13 @@ class StoreCatalog:
             change.removed,
             change.promotions,
         )
+        st = self._temp_stage()
         with self.db.atomic():
-            self._stage(whole, "")
-            return self._apply_staged(change.version, allow_older=allow_older)
+            try:
+                self._stage(whole, "", st)
+                return self._apply_staged(change.version, st, allow_older=allow_older)
+            finally:
+                self._forget(change.version, st)
 
     def stage(self, change: CatalogChange, at: datetime) -> Applied | None:
         """Keep one part of a change sent in parts (a part sent again replaces itself).
@@ -102,34 +114,50 @@ class StoreCatalog:
         return what was applied; until then, None. ``CatalogError`` (nothing applied,
         and the version's parts forgotten) when the parts do not make one valid change.
         """
+        st = self._stages["main"]
         with self.db.atomic():
-            self._stage(change, at.isoformat(timespec="seconds"))
-            part = self.m.CatalogStagePart
-            have = part.select().where(part.version == change.version).count()
+            self._stage(change, at.isoformat(timespec="seconds"), st)
+            have = self._sql(
+                f"SELECT COUNT(*) FROM {st['CatalogStagePart']} WHERE version = ?",
+                (change.version,),
+            )[0][0]
             if have < change.parts:
                 return None
         try:
             with self.db.atomic():
-                return self._apply_staged(change.version)
+                applied = self._apply_staged(change.version, st)
+                self._forget(change.version, st)
+                return applied
         except CatalogError:
             with self.db.atomic():
-                self._forget(change.version)
+                self._forget(change.version, st)
             raise
+
+    def _temp_stage(self) -> dict[str, str]:
+        """The temp schema's staging tables, made on this connection's first use."""
+        conn = self.db.connection()
+        st = self._stages["temp"]
+        for name in STAGE_TABLES:
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {self._t[name]} AS "
+                f"SELECT * FROM {self._stages['main'][name]} WHERE 0"
+            )
+        return st
 
     # --- staging -------------------------------------------------------------------------
 
-    def _stage(self, change: CatalogChange, received_at: str) -> None:
-        t, conn, v, p = self._t, self.db.connection(), change.version, change.part
+    def _stage(self, change: CatalogChange, received_at: str, st: dict[str, str]) -> None:
+        conn, v, p = self.db.connection(), change.version, change.part
         for table in ("CatalogStageItem", "CatalogStageCode", "CatalogStageRemoved"):
-            conn.execute(f"DELETE FROM {t[table]} WHERE version = ? AND part = ?", (v, p))
+            conn.execute(f"DELETE FROM {st[table]} WHERE version = ? AND part = ?", (v, p))
         conn.execute(
-            f"INSERT OR REPLACE INTO {t['CatalogStagePart']} "
+            f"INSERT OR REPLACE INTO {st['CatalogStagePart']} "
             "(version, part, parts, base_version, promotions, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (v, p, change.parts, change.base_version, json.dumps(change.promotions), received_at),
         )
         conn.executemany(
-            f"INSERT INTO {t['CatalogStageItem']} (version, part, pos, {ITEM_COLUMNS}) "
+            f"INSERT INTO {st['CatalogStageItem']} (version, part, pos, {ITEM_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (v, p, pos, i.sku, i.name, i.unit.value, i.price, str(i.tax_rate), i.plu,
@@ -138,29 +166,26 @@ class StoreCatalog:
             ),
         )  # fmt: skip
         conn.executemany(
-            f"INSERT INTO {t['CatalogStageCode']} (version, part, code, sku) VALUES (?, ?, ?, ?)",
+            f"INSERT INTO {st['CatalogStageCode']} (version, part, code, sku) VALUES (?, ?, ?, ?)",
             ((v, p, key, sku) for key, sku in change.codes),
         )
         conn.executemany(
-            f"INSERT INTO {t['CatalogStageRemoved']} (version, part, sku) VALUES (?, ?, ?)",
+            f"INSERT INTO {st['CatalogStageRemoved']} (version, part, sku) VALUES (?, ?, ?)",
             ((v, p, sku) for sku in change.removed),
         )
 
-    def _forget(self, upto: int) -> None:
+    def _forget(self, upto: int, st: dict[str, str]) -> None:
         """Drop staged parts of every version up to ``upto``."""
-        for table in ("CatalogStagePart", "CatalogStageItem", "CatalogStageCode"):
-            self.db.connection().execute(
-                f"DELETE FROM {self._t[table]} WHERE version <= ?", (upto,)
-            )
-        self.db.connection().execute(
-            f"DELETE FROM {self._t['CatalogStageRemoved']} WHERE version <= ?", (upto,)
-        )
+        for name in STAGE_TABLES:
+            self.db.connection().execute(f"DELETE FROM {st[name]} WHERE version <= ?", (upto,))
 
-    def _apply_staged(self, version: int, *, allow_older: bool = False) -> Applied:
+    def _apply_staged(
+        self, version: int, st: dict[str, str], *, allow_older: bool = False
+    ) -> Applied:
         """Check the staged parts of ``version`` as one change and apply it; inside the
         caller's transaction (an error rolls everything back)."""
         t = self._t
-        base = self._base_version(version)
+        base = self._base_version(version, st)
         current = self.version()
         if base is None and version < current and not allow_older:
             # Messages may come late or twice (a snapshot answered to an old request,
@@ -174,43 +199,42 @@ class StoreCatalog:
             )
         if base is not None and version <= current:
             raise CatalogError(f"version {version} is not newer than {current}")
-        self._unique_across_parts(version)
+        self._unique_across_parts(version, st)
         conn = self.db.connection()
         if base is None:
             conn.execute(f"DELETE FROM {t['ItemCode']}")
             conn.execute(f"DELETE FROM {t['CatalogItem']}")
         else:
             touched = (
-                f"SELECT sku FROM {t['CatalogStageItem']} WHERE version = ?1 UNION "
-                f"SELECT sku FROM {t['CatalogStageRemoved']} WHERE version = ?1"
+                f"SELECT sku FROM {st['CatalogStageItem']} WHERE version = ?1 UNION "
+                f"SELECT sku FROM {st['CatalogStageRemoved']} WHERE version = ?1"
             )
             conn.execute(f"DELETE FROM {t['ItemCode']} WHERE sku IN ({touched})", (version,))
             conn.execute(f"DELETE FROM {t['CatalogItem']} WHERE sku IN ({touched})", (version,))
-            self._check_kept(version)
+            self._check_kept(version, st)
         items = conn.execute(
             f"INSERT INTO {t['CatalogItem']} ({ITEM_COLUMNS}) SELECT {ITEM_COLUMNS} "
-            f"FROM {t['CatalogStageItem']} WHERE version = ? ORDER BY part, pos",
+            f"FROM {st['CatalogStageItem']} WHERE version = ? ORDER BY part, pos",
             (version,),
         ).rowcount
         conn.execute(
             f"INSERT INTO {t['ItemCode']} (code, sku) SELECT code, sku "
-            f"FROM {t['CatalogStageCode']} WHERE version = ?",
+            f"FROM {st['CatalogStageCode']} WHERE version = ?",
             (version,),
         )
         removed = conn.execute(
-            f"SELECT COUNT(*) FROM {t['CatalogStageRemoved']} WHERE version = ?", (version,)
+            f"SELECT COUNT(*) FROM {st['CatalogStageRemoved']} WHERE version = ?", (version,)
         ).fetchone()[0]
         conn.execute(
             f"INSERT OR REPLACE INTO {t['Meta']} (key, value) VALUES (?, ?)",
             (VERSION, str(version)),
         )
-        self._forget(version)
         return Applied(version, int(items), int(removed))
 
-    def _base_version(self, version: int) -> int | None:
+    def _base_version(self, version: int, st: dict[str, str]) -> int | None:
         """The staged parts' common ``base_version``; ``CatalogError`` when they differ."""
         rows = self._sql(
-            f"SELECT part, parts, base_version FROM {self._t['CatalogStagePart']} "
+            f"SELECT part, parts, base_version FROM {st['CatalogStagePart']} "
             "WHERE version = ? ORDER BY part",
             (version,),
         )
@@ -220,17 +244,16 @@ class StoreCatalog:
                 raise CatalogError(f"version {version}: part {part} does not match part 1")
         return None if first[2] is None else int(first[2])
 
-    def _unique_across_parts(self, version: int) -> None:
+    def _unique_across_parts(self, version: int, st: dict[str, str]) -> None:
         """A sku, a code and a PLU each belong to one item of the change, whatever part
         they came in (each part was checked on its own when it was parsed)."""
-        t = self._t
         for what, table, column in (
             ("sku", "CatalogStageItem", "sku"),
             ("code", "CatalogStageCode", "code"),
             ("PLU", "CatalogStageItem", "plu"),
         ):
             rows = self._sql(
-                f"SELECT {column} FROM {t[table]} WHERE version = ? AND {column} IS NOT NULL "
+                f"SELECT {column} FROM {st[table]} WHERE version = ? AND {column} IS NOT NULL "
                 f"GROUP BY {column} HAVING COUNT(*) > 1 LIMIT 1",
                 (version,),
             )
@@ -239,12 +262,12 @@ class StoreCatalog:
                     f"version {version} (all parts): {what} {rows[0][0]} is in two parts"
                 )
 
-    def _check_kept(self, version: int) -> None:
+    def _check_kept(self, version: int, st: dict[str, str]) -> None:
         """Of a delta, after the items it replaces or removes are gone: no code or PLU
         of the change may belong to an item it keeps (the lane would sell the wrong one)."""
         t = self._t
         clash = self._sql(
-            f"SELECT s.code, c.sku FROM {t['CatalogStageCode']} s "
+            f"SELECT s.code, c.sku FROM {st['CatalogStageCode']} s "
             f"JOIN {t['ItemCode']} c ON c.code = s.code WHERE s.version = ? LIMIT 1",
             (version,),
         )
@@ -253,7 +276,7 @@ class StoreCatalog:
                 f"code {clash[0][0]} (sku {clash[0][1]}) already belongs to another item"
             )
         clash = self._sql(
-            f"SELECT s.pos, s.sku, s.plu, i.sku FROM {t['CatalogStageItem']} s "
+            f"SELECT s.pos, s.sku, s.plu, i.sku FROM {st['CatalogStageItem']} s "
             f"JOIN {t['CatalogItem']} i ON i.plu = s.plu WHERE s.version = ? LIMIT 1",
             (version,),
         )

@@ -88,10 +88,10 @@ def parse_catalog(raw: bytes) -> CatalogChange:
         raise CatalogError("document: expected a JSON object")
     if doc.get("schema") != SCHEMA:
         raise CatalogError(f"schema: expected {SCHEMA!r}, got {_show(doc.get('schema'))}")
-    version = _int(doc, "version", "version", lo=1)
+    version = _int(doc, "version", "", lo=1)
     base = doc.get("base_version")
     if base is not None:
-        base = _int(doc, "base_version", "base_version", lo=0)
+        base = _int(doc, "base_version", "", lo=0)
         if base >= version:
             raise CatalogError(f"base_version: {base} is not below version {version}")
     raw_items = doc.get("items", [])
@@ -104,8 +104,8 @@ def parse_catalog(raw: bytes) -> CatalogChange:
         raise CatalogError(f"promotions: expected a list, got {_show(promotions)}")
     if _depth(promotions) > MAX_DEPTH:
         raise CatalogError(f"promotions: nested more than {MAX_DEPTH} levels deep")
-    parts = _int(doc, "parts", "parts", lo=1, hi=MAX_PARTS) if "parts" in doc else 1
-    part = _int(doc, "part", "part", lo=1, hi=parts) if "part" in doc else 1
+    parts = _int(doc, "parts", "", lo=1, hi=MAX_PARTS) if "parts" in doc else 1
+    part = _int(doc, "part", "", lo=1, hi=parts) if "part" in doc else 1
     return CatalogChange(
         version, base, items, codes, removed, tuple(promotions), part=part, parts=parts
     )
@@ -173,37 +173,43 @@ def _unique_plus(items: list[Item], where: str) -> None:
 
 
 def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]:
-    """The item and its codes, each with its lookup key (``barcodes.catalog_key``)."""
+    """The item and its codes, each with its lookup key (``barcodes.catalog_key``).
+
+    Run 100,000 times for a snapshot: error texts are only put together for an error.
+    """
     sku = raw.get("sku")
     if not _good_sku(sku):
         raise CatalogError(
             f"{where}.sku: expected a non-empty string of up to {MAX_SKU} printable "
             f"characters, got {_show(sku)}"
         )
-    where = f"{where} (sku {sku})"
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_TEXT:
         raise CatalogError(
-            f"{where}.name: expected a non-empty string of up to {MAX_TEXT}, got {_show(name)}"
+            f"{where} (sku {sku}).name: expected a non-empty string of up to {MAX_TEXT}, "
+            f"got {_show(name)}"
         )
     if not name.isprintable():
-        raise CatalogError(f"{where}.name: contains control characters")
-    unit_text = raw.get("unit")
-    if unit_text not in [u.value for u in Unit]:
-        raise CatalogError(f"{where}.unit: expected 'each' or 'kg', got {_show(unit_text)}")
-    unit = Unit(unit_text)
-    price = _int(raw, "price", f"{where}.price", lo=0, hi=MAX_PRICE)
+        raise CatalogError(f"{where} (sku {sku}).name: contains control characters")
+    unit = UNITS.get(raw.get("unit")) if isinstance(raw.get("unit"), str) else None
+    if unit is None:
+        raise CatalogError(
+            f"{where} (sku {sku}).unit: expected 'each' or 'kg', got {_show(raw.get('unit'))}"
+        )
+    price = _int(raw, "price", where, sku, lo=0, hi=MAX_PRICE)
     plu = raw.get("plu")
     if plu is not None:
-        plu = _int(raw, "plu", f"{where}.plu", lo=0, hi=99_999_999)
+        plu = _int(raw, "plu", where, sku, lo=0, hi=99_999_999)
     codes = raw.get("codes", [])
     if not isinstance(codes, list) or not all(_good_code(c) for c in codes):
-        raise CatalogError(f"{where}.codes: expected a list of barcodes (printable, ≤ 64 chars)")
+        raise CatalogError(
+            f"{where} (sku {sku}).codes: expected a list of barcodes (printable, ≤ 64 chars)"
+        )
     keyed = []
     for code in codes:
         key = gtin_key(code) if is_gtin_shaped(code) else code
         if key is None:
-            raise CatalogError(f"{where}.codes: {code!r} has a wrong check digit")
+            raise CatalogError(f"{where} (sku {sku}).codes: {code!r} has a wrong check digit")
         keyed.append((code, key))
     return (
         Item(
@@ -211,51 +217,68 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]
             name=name,
             unit=unit,
             price=price,
-            tax_rate=_rate(raw.get("tax_rate"), f"{where}.tax_rate"),
+            tax_rate=_rate(raw.get("tax_rate"), where, sku),
             plu=plu,
-            age_restricted=_bool(raw, "age_restricted", f"{where}.age_restricted", False),
-            active=_bool(raw, "active", f"{where}.active", True),
+            age_restricted=_bool(raw, "age_restricted", where, sku, False),
+            active=_bool(raw, "active", where, sku, True),
         ),
         keyed,
     )
-
-
-def _good_sku(sku: Any) -> TypeGuard[str]:
-    return isinstance(sku, str) and 0 < len(sku) <= 64 and sku.isprintable()
 
 
 def _good_code(code: Any) -> bool:
     return isinstance(code, str) and 0 < len(code) <= 64 and code.isprintable()
 
 
-def _good_sku(sku: Any) -> bool:
+def _good_sku(sku: Any) -> TypeGuard[str]:
     return isinstance(sku, str) and 0 < len(sku) <= MAX_SKU and sku.isprintable()
 
 
-def _int(obj: dict[str, Any], key: str, where: str, *, lo: int, hi: int = MAX_INT) -> int:
+def _int(
+    obj: dict[str, Any], key: str, where: str, sku: str = "", *, lo: int, hi: int = MAX_INT
+) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise CatalogError(f"{where}: expected an integer from {lo} to {hi}, got {_show(value)}")
+        raise CatalogError(
+            f"{_field(where, sku, key)}: expected an integer from {lo} to {hi}, got {_show(value)}"
+        )
     return value
 
 
-def _bool(obj: dict[str, Any], key: str, where: str, default: bool) -> bool:
+def _bool(obj: dict[str, Any], key: str, where: str, sku: str, default: bool) -> bool:
     value = obj.get(key, default)
-    if not isinstance(value, bool):
-        raise CatalogError(f"{where}: expected true or false, got {_show(value)}")
-    return value
+    if value is not True and value is not False:
+        raise CatalogError(f"{_field(where, sku, key)}: expected true or false, got {_show(value)}")
+    return bool(value)
 
 
-def _rate(value: Any, where: str) -> Decimal:
+def _field(where: str, sku: str, key: str) -> str:
+    """``items[3] (sku 100234).price``, or ``version`` at the document's top."""
+    if not where:
+        return key
+    return f"{where} (sku {sku}).{key}" if sku else f"{where}.{key}"
+
+
+def _rate(value: Any, where: str, sku: str) -> Decimal:
+    known = _RATES.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
+    field = _field(where, sku, "tax_rate")
     if not isinstance(value, str) or len(value) > SHOWN:
-        raise CatalogError(f'{where}: expected a decimal string like "13", got {_show(value)}')
+        raise CatalogError(f'{field}: expected a decimal string like "13", got {_show(value)}')
     try:
         rate = Decimal(value)
     except InvalidOperation as e:
-        raise CatalogError(f"{where}: {value!r} is not a number") from e
+        raise CatalogError(f"{field}: {value!r} is not a number") from e
     if not rate.is_finite() or not 0 <= rate < 100:
-        raise CatalogError(f"{where}: {value!r} is not a percentage from 0 to below 100")
+        raise CatalogError(f"{field}: {value!r} is not a percentage from 0 to below 100")
+    if len(_RATES) < 64:  # a store has a handful of rates: each is worked out once
+        _RATES[value] = rate
     return rate
+
+
+_RATES: dict[str, Decimal] = {}
+UNITS: dict[str, Unit] = {u.value: u for u in Unit}
 
 
 def _show(value: Any) -> str:

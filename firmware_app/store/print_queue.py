@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 
 from firmware_app.lane.receipt import Receipt, ReceiptLine
-from firmware_app.store.db import models_of
+from firmware_app.store.db import models_of, write_transaction
 
 LAST_RECEIPT = "receipt.last"
 
@@ -62,16 +62,21 @@ class PrintQueue:
 
         An original receipt (no banner) also becomes the one ``REPRINT`` prints.
         """
-        with self.db.atomic():
-            text = receipt_to_json(receipt)
-            job = self.m.PrintJob.create(
-                number=receipt.number,
-                receipt=text,
-                created_at=at.isoformat(timespec="milliseconds"),
+        conn = self.db.connection()
+        text = receipt_to_json(receipt)
+        with write_transaction(conn):
+            job = conn.execute(
+                f'INSERT INTO "{self.m.PrintJob._meta.table_name}" '
+                "(number, receipt, created_at, reprint, attempts) VALUES (?, ?, ?, 0, 0)",
+                (receipt.number, text, at.isoformat(timespec="milliseconds")),
             )
             if not receipt.banner:
-                self.m.Meta.insert(key=LAST_RECEIPT, value=text).on_conflict_replace().execute()
-            return int(job.id)
+                conn.execute(
+                    f'INSERT OR REPLACE INTO "{self.m.Meta._meta.table_name}" (key, value) '
+                    "VALUES (?, ?)",
+                    (LAST_RECEIPT, text),
+                )
+            return int(job.lastrowid or 0)
 
     def next(self) -> Job | None:
         row = self.m.PrintJob.select().order_by(self.m.PrintJob.id).first()

@@ -40,7 +40,7 @@ from firmware_app.lane.effects import (
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
-from firmware_app.store.db import iso, models_of
+from firmware_app.store.db import iso, models_of, write_transaction
 from firmware_app.store.journal import (
     GENESIS_HASH,
     canonical,
@@ -88,6 +88,7 @@ class SalesStore:
         # What is on disk of the open sale, so a scan writes only what changed.
         self._saved_header: tuple[object, ...] | None = None
         self._saved_lines: dict[int, tuple[object, ...]] = {}  # line no -> its row
+        self._saved_objects: dict[int, Line] = {}  # line no -> the Line last compared
         self._key: bytes | None = None  # the journal key, read on the first prune
 
     # --- writing -----------------------------------------------------------------
@@ -98,13 +99,13 @@ class SalesStore:
         A ``PrintReceipt`` among them queues its receipt for the printer (``at``: now).
         """
         self._at = at
-        saved = self._saved_header, dict(self._saved_lines)
+        saved = self._saved_header, dict(self._saved_lines), dict(self._saved_objects)
         try:
-            with self.db.atomic():
+            with write_transaction(self.db.connection()):
                 for effect in effects:
                     self._apply_one(effect)
         except BaseException:
-            self._saved_header, self._saved_lines = saved
+            self._saved_header, self._saved_lines, self._saved_objects = saved
             raise
 
     def _apply_one(self, effect: object) -> None:
@@ -168,6 +169,11 @@ class SalesStore:
             self._saved_header = header
         changed = []
         for line in sale.lines:
+            # A sale's update keeps the Line objects it did not change: only new or
+            # changed lines (a void, a recomputed discount) are compared and written.
+            if self._saved_objects.get(line.no) is line:
+                continue
+            self._saved_objects[line.no] = line
             row = _line_values(line)
             if self._saved_lines.get(line.no) != row:
                 changed.append((sale.id, *row))
@@ -179,7 +185,7 @@ class SalesStore:
         conn, t = self.db.connection(), self._t
         conn.execute(f"DELETE FROM {t['OpenLine']} WHERE sale_id = ?", (sale_id,))
         conn.execute(f"DELETE FROM {t['OpenSale']} WHERE id = ?", (sale_id,))
-        self._saved_header, self._saved_lines = None, {}
+        self._saved_header, self._saved_lines, self._saved_objects = None, {}, {}
 
     def _save_session(self, cashier: Cashier | None) -> None:
         conn, meta = self.db.connection(), self._t["Meta"]
@@ -226,7 +232,9 @@ class SalesStore:
         )
         self.outbox.append(
             self.messages.topic("sales"),
-            lambda seq: self.messages.sale(body, seq=seq, journal_hash=journal_hash),
+            lambda seq: self.messages.sale(
+                record_text, at=body["closed_at"], seq=seq, journal_hash=journal_hash
+            ),
             record.closed_at,
         )
         if record.deltas:

@@ -44,6 +44,7 @@ __all__ = [
     "parse_uplink_topic",
     "sale_body",
     "sale_message",
+    "sale_payload",
     "status_message",
     "stock_message",
     "timestamp",
@@ -336,6 +337,19 @@ def sale_message(body: Mapping[str, Any], *, seq: int, journal_hash: str) -> dic
     }
 
 
+def sale_payload(body_text: str, *, at: str, seq: int, journal_hash: str) -> bytes:
+    """``sale_message`` encoded, around ``body_text``, the body as the journal keeps it
+    (canonical JSON, ``store.journal.canonical``): a sale's body, its largest part, is
+    encoded once, on the commit path, and the message says exactly what the journal
+    hashed. Readers see the same object as ``sale_message`` builds (keys in another
+    order, which JSON leaves free)."""
+    if not (body_text.startswith("{") and body_text.endswith("}") and len(body_text) > 2):
+        raise ContractError("sale body: expected a non-empty JSON object")
+    head = f'{{"schema":"lane.sale/1","at":{json.dumps(at)},"seq":{int(seq)},'
+    tail = f',"journal_hash":{json.dumps(journal_hash)}}}'
+    return (head + body_text[1:-1] + tail).encode("utf-8")
+
+
 def stock_message(record: FinishedSale, store: str, lane: str, *, seq: int) -> dict[str, Any]:
     return {
         "schema": "lane.stock/1",
@@ -385,8 +399,8 @@ class LaneUplink:
     def sale_body(self, record: FinishedSale) -> dict[str, Any]:
         return sale_body(record, self.topics.store, self.topics.lane)
 
-    def sale(self, body: Mapping[str, Any], *, seq: int, journal_hash: str) -> bytes:
-        return encode(sale_message(body, seq=seq, journal_hash=journal_hash))
+    def sale(self, body_text: str, *, at: str, seq: int, journal_hash: str) -> bytes:
+        return sale_payload(body_text, at=at, seq=seq, journal_hash=journal_hash)
 
     def stock(self, record: FinishedSale, *, seq: int) -> bytes:
         return encode(stock_message(record, self.topics.store, self.topics.lane, seq=seq))

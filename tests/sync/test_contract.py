@@ -27,6 +27,8 @@ from firmware_app.sync.contract import (
     load_schema,
     parse_ack,
     parse_uplink_topic,
+    sale_message,
+    sale_payload,
     status_message,
     validate,
 )
@@ -382,3 +384,16 @@ def test_decode_returns_objects_and_refuses_the_rest(value: object) -> None:
     else:
         with pytest.raises(ContractError):
             decode(payload)
+
+
+def test_a_sale_payload_around_the_journals_text_is_the_sale_message() -> None:
+    """The lane encodes a sale's body once (for the journal) and wraps the message around
+    that text: readers get the very object ``sale_message`` builds."""
+    from firmware_app.store.journal import canonical
+
+    body = {k: v for k, v in LaneMessages().sale(7).items() if k not in ("schema", "at", "seq")}
+    body.pop("journal_hash")
+    expected = sale_message(body, seq=7, journal_hash="ab" * 32)
+    payload = sale_payload(canonical(body), at=body["closed_at"], seq=7, journal_hash="ab" * 32)
+    assert json.loads(payload) == expected
+    validate(json.loads(payload))

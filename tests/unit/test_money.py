@@ -68,3 +68,12 @@ def test_amounts_and_taxes() -> None:
 )
 def test_round_to_step(amount: int, step: int, mode: str, out: int) -> None:
     assert round_to_step(amount, step, mode) == out
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12))
+def test_format_qty_is_the_normalised_decimal(milli: int) -> None:
+    """The whole-piece fast path says what the general one says."""
+    from decimal import Decimal
+
+    text = format(Decimal(milli).scaleb(-3).normalize(), "f")
+    assert format_qty(milli) == ("0" if text in ("-0", "0") else text)
