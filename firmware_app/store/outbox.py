@@ -15,7 +15,7 @@ path, and a query builder there cost more than SQLite did.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,16 +88,25 @@ class Outbox:
         ``build(seq)`` returns the encoded message for the seq this row gets, so that
         the seq inside the payload and the row's seq can never differ.
         """
-        seq = self._meta_int(NEXT_SEQ, 1)
+        return self.append_all([(topic, build)], created_at)[0]
+
+    def append_all(
+        self, messages: Sequence[tuple[str, Callable[[int], bytes]]], created_at: datetime
+    ) -> list[int]:
+        """Append (topic, build) messages with consecutive seqs, in the caller's
+        transaction (a sale and its stock message: one read and one write of the mark)."""
+        first = self._meta_int(NEXT_SEQ, 1)
+        at = _iso(created_at)
         conn = self._conn()
-        conn.execute(
+        conn.executemany(
             f"INSERT INTO {TABLE} (seq, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-            (seq, topic, build(seq), _iso(created_at)),
+            [(first + i, topic, build(first + i), at) for i, (topic, build) in enumerate(messages)],
         )
         conn.execute(
-            f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)", (NEXT_SEQ, str(seq + 1))
+            f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)",
+            (NEXT_SEQ, str(first + len(messages))),
         )
-        return seq
+        return list(range(first, first + len(messages)))
 
     # --- the sync thread ----------------------------------------------------------------
 

@@ -230,19 +230,19 @@ class SalesStore:
                 for no, tender in enumerate(counted, 1)
             ],
         )
-        self.outbox.append(
-            self.messages.topic("sales"),
-            lambda seq: self.messages.sale(
-                record_text, at=body["closed_at"], seq=seq, journal_hash=journal_hash
-            ),
-            record.closed_at,
-        )
-        if record.deltas:
-            self.outbox.append(
-                self.messages.topic("stock"),
-                lambda seq: self.messages.stock(record, seq=seq),
-                record.closed_at,
+        messages = [
+            (
+                self.messages.topic("sales"),
+                lambda seq: self.messages.sale(
+                    record_text, at=body["closed_at"], seq=seq, journal_hash=journal_hash
+                ),
             )
+        ]
+        if record.deltas:
+            messages.append(
+                (self.messages.topic("stock"), lambda seq: self.messages.stock(record, seq=seq))
+            )
+        self.outbox.append_all(messages, record.closed_at)
         self._drop_open(record.sale_id)
 
     # --- housekeeping -------------------------------------------------------------------
