@@ -24,13 +24,33 @@ import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+
 from bench.lean_store import catalog_document
 from bench.table import print_table
+from firmware_app.sync.contract import encode
 from hw_sim.broker import MosquittoBroker
-from hw_sim.store_server import publish_catalog
+from hw_sim.store_server import split_catalog
 
 READY_TIMEOUT_S = 60.0
 APPLY_TIMEOUT_S = 300.0
+
+
+class Publisher:
+    """The store server's side: the parts, encoded beforehand, published at QoS 1."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+
+    def publish_all(self, topic: str, payloads: list[bytes]) -> None:
+        infos = [self.client.publish(topic, payload, qos=1) for payload in payloads]
+        for info in infos:
+            info.wait_for_publish(60)
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -166,8 +186,10 @@ def main() -> None:
             sampler = Sampler(process.pid)
             time.sleep(3.0)
             ready_mb = rss_mb(process.pid)
+            publisher = Publisher(broker.url)
+            payloads = [encode(part) for part in split_catalog(json.loads(document.read_bytes()))]
             started = time.monotonic()
-            publish_catalog(broker.url, document, store="S1")
+            publisher.publish_all("pos/S1/catalog", payloads)
             while catalog_version(data) != 2:
                 if time.monotonic() - started > APPLY_TIMEOUT_S or process.poll() is not None:
                     raise RuntimeError("the daemon did not apply the snapshot")
