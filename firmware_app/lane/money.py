@@ -38,9 +38,10 @@ def format_money(amount: int, minor_digits: int) -> str:
     """Minor units as a decimal string: 1234 -> ``"12.34"``, -5 -> ``"-0.05"``."""
     if minor_digits == 0:
         return str(amount)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**minor_digits)
-    return f"{sign}{whole}.{frac:0{minor_digits}d}"
+    if amount < 0:
+        return "-" + format_money(-amount, minor_digits)
+    text = str(amount).rjust(minor_digits + 1, "0")  # every receipt line: kept cheap
+    return f"{text[:-minor_digits]}.{text[-minor_digits:]}"
 
 
 def parse_money(text: str, minor_digits: int) -> int:

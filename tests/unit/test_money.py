@@ -77,3 +77,11 @@ def test_format_qty_is_the_normalised_decimal(milli: int) -> None:
 
     text = format(Decimal(milli).scaleb(-3).normalize(), "f")
     assert format_qty(milli) == ("0" if text in ("-0", "0") else text)
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.integers(min_value=0, max_value=4))
+def test_format_money_is_the_exact_decimal(amount: int, digits: int) -> None:
+    from decimal import Decimal
+
+    expected = f"{Decimal(amount).scaleb(-digits):f}" if digits else str(amount)
+    assert format_money(amount, digits) == expected
