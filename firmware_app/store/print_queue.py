@@ -10,10 +10,11 @@ works after a restart.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import peewee
 
 from firmware_app.lane.receipt import Receipt, ReceiptLine
@@ -32,7 +33,10 @@ class Job:
 
 
 def receipt_to_json(receipt: Receipt) -> str:
-    return json.dumps(asdict(receipt), ensure_ascii=False, separators=(",", ":"))
+    """The receipt as JSON (orjson writes dataclasses as objects of their fields, in
+    order, as ``json.dumps(asdict(receipt))`` would, and much faster: this is on the
+    commit path of every sale with a printer)."""
+    return orjson.dumps(receipt).decode("utf-8")
 
 
 def receipt_from_json(text: str) -> Receipt:

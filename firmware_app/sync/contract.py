@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from firmware_app.config import Config
 from firmware_app.lane.effects import AuditEvent
 from firmware_app.lane.money import format_qty, rate_text
@@ -231,8 +233,13 @@ def ack_message(upto: int, *, at: datetime) -> dict[str, Any]:
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON, Chinese text kept as is."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON, Chinese text kept as is: the bytes of
+    ``json.dumps(message, ensure_ascii=False, separators=(",", ":"))``, written by
+    orjson (faster, on every commit) or, for what it cannot write, by ``json``."""
+    try:
+        return orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _no_constants(name: str) -> Any:
