@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import MILLI, tax_included
@@ -98,37 +97,37 @@ class Sale:
     member: str | None = None
     rounding: int = 0
 
-    @cached_property
+    @property
     def live_lines(self) -> tuple[Line, ...]:
         return tuple(line for line in self.lines if not line.voided)
 
-    @cached_property
+    @property
     def item_count(self) -> int:
         """Pieces in the sale, as the customer counts them: a weighed line is one item."""
         return sum(line.qty // MILLI if line.unit is Unit.EACH else 1 for line in self.live_lines)
 
-    @cached_property
+    @property
     def gross(self) -> int:
         return sum(line.amount for line in self.live_lines)
 
-    @cached_property
+    @property
     def discount(self) -> int:
         return sum(line.discount for line in self.live_lines)
 
-    @cached_property
+    @property
     def total(self) -> int:
         """What the customer pays: gross − discount + cash rounding."""
         return self.gross - self.discount + self.rounding
 
-    @cached_property
+    @property
     def live_tenders(self) -> tuple[Tender, ...]:
         return tuple(t for t in self.tenders if not t.voided)
 
-    @cached_property
+    @property
     def paid(self) -> int:
         return sum(t.amount for t in self.live_tenders)
 
-    @cached_property
+    @property
     def due(self) -> int:
         """What is still to pay (negative once more cash was handed over than needed)."""
         return self.total - self.paid
@@ -203,19 +202,19 @@ class FinishedSale:
     taxes: tuple[TaxLine, ...] = field(default=())
     deltas: tuple[StockDelta, ...] = field(default=())
 
-    @cached_property
+    @property
     def gross(self) -> int:
         return sum(line.amount for line in self.lines if not line.voided)
 
-    @cached_property
+    @property
     def discount(self) -> int:
         return sum(line.discount for line in self.lines if not line.voided)
 
-    @cached_property
+    @property
     def total(self) -> int:
         return self.gross - self.discount + self.rounding
 
-    @cached_property
+    @property
     def tax(self) -> int:
         return sum(t.tax for t in self.taxes)
 
