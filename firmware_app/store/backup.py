@@ -37,7 +37,7 @@ from firmware_app.errors import StoreError
 from firmware_app.store import journal, models
 from firmware_app.store.lock import LaneLock, holding
 from firmware_app.store.outbox import Outbox
-from firmware_app.store.sales import NEXT_RECEIPT
+from firmware_app.store.sales import last_receipt_no
 from firmware_app.store.sqlite_files import (
     fsync,
     fsync_dir,
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 MANIFEST_SCHEMA = "firmware-lane.backup/1"
 STAMP_KEY = "backup.of"  # meta row in each copy: which store and lane it belongs to
 META = '"' + models.Meta._meta.table_name + '"'
-TRANSACTION = '"' + models.Transaction._meta.table_name + '"'
 
 
 class BackupError(StoreError):
@@ -316,17 +315,3 @@ def generations(target: Path, store: str, lane: str) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
     return found
-
-
-# --- small helpers ----------------------------------------------------------------------
-
-
-def last_receipt_no(conn: sqlite3.Connection) -> int | None:
-    """The highest receipt number a lane database has issued or set aside (a restore's
-    ``receipt.next_no``); None for a lane that has issued none."""
-    last = conn.execute(f"SELECT MAX(receipt_no) FROM {TRANSACTION}").fetchone()[0]
-    row = conn.execute(f"SELECT value FROM {META} WHERE key = ?", (NEXT_RECEIPT,)).fetchone()
-    floor = (int(row[0]) if row else 0) - 1
-    if last is None and floor < 1:
-        return None
-    return max(last or 0, floor)

@@ -603,29 +603,34 @@ def _sale_message(seq: int, payload: bytes, acked: bool, before: SaleMessage | N
     )
 
 
-def _carried_by_restore(conn: sqlite3.Connection) -> Carried:
-    """Seqs restores carried over from the databases they replaced (see
-    ``store.restore``): every restore's range is kept, since a backup taken after one
-    restore still holds the messages it carried."""
+def carried_ranges(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    """The (first, last) seq ranges restores carried over from the databases they
+    replaced (see ``store.restore``): every restore's range is kept, since a backup taken
+    after one restore still holds the messages it carried. A restore from before the
+    ranges were kept left only its ``restore.last``."""
     meta = _table(models.Meta)
     rows = dict(
         conn.execute(
             f"SELECT key, value FROM {meta} WHERE key IN (?, ?)", (CARRIED_KEY, RESTORE_KEY)
         )
     )
-    ranges: list[range] = []
+    ranges: list[tuple[int, int]] = []
     try:
         for first, last in json.loads(rows.get(CARRIED_KEY, "[]")):
-            ranges.append(range(int(first), int(last) + 1))
+            ranges.append((int(first), int(last)))
     except (ValueError, TypeError):
         pass
-    if not ranges and RESTORE_KEY in rows:  # a restore before the ranges were kept
+    if not ranges and RESTORE_KEY in rows:
         try:
             data = json.loads(rows[RESTORE_KEY])
-            ranges.append(range(int(data["backup_next_seq"]), int(data["next_seq"]) - 1))
+            ranges.append((int(data["backup_next_seq"]), int(data["next_seq"]) - 2))
         except (ValueError, KeyError, TypeError):
             pass
-    return Carried(tuple(ranges))
+    return ranges
+
+
+def _carried_by_restore(conn: sqlite3.Connection) -> Carried:
+    return Carried(tuple(range(first, last + 1) for first, last in carried_ranges(conn)))
 
 
 @dataclass(frozen=True)

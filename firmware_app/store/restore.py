@@ -24,13 +24,12 @@ from firmware_app.store.backup import (
     META,
     STAMP_KEY,
     generations,
-    last_receipt_no,
     utc_stamp,
 )
 from firmware_app.store.lock import LaneLock, holding
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.ports import UplinkMessages
-from firmware_app.store.sales import NEXT_RECEIPT, SESSION
+from firmware_app.store.sales import NEXT_RECEIPT, SESSION, last_receipt_no
 from firmware_app.store.sqlite_files import copy_private, fsync, require_intact, sha256, swap_in
 
 log = logging.getLogger(__name__)
@@ -543,19 +542,7 @@ def _restore_catalog(config: Config, source: Path, stamp: str) -> str:
 def _carried_ranges(conn: sqlite3.Connection, plan: SeqPlan, event_seq: int) -> list[list[int]]:
     """The seq ranges carried over by every restore this database has been through: the
     backup's own (it may have been taken after an earlier restore) and this one's."""
-    carried: list[list[int]] = []
-    rows = dict(
-        conn.execute(
-            f"SELECT key, value FROM {META} WHERE key IN (?, ?)",
-            (journal.CARRIED_KEY, RESTORE_KEY),
-        )
-    )
-    with suppress(ValueError, TypeError, KeyError):
-        if journal.CARRIED_KEY in rows:
-            carried = [[int(a), int(b)] for a, b in json.loads(rows[journal.CARRIED_KEY])]
-        elif RESTORE_KEY in rows:
-            earlier = json.loads(rows[RESTORE_KEY])
-            carried = [[int(earlier["backup_next_seq"]), int(earlier["next_seq"]) - 2]]
+    carried = [[first, last] for first, last in journal.carried_ranges(conn)]
     if event_seq > plan.backup_next_seq:
         carried.append([plan.backup_next_seq, event_seq - 1])
     return carried

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -40,6 +41,7 @@ from firmware_app.lane.effects import (
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
+from firmware_app.store import models
 from firmware_app.store.db import iso, models_of, write_transaction
 from firmware_app.store.journal import (
     GENESIS_HASH,
@@ -352,9 +354,19 @@ class SalesStore:
 
     def next_receipt_no(self) -> int:
         """After the last receipt here, and never below what a restore set aside."""
-        last = self.m.Transaction.select(peewee.fn.MAX(self.m.Transaction.receipt_no)).scalar()
-        floor = self.m.Meta.get_or_none(self.m.Meta.key == NEXT_RECEIPT)
-        return max((last or 0) + 1, int(floor.value) if floor else 1)
+        return (last_receipt_no(self.db.connection()) or 0) + 1
+
+
+def last_receipt_no(conn: sqlite3.Connection) -> int | None:
+    """The highest receipt number a lane database has issued or set aside (pruning's or a
+    restore's ``receipt.next_no``); None for a lane that has issued none."""
+    txn, meta = models.Transaction._meta.table_name, models.Meta._meta.table_name
+    last = conn.execute(f'SELECT MAX(receipt_no) FROM "{txn}"').fetchone()[0]
+    row = conn.execute(f'SELECT value FROM "{meta}" WHERE key = ?', (NEXT_RECEIPT,)).fetchone()
+    floor = (int(row[0]) if row else 0) - 1
+    if last is None and floor < 1:
+        return None
+    return max(last or 0, floor)
 
 
 def _tender_row(tender: Tender) -> dict[str, object]:
