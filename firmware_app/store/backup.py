@@ -239,11 +239,12 @@ _DAMAGED = "the database itself may be damaged: keep the older backups and call 
 
 def _lane_facts(path: Path) -> dict[str, Any]:
     with closing(journal.open_readonly(path)) as conn:
-        marks = Outbox(conn).stats()
+        outbox = Outbox(conn)
+        marks = outbox.stats()
         return {
             "next_seq": marks.next_seq,
             "acked_upto": marks.acked_upto,
-            "first_seq": marks.first_seq,
+            "first_seq": outbox.first_seq(),
             "pending": marks.pending,
             "last_receipt_no": last_receipt_no(conn),
         }

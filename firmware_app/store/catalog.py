@@ -7,7 +7,7 @@ to open a session); every lookup is one indexed query.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -92,14 +92,7 @@ class StoreCatalog:
 
         A snapshot of the lane's own version is taken again: it goes back nowhere.
         """
-        whole = CatalogChange(
-            change.version,
-            change.base_version,
-            change.items,
-            change.codes,
-            change.removed,
-            change.promotions,
-        )
+        whole = replace(change, part=1, parts=1)
         st = self._temp_stage()
         with self.db.atomic():
             try:

@@ -19,7 +19,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -54,14 +53,6 @@ def open_catalog(path: str | os.PathLike[str]) -> peewee.SqliteDatabase:
             # an unfinished change again when the lane asks for a snapshot.
             db.execute_sql(f"DROP TABLE IF EXISTS {table}")
     return db
-
-
-def iso(at: datetime) -> str:
-    """A time as the lane's tables keep it: RFC 3339 with offset and milliseconds (the
-    contract's format too, so a sale's times read the same in the table and the message)."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("stored times must carry their offset")
-    return at.isoformat(timespec="milliseconds")
 
 
 def models_of(db: peewee.SqliteDatabase) -> Any:

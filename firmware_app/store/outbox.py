@@ -22,6 +22,7 @@ from datetime import datetime
 import peewee
 
 from firmware_app.errors import StoreError
+from firmware_app.lane.timestamps import timestamp
 from firmware_app.store.db import write_transaction
 from firmware_app.store.models import Meta, OutboxMessage
 
@@ -47,12 +48,7 @@ class OutboxStats:
     oldest_at: str | None
     next_seq: int
     acked_upto: int
-    first_seq: int | None = None  # the oldest row kept, acknowledged or not
     oldest_seq: int | None = None  # the oldest row waiting for an ack
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat(timespec="milliseconds")
 
 
 class Outbox:
@@ -96,16 +92,13 @@ class Outbox:
         """Append (topic, build) messages with consecutive seqs, in the caller's
         transaction (a sale and its stock message: one read and one write of the mark)."""
         first = self._meta_int(NEXT_SEQ, 1)
-        at = _iso(created_at)
+        at = timestamp(created_at)
         conn = self._conn()
         conn.executemany(
             f"INSERT INTO {TABLE} (seq, topic, payload, created_at) VALUES (?, ?, ?, ?)",
             [(first + i, topic, build(first + i), at) for i, (topic, build) in enumerate(messages)],
         )
-        conn.execute(
-            f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)",
-            (NEXT_SEQ, str(first + len(messages))),
-        )
+        self._set_meta(NEXT_SEQ, first + len(messages))
         return list(range(first, first + len(messages)))
 
     # --- the sync thread ----------------------------------------------------------------
@@ -146,7 +139,7 @@ class Outbox:
                 raise StoreError(f"ack upto {seq} is beyond the last seq assigned ({last})")
             n = conn.execute(
                 f"UPDATE {TABLE} SET acked_at = ? WHERE seq <= ? AND acked_at IS NULL",
-                (_iso(at), seq),
+                (timestamp(at), seq),
             ).rowcount
             self._set_meta(ACKED_UPTO, seq)
             return int(n)
@@ -163,14 +156,16 @@ class Outbox:
         with write_transaction(conn):
             if batch is None:
                 return int(
-                    conn.execute(f"DELETE FROM {TABLE} WHERE {old}", (_iso(acked_before),)).rowcount
+                    conn.execute(
+                        f"DELETE FROM {TABLE} WHERE {old}", (timestamp(acked_before),)
+                    ).rowcount
                 )
             # Along the acked_at index: each batch stops after ``batch`` entries.
             return int(
                 conn.execute(
                     f"DELETE FROM {TABLE} WHERE seq IN (SELECT seq FROM {TABLE} WHERE {old} "
                     "ORDER BY acked_at LIMIT ?)",
-                    (_iso(acked_before), batch),
+                    (timestamp(acked_before), batch),
                 ).rowcount
             )
 
@@ -185,15 +180,17 @@ class Outbox:
         if oldest_seq is not None:
             row = conn.execute(f"SELECT created_at FROM {TABLE} WHERE seq = ?", (oldest_seq,))
             oldest_at = row.fetchone()[0]
-        first = conn.execute(f"SELECT MIN(seq) FROM {TABLE}").fetchone()[0]
         return OutboxStats(
             pending=int(pending),
             oldest_at=oldest_at,
             next_seq=self._meta_int(NEXT_SEQ, 1),
             acked_upto=self._meta_int(ACKED_UPTO, 0),
-            first_seq=first,
             oldest_seq=oldest_seq,
         )
+
+    def first_seq(self) -> int | None:
+        """The oldest row kept, acknowledged or not (a backup's manifest records it)."""
+        return self._conn().execute(f"SELECT MIN(seq) FROM {TABLE}").fetchone()[0]
 
     def newest_at(self) -> str | None:
         """When the newest message kept was written (the lane's last record, for the
@@ -243,7 +240,7 @@ class Outbox:
         )
         conn.execute(
             f"UPDATE {TABLE} SET acked_at = ? WHERE seq <= ? AND acked_at IS NULL",
-            (_iso(at), store_has_upto),
+            (timestamp(at), store_has_upto),
         )
         self._set_meta(NEXT_SEQ, next_seq)
         self._set_meta(ACKED_UPTO, store_has_upto)

@@ -41,8 +41,9 @@ from firmware_app.lane.effects import (
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
+from firmware_app.lane.timestamps import timestamp
 from firmware_app.store import models
-from firmware_app.store.db import iso, models_of, write_transaction
+from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
     GENESIS_HASH,
     canonical,
@@ -136,7 +137,7 @@ class SalesStore:
     def _log_payment(self, entry: LogPayment) -> None:
         """Insert the charge's row, or update its status and references (never its sale,
         kind or amount, which the first line of the charge fixed)."""
-        at = iso(entry.at)
+        at = timestamp(entry.at)
         payment = self.m.Payment
         payment.insert(
             id=entry.payment_id,
@@ -160,13 +161,21 @@ class SalesStore:
 
     def _save_sale(self, sale: Sale) -> None:
         conn, t = self.db.connection(), self._t
-        tenders = json.dumps([_tender_row(tender) for tender in sale.tenders])
-        header = (sale.id, iso(sale.opened_at), sale.cashier, sale.member, sale.rounding, tenders)
+        # Compared as values, written as text only when it changed (not on every scan).
+        header = (sale.id, sale.opened_at, sale.cashier, sale.member, sale.rounding, sale.tenders)
         if header != self._saved_header:
+            tenders = json.dumps([_tender_row(tender) for tender in sale.tenders])
             conn.execute(
                 f"INSERT OR REPLACE INTO {t['OpenSale']} "
                 "(id, opened_at, cashier, member, rounding, tenders) VALUES (?, ?, ?, ?, ?, ?)",
-                header,
+                (
+                    sale.id,
+                    timestamp(sale.opened_at),
+                    sale.cashier,
+                    sale.member,
+                    sale.rounding,
+                    tenders,
+                ),
             )
             self._saved_header = header
         changed = []
@@ -258,7 +267,7 @@ class SalesStore:
         so the chain of what remains can still be verified.
         """
         m = self.m
-        cutoff = iso(closed_before)
+        cutoff = timestamp(closed_before)
         oldest_unacked = self.outbox.stats().oldest_at
         if oldest_unacked is not None:
             cutoff = min(cutoff, oldest_unacked)  # never drop what has not reached the store

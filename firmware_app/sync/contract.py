@@ -23,6 +23,7 @@ from firmware_app.config import Config
 from firmware_app.lane.effects import AuditEvent
 from firmware_app.lane.money import format_qty, rate_text
 from firmware_app.lane.sale import FinishedSale, Line, Tender
+from firmware_app.lane.timestamps import timestamp
 from firmware_app.store.outbox import OutboxStats
 from firmware_app.sync.errors import ContractError
 from firmware_app.sync.validation import SCHEMA_NAMES, load_schema, validate
@@ -173,13 +174,6 @@ def parse_uplink_topic(topic: str, root: str = "pos") -> UplinkTopic:
     if len(parts) != 4 or parts[1] != "lanes" or parts[3] not in UPLINK_SCHEMAS:
         raise ContractError(f"topic: {topic[:200]!r} is not an uplink topic under {root!r}")
     return UplinkTopic(_check_id("store", parts[0]), _check_id("lane", parts[2]), parts[3])
-
-
-def timestamp(at: datetime) -> str:
-    """RFC 3339 with offset and milliseconds: ``2026-11-28T13:20:01.250+08:00``."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("timestamps must carry their offset")
-    return at.isoformat(timespec="milliseconds")
 
 
 def status_message(
