@@ -51,34 +51,6 @@ class CatalogChange:
         return self.base_version is None
 
 
-def combine(parts: list[CatalogChange]) -> CatalogChange:
-    """One change from all the parts of a version (in any order); ``CatalogError`` when
-    they do not belong together or a sku or code appears in two parts."""
-    first = parts[0]
-    numbers = sorted(p.part for p in parts)
-    if numbers != list(range(1, first.parts + 1)):
-        raise CatalogError(f"version {first.version}: parts {numbers} of {first.parts}")
-    for p in parts:
-        if (p.version, p.base_version, p.parts) != (first.version, first.base_version, first.parts):
-            raise CatalogError(f"version {first.version}: part {p.part} does not match part 1")
-    items = [item for p in sorted(parts, key=lambda c: c.part) for item in p.items]
-    skus = [item.sku for item in items]
-    if len(set(skus)) != len(skus):
-        raise CatalogError(f"version {first.version}: a sku appears in two parts")
-    codes = [code for p in parts for code in p.codes]
-    if len({key for key, _ in codes}) != len(codes):
-        raise CatalogError(f"version {first.version}: a code appears in two parts")
-    _unique_plus(items, f"version {first.version} (all parts)")
-    return CatalogChange(
-        version=first.version,
-        base_version=first.base_version,
-        items=tuple(items),
-        codes=tuple(codes),
-        removed=tuple(sku for p in parts for sku in p.removed),
-        promotions=tuple(promo for p in parts for promo in p.promotions),
-    )
-
-
 def parse_catalog(raw: bytes) -> CatalogChange:
     """Parse and validate; raises ``CatalogError`` naming the field and the reason."""
     if len(raw) > MAX_DOCUMENT_BYTES:

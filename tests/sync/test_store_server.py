@@ -276,7 +276,11 @@ def test_publish_catalog_refuses_an_invalid_file(
 def test_publish_catalog_splits_a_big_file_into_parts(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    from firmware_app.store.catalog_doc import combine, parse_catalog
+    from datetime import datetime
+
+    from firmware_app.store.catalog import StoreCatalog
+    from firmware_app.store.catalog_doc import parse_catalog
+    from firmware_app.store.db import open_catalog
 
     catalog = REPO / "hw_sim" / "samples" / "catalog.json"
     whole = json.loads(catalog.read_bytes())
@@ -291,5 +295,14 @@ def test_publish_catalog_splits_a_big_file_into_parts(
     parts = [parse_catalog(payload) for _, payload in reader.received]
     assert [p.part for p in parts] == list(range(1, expected + 1))
     assert {p.parts for p in parts} == {expected}
-    joined = combine(parts)  # what the lane applies: the same catalog, all or nothing
-    assert joined.items == parse_catalog(catalog.read_bytes()).items
+    # What the lane applies from the parts is the catalog the file holds.
+    from_parts = StoreCatalog(open_catalog(tmp_path / "parts.db"))
+    applied = [from_parts.stage(p, datetime.now().astimezone()) for p in parts]
+    assert applied[:-1] == [None] * (expected - 1) and applied[-1] is not None
+    from_file = StoreCatalog(open_catalog(tmp_path / "file.db"))
+    from_file.apply(parse_catalog(catalog.read_bytes()))
+    for table in ("catalogitem", "itemcode"):
+        query = f"SELECT * FROM {table} ORDER BY 1"
+        rows = from_parts.db.execute_sql(query).fetchall()
+        assert rows == from_file.db.execute_sql(query).fetchall()
+        assert rows
