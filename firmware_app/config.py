@@ -13,6 +13,7 @@ the config names, as ``config check`` and ``run`` do before anything starts.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import stat
@@ -213,6 +214,47 @@ class DisplayConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    """The cashier's screen and the customer page, served by the daemon (docs/screen.md).
+
+    ``listen`` is ``host:port`` (``[::1]:8080`` for IPv6); any address but loopback
+    needs ``token``. ``language`` is the screens' (``zh`` | ``en``); ``idle_text`` the
+    customer page's lines between sales; ``customer_done_s`` how long the customer
+    sees what was paid and the change."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:8080"
+    token: str = ""
+    language: str = "zh"
+    idle_text: tuple[str, ...] = ("欢迎光临 WELCOME",)
+    customer_done_s: int = 20
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+
+@dataclass(frozen=True)
+class CustomerDisplayConfig:
+    """A serial pole display facing the customer (drivers/pole_display.py):
+    ``cd5220`` or ``escpos`` (2×20 VFD command sets) or ``led8`` (8-digit LED)."""
+
+    enabled: bool = False
+    port: str = "/dev/lane-pole"
+    protocol: str = "cd5220"  # cd5220 | escpos | led8
+    baudrate: int = 9600
+    columns: int = 20
+
+
+@dataclass(frozen=True)
 class ReceiptConfig:
     header: tuple[str, ...] = ("超市 SUPERMARKET",)
     footer: tuple[str, ...] = ("谢谢惠顾 THANK YOU",)
@@ -249,6 +291,8 @@ class Config:
     display: DisplayConfig
     receipt: ReceiptConfig
     backup: BackupConfig = field(default_factory=BackupConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    customer_display: CustomerDisplayConfig = field(default_factory=CustomerDisplayConfig)
 
     @property
     def database(self) -> Path:
@@ -475,6 +519,8 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         display=_display(root.table("display")),
         receipt=_receipt(root.table("receipt")),
         backup=_backup(root.table("backup")),
+        ui=_ui(root.table("ui")),
+        customer_display=_customer_display(root.table("customer_display")),
     )
     root.check_unknown()
     return config
@@ -716,6 +762,69 @@ def _display(t: _Table) -> DisplayConfig:
     c = DisplayConfig(
         device=device,
         language=t.choice("language", d.language, ("zh", "en")),
+    )
+    t.check_unknown()
+    return c
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` -> ``("127.0.0.1", 8080)``; ``"[::1]:8080"`` -> ``("::1", 8080)``.
+    Raises ``ValueError`` with the reason."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f'expected "host:port" (e.g. "127.0.0.1:8080"), got {listen!r}')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)") from None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port!r} is not a number from 1 to 65535")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return ipaddress.ip_address(host).is_loopback
+
+
+def _ui(t: _Table) -> UiConfig:
+    d = UiConfig()
+    listen = t.text("listen", d.listen)
+    try:
+        host, _ = split_listen(listen)
+    except ValueError as e:
+        raise t.fail("listen", str(e)) from None
+    token = t.text("token", d.token)
+    if token and not (16 <= len(token) <= 128 and token.isascii() and token.isalnum()):
+        raise t.fail("token", "expected 16 to 128 letters and digits (e.g. `openssl rand -hex 16`)")
+    if not is_loopback(host) and not token:
+        raise t.fail(
+            "listen",
+            f"{listen} is reachable from other machines: set [ui] token too "
+            "(16 or more letters and digits), or listen on 127.0.0.1",
+        )
+    c = UiConfig(
+        enabled=t.flag("enabled", d.enabled),
+        listen=listen,
+        token=token,
+        language=t.choice("language", d.language, ("zh", "en")),
+        idle_text=t.strings("idle_text", d.idle_text),
+        customer_done_s=t.integer("customer_done_s", d.customer_done_s, 1, 3600),
+    )
+    t.check_unknown()
+    return c
+
+
+def _customer_display(t: _Table) -> CustomerDisplayConfig:
+    d = CustomerDisplayConfig()
+    enabled = t.flag("enabled", d.enabled)
+    c = CustomerDisplayConfig(
+        enabled=enabled,
+        port=t.path("port", d.port, required=enabled),
+        protocol=t.choice("protocol", d.protocol, ("cd5220", "escpos", "led8")),
+        baudrate=t.integer("baudrate", d.baudrate, 1200, 115200),
+        columns=t.integer("columns", d.columns, 8, 40),
     )
     t.check_unknown()
     return c

@@ -197,6 +197,7 @@ def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx, cash_back: in
         qty=None,
         next_receipt_no=state.next_receipt_no + 1,
         last_receipt=receipt,
+        last_sale=record,
         message=message,
     )
     return after, tuple(effects)

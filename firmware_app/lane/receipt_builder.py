@@ -113,15 +113,21 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
 
 
 def _line(line: Line, digits: int) -> ReceiptLine:
+    return ReceiptLine(
+        line.name, line_detail(line, digits), format_money(line.amount, digits), line.voided
+    )
+
+
+def line_detail(line: Line, digits: int) -> str:
+    """Quantity × unit price as receipts and screens show it: ``"2 × 3.50"``,
+    ``"0.532 kg × 12.80/kg"`` (a weight as the scale reported it)."""
     price = format_money(line.unit_price, digits)
     if line.unit is Unit.KG:
         # The scale's own figure (legal for trade), without its leading zeros.
         weight = (line.weight_text.lstrip("0") or "0") if line.weight_text else format_kg(line.qty)
         weight = "0" + weight if weight.startswith(".") else weight
-        detail = f"{weight} kg × {price}/kg"
-    else:
-        detail = f"{format_qty(line.qty)} × {price}"
-    return ReceiptLine(line.name, detail, format_money(line.amount, digits), line.voided)
+        return f"{weight} kg × {price}/kg"
+    return f"{format_qty(line.qty)} × {price}"
 
 
 def with_banner(receipt: Receipt, key: str, setup: LaneSetup) -> Receipt:

@@ -11,7 +11,7 @@ from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
-from firmware_app.lane.sale import Sale, TenderType
+from firmware_app.lane.sale import FinishedSale, Sale, TenderType
 from firmware_app.lane.weighing import ScaleReading
 
 
@@ -83,6 +83,8 @@ class LaneState:
     abandoned: tuple[PendingPayment, ...] = ()
     next_receipt_no: int = 1
     last_receipt: Receipt | None = None
+    last_sale: FinishedSale | None = None  # the last finished transaction (customer display)
+    training: bool = False  # training mode: sales marked, no stock, no reports
     drawer_open: bool = False
     devices: tuple[tuple[Device, StateWord], ...] = ()  # sorted by the device's name
     receipts_pending: int = 0  # receipts waiting for the printer
