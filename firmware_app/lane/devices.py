@@ -24,6 +24,8 @@ class Device(enum.StrEnum):
     CLOCK = "clock"
     BROKER = "broker"
     OUTBOX = "outbox"
+    SCREEN = "screen"  # the cashier's screen the daemon serves (the web UI)
+    CUSTOMER_DISPLAY = "customer_display"  # the serial pole display
 
 
 class StateWord(enum.StrEnum):
@@ -65,6 +67,8 @@ DEVICE_WORDS: Mapping[Device, frozenset[StateWord]] = {
     Device.CLOCK: frozenset([W.OK, W.UNSYNCED, W.JUMPED]),
     Device.BROKER: frozenset([W.ONLINE, W.OFFLINE, W.REFUSED, W.NOT_AUTHORIZED]),
     Device.OUTBOX: frozenset([W.OK, W.BACKLOG, W.ACK_AHEAD]),
+    Device.SCREEN: frozenset([W.OK, W.ERROR]),
+    Device.CUSTOMER_DISPLAY: frozenset([W.OK, W.MISSING, W.ERROR]),
 }
 """The words each device can report (docs/mqtt.md, ``lane.status/1``)."""
 
