@@ -141,6 +141,8 @@ TERMS: Mapping[str, Mapping[str, str]] = {
         "drawer": "钱箱",
         "broker": "服务器连接",
         "outbox": "待发送数据",
+        "screen": "收银屏",
+        "customer_display": "顾客显示屏",
         "missing": "未连接",
         "silent": "无响应",
         "error": "故障",

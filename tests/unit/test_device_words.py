@@ -299,7 +299,8 @@ def test_the_cashier_reads_the_same_words(device: Device, word: StateWord) -> No
     assert dict(shown.args) == {"device": device.value, "state": word.value}
     text = word.value.replace("_", " ")
     ending = ", call a technician" if device in (Device.BROKER, Device.OUTBOX) else ""
-    assert shown.render("en") == f"{device.value}: {text}{ending}"
+    name = device.value.replace("_", " ")
+    assert shown.render("en") == f"{name}: {text}{ending}"
 
 
 @pytest.mark.parametrize(
