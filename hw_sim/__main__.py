@@ -45,8 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="the lane's data directory (default: temporary)")
     p.add_argument("--out", type=Path, default=Path("out"), help="receipts and logs (./out)")
     p.add_argument("--store-server", action="store_true", help="also run a simulated store server")
+    p.add_argument(
+        "--ui",
+        type=_port,
+        metavar="PORT",
+        help="serve the cashier's screen at http://127.0.0.1:PORT/ and the customer display "
+        "at /customer while the script runs",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return int(text)
 
 
 @contextlib.contextmanager
@@ -103,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                     broker_url=url,
                     store=args.store,
                     lane=args.lane,
+                    ui_port=args.ui,
                 )
             )
         except CatalogError as e:  # a well-formed file the lane refuses (a delta, say)
@@ -113,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         server = _store_server(url, sim.data_dir) if args.store_server and url else None
         try:
             sim.start()
+            if args.ui is not None:
+                screen = sim.app.screen
+                if screen is None or not screen.running():
+                    print(
+                        f"hw_sim: --ui {args.ui}: the screen could not start (see the log)",
+                        file=sys.stderr,
+                    )
+                    return 2
+                print(
+                    f"hw_sim: cashier's screen at {screen.address} "
+                    f"(customer display: {screen.address}customer)",
+                    flush=True,
+                )
             for command in commands:
                 try:
                     sim.run(command)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,6 +59,28 @@ class SimOptions:
     lane: str = "01"
     echo: TextIO = sys.stdout
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # config tables
+    ui_port: int | None = None  # serve the screens at http://127.0.0.1:PORT/
+
+
+class SimClock:
+    """The simulated lane's clock: real time, until ``clock TIME`` sets it to TIME, from
+    which it runs on (aware, in TIME's offset)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._zone: tzinfo | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            offset, zone = self._offset, self._zone
+        now = datetime.now().astimezone() if zone is None else datetime.now(zone)
+        return now + offset
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._zone = when.tzinfo
+            self._offset = when - datetime.now(when.tzinfo)
 
 
 class Tee:
@@ -96,6 +118,7 @@ class SimLane:
         self.printer = SimulatedPrinter(options.out)
         self.pins = MockFactory()
         self.terminal = SimulatedTerminal()
+        self.clock = SimClock()
         self.config = self._config()
         self.drawer = SimulatedDrawer(self.pins, self.config.drawer)
         self._screen_log = open(options.out / "screen.log", "a", encoding="utf-8")  # noqa: SIM115
@@ -110,6 +133,7 @@ class SimLane:
                 pin_factory=self.pins,
                 terminal=self.terminal,
                 display=self.display,
+                clock=self.clock,
             ),
         )
         self.stop = threading.Event()
@@ -140,6 +164,10 @@ class SimLane:
                 "reconnect_max_s": 2,
             },
             "display": {"language": "en"},
+            "ui": {
+                "enabled": self.options.ui_port is not None,
+                "listen": f"127.0.0.1:{self.options.ui_port or 8080}",
+            },
         }
         for name, values in self.options.overrides.items():
             tables.setdefault(name, {}).update(values)
@@ -236,6 +264,10 @@ class SimLane:
         self.settle()
         self.wait_printed()
         self.echo_receipts()
+
+    def _do_clock(self, when: str) -> None:
+        self.clock.set(datetime.fromisoformat(when))
+        self.settle()
 
     def _do_type(self, text: str) -> None:
         self._do_key(*("DOT" if ch == "." else ch for ch in text))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -173,6 +174,18 @@ def _wait(rest: str) -> tuple[str, ...]:
     return (rest,)
 
 
+def _clock(rest: str) -> tuple[str, ...]:
+    try:
+        when = datetime.fromisoformat(rest)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ValueError(
+            f"expected an ISO 8601 time with its offset (2026-12-24T22:30:00+08:00), got {rest!r}"
+        )
+    return (rest,)
+
+
 def _terminal(rest: str) -> tuple[str, ...]:
     if rest not in ("approve", "decline"):
         raise ValueError(f"expected approve or decline, got {rest!r}")
@@ -191,4 +204,5 @@ CHECKERS = {
     "sleep": _sleep,
     "wait": _wait,
     "terminal": _terminal,
+    "clock": _clock,
 }

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -25,7 +25,8 @@ import peewee
 from firmware_app import __version__
 from firmware_app.app.catalog_updates import CatalogUpdates
 from firmware_app.app.clock import CLOCK_OK, ClockWatch, boottime, clock_state, ntp_synchronized
-from firmware_app.app.loop import Display, Inbox, LaneLoop
+from firmware_app.app.displays import CustomerFeed, Display, Displays
+from firmware_app.app.loop import Inbox, LaneLoop
 from firmware_app.config import Config, os_error_text
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.payment import PaymentTerminal, SimulatedTerminal
@@ -39,12 +40,17 @@ from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
 from firmware_app.lane.state import LaneState, Mode
+from firmware_app.lane.view import ScreenSetup
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
+from firmware_app.ui.errors import UiError
+
+if TYPE_CHECKING:
+    from firmware_app.ui.server import ScreenServer
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +77,14 @@ def make_clock(config: Config) -> Callable[[], datetime]:
         zone = ZoneInfo(config.timezone)
         return lambda: datetime.now(zone)
     return lambda: datetime.now().astimezone()
+
+
+def screen_setup(config: Config) -> ScreenSetup:
+    return ScreenSetup(
+        language=config.ui.language,
+        idle_text=config.ui.idle_text,
+        done_s=config.ui.customer_done_s,
+    )
 
 
 def lane_setup(config: Config) -> LaneSetup:
@@ -135,6 +149,20 @@ class LaneApp:
         # The inbox first: everything that posts events is built with it, so the
         # loop below is built whole, with its spooler and its uplink.
         self.inbox = Inbox()
+        self.screen = self._screen()
+        self.customer_display = self._customer_display()
+        views: list[Display] = [display]
+        if self.screen is not None:
+            views.append(self.screen)
+        if self.customer_display is not None:
+            views.append(
+                CustomerFeed(
+                    self.customer_display,
+                    setup=self.setup,
+                    screen=screen_setup(config),
+                    clock=self.clock,
+                )
+            )
         self.spooler = self._spooler()
         self.sync = self._sync()
         self.loop = LaneLoop(
@@ -142,7 +170,7 @@ class LaneApp:
             setup=self.setup,
             ports=ports,
             sales=self.sales,
-            display=display,
+            display=Displays(*views),
             printer=self.spooler,
             drawer=self.drawer,
             terminal=hw.terminal or SimulatedTerminal(decline=config.payment.decline),
@@ -198,6 +226,26 @@ class LaneApp:
             keep=timedelta(minutes=self.config.printer.pending_keep_min),
             status_check=self.config.printer.status_check,
         )
+
+    def _screen(self) -> ScreenServer | None:
+        ui = self.config.ui
+        if not ui.enabled:
+            return None
+        from firmware_app.ui.server import ScreenServer
+
+        return ScreenServer(
+            host=ui.host,
+            port=ui.port,
+            token=ui.token,
+            setup=self.setup,
+            screen=screen_setup(self.config),
+            clock=self.clock,
+            post=self.inbox.post,
+        )
+
+    def _customer_display(self) -> Any:
+        """The serial pole display, or None (drivers/pole_display.py)."""
+        return None
 
     def _scale(self):
         if not self.config.scale.enabled:
@@ -274,12 +322,26 @@ class LaneApp:
     # --- running -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._start_screen()
         for device in self.inputs:
             device.start(self.inbox.post)
         if self.spooler is not None:
             self.spooler.start()
         self.catalog_updates.start()
         self.sync.start()
+
+    def _start_screen(self) -> None:
+        """Serve the screens; when they cannot start the lane still sells with the
+        keypad, and says why in the log, the status and on the text display."""
+        if self.screen is None:
+            return
+        try:
+            self.screen.start()
+        except UiError as e:
+            log.error("%s; the lane sells with the keypad", e)
+            self.inbox.post(DeviceState(Device.SCREEN, StateWord.ERROR, str(e)))
+            return
+        self.inbox.post(DeviceState(Device.SCREEN, StateWord.OK))
 
     def run(self, stop: threading.Event, *, heartbeat: Callable[[], None] | None = None) -> None:
         """The lane loop on this thread, until ``stop``; ``heartbeat`` on every turn."""
@@ -329,6 +391,10 @@ class LaneApp:
         self.closed = True
         for device in reversed(getattr(self, "inputs", [])):
             _quietly(device.close)
+        if getattr(self, "screen", None) is not None:
+            _quietly(self.screen.stop)
+        if getattr(self, "customer_display", None) is not None:
+            _quietly(self.customer_display.close)
         if getattr(self, "spooler", None) is not None:
             _quietly(self.spooler.close)
         if getattr(self, "printer", None) is not None:

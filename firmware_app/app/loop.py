@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from firmware_app.app.displays import Display
 from firmware_app.app.spooler import ReceiptSpooler
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.payment import PaymentTerminal
@@ -53,10 +54,6 @@ from firmware_app.store.sales import SalesStore
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5
-
-
-class Display(Protocol):
-    def show(self, state: LaneState) -> None: ...
 
 
 class Scale(Protocol):
