@@ -113,6 +113,9 @@ url = "{broker}"
 
 [display]
 device = "{data}/display.txt"
+
+[ui]
+enabled = false
 """
 
 
