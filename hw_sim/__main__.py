@@ -126,20 +126,19 @@ def main(argv: list[str] | None = None) -> int:
         # meets a fresh store server, a kept lane the store server that knows it.
         server = _store_server(url, sim.data_dir) if args.store_server and url else None
         try:
-            sim.start()
             if args.ui is not None:
-                screen = sim.app.screen
-                if screen is None or not screen.running():
-                    print(
-                        f"hw_sim: --ui {args.ui}: the screen could not start (see the log)",
-                        file=sys.stderr,
-                    )
-                    return 2
+                address = f"http://127.0.0.1:{args.ui}/"
                 print(
-                    f"hw_sim: cashier's screen at {screen.address} "
-                    f"(customer display: {screen.address}customer)",
+                    f"hw_sim: cashier's screen at {address} (customer display: {address}customer)",
                     flush=True,
                 )
+            sim.start()
+            if args.ui is not None and (sim.app.screen is None or not sim.app.screen.running()):
+                print(
+                    f"hw_sim: --ui {args.ui}: the screen could not start (see the log)",
+                    file=sys.stderr,
+                )
+                return 2
             for command in commands:
                 try:
                     sim.run(command)
