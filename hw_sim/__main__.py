@@ -1,5 +1,9 @@
 """``python -m hw_sim``: run a whole lane on simulated hardware from a script.
 
+``--script FILE`` runs the file's commands; ``--script -`` (or no ``--script``) reads
+them from the console, one per line, as they are typed: a bad line is reported and
+the next one read, and the run ends at end of input.
+
 Exit codes: 0 the script ran and the lane handled all of it; 2 a bad script
 line or option (``FILE:LINE: reason``); 1 the lane did not do what a line asked.
 ``python -m hw_sim --doctor [--fault NAME ...]`` runs ``firmware-lane doctor``'s
@@ -14,19 +18,23 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from hw_sim.doctor import FAULTS as DOCTOR_FAULTS
-from hw_sim.script import ScriptError, load_script
+from hw_sim.script import Command, ScriptError, load_script, parse_script
 
 log = logging.getLogger("hw_sim")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hw_sim", description=__doc__.splitlines()[0])
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--script", help="script file (see README: The simulated lane)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--script",
+        default="-",
+        help="script file (see README: The simulated lane); - or none: commands from the console",
+    )
     what.add_argument(
         "--doctor", action="store_true", help="run the doctor's checks on the simulated devices"
     )
@@ -54,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
+
+
+def console_commands() -> Iterator[Command]:
+    """Commands as they are typed on the console (stdin); a bad line is reported, and
+    skipped. A prompt only when a person types."""
+    prompt = sys.stdin.isatty()
+    number = 0
+    while True:
+        if prompt:
+            print("hw_sim> ", end="", flush=True)
+        raw = sys.stdin.readline()
+        if not raw:
+            return
+        number += 1
+        try:
+            parsed = parse_script(raw, source="console", first_line=number)
+        except ScriptError as e:
+            print(f"hw_sim: {e}", file=sys.stderr, flush=True)
+            continue
+        yield from parsed
 
 
 def _port(text: str) -> int:
@@ -92,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.fault:
         print("hw_sim: --fault goes with --doctor", file=sys.stderr)
         return 2
+    console = args.script == "-"
     try:
-        commands = load_script(args.script)
+        commands: Iterable[Command] = console_commands() if console else load_script(args.script)
     except ScriptError as e:
         print(f"hw_sim: {e}", file=sys.stderr)
         return 2
@@ -143,11 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     sim.run(command)
                 except SimError as e:
-                    print(
-                        f"hw_sim: {args.script}:{command.line}: {command.text}: {e}",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    where = "console" if console else args.script
+                    print(f"hw_sim: {where}:{command.line}: {command.text}: {e}", file=sys.stderr)
+                    if not console:
+                        return 1
             sim.wait_idle()
             if server is not None:
                 _wait_acked(sim)

@@ -65,9 +65,9 @@ PRINTER_FORMS = {
 }
 
 
-def parse_script(text: str, *, source: str = "script") -> list[Command]:
+def parse_script(text: str, *, source: str = "script", first_line: int = 1) -> list[Command]:
     commands = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.splitlines(), first_line):
         line = COMMENT.sub("", raw.strip(), count=1).strip()
         if not line:
             continue

@@ -4,6 +4,8 @@ subscribes as a store server, acknowledges, and checks what arrived."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
 from hw_sim.script import parse_script
-from tests.e2e.sim import OFFLINE, run_sim
+from tests.e2e.sim import OFFLINE, ROOT, run_sim
 
 pytestmark = pytest.mark.e2e
 
@@ -316,3 +318,32 @@ def test_a_hash_after_blanks_starts_a_comment(
 
 def test_a_line_that_is_only_a_comment_is_skipped() -> None:
     assert parse_script("   # nothing\n\t# nor this\n#\n") == []
+
+
+def test_commands_typed_on_the_console_run_and_a_bad_one_is_skipped(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "hw_sim", "--out", str(tmp_path / "out"),
+        "--data-dir", str(tmp_path / "data"), "--broker", OFFLINE,
+    ]  # fmt: skip
+    typed = (
+        "clock 2026-12-24T22:30:00+08:00\n"
+        "key 1 0 0 1 SIGNON 1 2 3 4 ENTER\n"
+        "scna 6954767410388\n"
+        "scan 6954767410388\n"
+        "key CASH\n"
+    )
+    done = subprocess.run(
+        command, input=typed, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "console:3: scna: unknown command" in done.stderr
+    receipts = sorted((tmp_path / "out").glob("receipt-*.txt"))
+    assert len(receipts) == 1
+    # The simulated clock was set: the sale is dated from it, and runs on from there.
+    assert "2026-12-24 22:30" in receipts[0].read_text(encoding="utf-8")
+
+
+def test_a_clock_without_an_offset_is_a_bad_line(tmp_path: Path) -> None:
+    done = run_sim(tmp_path, "clock 2026-12-24T22:30:00\n")
+    assert done.returncode == 2
+    assert "script.txt:1: clock: expected an ISO 8601 time with its offset" in done.stderr
