@@ -293,6 +293,9 @@ class Config:
     backup: BackupConfig = field(default_factory=BackupConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     customer_display: CustomerDisplayConfig = field(default_factory=CustomerDisplayConfig)
+    # Why [ui] could not be used (file, key, reason), or "": the lane then runs without
+    # the screen, selling with the keypad, and says so (config check, log, status).
+    ui_problem: str = ""
 
     @property
     def database(self) -> Path:
@@ -500,6 +503,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         block_sale_while_open=drawer.block_sale_while_open,
         payment_timeout_s=payment.timeout_s,
     )
+    ui, ui_problem = _ui_or_problem(root.table("ui"))
     config = Config(
         path=source,
         store=store,
@@ -519,7 +523,8 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         display=_display(root.table("display")),
         receipt=_receipt(root.table("receipt")),
         backup=_backup(root.table("backup")),
-        ui=_ui(root.table("ui")),
+        ui=ui,
+        ui_problem=ui_problem,
         customer_display=_customer_display(root.table("customer_display")),
     )
     root.check_unknown()
@@ -786,6 +791,14 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 def is_loopback(host: str) -> bool:
     return ipaddress.ip_address(host).is_loopback
+
+
+def _ui_or_problem(t: _Table) -> tuple[UiConfig, str]:
+    """A bad [ui] never stops the lane: it runs without the screen (and says why)."""
+    try:
+        return _ui(t), ""
+    except ConfigError as e:
+        return UiConfig(enabled=False), str(e)
 
 
 def _ui(t: _Table) -> UiConfig:

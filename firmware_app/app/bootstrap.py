@@ -333,6 +333,10 @@ class LaneApp:
     def _start_screen(self) -> None:
         """Serve the screens; when they cannot start the lane still sells with the
         keypad, and says why in the log, the status and on the text display."""
+        if self.config.ui_problem:
+            log.error("%s; the lane sells with the keypad", self.config.ui_problem)
+            self.inbox.post(DeviceState(Device.SCREEN, StateWord.ERROR, self.config.ui_problem))
+            return
         if self.screen is None:
             return
         try:

@@ -42,6 +42,8 @@ def check_files(config: Config) -> list[Problem]:
 
     add("lane.data_dir", _data_dir_problem(config.data_dir))
     add("display.device", display_problem(config.display.device))
+    if config.ui_problem:  # the lane sells with the keypad, without its screen
+        found.append(Problem(f"{config.ui_problem} (the lane runs without its screen)", False))
     if config.mqtt.tls:
         add("", _tls_problem(config.mqtt), fatal=False)
     if config.printer.enabled and config.printer.logo:

@@ -129,6 +129,19 @@ def test_config_check_refuses_what_run_could_not_use(
     assert len(err.splitlines()) == 1
 
 
+def test_config_check_reports_a_screen_the_lane_would_run_without(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = lane_config(tmp_path, '[ui]\nlisten = "0.0.0.0:8080"\n')
+    assert main(["config", "check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"firmware-lane: {path}: ui.listen: 0.0.0.0:8080 is reachable from other machines: "
+        "set [ui] token too (16 or more letters and digits), or listen on 127.0.0.1 "
+        "(the lane runs without its screen)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "said"), BAD_FOR_RUN, ids=[s.split(":")[0] for _, s in BAD_FOR_RUN]
 )

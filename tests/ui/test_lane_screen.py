@@ -97,3 +97,22 @@ def test_hw_sim_prints_the_address_first_and_refuses_a_taken_port(tmp_path: Path
         refused = run_sim(tmp_path, "wait idle\n", "--ui", str(busy))
     assert refused.returncode == 2
     assert f"--ui {busy}: the screen could not start" in refused.stderr
+
+
+def test_a_bad_ui_section_leaves_the_lane_selling_and_says_why(tmp_path: Path) -> None:
+    sim = SimLane(
+        SimOptions(
+            out=tmp_path / "out",
+            echo=io.StringIO(),
+            overrides={"ui": {"listen": "0.0.0.0:8080"}},
+        )
+    )
+    try:
+        sim.start()
+        run(sim, "key 1 0 0 1 SIGNON 1 2 3 4 ENTER\nscan 6954767410388\ntype 5\nkey CASH")
+        sim.wait_printed()
+        assert len(sim.printer.receipts) == 1
+        assert sim.app.screen is None
+        assert sim.app.status()["devices"]["screen"] == "error"
+    finally:
+        sim.close()

@@ -412,3 +412,30 @@ def test_every_key_name_of_the_keypad_spec_can_be_mapped(name: str) -> None:
     keypad = {"map": {"KEY_F1": name}}
     parsed = config.parse({"lane": {"store": "S1", "lane": "01"}, "keypad": keypad})
     assert parsed.keypad.keymap["KEY_F1"] == name
+
+
+@pytest.mark.parametrize(
+    ("ui", "reason"),
+    [
+        ({"listen": "0.0.0.0:8080"}, "ui.listen: 0.0.0.0:8080 is reachable from other machines"),
+        ({"listen": "lane7:8080"}, "ui.listen: 'lane7' is not an IP address"),
+        ({"listen": "127.0.0.1:0"}, "ui.listen: port '0' is not a number from 1 to 65535"),
+        ({"listen": "127.0.0.1"}, 'ui.listen: expected "host:port"'),
+        ({"token": "short"}, "ui.token: expected 16 to 128 letters and digits"),
+        ({"language": "fr"}, "ui.language: expected one of zh, en"),
+        ({"colour": "red"}, "ui.colour: unknown key"),
+    ],
+)
+def test_a_bad_ui_section_leaves_the_lane_without_its_screen(ui: dict, reason: str) -> None:
+    c = config.parse({"lane": {"store": "S1", "lane": "1"}, "ui": ui}, source="lane.toml")
+    assert not c.ui.enabled
+    assert c.ui_problem.startswith("lane.toml: ") and reason in c.ui_problem
+    assert c.store == "S1"  # the rest of the config is whole
+
+
+def test_the_screen_listens_beyond_loopback_only_with_a_token() -> None:
+    ui = {"listen": "[::]:8080", "token": "a" * 32}
+    c = config.parse({"lane": {"store": "S1", "lane": "1"}, "ui": ui})
+    assert (c.ui.host, c.ui.port, c.ui.loopback, c.ui_problem) == ("::", 8080, False, "")
+    c = config.parse({"lane": {"store": "S1", "lane": "1"}})
+    assert (c.ui.enabled, c.ui.listen, c.ui.loopback) == (True, "127.0.0.1:8080", True)
