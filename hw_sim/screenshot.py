@@ -1,0 +1,120 @@
+"""Pictures of the screens during a sale, for the README: ``python -m hw_sim.screenshot``.
+
+Runs hw_sim's lane with the screens served, sells a basket (counted, weighed and
+voided lines, a misread barcode the lane refuses), and photographs the cashier's
+screen at 1280×800 and 800×480 and the customer display, in Debian's Chromium
+(``/usr/bin/chromium``, driven by Playwright: never a browser download). Needs the
+test extras (``./scripts/setup-venv test``) and the chromium package
+(``./scripts/ensure-chromium``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from hw_sim.lane_sim import SimLane, SimOptions
+from hw_sim.script import parse_script
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+SALE = """\
+key 1 0 0 1 SIGNON 1 2 3 4 ENTER
+type 2
+key QTY
+scan 6954767410388
+scale 0.532
+key 1 PLU
+scale 0
+scan 036000291452
+key VOID
+scan 96385074
+scan 6921094000018
+scan 6901045504017
+scan 6954767410381
+"""
+PAYING = """\
+key SUBTOTAL
+type 50
+key CASH
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settle_on(page, lines: int) -> None:
+    """Wait until the page draws a snapshot with ``lines`` basket lines."""
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-line]').length === {lines}", timeout=10_000
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="where the PNGs go (docs)")
+    args = parser.parse_args(argv)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("hw_sim.screenshot: needs Playwright: ./scripts/setup-venv test", file=sys.stderr)
+        return 2
+    if not Path(CHROMIUM).exists():
+        print(f"hw_sim.screenshot: {CHROMIUM} missing: ./scripts/ensure-chromium", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="hw_sim-shot-") as tmp:
+        sim = SimLane(SimOptions(out=Path(tmp) / "out", echo=io.StringIO(), ui_port=port))
+        try:
+            sim.start()
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                cashier = browser.new_page(viewport={"width": 1280, "height": 800})
+                cashier.goto(f"http://127.0.0.1:{port}/")
+                customer = browser.new_page(viewport={"width": 1280, "height": 800})
+                customer.goto(f"http://127.0.0.1:{port}/customer")
+                for command in parse_script(SALE):
+                    sim.run(command)
+                sim.wait_idle()
+                settle_on(cashier, 7)
+                cashier.screenshot(path=str(args.out / "screen-cashier.png"))
+                small = browser.new_page(viewport={"width": 800, "height": 480})
+                small.goto(f"http://127.0.0.1:{port}/")
+                settle_on(small, 7)
+                small.screenshot(path=str(args.out / "screen-cashier-7in.png"))
+                customer.wait_for_timeout(300)
+                customer.screenshot(path=str(args.out / "screen-customer.png"))
+                for command in parse_script(PAYING):
+                    sim.run(command)
+                sim.wait_idle()
+                customer.wait_for_timeout(300)
+                customer.screenshot(path=str(args.out / "screen-customer-paid.png"))
+                browser.close()
+        finally:
+            sim.close()
+    for name in ("screen-cashier", "screen-cashier-7in", "screen-customer", "screen-customer-paid"):
+        print(args.out / f"{name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
