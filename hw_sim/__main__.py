@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the cashier's screen at http://127.0.0.1:PORT/ and the customer display "
         "at /customer while the script runs",
     )
+    p.add_argument(
+        "--ui-token",
+        metavar="TOKEN",
+        help="with --ui: serve on every address, as a lane with [ui] listen 0.0.0.0:PORT and "
+        "this token does (16+ letters and digits): pages open http://HOST:PORT/?token=TOKEN",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
 
@@ -82,6 +88,12 @@ def console_commands() -> Iterator[Command]:
             print(f"hw_sim: {e}", file=sys.stderr, flush=True)
             continue
         yield from parsed
+
+
+def _ui_overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    if not args.ui_token:
+        return {}
+    return {"ui": {"listen": f"0.0.0.0:{args.ui}", "token": args.ui_token}}
 
 
 def _port(text: str) -> int:
@@ -120,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.fault:
         print("hw_sim: --fault goes with --doctor", file=sys.stderr)
         return 2
+    if args.ui_token is not None:
+        from firmware_app.config import ConfigError, parse
+
+        try:
+            ui = {"listen": f"0.0.0.0:{args.ui or 8080}", "token": args.ui_token}
+            problem = parse({"lane": {"store": "S1", "lane": "1"}, "ui": ui}).ui_problem
+        except ConfigError as e:
+            problem = str(e)
+        if args.ui is None or problem:
+            print(f"hw_sim: --ui-token: {problem or 'goes with --ui PORT'}", file=sys.stderr)
+            return 2
     console = args.script == "-"
     try:
         commands: Iterable[Command] = console_commands() if console else load_script(args.script)
@@ -146,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                     store=args.store,
                     lane=args.lane,
                     ui_port=args.ui,
+                    overrides=_ui_overrides(args),
                 )
             )
         except CatalogError as e:  # a well-formed file the lane refuses (a delta, say)
