@@ -30,6 +30,7 @@
   var lang = "zh";
   var newestLine = null; // what the newest basket line looked like: scroll when it changes
   var pinned = true; // the basket shows its end; false while the cashier scrolled up
+  var scrolledByPage = null; // where the page itself last scrolled the basket to
 
   function $(id) {
     return document.getElementById(id);
@@ -174,25 +175,36 @@
     return item;
   }
 
-  function keepPinned() {
-    var list = $("lines");
-    if (pinned) list.scrollTop = list.scrollHeight;
+  function scrollBasket(top) {
+    var scroller = $("basket-scroll");
+    scroller.scrollTop = top;
+    scrolledByPage = scroller.scrollTop;
   }
 
-  /* The basket stays at its end while the cashier has not scrolled it, also when its
-     size or its fonts change after drawing. */
+  function keepPinned() {
+    if (pinned) scrollBasket($("basket-scroll").scrollHeight);
+  }
+
+  /* The basket stays at its end while the cashier has not scrolled it, also when the
+     lines' heights change after drawing (fonts) or the box's size does. */
   function followBasket() {
-    var list = $("lines");
-    list.addEventListener("scroll", function () {
-      pinned = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    var scroller = $("basket-scroll");
+    scroller.addEventListener("scroll", function () {
+      // The page's own scrolling is not the cashier's, even if the box resized since.
+      if (scroller.scrollTop === scrolledByPage) return;
+      pinned = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 4;
     });
-    if (window.ResizeObserver) new ResizeObserver(keepPinned).observe(list);
-    if (document.fonts) document.fonts.addEventListener("loadingdone", keepPinned);
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(keepPinned);
+      observer.observe(scroller);
+      observer.observe($("lines"));
+    }
   }
 
   function drawBasket(view, labels) {
     var list = $("lines");
     var lines = view.lines || [];
+    var scrolledTo = $("basket-scroll").scrollTop;
     list.textContent = "";
     lines.forEach(function (line, i) {
       list.appendChild(lineItem(line, i === lines.length - 1));
@@ -203,7 +215,8 @@
       newestLine = newest;
       pinned = true;
     }
-    keepPinned();
+    if (pinned) keepPinned();
+    else scrollBasket(scrolledTo);
     var t = view.totals;
     setText("items-label", labels.items);
     setText("items", t.items);
