@@ -3,8 +3,9 @@
 ``browser`` is one headless Chromium for the whole session (``/usr/bin/chromium``, never a
 browser Playwright downloads; scripts/ensure-chromium installs it). ``page`` is a fresh
 page at the 10" screen's 1280×800; ``pages.open(800, 480)`` opens more, at any size (the
-official 7" screen is 800×480), ``touch=True`` for a touch screen. A JavaScript error on
-any page fails its test; ``pages.log(page).requests`` lists the addresses it requested.
+official 7" screen is 800×480), ``touch=True`` for a touch screen. A JavaScript error or
+a Content-Security-Policy violation on any page fails its test; ``pages.log(page)`` has
+the addresses it requested and its console messages.
 ``screenshot(page, "name")`` saves ``name.png`` in the test's tmp dir and returns the path.
 ``harness`` serves the real static pages with a socket the test drives (harness.py).
 """
@@ -16,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 from tests.browser.harness import Harness
 
@@ -38,8 +46,14 @@ SMALL = (800, 480)  # the official 7" screen
 class PageLog:
     """What a page did that a test may check afterwards."""
 
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # uncaught exceptions, CSP violations
     requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)  # "type: text" of every console message
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{message.type}: {message.text}")
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +97,7 @@ class Pages:
         page = context.new_page()
         log = self.logs[page] = PageLog()
         page.on("pageerror", lambda e: log.errors.append(str(e)))
+        page.on("console", log.on_console)
         page.on("request", lambda r: log.requests.append(r.url))
         page.set_default_timeout(5000)
         return page
@@ -99,11 +114,12 @@ class Pages:
 
 @pytest.fixture
 def pages(browser: Browser) -> Iterator[Pages]:
-    """``pages.open(800, 480)``: more pages, at any size; a JavaScript error fails the test."""
+    """``pages.open(800, 480)``: more pages, at any size; a JavaScript error or a CSP
+    violation on any of them fails the test."""
     opened = Pages(browser)
     yield opened
     errors = opened.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture

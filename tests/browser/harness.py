@@ -2,9 +2,10 @@
 
 It serves the real static files at the real server's addresses (``/`` the cashier's
 screen, ``/customer`` the customer display, ``/static/<name>`` every file of
-firmware_app/ui/static) and has the two sockets, ``/ws`` and ``/ws/customer``, but what
-they send is up to the test: ``send(path, frame)`` hands a frame to every page connected
-there and keeps it as the one a page that connects later gets at once, as the lane does.
+firmware_app/ui/static), with the real server's headers (``PAGE_HEADERS``), and has the
+two sockets, ``/ws`` and ``/ws/customer``, but what they send is up to the test:
+``send(path, frame)`` hands a frame to every page connected there and keeps it as the one
+a page that connects later gets at once, as the lane does.
 What pages send is recorded (``keys``). ``drop`` closes the sockets from the server's
 side, ``refuse`` makes handshakes fail (HTTP 403) until it is called with False.
 
@@ -41,6 +42,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 import firmware_app.ui
 
 STATIC = Path(firmware_app.ui.__file__).parent / "static"
+# The headers the lane serves its pages with: a page that needs anything beyond its
+# own files (an inline script or style, another host) breaks here as on a lane.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
 SCREEN = "/ws"
 CUSTOMER = "/ws/customer"
 TIMEOUT_S = 5.0
@@ -175,10 +186,10 @@ class Harness:
 
     def _app(self) -> Starlette:
         async def cashier(request: Request) -> FileResponse:
-            return FileResponse(STATIC / "cashier.html")
+            return FileResponse(STATIC / "cashier.html", headers=PAGE_HEADERS)
 
         async def customer(request: Request) -> FileResponse:
-            return FileResponse(STATIC / "customer.html")
+            return FileResponse(STATIC / "customer.html", headers=PAGE_HEADERS)
 
         return Starlette(
             routes=[
