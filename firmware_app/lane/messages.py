@@ -142,6 +142,7 @@ TERMS: Mapping[str, Mapping[str, str]] = {
         "broker": "服务器连接",
         "outbox": "待发送数据",
         "screen": "收银屏",
+        "clock": "时钟",
         "customer_display": "顾客显示屏",
         "missing": "未连接",
         "silent": "无响应",
@@ -174,6 +175,11 @@ TERMS: Mapping[str, Mapping[str, str]] = {
         "backlog": "积压",
         "ack_ahead": "确认号超前",
         "ok": "正常",
+        "open": "打开",
+        "closed": "关闭",
+        "unsynced": "未校时",
+        "jumped": "时间跳变",
+        "online": "在线",
     }
 }
 

@@ -19,7 +19,8 @@ from datetime import datetime
 
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.messages import TERMS, Message, Msg
-from firmware_app.lane.money import format_money
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.money import MILLI, format_money
 from firmware_app.lane.receipt_builder import line_detail
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.sale import Line, SaleKind
@@ -269,6 +270,7 @@ class Health:
     label: str
     state: str
     level: Level
+    text: str  # the state in the screen's language
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,8 @@ def _term(language: str, word: str) -> str:
 
 def health(devices: tuple[tuple[Device, StateWord], ...], language: str) -> tuple[Health, ...]:
     return tuple(
-        Health(str(d), _term(language, str(d)), str(s), _health_level(s)) for d, s in devices
+        Health(str(d), _term(language, str(d)), str(s), _health_level(s), _term(language, str(s)))
+        for d, s in devices
     )
 
 
@@ -455,15 +458,21 @@ class CustomerView:
 
     phase: Phase
     last: CustomerItem | None
-    items: int
+    items: int  # pieces, as the customer counts them (a weighed line is one)
     total: int
     paid: int
+    due: int  # still to pay
     change: int
     savings: int
     member: str | None
     training: bool
     idle_text: tuple[str, ...]
     minor_digits: int
+
+
+def pieces(lines: tuple[Line, ...]) -> int:
+    """Pieces as the customer counts them: a weighed line is one item (``Sale.item_count``)."""
+    return sum(ln.qty // MILLI if ln.unit is Unit.EACH else 1 for ln in lines if not ln.voided)
 
 
 def ascii_name(name: str, code: str) -> str:
@@ -485,6 +494,7 @@ def customer_view(
         items=0,
         total=0,
         paid=0,
+        due=0,
         change=0,
         savings=0,
         member=None,
@@ -516,6 +526,7 @@ def customer_view(
             items=sale.item_count,
             total=sale.total,
             paid=sale.paid,
+            due=max(0, sale.due),
             change=max(0, -sale.due),
             savings=sale.discount,
             member=sale.member,
@@ -529,7 +540,7 @@ def customer_view(
         return replace(
             idle,
             phase=Phase.DONE,
-            items=sum(1 for line in done.lines if not line.voided),
+            items=pieces(done.lines),
             total=done.total,
             paid=sum(t.amount for t in done.tenders if not t.voided),
             change=done.change,
@@ -549,8 +560,9 @@ class CustomerScreen:
     items: int
     total: str
     paid: str
+    due: str
     change: str
-    savings: str
+    savings: str | None  # None when nothing was saved
     member: str | None
     training: bool
     idle_text: tuple[str, ...]
@@ -572,8 +584,9 @@ def customer_screen(view: CustomerView, language: str) -> CustomerScreen:
         items=view.items,
         total=money(view.total),
         paid=money(view.paid),
+        due=money(view.due),
         change=money(view.change),
-        savings=money(view.savings),
+        savings=money(view.savings) if view.savings else None,
         member=view.member,
         training=view.training,
         idle_text=view.idle_text,

@@ -26,18 +26,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from hw_sim import screenshot as screenshot_tool
 from tests.browser.harness import Harness
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(screenshot_tool.CHROMIUM)
+CHROMIUM_ARGS = screenshot_tool.CHROMIUM_ARGS
 BIG = (1280, 800)  # the 10" touch screen
 SMALL = (800, 480)  # the official 7" screen
 

@@ -146,7 +146,8 @@ def test_health_indicators_by_level(harness: Harness, page: Page) -> None:
     open_cashier(page, harness, views.frame(views.screen(views.busy_sale())))
     expect(page.locator("#health > [data-device]")).to_have_count(10)
     printer = page.locator('#health > [data-device="printer"]')
-    expect(printer).to_have_text("打印机")
+    expect(printer).to_have_text("打印机 缺纸")  # in trouble: what is wrong, in its words
+    expect(page.locator('#health > [data-device="scanner"]')).to_have_text("扫描枪")
     expect(printer).to_have_class("chip error")
     assert is_red(rgb(page, '#health > [data-device="printer"]', "backgroundColor"))
     expect(page.locator('#health > [data-device="broker"]')).to_have_class("chip warning")

@@ -144,10 +144,11 @@
     var list = $("health");
     list.textContent = "";
     (view.health || []).forEach(function (h) {
-      var chip = el("li", "chip " + h.level, h.label);
+      // A device in trouble says what is wrong, in the screen's words: "打印机 缺纸".
+      var chip = el("li", "chip " + h.level, h.level === "info" ? h.label : h.label + " " + (h.text || h.state));
       chip.dataset.device = h.device;
       chip.dataset.state = h.state;
-      chip.title = h.device + ": " + h.state;
+      chip.title = h.label + ": " + (h.text || h.state);
       list.appendChild(chip);
     });
     document.body.classList.toggle("training", !!view.training);

@@ -10,7 +10,7 @@
  *   body dataset phase, lang                the drawn snapshot's phase and lang
  *   #c-idle > .idle-line                    the idle_text lines
  *   #c-last                                 .c-last-name .c-last-qty .c-last-amount
- *   #c-total #c-paid #c-change #c-items     the figures (shown as the phase wants)
+ *   #c-total #c-paid #c-due #c-change #c-items  the figures (shown as the phase wants)
  *   #c-member #c-savings #c-thanks          member, savings (hidden when none), thanks
  *   #training, #offline                     the banners
  */
@@ -23,11 +23,6 @@
 
   function setText(id, text) {
     $(id).textContent = text === null || text === undefined ? "" : String(text);
-  }
-
-  /* A formatted amount that is all zeros ("0.00", "0"): no saving to show. */
-  function isZero(amount) {
-    return /^-?0*(\.0*)?$/.test(amount);
   }
 
   function draw(view) {
@@ -64,13 +59,15 @@
     setText("c-total", view.total);
     setText("c-paid-label", labels.paid);
     setText("c-paid", view.paid);
+    setText("c-due-label", labels.due);
+    setText("c-due", view.due);
     setText("c-change-label", labels.change);
     setText("c-change", view.change);
     setText("c-thanks", labels.thanks);
 
     $("c-member").hidden = !view.member;
     setText("c-member", view.member ? labels.member + " " + view.member : "");
-    var saved = typeof view.savings === "string" && !isZero(view.savings);
+    var saved = typeof view.savings === "string";
     $("c-savings").hidden = !saved;
     setText("c-savings", saved ? labels.savings + " " + view.savings : "");
   }
