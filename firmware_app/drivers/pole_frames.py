@@ -45,8 +45,10 @@ beside a digit and takes no place of its own) and a leading ``-`` when negative
 (it takes one). Eight places at most: a bigger amount shows ``--------``. An LED
 shows no training mark: it has no letters.
 
-Command sets (each frame is whole on its own: the writer may drop frames, latest
-wins, and a frame cut short by a failed write is mended by the next one):
+Command sets. Each frame is whole on its own: the writer may drop frames (latest
+wins). After a write that timed out, part of a frame may be waiting in the display;
+the next frame then goes after ``RESYNC`` (CR), which ends a string command cut
+short (``ESC Q A`` ... of a CD5220 or an LED) and only moves the cursor otherwise.
 
 CD5220 (``cd5220``; Partner Tech CD5220 user's manual, "CD5220 standard mode
 command list"; LCDproc's serialPOS_cd5220.c):
@@ -113,6 +115,7 @@ CD5220_LOWER = ESC + b"QB"
 ESCPOS_OVERWRITE = US + b"\x01"
 ESCPOS_CURSOR_OFF = US + b"C\x00"
 ESCPOS_MOVE = US + b"$"
+RESYNC = CR  # before the first frame after a write that timed out (see above)
 LED_LAMP = ESC + b"s"
 LED_DIGITS = ESC + b"QA"
 
