@@ -295,3 +295,22 @@ def frame_encoder(protocol: str, columns: int) -> Encoder:
     if protocol == "led8":
         return lambda view: led8_frame(*led_frame(view))
     raise ValueError(f"protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+
+
+LED_TEST = "88888888"  # every segment of every digit
+
+
+def test_frame(protocol: str, lines: tuple[str, str], columns: int) -> bytes:
+    """A technician's test in ``protocol``'s commands: ``lines`` centred (ASCII), or on
+    an LED every segment lit (``88888888``, no lamp)."""
+    if protocol == "led8":
+        return led8_frame(Lamp.OFF, LED_TEST)
+    upper, lower = (_centre(ascii_text(line), columns) for line in lines)
+    if protocol == "escpos":
+        return escpos_frame((upper, lower))
+    if protocol == "cd5220":
+        return cd5220_frame((upper, lower))
+    raise ValueError(f"protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+
+
+test_frame.__test__ = False  # type: ignore[attr-defined]  # a product function, not a test
