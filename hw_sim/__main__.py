@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="the lane's data directory (default: temporary)")
     p.add_argument("--out", type=Path, default=Path("out"), help="receipts and logs (./out)")
     p.add_argument("--store-server", action="store_true", help="also run a simulated store server")
+    p.add_argument(
+        "--pole",
+        default="cd5220",
+        choices=("cd5220", "escpos", "led8"),
+        help="the customer display's command set (cd5220); what it shows: OUT/customer-display.log",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
 
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                     broker_url=url,
                     store=args.store,
                     lane=args.lane,
+                    pole=args.pole,
                 )
             )
         except CatalogError as e:  # a well-formed file the lane refuses (a delta, say)
