@@ -174,7 +174,7 @@ class SimulatedPoleDisplay:
     def wait_for(self, predicate: Callable[[tuple[str, ...]], object], timeout: float) -> bool:
         """Wait until ``predicate(shown)`` is true; False when ``timeout`` passed first."""
         with self._changed:
-            return self._changed.wait_for(lambda: predicate(self._decoder.shown), timeout)
+            return bool(self._changed.wait_for(lambda: predicate(self._decoder.shown), timeout))
 
     # --- the display's side of the line --------------------------------------------------
 

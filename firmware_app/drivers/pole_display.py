@@ -176,6 +176,7 @@ class PoleDisplay(Closeable):
                 exc_info=True,
             )
             return
+        self._render_fault.clear("customer display: views lay out again")
         with self._changed:
             if self.closed or frame == self._wanted:
                 return
@@ -240,7 +241,9 @@ class PoleDisplay(Closeable):
             try:
                 if port is None:
                     port = self._open()
-                    self._sent = None  # a display plugged in again is blank: send it all
+                    # A display plugged in again is blank: it gets the whole frame, and
+                    # nothing of the old line is left to end.
+                    self._sent, self._resync = None, False
                 self._serve(port)
                 break  # close()
             except DeviceError as e:
@@ -252,7 +255,8 @@ class PoleDisplay(Closeable):
                     "opening the port again",
                     exc_info=True,
                 )
-            port = self._drop(port)
+            self._drop(port)
+            port = None
             self._stop.wait(self._reopen_s)
         self._drop(port)
 
