@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --ui: serve on every address, as a lane with [ui] listen 0.0.0.0:PORT and "
         "this token does (16+ letters and digits): pages open http://HOST:PORT/?token=TOKEN",
     )
+    p.add_argument(
+        "--pole",
+        default="cd5220",
+        choices=("cd5220", "escpos", "led8"),
+        help="the customer display's command set (cd5220); what it shows: OUT/customer-display.log",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     return p
 
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     lane=args.lane,
                     ui_port=args.ui,
                     overrides=_ui_overrides(args),
+                    pole=args.pole,
                 )
             )
         except CatalogError as e:  # a well-formed file the lane refuses (a delta, say)

@@ -1,11 +1,12 @@
 """``python -m hw_sim --doctor``: the doctor's checks against simulated devices.
 
 Brings up the simulated hardware of one lane, without the lane: scanner and keypad
-on a simulated ``/dev/input`` (``SimulatedInputBus``), an 8217 scale and an ESC/POS
-printer on pseudo-terminals, the drawer on gpiozero's MockFactory pins, real
-``lane.db`` and ``catalog.db`` files, and a broker (a private mosquitto unless
-``--broker``). Then runs ``firmware_app.doctor`` over them, through its
-``DeviceAccess`` seam: the very checks a technician runs on the Pi.
+on a simulated ``/dev/input`` (``SimulatedInputBus``), an 8217 scale, an ESC/POS
+printer and a CD5220 customer display on pseudo-terminals, the drawer on
+gpiozero's MockFactory pins, real ``lane.db`` and ``catalog.db`` files, and a
+broker (a private mosquitto unless ``--broker``). Then runs ``firmware_app.doctor``
+over them, through its ``DeviceAccess`` seam: the very checks a technician runs on
+the Pi.
 
 Faults (``--fault NAME``, repeatable) put the simulated lane in a state the doctor
 must catch, so a technician can see each ✗ line before meeting it on a real lane.
@@ -37,6 +38,7 @@ from firmware_app.sync.contract import encode
 from hw_sim.broker import free_port
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
+from hw_sim.pole_display import SimulatedPoleDisplay
 from hw_sim.printer import SimulatedPrinter
 from hw_sim.scale import SimulatedScale
 
@@ -55,6 +57,7 @@ FAULTS: dict[str, str] = {
     "printer-paper-out": "the printer has no paper",
     "printer-cover-open": "the printer's cover is open",
     "printer-unplug": "the printer's cable is out: no status answer",
+    "pole-adapter-pull": "the customer display's USB serial adapter is out: its port is gone",
     "drawer-open": "the drawer stands open (not a fault: the line says so)",
     "gpio-busy": "another program holds the drawer's kick pin",
     "broker-down": "no broker at the configured address",
@@ -106,6 +109,7 @@ class SimulatedLaneHardware:
         self.scale = self._owned(SimulatedScale(link=data_dir / "lane-scale"))
         self.scale.set_weight(WEIGHT_G)
         self.printer = self._owned(SimulatedPrinter(out, render_png=False))
+        self.pole = self._owned(SimulatedPoleDisplay(out, link=data_dir / "lane-pole"))
         self.pins = MockFactory()
         self.config = config_mod.parse(
             {
@@ -114,6 +118,7 @@ class SimulatedLaneHardware:
                 "keypad": {"path": keypad_path},
                 "scale": {"port": self.scale.port},
                 "printer": {"port": self.printer.port},
+                "customer_display": {"enabled": True, "port": self.pole.port},
                 "mqtt": {"url": broker_url},
             },
             source="hw_sim",
@@ -155,6 +160,8 @@ class SimulatedLaneHardware:
             self.printer.cover(True)
         elif fault == "printer-unplug":
             self.printer.unplug()
+        elif fault == "pole-adapter-pull":
+            self.pole.pull_adapter()
         elif fault == "drawer-open":
             self.drawer.open_with_key()
         elif fault == "gpio-busy":

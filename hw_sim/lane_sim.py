@@ -2,8 +2,9 @@
 
 The lane runs its real code (``LaneApp``: drivers, core, store, sync); only the
 hardware underneath is simulated: key events through pipes for the scanner and
-keypad, an 8217 scale and an ESC/POS printer on pseudo-terminals, the drawer on
-gpiozero's MockFactory. Each script command acts on a device and then waits
+keypad, an 8217 scale, an ESC/POS printer and a customer display (``--pole``:
+CD5220, ESC/POS or LED; ``customer-display.log``) on pseudo-terminals, the drawer
+on gpiozero's MockFactory. Each script command acts on a device and then waits
 until the lane has handled what it caused, as hands at a real lane would.
 """
 
@@ -33,6 +34,7 @@ from firmware_app.lane.weighing import ScaleStatus
 from firmware_app.store.catalog_doc import parse_catalog
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.hid import SimulatedHidDevice
+from hw_sim.pole_display import SimulatedPoleDisplay
 from hw_sim.printer import SimulatedPrinter
 from hw_sim.scale import SimulatedScale
 from hw_sim.script import Command
@@ -60,6 +62,7 @@ class SimOptions:
     echo: TextIO = sys.stdout
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # config tables
     ui_port: int | None = None  # serve the screens at http://127.0.0.1:PORT/
+    pole: str = "cd5220"  # the customer display's command set: cd5220 | escpos | led8
 
 
 class SimClock:
@@ -116,6 +119,10 @@ class SimLane:
         self.keypad = SimulatedHidDevice("sim-keypad")
         self.scale = SimulatedScale(link=Path(self._dev.name) / "lane-scale")
         self.printer = SimulatedPrinter(options.out)
+        # The customer display, as [customer_display] of a lane with one (/dev/lane-pole).
+        self.pole = SimulatedPoleDisplay(
+            options.out, protocol=options.pole, link=Path(self._dev.name) / "lane-pole"
+        )
         self.pins = MockFactory()
         self.terminal = SimulatedTerminal()
         self.clock = SimClock()
@@ -156,6 +163,11 @@ class SimLane:
             "keypad": {"path": "sim-keypad"},
             "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
             "printer": {"port": self.printer.port},
+            "customer_display": {
+                "enabled": True,
+                "port": self.pole.port,
+                "protocol": self.options.pole,
+            },
             "drawer": {"confirm_ms": 300},
             "mqtt": {
                 "url": self.options.broker_url or OFFLINE_URL,
@@ -205,7 +217,7 @@ class SimLane:
         if self.thread.is_alive():
             self.thread.join(timeout=5)
         self.app.close()
-        for device in (self.scanner, self.keypad, self.scale, self.printer):
+        for device in (self.scanner, self.keypad, self.scale, self.printer, self.pole):
             device.close()
         self._screen_log.close()
         self._dev.cleanup()

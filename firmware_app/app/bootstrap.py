@@ -244,8 +244,18 @@ class LaneApp:
         )
 
     def _customer_display(self) -> Any:
-        """The serial pole display, or None (drivers/pole_display.py)."""
-        return None
+        """The serial pole display facing the customer, or None (drivers/pole_display.py).
+        A port that is no serial port at all: the lane sells without it, and says why."""
+        if not self.config.customer_display.enabled:
+            return None
+        from firmware_app.drivers.pole_display import open_pole_display
+
+        try:
+            return open_pole_display(self.config.customer_display, self.inbox.post)
+        except DeviceError as e:
+            log.error("customer display unavailable: %s", e)
+            self.inbox.post(DeviceState(Device.CUSTOMER_DISPLAY, StateWord.ERROR, str(e)))
+            return None
 
     def _scale(self):
         if not self.config.scale.enabled:

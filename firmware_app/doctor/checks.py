@@ -7,10 +7,11 @@
     – drawer     drawer disabled in config
 
 The checks (``devices``, ``services``): scanner and keypad found as
-the lane finds them; one scale reading; the printer's DLE EOT status; the GPIO pins
-free and the drawer switch; the broker reached with the lane's URL, credentials and
-TLS; ``PRAGMA integrity_check`` on both databases; the outbox's depth and oldest
-message; free disk space; the clock. Each check runs with a time limit, so a device
+the lane finds them; one scale reading; the printer's DLE EOT status; a test text
+on the customer display (``pole``: it answers nothing, so the technician looks);
+the GPIO pins free and the drawer switch; the broker reached with the lane's URL,
+credentials and TLS; ``PRAGMA integrity_check`` on both databases; the outbox's
+depth and oldest message; free disk space; the clock. Each check runs with a time limit, so a device
 that never answers cannot hang the doctor. Devices are opened by the checks
 themselves: run the doctor with the lane stopped.
 
@@ -157,6 +158,13 @@ def doctor_checks(config: Config, access: DeviceAccess | None = None) -> list[Ch
                 config.printer, transport_factory=a.printer_transport, holders=a.users_of
             ),
             PRINTER_TIMEOUT_S,
+        ),
+        Check(
+            "pole",
+            config.customer_display.port,
+            lambda: dev.check_pole(
+                config.customer_display, serial_factory=a.serial_factory, holders=a.users_of
+            ),
         ),
         Check(
             "gpio",

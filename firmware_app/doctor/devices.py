@@ -1,9 +1,12 @@
-"""The doctor's device checks: scanner, keypad, scale, printer, drawer switch, GPIO pins.
+"""The doctor's device checks: scanner, keypad, scale, printer, customer display, drawer
+switch, GPIO pins.
 
 Each check opens its device itself, the way the lane's driver would, asks it one
 thing and lets it go again; none of them moves anything (the drawer is never
-kicked, the printer prints nothing). So the doctor is run with the lane stopped
-(``systemctl stop firmware-lane``): a device the lane holds is reported as in use.
+kicked, the printer prints nothing). The customer display answers nothing, so its
+check shows a test text on it instead: what the technician sees is the answer. So
+the doctor is run with the lane stopped (``systemctl stop firmware-lane``): a
+device the lane holds is reported as in use.
 
 Every check takes the device access it needs as arguments (input node lister, key
 source factory, serial factory, printer transport, pin factory, who holds a file),
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_app.config import (
+    CustomerDisplayConfig,
     DrawerConfig,
     KeypadConfig,
     PrinterConfig,
@@ -50,6 +54,7 @@ from firmware_app.lane.weighing import ScaleStatus, format_kg
 SerialFactory = Callable[..., Any]  # serial.Serial or anything opened like it
 UsersOf = Callable[[str], Sequence[str]]  # "pid 812 (firmware-lane)" for each other holder
 READ_SLICE_S = 0.05
+POLE_WRITE_S = 2.0  # a test text of 60 bytes leaves a 9600-baud port in 60 ms
 CANDIDATES_SHOWN = 6  # input devices listed when a match finds none
 
 
@@ -338,6 +343,72 @@ def _printer_opens(config: PrinterConfig, transport_factory: Any) -> CheckResult
 def _printer_text(text: str, port: str) -> str:
     text = one_line(text).removeprefix(f"receipt printer on {port}: ")
     return f"{port}: {text}"
+
+
+# --- customer display ---------------------------------------------------------------------
+
+
+def check_pole(
+    config: CustomerDisplayConfig, *, serial_factory: SerialFactory, holders: UsersOf
+) -> CheckResult:
+    """Open the port as the lane does and send a test text (``LANE DOCTOR`` and the
+    settings on a character display, ``88888888`` on an LED): a display answers
+    nothing, so whether it shows the text is for the technician to see."""
+    from firmware_app.drivers.pole_frames import LED_TEST, test_frame
+
+    if not config.enabled:
+        return CheckResult("pole", None, "customer display disabled in config")
+    unready = _unready("pole", True, config.port, holders)
+    if unready is not None:
+        return unready
+    port = config.port
+    words = ("LANE DOCTOR", f"{config.protocol.upper()} {config.baudrate} 8N1")
+    frame = test_frame(config.protocol, words, config.columns)
+    try:
+        line = serial_factory(
+            port=port,
+            baudrate=config.baudrate,  # 8N1: pyserial's defaults, as the driver's
+            timeout=0,
+            write_timeout=POLE_WRITE_S,
+            exclusive=True,  # as the lane opens it: a running lane holds the lock
+        )
+    except DeviceError as e:
+        return CheckResult("pole", False, str(e))
+    except (OSError, ValueError, termios.error) as e:
+        return _open_failed("pole", port, e)
+    try:
+        sent = _sent(line, frame)
+    except (OSError, termios.error) as e:
+        return CheckResult("pole", False, f"{port}: went away: {one_line(str(e))}")
+    finally:
+        with contextlib.suppress(OSError, termios.error):
+            line.close()
+    settings = f"{config.protocol}, {config.baudrate} 8N1"
+    if not sent:
+        return CheckResult(
+            "pole", False, f"{port}: {settings}: the display takes no data (cable? power?)"
+        )
+    shown = LED_TEST if config.protocol == "led8" else " / ".join(words)
+    return CheckResult(
+        "pole", True, f"{port}: {settings}: test sent, the display should read {shown}"
+    )
+
+
+def _sent(line: Any, frame: bytes) -> bool:
+    """Write ``frame``; False when it did not leave the port within ``POLE_WRITE_S``."""
+    import serial
+
+    try:
+        line.write(frame)
+    except serial.SerialTimeoutException:
+        return False
+    deadline = time.monotonic() + POLE_WRITE_S
+    while line.out_waiting:
+        if time.monotonic() >= deadline:
+            line.reset_output_buffer()  # the close must not wait for it
+            return False
+        time.sleep(0.005)
+    return True
 
 
 # --- drawer and its pins ------------------------------------------------------------------

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from firmware_app.lane.catalog import Unit
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.messages import TERMS, Message, Msg
-from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import MILLI, format_money
 from firmware_app.lane.receipt_builder import line_detail
 from firmware_app.lane.rules import LaneSetup

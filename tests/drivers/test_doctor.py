@@ -43,7 +43,7 @@ from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
 from tests.waiting import wait_until
 
 CHECKS = [
-    "config", "scanner", "keypad", "scale", "printer", "gpio", "drawer", "broker",
+    "config", "scanner", "keypad", "scale", "printer", "pole", "gpio", "drawer", "broker",
     "lane db", "catalog db", "outbox", "disk", "clock",
 ]  # fmt: skip
 IN_USE = "is firmware-lane running? systemctl stop firmware-lane"
@@ -99,6 +99,11 @@ def test_all_green_on_simulated_devices(lane: Lane) -> None:
         "✓ scanner    /dev/input/event3 ('Sim Scanner', usb 0c2e:0b61), matched by usb:0c2e:0b61"
     )
     assert line_of(lines, "keypad") == "✓ keypad     /dev/input/event4 ('Sim POS Keypad')"
+    assert line_of(lines, "pole") == (
+        f"✓ pole       {config.customer_display.port}: cd5220, 9600 8N1: test sent, "
+        "the display should read LANE DOCTOR / CD5220 9600 8N1"
+    )
+    assert hardware.pole.shown == ("    LANE DOCTOR     ", "  CD5220 9600 8N1   ")
     assert line_of(lines, "gpio") == "✓ gpio       GPIO17 (kick), GPIO27 (switch): free"
     assert line_of(lines, "broker").startswith(
         f"✓ broker     {config.mqtt.url}: connected as lane-S001-01 (MQTT 5"
@@ -128,9 +133,12 @@ def test_disabled_devices_are_shown_and_do_not_fail(lane: Lane) -> None:
         scale=replace(config.scale, enabled=False),
         printer=replace(config.printer, enabled=False),
         drawer=replace(config.drawer, enabled=False),
+        customer_display=replace(config.customer_display, enabled=False),
     )
     code, lines = doctor(hardware, config)
     assert code == 0, "\n".join(lines)
+    assert "– pole       customer display disabled in config" in lines
+    assert hardware.pole.received == b""
     assert "– scale      scale disabled in config" in lines
     assert "– printer    printer disabled in config" in lines
     assert "– drawer     drawer disabled in config" in lines
@@ -148,6 +156,7 @@ def test_disabled_devices_are_shown_and_do_not_fail(lane: Lane) -> None:
         ("printer-paper-out", "printer", "{printer}: paper out (DLE EOT 1 = 0x1a"),
         ("printer-cover-open", "printer", "{printer}: cover open"),
         ("printer-unplug", "printer", "{printer}: not answering (DLE EOT 1: no answer)"),
+        ("pole-adapter-pull", "pole", "{pole}: no such file or directory: " + UNPLUGGED),
         ("scanner-unplug", "scanner", "usb:0c2e:0b61: no input device matches; input devices:"),
         ("keypad-unplug", "keypad", "/dev/input/event4: no such device"),
         ("gpio-busy", "gpio", f"GPIO17 (kick): pin GPIO17 is already in use — {IN_USE}"),
@@ -167,7 +176,12 @@ def test_a_fault_gives_its_line_and_exit_1(
     line = line_of(lines, name)
     assert code == 1
     assert line.startswith(f"✗ {name:<10} ")
-    paths = {"scale": config.scale.port, "printer": config.printer.port, "db": config.database}
+    paths = {
+        "scale": config.scale.port,
+        "printer": config.printer.port,
+        "pole": config.customer_display.port,
+        "db": config.database,
+    }
     assert expected.format(**paths) in line
     others = [other for other in lines if other.startswith("✗") and other != line]
     assert others == ([line_of(lines, "drawer")] if fault == "gpio-busy" else [])
@@ -235,6 +249,53 @@ def test_a_scale_port_locked_by_the_lane_is_in_use(lane: Lane) -> None:
         code, lines = doctor(hardware)
     assert code == 1
     assert line_of(lines, "scale") == f"✗ scale      {port}: locked by another program — {IN_USE}"
+
+
+def test_a_customer_display_the_lane_drives_is_in_use(lane: Lane) -> None:
+    from firmware_app.drivers.pole_display import PoleDisplay
+
+    hardware = lane()
+    port = hardware.config.customer_display.port
+    with PoleDisplay(hardware.config.customer_display, lambda event: None):
+        code, lines = doctor(hardware)
+    assert code == 1
+    assert line_of(lines, "pole") == f"✗ pole       {port}: locked by another program — {IN_USE}"
+
+
+def test_an_led_customer_display_lights_every_segment(tmp_path: Path) -> None:
+    from firmware_app.config import CustomerDisplayConfig
+    from firmware_app.doctor.devices import check_pole
+    from hw_sim.pole_display import SimulatedPoleDisplay
+
+    with SimulatedPoleDisplay(tmp_path, protocol="led8") as sim:
+        config = CustomerDisplayConfig(enabled=True, port=sim.port, protocol="led8")
+        result = check_pole(config, serial_factory=serial.Serial, holders=users_of)
+        assert sim.wait_for(lambda shown: shown == ("off", "88888888"), 5.0)
+    assert result.line() == (
+        f"✓ pole       {sim.port}: led8, 9600 8N1: test sent, the display should read 88888888"
+    )
+
+
+def test_a_customer_display_that_takes_no_data_fails(tmp_path: Path) -> None:
+    from firmware_app.config import CustomerDisplayConfig
+    from firmware_app.doctor.devices import check_pole
+    from hw_sim.pole_display import SimulatedPoleDisplay
+
+    with SimulatedPoleDisplay(tmp_path) as sim:
+        sim.stall()
+        with serial.Serial(sim.port, write_timeout=0.2) as filler:
+            refused = 0
+            while refused < 3:  # the line is full: three writes in a row time out
+                try:
+                    filler.write(b" " * 1024)
+                    refused = 0
+                except serial.SerialTimeoutException:
+                    refused += 1
+        config = CustomerDisplayConfig(enabled=True, port=sim.port)
+        result = check_pole(config, serial_factory=serial.Serial, holders=users_of)
+    assert result.line() == (
+        f"✗ pole       {sim.port}: cd5220, 9600 8N1: the display takes no data (cable? power?)"
+    )
 
 
 def test_a_device_another_process_holds_is_in_use_naming_it(lane: Lane) -> None:

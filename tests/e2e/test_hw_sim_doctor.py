@@ -29,7 +29,7 @@ def test_all_checks_pass_on_the_simulated_lane(tmp_path: Path, mosquitto: Mosqui
     done = run_doctor(tmp_path, "--broker", mosquitto.url)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert all(line.startswith("✓ ") for line in lines)
 
 

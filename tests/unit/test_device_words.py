@@ -9,7 +9,10 @@ composition root builds for it, the wire word). The words are parsed at the edge
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,12 +21,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware_app.app import clock as lane_clock
-from firmware_app.config import PrinterConfig
+from firmware_app.config import CustomerDisplayConfig, PrinterConfig
 from firmware_app.drivers.discovery import DeviceAmbiguous, DeviceConflict
 from firmware_app.drivers.drawer import KickOutcome, outcome_state, switch_state
 from firmware_app.drivers.errors import DeviceError, DeviceMissing
 from firmware_app.drivers.hid import state_word
 from firmware_app.drivers.keypad import Keypad
+from firmware_app.drivers.pole_display import PoleDisplay
 from firmware_app.drivers.printer import SerialPrinter
 from firmware_app.drivers.printer_status import PrinterFault, parse_status
 from firmware_app.drivers.scale import DEVICE as SCALE_DEVICE
@@ -64,6 +68,37 @@ def printer_fault_state(tmp_path: Path) -> StateWord:
     with SerialPrinter(config) as printer, pytest.raises(PrinterFault) as caught:
         printer.print_receipt(empty)
     return caught.value.state
+
+
+@contextmanager
+def pseudo_terminal() -> Iterator[str]:
+    """A serial port's path (the terminal end of a pseudo-terminal pair)."""
+    master, slave = os.openpty()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def pole_state(port: str) -> DeviceState:
+    """The first state the customer display driver posts for ``port`` (real pyserial)."""
+    heard: queue.Queue[DeviceState] = queue.Queue()
+    config = CustomerDisplayConfig(enabled=True, port=port)
+    with PoleDisplay(config, heard.put, reopen_s=60):  # type: ignore[arg-type]
+        return heard.get(timeout=5)
+
+
+def pole_open() -> DeviceState:
+    with pseudo_terminal() as port:
+        return pole_state(port)
+
+
+def pole_locked() -> DeviceState:
+    import serial
+
+    with pseudo_terminal() as port, serial.Serial(port, exclusive=True):
+        return pole_state(port)
 
 
 def sync_word(name: Device | str, state: StateWord | str) -> tuple[Device, StateWord]:
@@ -169,6 +204,14 @@ ROWS: list[tuple[str, Callable[[Path], DeviceState], str, str]] = [
         "drawer",
         "error",
     ),
+    ("customer display: port opens", lambda _: pole_open(), "customer_display", "ok"),
+    (
+        "customer display: port gone",
+        lambda tmp: pole_state(str(tmp / "lane-pole")),
+        "customer_display",
+        "missing",
+    ),
+    ("customer display: port locked", lambda _: pole_locked(), "customer_display", "error"),
     ("broker: connected", lambda _: DeviceState(*sync_word(BROKER, ONLINE)), "broker", "online"),
     ("broker: gone", lambda _: DeviceState(*sync_word(BROKER, OFFLINE)), "broker", "offline"),
     (
@@ -231,7 +274,6 @@ def test_every_word_a_device_can_report_is_covered_by_the_table() -> None:
     elsewhere |= {("keypad", "ambiguous"), ("keypad", "conflict")}
     # The screen's words come from the web server thread (tests/ui).
     elsewhere |= {("screen", "ok"), ("screen", "error")}
-    elsewhere |= {("customer_display", w.value) for w in DEVICE_WORDS[Device.CUSTOMER_DISPLAY]}
     everything = {(d.value, w.value) for d, words in DEVICE_WORDS.items() for w in words}
     assert covered | elsewhere == everything
 
