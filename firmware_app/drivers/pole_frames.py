@@ -21,8 +21,8 @@ it). ``TEST`` rather than the lane's word TRAINING: any customer reads it, and
 ``TEST TOTAL`` leaves a 20-column line room for amounts up to 9 characters.
 
 Only printable ASCII (0x20-0x7E) reaches a display: names come as
-``CustomerItem.name_ascii`` (the name, or the item's code when the name is not
-ASCII); any other text goes through ``ascii_text``, which folds compatibility
+``CustomerItem.name_ascii`` (the Latin part of the name, or the item's code when
+it has none); any other text goes through ``ascii_text``, which folds compatibility
 forms (full-width ``１２`` to ``12``, ``é`` to ``e``), writes ``×`` as ``x`` and
 drops every other character: a display shows nothing rather than a wrong or
 garbled one (never ``?``, never mojibake).

@@ -13,6 +13,7 @@ in docs/screen.md.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -475,10 +476,18 @@ def pieces(lines: tuple[Line, ...]) -> int:
     return sum(ln.qty // MILLI if ln.unit is Unit.EACH else 1 for ln in lines if not ln.voided)
 
 
+WORD = re.compile(r"[A-Za-z]{3}")
+
+
 def ascii_name(name: str, code: str) -> str:
-    """``name`` when every character is printable ASCII, else ``code``: an ASCII-only
-    display never shows mojibake."""
-    return name if name.isascii() and name.isprintable() else code
+    """What an ASCII-only display shows for an item: the Latin part of its name (the
+    name's printable-ASCII words, when one of them has three letters in a row: ``法式面包
+    Baguette`` -> ``Baguette``, ``Oreo cookies 进口饼干`` -> ``Oreo cookies``), else
+    ``code``: never mojibake, and never a bare ``330ml`` for ``可口可乐 330ml``."""
+    words = [w for w in name.split() if w.isascii() and w.isprintable()]
+    if any(WORD.search(w) for w in words):
+        return " ".join(words)
+    return code
 
 
 PAYING_MESSAGES = frozenset([Msg.SUBTOTAL, Msg.DUE, Msg.PAYMENT_STARTED])
