@@ -342,3 +342,27 @@ def test_a_taken_port_is_an_error_naming_the_address() -> None:
         with pytest.raises(UiError, match=f"127.0.0.1:{port}: .*in use"):
             s.start()
         assert not s.running()
+
+
+def test_a_page_that_never_reads_is_closed_with_a_log_line(server, monkeypatch, caplog) -> None:
+    s, _ = server
+    monkeypatch.setattr("firmware_app.ui.server.SEND_TIMEOUT_S", 0.5)
+    caplog.set_level(logging.WARNING, "firmware_app.ui.server")
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", s.port))
+    raw.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % s.port
+    )
+    try:
+        big = a_sale(200)
+        deadline = time.monotonic() + 30
+        i = 0
+        while "does not read its frames" not in caplog.text:
+            assert time.monotonic() < deadline, "the silent page was never closed"
+            s.show(replace(big, entry=str(i)))  # ~40 kB a snapshot
+            i += 1
+            time.sleep(0.005)
+    finally:
+        raw.close()
