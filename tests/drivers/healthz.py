@@ -32,7 +32,9 @@ class HealthServer:
     """``with HealthServer() as server:`` ``server.port``, ``server.answer`` (change it
     between requests), ``server.paths`` (every request's path and query)."""
 
-    def __init__(self, answer: Answer | None = None, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, answer: Answer | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.answer = answer or Answer()
         self.paths: list[str] = []
         outer = self
@@ -67,7 +69,7 @@ class HealthServer:
                 address_family = socket.AF_INET6
 
             server_class = V6
-        self._server = server_class((host, 0), Handler)
+        self._server = server_class((host, port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
