@@ -116,7 +116,7 @@ def wait_for_lane(
                 return f"nothing answers on {at} after {wait_s:g} s: starting the browser anyway"
             sleep(POLL_S)
             continue
-        return f"the lane answers at {at} ({health.screens} cashier screens open)"
+        return f"the lane answers at {at} (run {health.run})"
 
 
 def write_environment(path: Path, text: str) -> None:
@@ -164,12 +164,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             flush=True,
         )
         return 0
-    line = wait_for_lane(ui, wait_s=args.wait) if args.wait > 0 else ""
-    print(
-        f"kiosk: showing {page_url(ui, '/', token=False)}; {line}".rstrip("; "),
-        file=out,
-        flush=True,
-    )
+    showing = f"kiosk: showing {page_url(ui, '/', token=False)}"
+    if args.wait > 0:
+        showing += f"; {wait_for_lane(ui, wait_s=args.wait)}"
+    print(showing, file=out, flush=True)
     return 0
 
 

@@ -154,8 +154,7 @@ def parse_health(body: bytes) -> Health:
         raise ScreenProblem(Problem.NOT_THE_LANE, "/healthz has no run and ok")
     if doc["ok"] is not True:
         raise ScreenProblem(Problem.NOT_OK, '/healthz says "ok": false')
-    screens, customers, v = (int(n) for n in counts)  # type: ignore[arg-type]
-    return Health(screens=screens, customers=customers, run=doc["run"], v=v)
+    return Health(screens=doc["screens"], customers=doc["customers"], run=doc["run"], v=doc["v"])
 
 
 # --- the check ------------------------------------------------------------------------------
@@ -197,7 +196,7 @@ def _problem_result(
         return CheckResult(
             "screen",
             False,
-            f"{at} took the connection but sent {e.reason}: journalctl -u firmware-lane",
+            f"{at}: {e.reason} (is the lane stuck? journalctl -u firmware-lane)",
         )
     if e.problem is Problem.TOKEN:
         if ui.token:
@@ -238,17 +237,3 @@ def _nothing_answers(at: str, reason: str, lane: UnitStatus | None) -> CheckResu
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
-
-
-__all__ = [
-    "HEALTH_TIMEOUT_S",
-    "Health",
-    "Problem",
-    "ScreenProblem",
-    "check_screen",
-    "fetch_health",
-    "local_host",
-    "page_url",
-    "parse_health",
-    "where",
-]

@@ -475,7 +475,7 @@ def test_the_start_step_writes_the_pages_addresses_with_the_token(tmp_path: Path
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert out == (
         f"kiosk: showing http://127.0.0.1:{server.port}/; the lane answers at "
-        f"127.0.0.1:{server.port} (1 cashier screens open)\n"
+        f"127.0.0.1:{server.port} (run 3f9c2a1e)\n"
     )
     assert TOKEN not in out  # the journal never shows it
     assert server.paths == [f"/healthz?token={TOKEN}"]
@@ -533,7 +533,7 @@ def test_the_start_step_waits_for_the_lane_to_come_up() -> None:
     finally:
         for server in servers:
             server.close()
-    assert line == f"the lane answers at 127.0.0.1:{port} (1 cashier screens open)"
+    assert line == f"the lane answers at 127.0.0.1:{port} (run 3f9c2a1e)"
     assert clock.sleeps == 3
 
 
