@@ -2,8 +2,10 @@
 
 ``checks`` runs the checks and prints one line each; ``devices`` checks the
 scanner, keypad, scale, printer, GPIO pins and drawer; ``services`` the broker,
-the databases, the outbox, the disk and the clock; ``result`` holds what a check
-found and the advice a technician reads.
+the databases, the outbox, the disk and the clock; ``screen`` the running lane's
+screen server; ``kiosk`` the unit that shows it on the Pi's display (and is that
+unit's start step); ``units`` asks systemd about a unit; ``result`` holds what a
+check found and the advice a technician reads.
 """
 
 from firmware_app.doctor.checks import (

@@ -6,14 +6,16 @@
     ✗ printer    /dev/lane-printer: no such file or directory: unplugged, or no udev link …
     – drawer     drawer disabled in config
 
-The checks (``devices``, ``services``): scanner and keypad found as
-the lane finds them; one scale reading; the printer's DLE EOT status; a test text
-on the customer display (``pole``: it answers nothing, so the technician looks);
-the GPIO pins free and the drawer switch; the broker reached with the lane's URL,
-credentials and TLS; ``PRAGMA integrity_check`` on both databases; the outbox's
-depth and oldest message; free disk space; the clock. Each check runs with a time limit, so a device
+The checks (``devices``, ``services``, ``screen``, ``kiosk``): scanner and keypad found
+as the lane finds them; one scale reading; the printer's DLE EOT status; a test text
+on the customer display (``pole``: it answers nothing, so the technician looks); the
+GPIO pins free and the drawer switch; the broker reached with the lane's URL,
+credentials and TLS; ``PRAGMA integrity_check`` on both databases; the outbox's depth
+and oldest message; free disk space; the clock; the running lane's screen server
+(``/healthz``) and the kiosk unit that shows it. Each check runs with a time limit, so a device
 that never answers cannot hang the doctor. Devices are opened by the checks
-themselves: run the doctor with the lane stopped.
+themselves: run the doctor with the lane stopped (the screen line then says the lane
+is stopped; run it again with the lane running to check the screen).
 
 Exit code: 0 when no check failed (lines marked – were not checked: a device
 disabled in the config), 1 when one did. ``DeviceAccess`` is how the checks reach
@@ -36,6 +38,7 @@ import serial
 from firmware_app.app.clock import ntp_synchronized
 from firmware_app.config import Config
 from firmware_app.doctor.result import DEVICE_ADVICE, CheckResult, path_problem
+from firmware_app.doctor.units import KIOSK_UNIT, LANE_UNIT, UnitStatus, unit_status
 from firmware_app.drivers.discovery import NodeLister, evdev_nodes
 from firmware_app.drivers.hid import EvdevKeySource, SourceFactory
 from firmware_app.errors import LaneError
@@ -55,6 +58,7 @@ DEVICE_TIMEOUT_S = 5.0
 PRINTER_TIMEOUT_S = 15.0  # a printer holding CTS gets a 10 s write timeout in the driver
 BROKER_TIMEOUT_S = 15.0
 DATABASE_TIMEOUT_S = 70.0  # integrity_check stops itself at 60 s
+SYSTEMCTL_SLACK_S = 6.0  # systemctl show gives up after 5 s
 
 
 class DoctorError(LaneError):
@@ -83,7 +87,8 @@ class DeviceAccess:
     ``pin_factory`` is gpiozero's (None: its default for this board); ``users_of(path)``
     names the other processes holding a device; ``now`` is the lane's wall clock
     (None: ``lane.timezone``, else the system's zone); ``disk_usage`` is
-    ``shutil.disk_usage``.
+    ``shutil.disk_usage``; ``unit_status(unit)`` is what systemd says of a unit (None
+    where systemd cannot be asked).
     """
 
     input_lister: NodeLister = evdev_nodes
@@ -95,6 +100,7 @@ class DeviceAccess:
     ntp_synchronized: Callable[[], bool | None] = ntp_synchronized
     now: Callable[[], datetime] | None = None
     disk_usage: Callable[[str], Any] = shutil.disk_usage
+    unit_status: Callable[[str], UnitStatus | None] = unit_status
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,8 @@ def lane_now(config: Config) -> Callable[[], datetime]:
 def doctor_checks(config: Config, access: DeviceAccess | None = None) -> list[Check]:
     """Every check for ``config``, in the order they are shown."""
     from firmware_app.doctor import devices as dev
+    from firmware_app.doctor import kiosk
+    from firmware_app.doctor import screen as scr
     from firmware_app.doctor import services as svc
 
     a = access or DeviceAccess()
@@ -210,6 +218,25 @@ def doctor_checks(config: Config, access: DeviceAccess | None = None) -> list[Ch
             "clock",
             "the system clock",
             lambda: svc.check_clock(config, now=now, synchronized=a.ntp_synchronized),
+        ),
+        Check(
+            "screen",
+            scr.where(config.ui),
+            lambda: scr.check_screen(
+                config.ui,
+                config_path=config.path,
+                lane_status=lambda: a.unit_status(LANE_UNIT),
+                problem=config.ui_problem,
+            ),
+            scr.HEALTH_TIMEOUT_S + SYSTEMCTL_SLACK_S,
+        ),
+        Check(
+            "kiosk",
+            KIOSK_UNIT,
+            lambda: kiosk.check_kiosk(
+                config.display.device, status=lambda: a.unit_status(KIOSK_UNIT)
+            ),
+            SYSTEMCTL_SLACK_S,
         ),
     ]
     return checks

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import serial
@@ -35,16 +36,18 @@ from firmware_app.doctor.services import (
     check_disk,
     check_outbox,
 )
+from firmware_app.doctor.units import UnitStatus
 from firmware_app.drivers.discovery import Selector
 from firmware_app.drivers.drawer import NO_PIN_LIBRARY_ADVICE
 from hw_sim.broker import MosquittoBroker, free_port
 from hw_sim.doctor import SimulatedLaneHardware, corrupt_database
 from hw_sim.hid import SimulatedHidDevice, SimulatedInputBus
+from tests.drivers.healthz import HealthServer
 from tests.waiting import wait_until
 
 CHECKS = [
     "config", "scanner", "keypad", "scale", "printer", "pole", "gpio", "drawer", "broker",
-    "lane db", "catalog db", "outbox", "disk", "clock",
+    "lane db", "catalog db", "outbox", "disk", "clock", "screen", "kiosk",
 ]  # fmt: skip
 IN_USE = "is firmware-lane running? systemctl stop firmware-lane"
 UNPLUGGED = "unplugged, or no udev link of that name? (scripts/lane-ids)"
@@ -76,6 +79,17 @@ def doctor(hardware: SimulatedLaneHardware, config: Config | None = None) -> tup
     return code, out.getvalue().splitlines()
 
 
+RUNNING = UnitStatus("loaded", "active", "running")
+
+
+def with_screen(hardware: SimulatedLaneHardware, server: HealthServer) -> tuple[Config, Any]:
+    """The lane's config and access as on a Pi whose lane serves its screen on
+    ``server`` and whose kiosk runs."""
+    ui = replace(hardware.config.ui, listen=f"127.0.0.1:{server.port}")
+    access = replace(hardware.access(), unit_status=lambda unit: RUNNING)
+    return replace(hardware.config, ui=ui), access
+
+
 def line_of(lines: list[str], name: str) -> str:
     (line,) = [line for line in lines if line[2:].split("  ")[0].strip() == name]
     return line
@@ -86,7 +100,11 @@ def line_of(lines: list[str], name: str) -> str:
 
 def test_all_green_on_simulated_devices(lane: Lane) -> None:
     hardware = lane()
-    code, lines = doctor(hardware)
+    out = io.StringIO()
+    with HealthServer() as server:
+        config, access = with_screen(hardware, server)
+        code = run_doctor(config, access=access, out=out)
+    lines = out.getvalue().splitlines()
     assert code == 0, "\n".join(lines)
     assert [line[2:13].strip() for line in lines] == CHECKS
     assert all(line.startswith("✓ ") for line in lines), "\n".join(lines)
@@ -111,6 +129,12 @@ def test_all_green_on_simulated_devices(lane: Lane) -> None:
     assert line_of(lines, "lane db").startswith(f"✓ lane db    {config.database}: integrity ok")
     assert line_of(lines, "outbox") == "✓ outbox     0 messages waiting for the store server"
     assert ", NTP synchronised" in line_of(lines, "clock")
+    assert line_of(lines, "screen") == (
+        f"✓ screen     http://127.0.0.1:{server.port}/: 1 cashier screen, 0 customer displays open"
+    )
+    assert line_of(lines, "kiosk") == (
+        "✓ kiosk      firmware-lane-kiosk.service active (running) on /dev/tty1"
+    )
     assert hardware.drawer.kicks == 0  # the doctor never kicks the drawer
     assert hardware.printer.receipts == []  # nor prints
 

@@ -57,8 +57,8 @@ def test_doctor_prints_one_line_per_check_and_fails_with_1(
     assert main(["doctor", "--config", str(config)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line[2:13].strip() for line in lines] == [
-        "config", "scanner", "keypad", "scale", "printer", "gpio", "drawer", "broker",
-        "lane db", "catalog db", "outbox", "disk", "clock",
+        "config", "scanner", "keypad", "scale", "printer", "pole", "gpio", "drawer", "broker",
+        "lane db", "catalog db", "outbox", "disk", "clock", "screen", "kiosk",
     ]  # fmt: skip
     assert lines[0] == f"✓ config     {config} (store S1, lane 1)"
     assert f"✗ scanner    {tmp_path / 'lane-scanner'}: No such file or directory" in lines
