@@ -120,6 +120,9 @@ class SimulatedLaneHardware:
                 "printer": {"port": self.printer.port},
                 "customer_display": {"enabled": True, "port": self.pole.port},
                 "mqtt": {"url": broker_url},
+                # The screen's address is free: the doctor finds the lane stopped there,
+                # whatever else this machine serves on the default 8080.
+                "ui": {"listen": f"127.0.0.1:{free_port()}"},
             },
             source="hw_sim",
         )
