@@ -606,15 +606,22 @@ def headless(
 
 
 def stop(process: subprocess.Popen[str]) -> None:
-    """The compositor and everything it started (its session's process group)."""
+    """The compositor and everything it started (its session's process group), gone for
+    good: a browser still closing its profile would race the directory's removal."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
+        pass
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
             os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+        except ProcessLookupError:
+            break  # nobody of the group is left
+        time.sleep(0.05)
+    process.wait(10)
 
 
 def public_browser(directory: Path) -> Path:
