@@ -434,7 +434,11 @@ def sway_check(config: Path, directory: Path) -> tuple[int, list[str]]:
     if os.geteuid() == 0:
         os.chown(runtime, NOBODY, NOBODY)
         command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    # The working directory too is one the unprivileged user may enter (a checkout
+    # under a private directory is not).
+    done = subprocess.run(
+        command, env=env, cwd=directory, capture_output=True, text=True, timeout=60, check=False
+    )
     errors = [line for line in done.stderr.splitlines() if "[sway/config" in line]
     assert done.returncode == 0 or errors, done.stderr
     return done.returncode, errors
@@ -598,6 +602,7 @@ def headless(
     return subprocess.Popen(
         command,
         env=base | env,
+        cwd=directory,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -610,10 +615,8 @@ def stop(process: subprocess.Popen[str]) -> None:
     good: a browser still closing its profile would race the directory's removal."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
