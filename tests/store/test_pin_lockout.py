@@ -5,9 +5,13 @@ state) still refuses it with the minutes left, until the lock ends."""
 from __future__ import annotations
 
 import contextlib
+import io
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from firmware_app.app.cli import main
 from firmware_app.ids import uuid7
 from firmware_app.lane.effects import DURABLE, ClearPinFailures, RecordPinFailure
 from firmware_app.lane.events import KeyPressed
@@ -101,3 +105,19 @@ def test_find_and_the_technician_role(tmp_path: Path) -> None:
     assert found is not None and found.role is Role.TECHNICIAN
     assert lane.cashiers.find("7002") is None
     lane.close()
+
+
+def test_a_technician_account_is_added_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "lane.toml"
+    config.write_text(f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.setattr("sys.stdin", io.StringIO("7777\n"))
+    assert main(["cashier", "add", "7001", "--role", "technician", "--config", str(config)]) == 0
+    assert "cashier 7001 (technician) saved" in capsys.readouterr().out
+    db = open_database(tmp_path / "data" / "lane.db")
+    try:
+        technician = Cashiers(db).verify("7001", "7777")
+    finally:
+        db.close()
+    assert technician is not None and technician.role is Role.TECHNICIAN
