@@ -429,17 +429,21 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     """Do an approved action (``approvals`` has recorded the approval before it)."""
     if approval.action is Action.VOID_LINE:
         assert approval.line is not None
-        return _void_line(state, approval.line, ctx, supervisor=approval.supervisor or None)
-    if approval.action is Action.VOID_TENDER:
+        after, effects = _void_line(
+            state, approval.line, ctx, supervisor=approval.supervisor or None
+        )
+    elif approval.action is Action.VOID_TENDER:
         assert approval.tender is not None
-        return paying.void_tender(state, approval.tender, ctx, approval.supervisor)
-    if approval.action is Action.CANCEL:
-        return paying.cancel(state, ctx, approval.supervisor)
-    if approval.action is Action.NO_SALE:
+        after, effects = paying.void_tender(state, approval.tender, ctx, approval.supervisor)
+    elif approval.action is Action.CANCEL:
+        after, effects = paying.cancel(state, ctx, approval.supervisor)
+    elif approval.action is Action.NO_SALE:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
-        return replace(state, message=Message.of(Msg.DRAWER_OPENED)), (no_sale, KickDrawer())
-    # An action nobody taught this function yet: never mistaken for another one.
-    return refuse(state, Msg.NOT_AVAILABLE, key=approval.action.value)
+        after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
+        effects = (no_sale, KickDrawer())
+    else:  # an action nobody taught this function yet: never mistaken for another one
+        return refuse(state, Msg.NOT_AVAILABLE, key=approval.action.value)
+    return after, effects
 
 
 SCALE_KEYS = {"ZERO": ScaleCommand.ZERO, "TARE": ScaleCommand.TARE}
