@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.errors import ConfigError
 from firmware_app.lane.labels import LabelFormat, LabelFormatError
-from firmware_app.lane.rules import CashRounding, SaleRules
+from firmware_app.lane.rules import ApprovalRules, CashRounding, SaleRules
+from firmware_app.lane.state import Action
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MATCH_PATTERN = re.compile(r"^$|^name:.+$|^usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
@@ -503,6 +504,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         block_sale_while_open=drawer.block_sale_while_open,
         payment_timeout_s=payment.timeout_s,
     )
+    rules = replace(rules, approvals=_approvals(root.table("approvals"), rules.member_prefix))
     ui, ui_problem = _ui_or_problem(root.table("ui"))
     config = Config(
         path=source,
@@ -564,6 +566,42 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
     )
     t.check_unknown()
     return rules
+
+
+# --- roles and approvals ---------------------------------------------------------------
+
+BADGE_PREFIX = re.compile(r"^[A-Za-z]{0,8}$")
+
+
+def _approvals(t: _Table, member_prefix: str) -> ApprovalRules:
+    """``[approvals]``: the actions a cashier does without a supervisor, those where a
+    signed-on supervisor needs a second one, the badge prefix, and the PIN lockout. Its
+    bounds keep guessing a 4-digit PIN at the keypad above three days."""
+    rules = ApprovalRules(
+        without_supervisor=_actions(t, "without_supervisor"),
+        second_supervisor=_actions(t, "second_supervisor"),
+        badge_prefix=t.text("badge_prefix", "", BADGE_PREFIX),
+        pin_tries=t.integer("pin_tries", 5, 3, 10),
+        lockout_min=t.integer("lockout_min", 15, 5, 1440),
+    )
+    prefix = rules.badge_prefix
+    if (
+        prefix
+        and member_prefix
+        and (prefix.startswith(member_prefix) or member_prefix.startswith(prefix))
+    ):
+        raise t.fail("badge_prefix", f"{prefix!r} overlaps sale.member_prefix {member_prefix!r}")
+    t.check_unknown()
+    return rules
+
+
+def _actions(t: _Table, key: str) -> frozenset[Action]:
+    known = {action.value: action for action in Action}
+    names = t.strings(key, ())
+    for name in names:
+        if name not in known:
+            raise t.fail(key, f"unknown action {name!r} (one of {', '.join(sorted(known))})")
+    return frozenset(known[name] for name in names)
 
 
 def _labels(t: _Table) -> tuple[LabelFormat, ...]:

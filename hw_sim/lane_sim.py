@@ -42,7 +42,13 @@ from hw_sim.script import Command
 log = logging.getLogger(__name__)
 
 SAMPLE_CATALOG = Path(__file__).parent / "samples" / "catalog.json"
-CASHIERS = (("1001", Role.CASHIER, "1234"), ("9001", Role.SUPERVISOR, "9999"))
+CASHIERS = (
+    ("1001", Role.CASHIER, "1234"),
+    ("9001", Role.SUPERVISOR, "9999"),
+    # Roles and approvals: a second supervisor and a technician.
+    ("9002", Role.SUPERVISOR, "8888"),
+    ("7001", Role.TECHNICIAN, "7777"),
+)
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
 
@@ -176,6 +182,7 @@ class SimLane:
                 "reconnect_max_s": 2,
             },
             "display": {"language": "en"},
+            "approvals": {"badge_prefix": "SV"},  # supervisor badges: SV9001, SV9002
             "ui": {
                 "enabled": self.options.ui_port is not None,
                 "listen": f"127.0.0.1:{self.options.ui_port or 8080}",
@@ -186,7 +193,7 @@ class SimLane:
         return config_mod.parse(tables, source="hw_sim")
 
     def _seed(self) -> None:
-        """The catalog and the two simulated cashiers, unless the data dir has them.
+        """The catalog and the simulated cashiers, unless the data dir has them.
 
         A ``catalog`` named for the run is the one it sells from, even when a kept
         data dir holds a newer version. Raises ``CatalogError`` when the lane refuses it.

@@ -2,7 +2,7 @@
 
     firmware-lane [--config FILE] run
     firmware-lane [--config FILE] catalog import FILE [--allow-older]
-    firmware-lane [--config FILE] cashier add ID --role cashier|supervisor
+    firmware-lane [--config FILE] cashier add ID --role cashier|supervisor|technician
     firmware-lane [--config FILE] config check
     firmware-lane [--config FILE] backup
     firmware-lane [--config FILE] restore FILE [--force] [--store-seq N] [--store-receipt N]

@@ -95,6 +95,25 @@ class LogPayment:
     reversal: str = ""
 
 
+# Roles and approvals: the PIN lockout, kept in the store so it survives a restart.
+@dataclass(frozen=True)
+class RecordPinFailure:
+    """A wrong PIN for ``cashier_id``: now ``failures`` in a row, locked until
+    ``locked_until`` (None: not locked) (durable)."""
+
+    cashier_id: str
+    failures: int
+    locked_until: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ClearPinFailures:
+    """A right PIN for ``cashier_id``: its count of wrong ones starts again (durable)."""
+
+    cashier_id: str
+
+
 @dataclass(frozen=True)
 class KickDrawer:
     """Open the cash drawer."""
@@ -153,6 +172,17 @@ Effect = (
     | ReversePayment
     | AbandonPayment
     | SendScaleCommand
+    | RecordPinFailure
+    | ClearPinFailures
 )
 
-DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent, LogPayment)
+DURABLE = (
+    SaveSale,
+    DiscardSale,
+    SaveSession,
+    CommitSale,
+    RecordEvent,
+    LogPayment,
+    RecordPinFailure,
+    ClearPinFailures,
+)

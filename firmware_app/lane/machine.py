@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import paying, selling, terminal
+from firmware_app.lane import approvals, lockout, paying, roles, selling, terminal
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -37,7 +37,7 @@ from firmware_app.lane.events import (
     Tick,
 )
 from firmware_app.lane.messages import Message, Msg
-from firmware_app.lane.ports import Ports, Role
+from firmware_app.lane.ports import Ports
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import Action, Approval, LaneState, Mode
@@ -56,6 +56,12 @@ def handle(
         case KeyPressed(key=key):
             return _key(state, key, ctx)
         case Scanned(data=data):
+            # Roles and approvals: a badge only ever approves; a technician never sells.
+            if approvals.is_badge(data, ctx):
+                return approvals.on_badge(state, data, ctx, _approved)
+            not_theirs = roles.refuse_key(state, "SCAN", ctx)
+            if not_theirs is not None:
+                return not_theirs
             if terminal.holds_answer(state):
                 assert state.payment is not None
                 return refused(state, terminal.unsaved_message(state.payment, ctx))
@@ -221,6 +227,9 @@ def _signed_off_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         return refuse(state, Msg.SIGN_ON_FIRST)
     if not state.entry or "." in state.entry:
         return refuse(state, Msg.NEEDS_ENTRY, key=key)
+    locked = lockout.refuse_if_locked(replace(state, entry=""), state.entry, ctx)
+    if locked is not None:
+        return locked
     return replace(
         state,
         mode=Mode.PIN,
@@ -233,11 +242,15 @@ def _signed_off_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def _pin_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if key != "ENTER":
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    back = replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="")
+    locked = lockout.refuse_if_locked(back, state.signing_on, ctx)
+    if locked is not None:
+        return locked
     cashier = ctx.ports.cashiers.verify(state.signing_on, state.entry)
     if cashier is None:
-        failed = ctx.audit(state, "sign_on_failed", cashier=state.signing_on)
-        back = replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="")
-        return replace(back, message=Message.of(Msg.WRONG_PIN)), (failed,)
+        failed, lock_message = lockout.wrong_pin(back, state.signing_on, "sign_on", ctx)
+        return replace(back, message=lock_message or Message.of(Msg.WRONG_PIN)), failed
+    cleared = lockout.right_pin(cashier.id, ctx)
     signed_on = replace(
         state,
         mode=Mode.READY,
@@ -247,6 +260,7 @@ def _pin_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         message=Message.of(Msg.SIGNED_ON, cashier=cashier.id),
     )
     return signed_on, (
+        *cleared,
         SaveSession(cashier),
         ctx.audit(signed_on, "sign_on", role=cashier.role.value),
     )
@@ -261,6 +275,9 @@ def _ready_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     handler = READY_KEYS.get(key)
     if handler is None:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    not_theirs = roles.refuse_key(state, key, ctx)  # roles and approvals
+    if not_theirs is not None:
+        return not_theirs
     return handler(state, key, ctx)
 
 
@@ -392,73 +409,41 @@ def _clear_choice(state: LaneState, ctx: Ctx) -> Outcome:
     return replace(state, mode=Mode.READY, message=None), ()
 
 
-# --- supervisor approval -------------------------------------------------------
+# --- supervisor approval (roles and approvals: lane.approvals decides who approves) ---
 
 
 def _ask_supervisor(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
-    cashier = state.cashier
-    if cashier is not None and cashier.role is Role.SUPERVISOR:
-        return _approved(replace(state, entry=""), replace(approval, supervisor=cashier.id), ctx)
-    return replace(
-        state,
-        mode=Mode.SUPERVISOR_ID,
-        approval=approval,
-        entry="",
-        message=Message.of(Msg.SUPERVISOR_ID),
-    ), ()
+    """Do the action now if the rules let the signed-on person, else wait for a supervisor."""
+    return approvals.ask(state, approval, ctx, _approved)
 
 
 def _supervisor_id_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    if key != "ENTER":
-        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
-    if not state.entry or state.approval is None:
-        return refuse(state, Msg.NEEDS_ENTRY, key=key)
-    return replace(
-        state,
-        mode=Mode.SUPERVISOR_PIN,
-        approval=replace(state.approval, supervisor=state.entry),
-        entry="",
-        message=Message.of(Msg.SUPERVISOR_PIN),
-    ), ()
+    return approvals.on_supervisor_id(state, key, ctx)
 
 
 def _supervisor_pin_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    if key != "ENTER":
-        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
-    approval = state.approval
-    assert approval is not None
-    who = ctx.ports.cashiers.verify(approval.supervisor, state.entry)
-    back = replace(state, mode=Mode.READY, approval=None, entry="")
-    if who is None or who.role is not Role.SUPERVISOR:
-        refused = ctx.audit(
-            back, "supervisor_refused", action=approval.action.value, supervisor=approval.supervisor
-        )
-        return replace(back, message=Message.of(Msg.NOT_SUPERVISOR)), (refused,)
-    return _approved(back, approval, ctx)
+    return approvals.on_supervisor_pin(state, key, ctx, _approved)
 
 
 def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
-    override = ctx.audit(
-        state,
-        "supervisor_override",
-        action=approval.action.value,
-        supervisor=approval.supervisor,
-        line=approval.line,
-        tender=approval.tender,
-    )
+    """Do an approved action (``approvals`` has recorded the approval before it)."""
     if approval.action is Action.VOID_LINE:
         assert approval.line is not None
-        after, effects = _void_line(state, approval.line, ctx, supervisor=approval.supervisor)
+        after, effects = _void_line(
+            state, approval.line, ctx, supervisor=approval.supervisor or None
+        )
     elif approval.action is Action.VOID_TENDER:
         assert approval.tender is not None
         after, effects = paying.void_tender(state, approval.tender, ctx, approval.supervisor)
     elif approval.action is Action.CANCEL:
         after, effects = paying.cancel(state, ctx, approval.supervisor)
-    else:
-        no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
+    elif approval.action is Action.NO_SALE:
+        no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
         effects = (no_sale, KickDrawer())
-    return after, (override, *effects)
+    else:  # an action nobody taught this function yet: never mistaken for another one
+        return refuse(state, Msg.NOT_AVAILABLE, key=approval.action.value)
+    return after, effects
 
 
 SCALE_KEYS = {"ZERO": ScaleCommand.ZERO, "TARE": ScaleCommand.TARE}

@@ -89,6 +89,12 @@ class Msg(enum.Enum):
     REVERSAL_UNSAVED = "reversal_unsaved"
     REVERSAL_TIMEOUT = "reversal_timeout"
     LATE_APPROVAL = "late_approval"
+    # Roles and approvals
+    SELF_APPROVAL = "self_approval"
+    OTHER_SUPERVISOR = "other_supervisor"
+    ID_LOCKED = "id_locked"
+    BADGE_NOT_NOW = "badge_not_now"
+    TECHNICIAN_CANNOT_SELL = "technician_cannot_sell"
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,12 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REVERSAL_TIMEOUT: "Terminal did not answer: check whether {tender} {amount} "
         "was reversed",
         Msg.LATE_APPROVAL: "{tender} {amount} approved too late: reversing it",
+        # Roles and approvals
+        Msg.SELF_APPROVAL: "{cashier} cannot approve their own action",
+        Msg.OTHER_SUPERVISOR: "Another supervisor: ID, then ENTER",
+        Msg.ID_LOCKED: "{cashier} locked for {minutes} min",
+        Msg.BADGE_NOT_NOW: "Badge: only to approve an action",
+        Msg.TECHNICIAN_CANNOT_SELL: "Technician: {key} not allowed (no selling)",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -349,5 +361,11 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REVERSAL_UNSAVED: "{tender} {amount} 已撤销但无法保存：请勿重复撤销，请联系技术人员",
         Msg.REVERSAL_TIMEOUT: "支付终端无响应：请核实{tender} {amount} 是否已撤销",
         Msg.LATE_APPROVAL: "{tender} {amount} 超时后才批准：正在撤销",
+        # Roles and approvals
+        Msg.SELF_APPROVAL: "{cashier} 不能授权自己的操作",
+        Msg.OTHER_SUPERVISOR: "请另一位主管输入工号，按确认",
+        Msg.ID_LOCKED: "{cashier} 已锁定，{minutes} 分钟后再试",
+        Msg.BADGE_NOT_NOW: "主管卡只用于授权",
+        Msg.TECHNICIAN_CANNOT_SELL: "技术员不能销售：{key}",
     },
 }

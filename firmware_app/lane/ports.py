@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from firmware_app.lane.catalog import Item
@@ -17,6 +18,7 @@ from firmware_app.lane.catalog import Item
 class Role(enum.Enum):
     CASHIER = "cashier"
     SUPERVISOR = "supervisor"
+    TECHNICIAN = "technician"  # doctor, config, test print: signs on, never sells
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,25 @@ class CatalogPort(Protocol):
         """The item with this PLU number, or None."""
 
 
+# Roles and approvals: wrong PINs counted per id, read back by the core.
+@dataclass(frozen=True)
+class PinRecord:
+    """Wrong PINs keyed in a row for one id (known or not), and until when that id is
+    locked (None: not locked)."""
+
+    failures: int = 0
+    locked_until: datetime | None = None
+
+
 class CashierPort(Protocol):
     def verify(self, cashier_id: str, pin: str) -> Cashier | None:
         """The cashier if the PIN is right, else None."""
+
+    def find(self, cashier_id: str) -> Cashier | None:
+        """The account with this id (a badge carries the id, no PIN), or None."""
+
+    def pin_record(self, cashier_id: str) -> PinRecord:
+        """The id's wrong PINs so far (written by ``RecordPinFailure``/``ClearPinFailures``)."""
 
 
 @dataclass(frozen=True)

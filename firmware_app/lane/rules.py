@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from firmware_app.lane.labels import LabelFormat
+from firmware_app.lane.state import Action
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,26 @@ class CashRounding:
 
     step: int = 0
     mode: str = "half-up"
+
+
+# Roles and approvals: who approves what, and the PIN lockout.
+@dataclass(frozen=True)
+class ApprovalRules:
+    """Which actions need a supervisor, and how wrong PINs lock an id.
+
+    Every ``Action`` needs a supervisor unless it is in ``without_supervisor`` (a
+    new action is covered by default). A signed-on supervisor acts alone, except for
+    the actions in ``second_supervisor``: another supervisor approves those.
+    ``badge_prefix``: a scan starting with it is a supervisor's badge (the id after
+    the prefix; the badge is the credential, no PIN); "" = no badges.
+    ``pin_tries`` wrong PINs in a row lock an id for ``lockout_min`` minutes.
+    """
+
+    without_supervisor: frozenset[Action] = frozenset()
+    second_supervisor: frozenset[Action] = frozenset()
+    badge_prefix: str = ""
+    pin_tries: int = 5
+    lockout_min: int = 15
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,7 @@ class SaleRules:
     # waiting (the charge counts as not paid; a late approval is reversed).
     payment_timeout_s: int = 120
     label_formats: tuple[LabelFormat, ...] = ()
+    approvals: ApprovalRules = field(default_factory=ApprovalRules)  # roles and approvals
 
 
 @dataclass(frozen=True)

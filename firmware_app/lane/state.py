@@ -26,7 +26,8 @@ class Mode(enum.Enum):
 
 
 class Action(enum.Enum):
-    """Actions that need a supervisor (unless a supervisor is signed on)."""
+    """Actions that need a supervisor's approval unless ``ApprovalRules`` says otherwise
+    (a new member needs one by default; see ``lane.approvals``)."""
 
     VOID_LINE = "void_line"
     VOID_TENDER = "void_tender"
@@ -37,12 +38,15 @@ class Action(enum.Enum):
 @dataclass(frozen=True)
 class Approval:
     """An action waiting for a supervisor; ``line`` for VOID_LINE, ``tender`` (its number
-    in the sale, from 1) for VOID_TENDER."""
+    in the sale, from 1) for VOID_TENDER, ``amount`` (minor units) for actions about an
+    amount. ``via``: how it was approved (``signed_on``, ``pin``, ``badge``)."""
 
     action: Action
     line: int | None = None
     supervisor: str = ""
     tender: int | None = None
+    amount: int | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Cashier accounts: PINs kept only as salted scrypt hashes."""
+"""Cashier accounts: PINs kept only as salted scrypt hashes; wrong PINs counted per id."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from datetime import datetime
 import peewee
 
 from firmware_app.errors import StoreError
-from firmware_app.lane.ports import Cashier, Role
+from firmware_app.lane.effects import ClearPinFailures, RecordPinFailure
+from firmware_app.lane.ports import Cashier, PinRecord, Role
+from firmware_app.lane.timestamps import timestamp
 from firmware_app.store.db import models_of
 
 # scrypt cost: about 50 ms on a Raspberry Pi 4 per sign-on, which is fine for a
@@ -41,11 +43,45 @@ def check_pin(pin: str, stored: str) -> bool:
 
 
 class Cashiers:
-    """The cashier port of the lane core (``verify``) plus account management."""
+    """The cashier port of the lane core (``verify``, ``find``, ``pin_record``) plus
+    account management; ``record_pin`` writes the lockout inside the lane loop's
+    transaction."""
 
     def __init__(self, db: peewee.SqliteDatabase) -> None:
         self.db = db
         self.account = models_of(db).CashierAccount
+        self._pins = '"' + models_of(db).PinFailure._meta.table_name + '"'
+
+    def find(self, cashier_id: str) -> Cashier | None:
+        row = self.account.get_or_none(self.account.id == cashier_id)
+        return None if row is None else Cashier(row.id, Role(row.role))
+
+    def pin_record(self, cashier_id: str) -> PinRecord:
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT failures, locked_until FROM {self._pins} WHERE cashier_id = ?",
+                (cashier_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return PinRecord()
+        failures, until = row
+        return PinRecord(failures, datetime.fromisoformat(until) if until else None)
+
+    def record_pin(self, effect: RecordPinFailure | ClearPinFailures) -> None:
+        """Write one lockout effect; must run inside the caller's transaction."""
+        conn = self.db.connection()
+        if isinstance(effect, ClearPinFailures):
+            conn.execute(f"DELETE FROM {self._pins} WHERE cashier_id = ?", (effect.cashier_id,))
+            return
+        until = timestamp(effect.locked_until) if effect.locked_until else None
+        conn.execute(
+            f"INSERT OR REPLACE INTO {self._pins} "
+            "(cashier_id, failures, locked_until, last_failed_at) VALUES (?, ?, ?, ?)",
+            (effect.cashier_id, effect.failures, until, timestamp(effect.at)),
+        )
 
     def verify(self, cashier_id: str, pin: str) -> Cashier | None:
         row = self.account.get_or_none(self.account.id == cashier_id)

@@ -102,9 +102,20 @@ class CatalogStageRemoved(BaseModel):
 
 class CashierAccount(BaseModel):
     id = peewee.TextField(primary_key=True)
-    role = peewee.TextField()  # cashier | supervisor
+    role = peewee.TextField()  # cashier | supervisor | technician
     pin_hash = peewee.TextField()  # scrypt$n$r$p$salt$hash, never the PIN
     created_at = peewee.TextField()
+
+
+# Roles and approvals: the PIN lockout.
+class PinFailure(BaseModel):
+    """Wrong PINs keyed in a row for one id, known or not (no foreign key: counting
+    unknown ids too says nothing about which exist); the row goes with a right PIN."""
+
+    cashier_id = peewee.TextField(primary_key=True)
+    failures = peewee.IntegerField()
+    locked_until = peewee.TextField(null=True)  # RFC 3339; None: not locked
+    last_failed_at = peewee.TextField()
 
 
 class OpenSale(BaseModel):
@@ -277,4 +288,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     OutboxMessage,
     PrintJob,
     Payment,
+    PinFailure,  # roles and approvals
 ]

@@ -30,12 +30,14 @@ import peewee
 
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import (
+    ClearPinFailures,
     CommitSale,
     DiscardSale,
     LogPayment,
     PaymentStatus,
     PrintReceipt,
     RecordEvent,
+    RecordPinFailure,
     SaveSale,
     SaveSession,
 )
@@ -43,6 +45,7 @@ from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
 from firmware_app.store import models
+from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
     GENESIS_HASH,
@@ -77,6 +80,7 @@ class SalesStore:
         self.m = models_of(db)
         self.outbox = Outbox(db)
         self.print_queue = PrintQueue(db)
+        self.cashiers = Cashiers(db)  # roles and approvals: the PIN lockout
         t = {name: '"' + getattr(self.m, name)._meta.table_name + '"' for name in vars(self.m)}
         self._t = t
         self._insert_open_line = (
@@ -125,6 +129,8 @@ class SalesStore:
                 self.print_queue.add(receipt, self._at or datetime.now().astimezone())
             case LogPayment():
                 self._log_payment(effect)
+            case RecordPinFailure() | ClearPinFailures():
+                self.cashiers.record_pin(effect)
             case RecordEvent(event=event):
                 self.outbox.append(
                     self.messages.topic("events"),

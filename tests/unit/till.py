@@ -13,7 +13,12 @@ from decimal import Decimal
 from typing import ClassVar
 
 from firmware_app.lane.catalog import Item, Unit
-from firmware_app.lane.effects import DURABLE, Effect
+from firmware_app.lane.effects import (
+    DURABLE,
+    ClearPinFailures,
+    Effect,
+    RecordPinFailure,
+)
 from firmware_app.lane.events import (
     DrawerSwitch,
     Event,
@@ -27,8 +32,14 @@ from firmware_app.lane.events import (
 from firmware_app.lane.labels import LabelFormat
 from firmware_app.lane.machine import handle
 from firmware_app.lane.messages import Msg
-from firmware_app.lane.ports import Cashier, Ports, Role
-from firmware_app.lane.rules import CashRounding, LaneSetup, ReceiptSetup, SaleRules
+from firmware_app.lane.ports import Cashier, PinRecord, Ports, Role
+from firmware_app.lane.rules import (
+    ApprovalRules,
+    CashRounding,
+    LaneSetup,
+    ReceiptSetup,
+    SaleRules,
+)
 from firmware_app.lane.state import LaneState
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 
@@ -64,18 +75,45 @@ class FakeCatalog:
 
 
 class FakeCashiers:
+    """Accounts, and the wrong-PIN records the core's effects write (``remember``)."""
+
     accounts: ClassVar[dict[str, tuple[str, Role]]] = {
         "1001": ("1234", Role.CASHIER),
+        "1002": ("2222", Role.CASHIER),
         "9001": ("9999", Role.SUPERVISOR),
+        "9002": ("8888", Role.SUPERVISOR),
+        "7001": ("7777", Role.TECHNICIAN),
     }
+
+    def __init__(self) -> None:
+        self.records: dict[str, PinRecord] = {}
 
     def verify(self, cashier_id: str, pin: str) -> Cashier | None:
         account = self.accounts.get(cashier_id)
         return Cashier(cashier_id, account[1]) if account and account[0] == pin else None
 
+    def find(self, cashier_id: str) -> Cashier | None:
+        account = self.accounts.get(cashier_id)
+        return Cashier(cashier_id, account[1]) if account else None
+
+    def pin_record(self, cashier_id: str) -> PinRecord:
+        return self.records.get(cashier_id, PinRecord())
+
+    def remember(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, RecordPinFailure):
+                self.records[effect.cashier_id] = PinRecord(effect.failures, effect.locked_until)
+            elif isinstance(effect, ClearPinFailures):
+                self.records.pop(effect.cashier_id, None)
+
 
 def setup_with(**rules: object) -> LaneSetup:
-    base = {"label_formats": LABELS, "max_cash_tender": 100000, "cash_rounding": CashRounding()}
+    base = {
+        "label_formats": LABELS,
+        "max_cash_tender": 100000,
+        "cash_rounding": CashRounding(),
+        "approvals": ApprovalRules(badge_prefix="SV"),
+    }
     base.update(rules)
     return LaneSetup(
         store="S001",
@@ -97,7 +135,8 @@ class Till:
     failed: list[Effect] = field(default_factory=list)  # durable effects that could not be saved
 
     def __post_init__(self) -> None:
-        self.ports = Ports(FakeCatalog(), FakeCashiers(), self._new_id)
+        self.cashiers = FakeCashiers()
+        self.ports = Ports(FakeCatalog(), self.cashiers, self._new_id)
 
     def _new_id(self) -> str:
         self.ids += 1
@@ -110,6 +149,7 @@ class Till:
             # and the core hears of the failure with the state as it was.
             self.failed.extend(effects)
             state, effects = handle(self.state, SaveFailed(event), self.now, self.ports, self.setup)
+        self.cashiers.remember(list(effects))
         self.state = state
         self.effects = list(effects)
         self.all_effects.extend(effects)
