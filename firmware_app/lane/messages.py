@@ -89,6 +89,20 @@ class Msg(enum.Enum):
     REVERSAL_UNSAVED = "reversal_unsaved"
     REVERSAL_TIMEOUT = "reversal_timeout"
     LATE_APPROVAL = "late_approval"
+    # Suspend and resume.
+    NOTHING_TO_PARK = "nothing_to_park"
+    PARK_PAID = "park_paid"
+    PARK_FULL = "park_full"
+    SALE_PARKED = "sale_parked"
+    PARKED_SALES = "parked_sales"
+    BASKET_NOT_EMPTY = "basket_not_empty"
+    NO_SUCH_PARKED = "no_such_parked"
+    PARKED_ELSEWHERE = "parked_elsewhere"
+    NOTHING_PARKED = "nothing_parked"
+    CHOOSE_PARKED = "choose_parked"
+    PARKED_CHOICE = "parked_choice"
+    SALE_RESUMED = "sale_resumed"
+    RESUMED_REPRICED = "resumed_repriced"
 
 
 @dataclass(frozen=True)
@@ -128,7 +142,12 @@ def _plural(forms: tuple[str, str], id: Msg, args: Mapping[str, str]) -> str:
 # Arguments that are words to translate, not data.
 TERMED = ("device", "state", "result", "command", "reason", "tender")
 # The argument that picks a singular or plural wording.
-COUNTED: Mapping[Msg, str] = {Msg.SALE_RESTORED: "lines", Msg.ITEMS_DUE: "count"}
+COUNTED: Mapping[Msg, str] = {
+    Msg.SALE_RESTORED: "lines",
+    Msg.ITEMS_DUE: "count",
+    Msg.PARKED_CHOICE: "items",  # suspend and resume
+    Msg.SALE_RESUMED: "lines",
+}
 TERMS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "cash": "现金",
@@ -270,6 +289,27 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REVERSAL_TIMEOUT: "Terminal did not answer: check whether {tender} {amount} "
         "was reversed",
         Msg.LATE_APPROVAL: "{tender} {amount} approved too late: reversing it",
+        # Suspend and resume.
+        Msg.NOTHING_TO_PARK: "No items to park",
+        Msg.PARK_PAID: "Payment started: cannot park, finish or void the payment",
+        Msg.PARK_FULL: "{max} sales parked already: resume one first",
+        Msg.SALE_PARKED: "Sale parked as {no}: give the customer the slip",
+        Msg.PARKED_SALES: "Parked sales {nos}: resume and finish them first",
+        Msg.BASKET_NOT_EMPTY: "Basket not empty: finish or park this sale first",
+        Msg.NO_SUCH_PARKED: "No parked sale {no}",
+        Msg.PARKED_ELSEWHERE: "Parked on lane {lane}: resume it there",
+        Msg.NOTHING_PARKED: "No parked sales",
+        Msg.CHOOSE_PARKED: "Resume which sale? Number, ENTER:",
+        Msg.PARKED_CHOICE: (
+            "{no}: {items} item {total} {time}",
+            "{no}: {items} items {total} {time}",
+        ),
+        Msg.SALE_RESUMED: (
+            "Parked sale {no} resumed ({lines} line)",
+            "Parked sale {no} resumed ({lines} lines)",
+        ),
+        Msg.RESUMED_REPRICED: "Parked sale {no} resumed; prices changed (✕ no longer sold, "
+        "voided): {changes}",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -349,5 +389,19 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REVERSAL_UNSAVED: "{tender} {amount} 已撤销但无法保存：请勿重复撤销，请联系技术人员",
         Msg.REVERSAL_TIMEOUT: "支付终端无响应：请核实{tender} {amount} 是否已撤销",
         Msg.LATE_APPROVAL: "{tender} {amount} 超时后才批准：正在撤销",
+        # Suspend and resume (挂单/取单).
+        Msg.NOTHING_TO_PARK: "没有可挂单的商品",
+        Msg.PARK_PAID: "已开始付款，不能挂单：请完成或作废付款",
+        Msg.PARK_FULL: "已挂 {max} 单：请先取单",
+        Msg.SALE_PARKED: "已挂单，单号 {no}：请把挂单小票交给顾客",
+        Msg.PARKED_SALES: "还有挂单 {nos}：请先取单并完成",
+        Msg.BASKET_NOT_EMPTY: "当前交易未完成：请先完成或挂单",
+        Msg.NO_SUCH_PARKED: "没有挂单 {no}",
+        Msg.PARKED_ELSEWHERE: "此单挂在 {lane} 号收银台：请到该收银台取单",
+        Msg.NOTHING_PARKED: "没有挂单",
+        Msg.CHOOSE_PARKED: "取哪一单？输入单号，按确认：",
+        Msg.PARKED_CHOICE: "{no}：{items} 件 {total} {time}",
+        Msg.SALE_RESUMED: "已取回挂单 {no}（{lines} 行）",
+        Msg.RESUMED_REPRICED: "已取回挂单 {no}；价格有变动（✕ 已停售，已删除）：{changes}",
     },
 }

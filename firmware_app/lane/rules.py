@@ -43,6 +43,7 @@ class SaleRules:
     # waiting (the charge counts as not paid; a late approval is reversed).
     payment_timeout_s: int = 120
     label_formats: tuple[LabelFormat, ...] = ()
+    max_suspended: int = 10  # suspend and resume: parked sales a lane holds at most
 
 
 @dataclass(frozen=True)
