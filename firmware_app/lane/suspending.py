@@ -106,6 +106,7 @@ def slip(parked: ParkedSale, ctx: Ctx) -> Receipt:
         footer=(label("footer"),),
         banner=f"{label('banner')} {parked.no}",
         code=slip_code(setup.store, setup.lane, parked.no),
+        code_symbol="barcode",  # read back by the lane's scanner, which may read no QR
     )
 
 
