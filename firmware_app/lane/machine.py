@@ -273,7 +273,7 @@ def _ready_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if state.sale is not None:
         return refuse(state, Msg.SALE_OPEN)
-    parked = suspending.refuse_sign_off(state)
+    parked = suspending.refuse_while_parked(state)
     if parked is not None:
         return parked
     event = ctx.audit(state, "sign_off")
@@ -284,6 +284,7 @@ def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         last_receipt=state.last_receipt,
         drawer_open=state.drawer_open,
         message=Message.of(Msg.SIGNED_OFF),
+        next_park_no=state.next_park_no,  # suspend numbers are never given twice
     )
     return off, (SaveSession(None), event)
 

@@ -125,8 +125,10 @@ def resume_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def on_slip(state: LaneState, code: SlipCode, ctx: Ctx) -> Outcome:
     """A slip scanned: resume its sale when it was parked on this lane."""
     if state.mode not in (Mode.READY, Mode.CHOOSE_PARKED):
-        msg = Msg.SIGN_ON_FIRST if state.mode in (Mode.SIGNED_OFF, Mode.PIN) else None
-        return refuse(state, msg or Msg.KEY_NOT_ALLOWED, key="SCAN")
+        msg = {Mode.SIGNED_OFF: Msg.SIGN_ON_FIRST, Mode.PIN: Msg.SIGN_ON_FIRST}.get(
+            state.mode, Msg.TERMINAL_BUSY if state.mode is Mode.TERMINAL else Msg.KEY_NOT_ALLOWED
+        )
+        return refuse(state, msg, key="SCAN")
     setup = ctx.setup
     if (code.store, code.lane) != (setup.store, setup.lane):
         lane = code.lane if code.store == setup.store else f"{code.store}-{code.lane}"
@@ -217,8 +219,9 @@ def clear_choice(state: LaneState, ctx: Ctx) -> Outcome:
     return replace(state, mode=Mode.READY, message=None), ()
 
 
-def refuse_sign_off(state: LaneState) -> Outcome | None:
-    """Sign-off waits until no sale is parked: the message names them."""
+def refuse_while_parked(state: LaneState) -> Outcome | None:
+    """Sign-off (and the close of day) waits until no sale is parked: the message names
+    them. None when nothing is parked."""
     if not state.parked:
         return None
     return refuse(state, Msg.PARKED_SALES, nos=", ".join(str(p.no) for p in state.parked))

@@ -34,7 +34,13 @@ class ParkedSaleMissing(StoreError):
 
 def park(conn: sqlite3.Connection, parked: ParkedSale) -> None:
     """Insert ``parked`` and move the suspend counter past its number (in the caller's
-    transaction). A number already taken raises ``sqlite3.IntegrityError``."""
+    transaction). A number given before, or a sale with a tender (which the core never
+    parks), raises ``StoreError``, so the park is not saved and the sale stays open."""
+    given = next_no(conn)
+    if parked.no < given:
+        raise StoreError(f"suspend number {parked.no} was given before (next is {given})")
+    if parked.sale.tenders:
+        raise StoreError(f"sale {parked.sale.id} has tenders: it cannot be parked")
     conn.execute(
         f"INSERT INTO {PARKED} (no, sale_id, cashier, parked_at, sale) VALUES (?, ?, ?, ?, ?)",
         (
@@ -47,7 +53,7 @@ def park(conn: sqlite3.Connection, parked: ParkedSale) -> None:
     )
     conn.execute(
         f"INSERT OR REPLACE INTO {META} (key, value) VALUES (?, ?)",
-        (NEXT_PARK_NO, str(max(next_no(conn), parked.no + 1))),
+        (NEXT_PARK_NO, str(parked.no + 1)),
     )
 
 

@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import fields, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from firmware_app.errors import StoreError
+from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import ParkSale, PrintReceipt, UnparkSale
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.messages import Msg
+from firmware_app.lane.parked import ParkedSale
+from firmware_app.lane.sale import Line, Sale, Tender, TenderType
 from firmware_app.store.db import open_database
 from firmware_app.store.sales import SalesStore
 from firmware_app.store.suspended import ParkedSaleMissing
 from firmware_app.sync.contract import LaneUplink, Topics
 from tests.store.test_lane_loop import Rig, lane_app
-from tests.unit.till import Till
+from tests.unit.till import T0, Till
 
 SIGN_ON = ("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER")
 
@@ -203,3 +209,53 @@ def test_a_slip_receipt_is_queued_with_the_park_not_after_it() -> None:
     till = Till().do("signon", "scan 6954767410388", "key SUSPEND")
     kinds = [type(e) for e in till.effects]
     assert kinds.index(ParkSale) < kinds.index(PrintReceipt)
+
+
+def test_a_number_given_before_or_a_tendered_sale_is_never_parked(parked) -> None:
+    path, store, till = parked
+    before = counts(path)
+    old = till.state.parked[0]
+    with pytest.raises(StoreError, match="given before"):
+        store.apply([ParkSale(replace(old, sale=replace(old.sale, id="other")))])
+    paid = replace(old.sale, id="paid", tenders=(Tender(TenderType.CASH, 100),))
+    with pytest.raises(StoreError, match="tenders"):
+        store.apply([ParkSale(replace(old, no=2, sale=paid))])
+    assert counts(path) == before
+
+
+def test_every_field_of_a_sale_and_its_lines_is_kept_while_parked(tmp_path: Path) -> None:
+    """A field added to ``Sale`` or ``Line`` must be parked too: this fails until it is."""
+    line = Line(
+        no=1, sku="200001", code="2100001005320", name="富士苹果", unit=Unit.KG, qty=532,
+        unit_price=1280, amount=681, tax_rate=Decimal("9"), discount=12, voided=True,
+        weight_text="0.532",
+    )  # fmt: skip
+    sale = Sale(id="s1", opened_at=T0, cashier="1001", lines=(line,), member="88", rounding=-1)
+    # The fields store/suspended.py writes: a new one fails here until it is written too.
+    assert [f.name for f in fields(Line)] == [
+        "no", "sku", "code", "name", "unit", "qty", "unit_price", "amount", "tax_rate",
+        "discount", "voided", "weight_text",
+    ]  # fmt: skip
+    assert [f.name for f in fields(Sale)] == [
+        "id", "opened_at", "cashier", "lines", "tenders", "member", "rounding",
+    ]  # fmt: skip
+    store = store_at(tmp_path / "lane.db")
+    try:
+        store.apply([ParkSale(ParkedSale(1, sale, T0, "1001"))])
+        assert store.load_parked() == ((ParkedSale(1, sale, T0, "1001"),), 2)
+    finally:
+        store.db.close()
+
+
+@pytest.mark.parametrize(("value", "ok"), [(1, True), (10, True), (99, True), (0, False)])
+def test_max_suspended_is_configured_in_sale(value: int, ok: bool) -> None:
+    from firmware_app import config as config_mod
+    from firmware_app.app.bootstrap import lane_setup
+    from firmware_app.errors import ConfigError
+
+    raw = {"lane": {"store": "S1", "lane": "1"}, "sale": {"max_suspended": value}}
+    if not ok:
+        with pytest.raises(ConfigError, match="max_suspended"):
+            config_mod.parse(raw)
+        return
+    assert lane_setup(config_mod.parse(raw)).rules.max_suspended == value

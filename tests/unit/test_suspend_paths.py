@@ -307,3 +307,10 @@ def test_the_customer_display_goes_idle_on_park_and_shows_the_basket_on_resume()
 def test_slip_codes(data: str, expected: tuple[str, str, int] | None) -> None:
     code = read_slip_code(data)
     assert (None if code is None else (code.store, code.lane, code.no)) == expected
+
+
+def test_numbers_go_on_after_a_sign_off() -> None:
+    till = Till().do(*PARKED_1, "key 1 RESUME", "key CASH", "key SIGNOFF")
+    assert till.message == Msg.SIGNED_OFF
+    till.do("signon", COLA_SCAN, "key SUSPEND")
+    assert [p.no for p in till.state.parked] == [2]
