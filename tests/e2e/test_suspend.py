@@ -4,6 +4,7 @@ printer decoded it, shows the suspend number and its barcode."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_app.sync.validation import validate
 from tests.e2e.sim import OFFLINE, ROOT, run_sim, sim_command
 from tests.waiting import wait_until
 
@@ -95,9 +97,15 @@ def test_a_parked_sale_survives_sigkill_and_its_slip_shows_number_and_barcode(
     assert "Parked sale 1 resumed (2 lines)" in result.stdout
     assert query(db, "select sale_id, total from 'transaction'") == [(sale_id, 1350)]
     assert query(db, "select count(*) from parkedsale") == [(0,)]
-    events = [row[0] for row in query(db, "select payload from outboxmessage")]
-    assert sum(b'"event":"suspend"' in e for e in events) == 1
-    assert sum(b'"event":"resume"' in e for e in events) == 1
+    messages = [json.loads(row[0]) for row in query(db, "select payload from outboxmessage")]
+    for message in messages:
+        validate(message)  # the contract's lane.event/1, as the store server checks it
+    events = {m["event"]: m for m in messages if m["schema"] == "lane.event/1"}
+    assert events["suspend"]["sale_id"] == events["resume"]["sale_id"] == sale_id
+    assert events["suspend"]["details"] == {"no": "1", "lines": "2", "total": "1350"}
+    assert events["resume"]["details"] == {
+        "no": "1", "parked_by": "1001", "lines": "2", "repriced": "0",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
