@@ -112,6 +112,13 @@ def slip(parked: ParkedSale, ctx: Ctx) -> Receipt:
 
 # --- RESUME ---------------------------------------------------------------------
 
+# Why a slip scanned in a mode other than selling or the list is refused.
+SLIP_REFUSALS = {
+    Mode.SIGNED_OFF: Msg.SIGN_ON_FIRST,
+    Mode.PIN: Msg.SIGN_ON_FIRST,
+    Mode.TERMINAL: Msg.TERMINAL_BUSY,
+}
+
 
 def resume_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     """``RESUME``: with a number, that parked sale; alone, the list to pick from."""
@@ -125,10 +132,7 @@ def resume_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def on_slip(state: LaneState, code: SlipCode, ctx: Ctx) -> Outcome:
     """A slip scanned: resume its sale when it was parked on this lane."""
     if state.mode not in (Mode.READY, Mode.CHOOSE_PARKED):
-        msg = {Mode.SIGNED_OFF: Msg.SIGN_ON_FIRST, Mode.PIN: Msg.SIGN_ON_FIRST}.get(
-            state.mode, Msg.TERMINAL_BUSY if state.mode is Mode.TERMINAL else Msg.KEY_NOT_ALLOWED
-        )
-        return refuse(state, msg, key="SCAN")
+        return refuse(state, SLIP_REFUSALS.get(state.mode, Msg.KEY_NOT_ALLOWED), key="SCAN")
     setup = ctx.setup
     if (code.store, code.lane) != (setup.store, setup.lane):
         lane = code.lane if code.store == setup.store else f"{code.store}-{code.lane}"
@@ -146,6 +150,8 @@ def resume(state: LaneState, no: int, ctx: Ctx, back: LaneState | None = None) -
     parked = next((p for p in state.parked if p.no == no), None)
     if parked is None:
         return refuse(before, Msg.NO_SUCH_PARKED, no=no)
+    if open_sale is None and state.drawer_open and ctx.setup.rules.block_sale_while_open:
+        return refuse(before, Msg.DRAWER_OPEN)  # as for a new sale: close the drawer first
     assert state.cashier is not None
     # The cashier who takes the money finishes the sale; who parked it is in the event.
     sale, changes = reprice(replace(parked.sale, cashier=state.cashier.id), ctx)

@@ -65,6 +65,8 @@ CASES = [
     ("scan another store's slip", PARKED_1, "scan SUSP-S002-07-1", Msg.PARKED_ELSEWHERE, []),
     ("scan the slip into a basket", (*PARKED_1, BREAD_SCAN), SLIP_1, Msg.BASKET_NOT_EMPTY, []),
     ("scan the slip signed off", (), SLIP_1, Msg.SIGN_ON_FIRST, []),
+    ("scan the slip at the terminal", (*PARKED_1, BREAD_SCAN, "key CARD"), SLIP_1,
+     Msg.TERMINAL_BUSY, []),
     # --- RESUME alone: the list
     ("list the parked sales", PARKED_2, "key RESUME", Msg.CHOOSE_PARKED, []),
     ("list with nothing parked", SIGNED_ON, "key RESUME", Msg.NOTHING_PARKED, []),
@@ -88,6 +90,7 @@ REFUSALS = frozenset(
         Msg.NOTHING_TO_PARK, Msg.PARK_PAID, Msg.PARK_FULL, Msg.PARKED_SALES,
         Msg.BASKET_NOT_EMPTY, Msg.NO_SUCH_PARKED, Msg.PARKED_ELSEWHERE, Msg.NOTHING_PARKED,
         Msg.BAD_ENTRY, Msg.NEEDS_ENTRY, Msg.KEY_NOT_ALLOWED, Msg.SIGN_ON_FIRST,
+        Msg.TERMINAL_BUSY,
     ]
 )  # fmt: skip
 
@@ -314,3 +317,13 @@ def test_numbers_go_on_after_a_sign_off() -> None:
     assert till.message == Msg.SIGNED_OFF
     till.do("signon", COLA_SCAN, "key SUSPEND")
     assert [p.no for p in till.state.parked] == [2]
+
+
+def test_no_resume_while_the_drawer_is_open_when_no_sale_may_start_then() -> None:
+    till = Till(setup=setup_with(block_sale_while_open=True)).do(*PARKED_1, "drawer open")
+    before = till.state
+    till.do("key 1 RESUME")
+    assert till.message == Msg.DRAWER_OPEN and till.effects == []
+    assert replace(till.state, message=None) == replace(before, message=None, entry="1")
+    till.do("key CLEAR", "drawer closed", "key 1 RESUME")
+    assert till.message == Msg.SALE_RESUMED
