@@ -43,7 +43,7 @@ SLIP_LABELS = {
     "zh": {"banner": "挂单", "no": "挂单号", "items": "件数", "total": "合计",
            "lane": "收银台", "cashier": "收银员", "footer": "凭此单到本收银台取单"},
     "en": {"banner": "SUSPENDED", "no": "Suspend no.", "items": "Items", "total": "TOTAL",
-           "lane": "Lane", "cashier": "Cashier", "footer": "Bring this slip back to this lane"},
+           "lane": "Lane", "cashier": "Cashier", "footer": "Show this slip to resume"},
 }  # fmt: skip
 
 
