@@ -81,6 +81,21 @@ def next_no(conn: sqlite3.Connection) -> int:
     return max(int(row[0]) if row else 1, (highest or 0) + 1)
 
 
+def drop_all(conn: sqlite3.Connection) -> tuple[int, ...]:
+    """Delete every parked sale (a restore: parked at backup time, each may have been
+    resumed and sold since); returns their numbers. A database from before parked sales
+    has no such table: nothing to drop."""
+    table = models.ParkedSale._meta.table_name
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if found is None:
+        return ()
+    numbers = tuple(row[0] for row in conn.execute(f"SELECT no FROM {PARKED} ORDER BY no"))
+    conn.execute(f"DELETE FROM {PARKED}")
+    return numbers
+
+
 def _sale_row(sale: Sale) -> dict[str, Any]:
     return {
         "id": sale.id,

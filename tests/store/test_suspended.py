@@ -259,3 +259,24 @@ def test_max_suspended_is_configured_in_sale(value: int, ok: bool) -> None:
             config_mod.parse(raw)
         return
     assert lane_setup(config_mod.parse(raw)).rules.max_suspended == value
+
+
+def test_a_restore_drops_the_sales_parked_at_backup_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like the open sale: each may have been resumed and sold after the backup."""
+    from tests.store.test_restore_cli import Lane
+
+    lane = Lane(tmp_path)
+    db = open_database(lane.config.database)
+    try:
+        store = lane.desk._store(db)
+        lane.desk.till.do("scan 6954767410388", "key SUSPEND")
+        store.apply(lane.desk.till.effects)
+    finally:
+        db.close()
+    backup_file = lane.take_backup()
+    assert lane.run("restore", str(backup_file)) == 0
+    with sqlite3.connect(lane.config.database) as reader:
+        assert reader.execute("select count(*) from parkedsale").fetchone() == (0,)
+    assert "sales parked at backup time were discarded: (1,)" in caplog.text
