@@ -563,6 +563,7 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         scale_stale_ms=t.integer("scale_stale_ms", 2000, 100, 60000),
         member_prefix=t.text("member_prefix", "M"),
         label_formats=_labels(labels_t),
+        max_suspended=t.integer("max_suspended", 10, 1, 99),  # suspend and resume
     )
     t.check_unknown()
     return rules

@@ -197,6 +197,8 @@ class LaneApp:
             next_receipt_no=self.sales.next_receipt_no(),
             last_receipt=self.sales.print_queue.last_receipt(),
         )
+        parked, next_park_no = self.sales.load_parked()  # suspend and resume
+        state = replace(state, parked=parked, next_park_no=next_park_no)
         if cashier is not None:
             state = replace(state, mode=Mode.READY, cashier=cashier)
         if sale is not None:

@@ -184,21 +184,22 @@ class ReceiptEncoder:
         """The centred end: the receipt's code (symbol and text), then the footer."""
         if not receipt.code and not receipt.footer:
             return []
-        parts = [ALIGN_CENTRE, *(self._code(receipt.code) if receipt.code else [])]
+        kind = receipt.code_symbol or self.code  # a suspend slip asks for a barcode
+        parts = [ALIGN_CENTRE, *(self._code(receipt.code, kind) if receipt.code else [])]
         for footer in receipt.footer:
             parts += self._wrapped(footer)
         return [*parts, ALIGN_LEFT]
 
-    def _code(self, code: str) -> list[bytes]:
-        return [*self._symbol(code), *self._wrapped(code)]
+    def _code(self, code: str, kind: str) -> list[bytes]:
+        return [*self._symbol(code, kind), *self._wrapped(code)]
 
-    def _symbol(self, code: str) -> list[bytes]:
+    def _symbol(self, code: str, kind: str) -> list[bytes]:
         """The code's QR code or barcode, or nothing when it does not fit one."""
         # Symbols take ASCII only: anything else is sent as "?", as text would be.
         text = clean(code).encode("ascii", errors="replace").decode("ascii")
-        if self.code == "qr" and len(text) <= QR_MAX_BYTES:
+        if kind == "qr" and len(text) <= QR_MAX_BYTES:
             return [qr_code(text.encode("ascii"))]
-        if self.code == "barcode" and code128_fits(text, self.dots):
+        if kind == "barcode" and code128_fits(text, self.dots):
             return [code128(text)]
         return []
 

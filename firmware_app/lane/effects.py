@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
@@ -159,6 +160,26 @@ class AbandonPayment:
     request_id: str
 
 
+# --- suspend and resume -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParkSale:
+    """Park the open sale under its suspend number and forget it as the open sale (durable,
+    in the same transaction: the sale is parked or still open, never both)."""
+
+    parked: ParkedSale
+
+
+@dataclass(frozen=True)
+class UnparkSale:
+    """Take parked sale ``no`` out of the store (durable); a ``SaveSale`` of the resumed
+    sale follows it in the same transaction."""
+
+    no: int
+    sale_id: str
+
+
 Effect = (
     SaveSale
     | DiscardSale
@@ -174,6 +195,8 @@ Effect = (
     | SendScaleCommand
     | RecordPinFailure
     | ClearPinFailures
+    | ParkSale
+    | UnparkSale
 )
 
 DURABLE = (
@@ -185,4 +208,6 @@ DURABLE = (
     LogPayment,
     RecordPinFailure,
     ClearPinFailures,
+    ParkSale,  # suspend and resume
+    UnparkSale,
 )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import approvals, lockout, paying, roles, selling, terminal
+from firmware_app.lane import approvals, lockout, paying, roles, selling, suspending, terminal
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -37,6 +37,7 @@ from firmware_app.lane.events import (
     Tick,
 )
 from firmware_app.lane.messages import Message, Msg
+from firmware_app.lane.parked import read_slip_code
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
@@ -44,7 +45,7 @@ from firmware_app.lane.state import Action, Approval, LaneState, Mode
 from firmware_app.lane.weighing import ScaleCommand, ScaleReading, ScaleStatus
 
 DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
-LATER_KEYS = frozenset(["RETURN", "SUSPEND", "RESUME"])
+LATER_KEYS = frozenset(["RETURN"])
 MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
 
 
@@ -65,6 +66,9 @@ def handle(
             if terminal.holds_answer(state):
                 assert state.payment is not None
                 return refused(state, terminal.unsaved_message(state.payment, ctx))
+            slip = read_slip_code(data)  # suspend and resume: a parked sale's slip
+            if slip is not None:
+                return suspending.on_slip(state, slip, ctx)
             return selling.on_scan(state, data, ctx)
         case ScaleUpdate(reading=reading):
             return _scale_update(state, reading, now), ()
@@ -196,7 +200,7 @@ def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 
 def _entry(state: LaneState, key: str) -> Outcome:
-    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER)
+    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER, Mode.CHOOSE_PARKED)
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     entry = state.entry + ("." if key == "DOT" else key)
@@ -208,6 +212,8 @@ def _entry(state: LaneState, key: str) -> Outcome:
 def _clear(state: LaneState, ctx: Ctx) -> Outcome:
     if state.mode is Mode.CHOOSE_TENDER:
         return _clear_choice(state, ctx)
+    if state.mode is Mode.CHOOSE_PARKED:
+        return suspending.clear_choice(state, ctx)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -284,6 +290,9 @@ def _ready_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if state.sale is not None:
         return refuse(state, Msg.SALE_OPEN)
+    parked = suspending.refuse_while_parked(state)
+    if parked is not None:
+        return parked
     event = ctx.audit(state, "sign_off")
     off = LaneState(
         next_receipt_no=state.next_receipt_no,
@@ -292,6 +301,7 @@ def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         last_receipt=state.last_receipt,
         drawer_open=state.drawer_open,
         message=Message.of(Msg.SIGNED_OFF),
+        next_park_no=state.next_park_no,  # suspend numbers are never given twice
     )
     return off, (SaveSession(None), event)
 
@@ -483,6 +493,9 @@ READY_KEYS: dict[str, KeyHandler] = {
     "ZERO": _scale_command,
     "TARE": _scale_command,
     "REPRINT": _reprint,
+    # Suspend and resume.
+    "SUSPEND": suspending.suspend,
+    "RESUME": suspending.resume_key,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -493,4 +506,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.SUPERVISOR_PIN: _supervisor_pin_key,
     Mode.TERMINAL: terminal.terminal_key,
     Mode.CHOOSE_TENDER: _choose_tender_key,
+    Mode.CHOOSE_PARKED: suspending.choose_key,  # suspend and resume
 }

@@ -95,6 +95,20 @@ class Msg(enum.Enum):
     ID_LOCKED = "id_locked"
     BADGE_NOT_NOW = "badge_not_now"
     TECHNICIAN_CANNOT_SELL = "technician_cannot_sell"
+    # Suspend and resume.
+    NOTHING_TO_PARK = "nothing_to_park"
+    PARK_PAID = "park_paid"
+    PARK_FULL = "park_full"
+    SALE_PARKED = "sale_parked"
+    PARKED_SALES = "parked_sales"
+    BASKET_NOT_EMPTY = "basket_not_empty"
+    NO_SUCH_PARKED = "no_such_parked"
+    PARKED_ELSEWHERE = "parked_elsewhere"
+    NOTHING_PARKED = "nothing_parked"
+    CHOOSE_PARKED = "choose_parked"
+    PARKED_CHOICE = "parked_choice"
+    SALE_RESUMED = "sale_resumed"
+    RESUMED_REPRICED = "resumed_repriced"
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,12 @@ def _plural(forms: tuple[str, str], id: Msg, args: Mapping[str, str]) -> str:
 # Arguments that are words to translate, not data.
 TERMED = ("device", "state", "result", "command", "reason", "tender")
 # The argument that picks a singular or plural wording.
-COUNTED: Mapping[Msg, str] = {Msg.SALE_RESTORED: "lines", Msg.ITEMS_DUE: "count"}
+COUNTED: Mapping[Msg, str] = {
+    Msg.SALE_RESTORED: "lines",
+    Msg.ITEMS_DUE: "count",
+    Msg.PARKED_CHOICE: "items",  # suspend and resume
+    Msg.SALE_RESUMED: "lines",
+}
 TERMS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "cash": "现金",
@@ -282,6 +301,27 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.ID_LOCKED: "{cashier} locked for {minutes} min",
         Msg.BADGE_NOT_NOW: "Badge: only to approve an action",
         Msg.TECHNICIAN_CANNOT_SELL: "Technician: {key} not allowed (no selling)",
+        # Suspend and resume.
+        Msg.NOTHING_TO_PARK: "No items to park",
+        Msg.PARK_PAID: "Payment started: cannot park, finish or void the payment",
+        Msg.PARK_FULL: "{max} sales parked already: resume one first",
+        Msg.SALE_PARKED: "Sale parked as {no}: give the customer the slip",
+        Msg.PARKED_SALES: "Parked sales {nos}: resume and finish them first",
+        Msg.BASKET_NOT_EMPTY: "Basket not empty: finish or park this sale first",
+        Msg.NO_SUCH_PARKED: "No parked sale {no}",
+        Msg.PARKED_ELSEWHERE: "Parked on lane {lane}: resume it there",
+        Msg.NOTHING_PARKED: "No parked sales",
+        Msg.CHOOSE_PARKED: "Resume which sale? Number, ENTER:",
+        Msg.PARKED_CHOICE: (
+            "{no}: {items} item {total} {time}",
+            "{no}: {items} items {total} {time}",
+        ),
+        Msg.SALE_RESUMED: (
+            "Parked sale {no} resumed ({lines} line)",
+            "Parked sale {no} resumed ({lines} lines)",
+        ),
+        Msg.RESUMED_REPRICED: "Parked sale {no} resumed; prices changed (✕ no longer sold, "
+        "voided): {changes}",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -367,5 +407,19 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.ID_LOCKED: "{cashier} 已锁定，{minutes} 分钟后再试",
         Msg.BADGE_NOT_NOW: "主管卡只用于授权",
         Msg.TECHNICIAN_CANNOT_SELL: "技术员不能销售：{key}",
+        # Suspend and resume (挂单/取单).
+        Msg.NOTHING_TO_PARK: "没有可挂单的商品",
+        Msg.PARK_PAID: "已开始付款，不能挂单：请完成或作废付款",
+        Msg.PARK_FULL: "已挂 {max} 单：请先取单",
+        Msg.SALE_PARKED: "已挂单，单号 {no}：请把挂单小票交给顾客",
+        Msg.PARKED_SALES: "还有挂单 {nos}：请先取单并完成",
+        Msg.BASKET_NOT_EMPTY: "当前交易未完成：请先完成或挂单",
+        Msg.NO_SUCH_PARKED: "没有挂单 {no}",
+        Msg.PARKED_ELSEWHERE: "此单挂在 {lane} 号收银台：请到该收银台取单",
+        Msg.NOTHING_PARKED: "没有挂单",
+        Msg.CHOOSE_PARKED: "取哪一单？输入单号，按确认：",
+        Msg.PARKED_CHOICE: "{no}：{items} 件 {total} {time}",
+        Msg.SALE_RESUMED: "已取回挂单 {no}（{lines} 行）",
+        Msg.RESUMED_REPRICED: "已取回挂单 {no}；价格有变动（✕ 已停售，已删除）：{changes}",
     },
 }

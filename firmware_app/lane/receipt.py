@@ -36,7 +36,8 @@ class Receipt:
     - ``taxes``, ``tenders``: (label, value) pairs (tenders include the change).
     - ``info``: receipt number, lane, cashier, time: one string per printed line.
     - ``footer``: centred closing lines.
-    - ``code``: the receipt's identifier for a barcode/QR, empty for none.
+    - ``code``: the receipt's identifier for a barcode/QR, empty for none; ``code_symbol``
+      forces its symbol (``"barcode"``), else the printer's setting decides.
     """
 
     header: tuple[str, ...]
@@ -50,3 +51,6 @@ class Receipt:
     void_mark: str = "VOID"
     code: str = ""
     number: int = 0  # the receipt number
+    # How ``code`` is printed: "" as the printer's ``code`` setting says, or "barcode"
+    # (CODE128) whatever it says: a suspend slip is read back by the lane's scanner.
+    code_symbol: str = ""

@@ -65,6 +65,7 @@ class SaleRules:
     payment_timeout_s: int = 120
     label_formats: tuple[LabelFormat, ...] = ()
     approvals: ApprovalRules = field(default_factory=ApprovalRules)  # roles and approvals
+    max_suspended: int = 10  # suspend and resume: parked sales a lane holds at most
 
 
 @dataclass(frozen=True)

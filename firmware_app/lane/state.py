@@ -9,6 +9,7 @@ from datetime import datetime
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
+from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
@@ -23,6 +24,8 @@ class Mode(enum.Enum):
     SUPERVISOR_PIN = "supervisor_pin"  # ... and PIN
     TERMINAL = "terminal"  # waiting for the payment terminal (or for its answer to be saved)
     CHOOSE_TENDER = "choose_tender"  # VOID on a part-paid sale: which tender to void
+    # Suspend and resume: RESUME without a number lists the parked sales to pick from.
+    CHOOSE_PARKED = "choose_parked"
 
 
 class Action(enum.Enum):
@@ -97,3 +100,7 @@ class LaneState:
     # Same-weight protection: after a weighing, the load must change before the next one.
     weighed_grams: int | None = None
     load_changed: bool = True
+    # Suspend and resume: the parked sales as the store holds them (loaded at start-up,
+    # changed only with the durable effects that change the store), and the next number.
+    parked: tuple[ParkedSale, ...] = ()
+    next_park_no: int = 1

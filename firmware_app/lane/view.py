@@ -81,6 +81,15 @@ ERRORS = frozenset(
         Msg.NO_SUCH_TENDER,
         Msg.PAID_LINES_LOCKED,
         Msg.REVERSAL_DECLINED,
+        # Suspend and resume.
+        Msg.NOTHING_TO_PARK,
+        Msg.PARK_PAID,
+        Msg.PARK_FULL,
+        Msg.PARKED_SALES,
+        Msg.BASKET_NOT_EMPTY,
+        Msg.NO_SUCH_PARKED,
+        Msg.PARKED_ELSEWHERE,
+        Msg.NOTHING_PARKED,
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -100,6 +109,7 @@ WARNINGS = frozenset(
         Msg.LATE_APPROVAL,
         Msg.CASH_BACK,
         Msg.CANCELLED_CASH_BACK,
+        Msg.RESUMED_REPRICED,  # suspend and resume: the customer pays other prices
     ]
 )
 
@@ -143,6 +153,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_supervisor_pin": "主管密码，按确认",
         "prompt_terminal": "请在支付终端上付款",
         "prompt_choose_tender": "选择编号，按确认",
+        "prompt_choose_parked": "输入挂单号，按确认",  # suspend and resume
         "stable": "稳定",
         "moving": "晃动",
         "over": "超载",
@@ -179,6 +190,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_supervisor_pin": "Supervisor PIN, then ENTER",
         "prompt_terminal": "Follow the payment terminal",
         "prompt_choose_tender": "Pick a number, then ENTER",
+        "prompt_choose_parked": "Parked sale number, then ENTER",  # suspend and resume
         "stable": "stable",
         "moving": "moving",
         "over": "over",

@@ -262,6 +262,24 @@ class PrintJob(BaseModel):
     attempts = peewee.IntegerField(default=0)
 
 
+# --- suspend and resume ------------------------------------------------------------
+
+
+class ParkedSale(BaseModel):
+    """A sale parked with ``SUSPEND`` until ``RESUME`` (store/suspended.py): written in
+    the transaction that removes it from ``OpenSale``, so it is one or the other.
+
+    ``no`` is the suspend number on the slip; ``sale`` the whole sale as JSON (header,
+    lines; no tenders: a sale with one is never parked). Money in minor units.
+    """
+
+    no = peewee.IntegerField(primary_key=True)
+    sale_id = peewee.TextField(unique=True)
+    cashier = peewee.TextField()  # who parked it
+    parked_at = peewee.TextField()
+    sale = peewee.TextField()
+
+
 # The catalog lives in a database file of its own: applying a 100,000-item
 # snapshot then never holds the write lock the lane needs to save a scan.
 CATALOG_MODELS: list[type[BaseModel]] = [
@@ -289,4 +307,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     PrintJob,
     Payment,
     PinFailure,  # roles and approvals
+    ParkedSale,  # suspend and resume
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from firmware_app.config import Config
 from firmware_app.errors import StoreError
 from firmware_app.lane.effects import AuditEvent
-from firmware_app.store import journal, models
+from firmware_app.store import journal, models, suspended
 from firmware_app.store.backup import (
     META,
     STAMP_KEY,
@@ -481,6 +481,11 @@ def _finish_staging(
         discarded = row[0] if row else None
         conn.execute(f"DELETE FROM {OPEN_LINE}")
         conn.execute(f"DELETE FROM {OPEN_SALE}")
+        # Suspend and resume: a sale parked at backup time may have been resumed and sold
+        # since; like the open sale, it is dropped, and its slip resumes nothing.
+        parked = suspended.drop_all(conn)
+        if parked:
+            log.warning("sales parked at backup time were discarded: %s", parked)
         conn.execute(f"DELETE FROM {META} WHERE key IN (?, ?)", (SESSION, STAMP_KEY))
         lost = plan.lost
         details = {

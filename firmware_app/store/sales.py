@@ -34,17 +34,20 @@ from firmware_app.lane.effects import (
     CommitSale,
     DiscardSale,
     LogPayment,
+    ParkSale,
     PaymentStatus,
     PrintReceipt,
     RecordEvent,
     RecordPinFailure,
     SaveSale,
     SaveSession,
+    UnparkSale,
 )
+from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import models
+from firmware_app.store import models, suspended
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
@@ -137,6 +140,12 @@ class SalesStore:
                     lambda seq: self.messages.event(event, seq=seq),
                     event.at,
                 )
+            # Suspend and resume: parked and open in one transaction, never both.
+            case ParkSale(parked=parked):
+                suspended.park(self.db.connection(), parked)
+                self._drop_open(parked.sale.id)
+            case UnparkSale(no=no, sale_id=sale_id):
+                suspended.unpark(self.db.connection(), no, sale_id)
             case _:
                 raise TypeError(f"not a durable effect: {effect!r}")
 
@@ -315,6 +324,11 @@ class SalesStore:
             return None
         data = json.loads(row.value)
         return Cashier(data["cashier"], Role(data["role"]))
+
+    def load_parked(self) -> tuple[tuple[ParkedSale, ...], int]:
+        """The parked sales and the next suspend number (suspend and resume)."""
+        conn = self.db.connection()
+        return suspended.load(conn), suspended.next_no(conn)
 
     def load_open_sale(self) -> Sale | None:
         row = self.m.OpenSale.select().order_by(self.m.OpenSale.opened_at.desc()).first()

@@ -198,8 +198,15 @@ CASES = [
         Msg.ITEM_ADDED,
         ["SaveSale"],
     ),
-    ("SUSPEND", ONE_COLA, "key SUSPEND", Msg.NOT_AVAILABLE, []),
-    ("RESUME", SIGNED_ON, "key RESUME", Msg.NOT_AVAILABLE, []),
+    # suspend and resume: every path in test_suspend_paths.py
+    (
+        "SUSPEND",
+        ONE_COLA,
+        "key SUSPEND",
+        Msg.SALE_PARKED,
+        ["ParkSale", "RecordEvent", "PrintReceipt"],
+    ),
+    ("RESUME", SIGNED_ON, "key RESUME", Msg.NOTHING_PARKED, []),
     # --- tenders
     ("cash exact", ONE_COLA, "key CASH", Msg.CHANGE, ["CommitSale", "KickDrawer", "PrintReceipt"]),
     (
