@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
@@ -140,6 +141,23 @@ class AbandonPayment:
     request_id: str
 
 
+# --- training mode, cash movements, reports ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordCashMovement:
+    """Store a paid-in or paid-out (durable: committed before the drawer opens)."""
+
+    movement: CashMovement
+
+
+@dataclass(frozen=True)
+class SaveTraining:
+    """Persist whether the lane is in training mode, so a restart keeps it (durable)."""
+
+    on: bool
+
+
 Effect = (
     SaveSale
     | DiscardSale
@@ -153,6 +171,17 @@ Effect = (
     | ReversePayment
     | AbandonPayment
     | SendScaleCommand
+    | RecordCashMovement
+    | SaveTraining
 )
 
-DURABLE = (SaveSale, DiscardSale, SaveSession, CommitSale, RecordEvent, LogPayment)
+DURABLE = (
+    SaveSale,
+    DiscardSale,
+    SaveSession,
+    CommitSale,
+    RecordEvent,
+    LogPayment,
+    RecordCashMovement,
+    SaveTraining,
+)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import paying, selling, terminal
+from firmware_app.lane import cash, paying, selling, terminal
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -190,7 +190,7 @@ def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 
 def _entry(state: LaneState, key: str) -> Outcome:
-    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER)
+    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER, Mode.CASH_REASON)
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     entry = state.entry + ("." if key == "DOT" else key)
@@ -202,6 +202,8 @@ def _entry(state: LaneState, key: str) -> Outcome:
 def _clear(state: LaneState, ctx: Ctx) -> Outcome:
     if state.mode is Mode.CHOOSE_TENDER:
         return _clear_choice(state, ctx)
+    if state.mode is Mode.CASH_REASON:  # cash movements
+        return cash.clear(state)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -454,6 +456,9 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = paying.void_tender(state, approval.tender, ctx, approval.supervisor)
     elif approval.action is Action.CANCEL:
         after, effects = paying.cancel(state, ctx, approval.supervisor)
+    # Training mode, cash movements, reports:
+    elif approval.action in (Action.PAID_IN, Action.PAID_OUT):
+        after, effects = cash.approved(state, approval, ctx)
     else:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -481,6 +486,16 @@ def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return replace(state, entry="", message=message), (event, PrintReceipt(copy))
 
 
+# --- training mode, cash movements, reports ------------------------------------------
+
+
+def _paid_in_out(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    keyed = cash.keyed(state, key, ctx)
+    if not isinstance(keyed, Approval):
+        return keyed
+    return _ask_supervisor(state, keyed, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -498,6 +513,9 @@ READY_KEYS: dict[str, KeyHandler] = {
     "ZERO": _scale_command,
     "TARE": _scale_command,
     "REPRINT": _reprint,
+    # Training mode, cash movements, reports:
+    "PAIDIN": _paid_in_out,
+    "PAIDOUT": _paid_in_out,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -508,4 +526,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.SUPERVISOR_PIN: _supervisor_pin_key,
     Mode.TERMINAL: terminal.terminal_key,
     Mode.CHOOSE_TENDER: _choose_tender_key,
+    Mode.CASH_REASON: cash.reason_key,  # cash movements
 }

@@ -43,6 +43,10 @@ class SaleRules:
     # waiting (the charge counts as not paid; a late approval is reversed).
     payment_timeout_s: int = 120
     label_formats: tuple[LabelFormat, ...] = ()
+    # Training mode, cash movements, reports: the reasons offered after PAIDIN / PAIDOUT
+    # (shown numbered, as written here).
+    paid_in_reasons: tuple[str, ...] = ("备用金 float", "找零补充 change")
+    paid_out_reasons: tuple[str, ...] = ("缴款 pickup", "零用 petty cash")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
@@ -23,6 +24,9 @@ class Mode(enum.Enum):
     SUPERVISOR_PIN = "supervisor_pin"  # ... and PIN
     TERMINAL = "terminal"  # waiting for the payment terminal (or for its answer to be saved)
     CHOOSE_TENDER = "choose_tender"  # VOID on a part-paid sale: which tender to void
+    # Training mode, cash movements, reports:
+    CASH_REASON = "cash_reason"  # PAIDIN / PAIDOUT approved: which reason
+    COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
 
 
 class Action(enum.Enum):
@@ -32,6 +36,11 @@ class Action(enum.Enum):
     VOID_TENDER = "void_tender"
     CANCEL = "cancel"
     NO_SALE = "no_sale"
+    # Training mode, cash movements, reports:
+    PAID_IN = "paid_in"
+    PAID_OUT = "paid_out"
+    Z_REPORT = "z_report"
+    TRAINING = "training"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Approval:
     line: int | None = None
     supervisor: str = ""
     tender: int | None = None
+    amount: int | None = None  # PAID_IN / PAID_OUT: minor units
 
 
 @dataclass(frozen=True)
@@ -93,3 +103,7 @@ class LaneState:
     # Same-weight protection: after a weighing, the load must change before the next one.
     weighed_grams: int | None = None
     load_changed: bool = True
+    # Training mode, cash movements, reports: a paid-in/out waiting for its reason; the
+    # next number of a training sale (training sales never take a real receipt number).
+    movement: CashMovement | None = None
+    next_training_no: int = 1

@@ -143,6 +143,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_supervisor_pin": "主管密码，按确认",
         "prompt_terminal": "请在支付终端上付款",
         "prompt_choose_tender": "选择编号，按确认",
+        "prompt_cash_reason": "选择原因编号，按确认",  # cash movements, reports
+        "prompt_counted_cash": "输入清点的现金，按确认",
         "stable": "稳定",
         "moving": "晃动",
         "over": "超载",
@@ -179,6 +181,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_supervisor_pin": "Supervisor PIN, then ENTER",
         "prompt_terminal": "Follow the payment terminal",
         "prompt_choose_tender": "Pick a number, then ENTER",
+        "prompt_cash_reason": "Pick a reason's number, then ENTER",  # cash movements, reports
+        "prompt_counted_cash": "Counted cash, then ENTER",
         "stable": "stable",
         "moving": "moving",
         "over": "over",

@@ -35,14 +35,16 @@ from firmware_app.lane.effects import (
     LogPayment,
     PaymentStatus,
     PrintReceipt,
+    RecordCashMovement,
     RecordEvent,
     SaveSale,
     SaveSession,
+    SaveTraining,
 )
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import models
+from firmware_app.store import models, reports
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
     GENESIS_HASH,
@@ -131,6 +133,10 @@ class SalesStore:
                     lambda seq: self.messages.event(event, seq=seq),
                     event.at,
                 )
+            case RecordCashMovement(movement=movement):  # cash movements
+                reports.insert_movement(self.m, movement)
+            case SaveTraining(on=on):  # training mode
+                reports.save_training(self.m, on)
             case _:
                 raise TypeError(f"not a durable effect: {effect!r}")
 
