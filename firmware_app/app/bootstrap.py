@@ -41,6 +41,7 @@ from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
 from firmware_app.lane.state import LaneState, Mode
 from firmware_app.lane.view import ScreenSetup
+from firmware_app.store import reports  # training mode
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
@@ -196,6 +197,9 @@ class LaneApp:
         state = LaneState(
             next_receipt_no=self.sales.next_receipt_no(),
             last_receipt=self.sales.print_queue.last_receipt(),
+            # Training mode survives a restart, with its own receipt numbers.
+            training=reports.load_training(self.sales.m),
+            next_training_no=reports.next_training_no(self.sales.m),
         )
         if cashier is not None:
             state = replace(state, mode=Mode.READY, cashier=cashier)

@@ -21,6 +21,7 @@ from firmware_app.lane.effects import (
     PrintReceipt,
     SaveSale,
     SaveSession,
+    SaveTraining,
     SendScaleCommand,
 )
 from firmware_app.lane.events import (
@@ -277,6 +278,8 @@ def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         last_receipt=state.last_receipt,
         drawer_open=state.drawer_open,
         message=Message.of(Msg.SIGNED_OFF),
+        training=state.training,  # a lane mode, not the cashier's: it stays
+        next_training_no=state.next_training_no,
     )
     return off, (SaveSession(None), event)
 
@@ -459,6 +462,8 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     # Training mode, cash movements, reports:
     elif approval.action in (Action.PAID_IN, Action.PAID_OUT):
         after, effects = cash.approved(state, approval, ctx)
+    elif approval.action is Action.TRAINING:
+        after, effects = _toggle_training(state, approval, ctx)
     else:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -496,6 +501,24 @@ def _paid_in_out(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return _ask_supervisor(state, keyed, ctx)
 
 
+def _training(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    if state.sale is not None:  # a sale is either training or real, never half of each
+        return refuse(state, Msg.SALE_OPEN)
+    return _ask_supervisor(state, Approval(Action.TRAINING), ctx)
+
+
+def _toggle_training(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
+    on = not state.training
+    after = replace(
+        state, training=on, message=Message.of(Msg.TRAINING_ON if on else Msg.TRAINING_OFF)
+    )
+    if on:
+        event = ctx.audit(after, "training_on", supervisor=approval.supervisor)
+    else:
+        event = ctx.audit(after, "training_off", supervisor=approval.supervisor)
+    return after, (SaveTraining(on), event)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -516,6 +539,7 @@ READY_KEYS: dict[str, KeyHandler] = {
     # Training mode, cash movements, reports:
     "PAIDIN": _paid_in_out,
     "PAIDOUT": _paid_in_out,
+    "TRAINING": _training,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {

@@ -390,7 +390,8 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.TRAINING_OFF: "练习模式已关闭",
         Msg.X_REPORT_PRINTED: "X 报表 {date} 已打印",
         Msg.COUNT_CASH: "请清点钱箱：输入现金金额，按确认",
-        Msg.Z_REPORT_DONE: "Z {z_no} 日结 {date}：应有 {expected}，实点 {counted}，差额 {difference}",
+        Msg.Z_REPORT_DONE: "Z {z_no} 日结 {date}：应有 {expected}，实点 {counted}，"
+        "差额 {difference}",
         Msg.DAY_CLOSED: "{date} 已日结（Z {z_no}）",
     },
 }

@@ -7,10 +7,15 @@ same numbers come back whenever they are asked for again (``firmware-lane report
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from firmware_app.lane.cash_movement import CashMovement
+from firmware_app.lane.sale import FinishedSale
 from firmware_app.lane.timestamps import timestamp
+from firmware_app.store.journal import GENESIS_HASH, canonical, link_hash
+from firmware_app.store.outbox import Outbox
+from firmware_app.store.ports import UplinkMessages
 
 TRAINING = "lane.training"  # Meta key: "1" while the lane is in training mode
 
@@ -47,3 +52,26 @@ def next_training_no(m: Any) -> int:
         .first()
     )
     return (last.training_no if last else 0) + 1
+
+
+def commit_training(
+    m: Any, outbox: Outbox, messages: UplinkMessages, record: FinishedSale, body: Mapping[str, Any]
+) -> None:
+    """A training sale: its row in ``TrainingSale`` and its sale message (``training:
+    true``, no stock message), never a ``Transaction`` row or a journal entry, so it
+    takes no real receipt number and counts in no report. Its ``journal_hash`` links
+    its record to the genesis hash only: it is outside the lane's journal chain."""
+    record_text = canonical(body)
+    closed_at = str(body["closed_at"])
+    m.TrainingSale.insert(
+        sale_id=record.sale_id,
+        training_no=record.receipt_no,
+        closed_at=closed_at,
+        record=record_text,
+    ).execute()
+    digest = link_hash(GENESIS_HASH, record_text)
+    outbox.append(
+        messages.topic("sales"),
+        lambda seq: messages.sale(record_text, at=closed_at, seq=seq, journal_hash=digest),
+        record.closed_at,
+    )

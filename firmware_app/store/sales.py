@@ -215,6 +215,10 @@ class SalesStore:
     def _commit(self, record: FinishedSale) -> None:
         conn, t = self.db.connection(), self._t
         body = self.messages.sale_body(record)
+        if record.training:  # training mode: kept apart, see store.reports
+            reports.commit_training(self.m, self.outbox, self.messages, record, body)
+            self._drop_open(record.sale_id)
+            return
         last = conn.execute(f"SELECT hash FROM {t['JournalEntry']} ORDER BY no DESC LIMIT 1")
         prev_hash = next(iter(last), (GENESIS_HASH,))[0]
         record_text = canonical(body)

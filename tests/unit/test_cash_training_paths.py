@@ -8,8 +8,16 @@ from dataclasses import replace
 import pytest
 
 from firmware_app.lane.cash_movement import CashKind
-from firmware_app.lane.effects import KickDrawer, RecordCashMovement, RecordEvent
+from firmware_app.lane.effects import (
+    CommitSale,
+    KickDrawer,
+    PrintReceipt,
+    RecordCashMovement,
+    RecordEvent,
+    SaveTraining,
+)
 from firmware_app.lane.messages import Msg
+from firmware_app.lane.sale import FinishedSale
 from firmware_app.lane.state import Mode
 from tests.unit.till import Till
 
@@ -64,6 +72,30 @@ CASES = [
     ("PAIDIN three decimals", SIGNED_ON, "key 1 DOT 0 0 5 PAIDIN", Msg.BAD_ENTRY, []),
     ("PAIDIN too large", SIGNED_ON, "key 5 0 0 0 0 PAIDIN", Msg.CASH_TOO_LARGE, []),
     ("PAIDIN signed off", (), "key 1 0 PAIDIN", Msg.SIGN_ON_FIRST, []),
+    # --- training mode
+    ("TRAINING asks a supervisor", SIGNED_ON, "key TRAINING", Msg.SUPERVISOR_ID, []),
+    (
+        "TRAINING approved",
+        ("signon", "key TRAINING"),
+        "approve",
+        Msg.TRAINING_ON,
+        ["RecordEvent", "SaveTraining", "RecordEvent"],
+    ),
+    (
+        "TRAINING by a supervisor",
+        SUPERVISOR,
+        "key TRAINING",
+        Msg.TRAINING_ON,
+        ["RecordEvent", "SaveTraining", "RecordEvent"],
+    ),
+    ("TRAINING with a sale open", ONE_COLA, "key TRAINING", Msg.SALE_OPEN, []),
+    (
+        "TRAINING refused approval",
+        ("signon", "key TRAINING"),
+        "key 1 0 0 1 ENTER 1 2 3 4 ENTER",
+        Msg.NOT_SUPERVISOR,
+        ["RecordEvent"],
+    ),
 ]
 
 
@@ -131,3 +163,44 @@ def test_a_failed_save_opens_no_drawer_and_keeps_the_question() -> None:
     till = Till().do(*PAID_IN_ASKED, "disk full", "key 1 ENTER")
     assert "KickDrawer" not in till.effect_types()
     assert till.state.mode is Mode.CASH_REASON and till.state.movement is not None
+
+
+def test_training_toggles_with_its_events_and_is_saved() -> None:
+    till = Till().do("supervisor", "key TRAINING")
+    assert till.state.training
+    events = [e.event.type for e in till.effects if isinstance(e, RecordEvent)]
+    assert events == ["supervisor_override", "training_on"]
+    assert SaveTraining(True) in till.effects
+    till.do("key TRAINING")
+    assert not till.state.training
+    assert [e.event.type for e in till.effects if isinstance(e, RecordEvent)][-1] == "training_off"
+    assert SaveTraining(False) in till.effects
+
+
+def sell_cola(till: Till) -> FinishedSale:
+    till.do("scan 6954767410388", "key 1 0 CASH")
+    commit = next(e for e in till.effects if isinstance(e, CommitSale))
+    return commit.record
+
+
+def test_a_training_sale_is_marked_has_no_stock_and_its_own_numbers() -> None:
+    till = Till().do("supervisor")
+    real = sell_cola(till)
+    assert (real.receipt_no, real.training) == (1, False) and real.deltas
+    till.do("key TRAINING")
+    first, second = sell_cola(till), sell_cola(till)
+    assert (first.training, first.receipt_no, first.deltas) == (True, 1, ())
+    assert second.receipt_no == 2
+    printed = next(e for e in till.effects if isinstance(e, PrintReceipt)).receipt
+    assert printed.banner == "练习 TRAINING — 不是销售凭证"
+    assert printed.code == "" and "T2" in printed.info[0]
+    till.do("key TRAINING")
+    after = sell_cola(till)
+    assert (after.training, after.receipt_no) == (False, 2)  # real numbers went on from 1
+
+
+def test_training_mode_stays_over_a_sign_off() -> None:
+    till = Till().do("supervisor", "key TRAINING")
+    sell_cola(till)
+    till.do("key SIGNOFF", "signon")
+    assert till.state.training and till.state.next_training_no == 2
