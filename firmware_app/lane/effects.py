@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.ports import Cashier
@@ -158,6 +158,18 @@ class SaveTraining:
     on: bool
 
 
+@dataclass(frozen=True)
+class RecordZReport:
+    """Close ``business_date`` with Z report ``z_no`` (durable; a closed day refuses a
+    second one). ``details``: the report as published, JSON."""
+
+    z_no: int
+    business_date: date
+    at: datetime
+    cashier: str
+    details: str
+
+
 Effect = (
     SaveSale
     | DiscardSale
@@ -173,6 +185,7 @@ Effect = (
     | SendScaleCommand
     | RecordCashMovement
     | SaveTraining
+    | RecordZReport
 )
 
 DURABLE = (
@@ -184,4 +197,5 @@ DURABLE = (
     LogPayment,
     RecordCashMovement,
     SaveTraining,
+    RecordZReport,
 )

@@ -277,6 +277,16 @@ class TrainingSale(BaseModel):
     record = peewee.TextField()
 
 
+class UplinkMark(BaseModel):
+    """Each uplink message's seq, time and kind (``sale``, ``stock``, ``training_sale``
+    or the event's type), written with it: the outbox forgets acknowledged messages,
+    and a day's report must still say which seqs it covers and count its no-sales."""
+
+    seq = peewee.IntegerField(primary_key=True)
+    at = peewee.TextField(index=True)
+    kind = peewee.TextField()
+
+
 class ZReport(BaseModel):
     """A closed business day: its report as published (``details``, JSON), numbered."""
 
@@ -315,5 +325,6 @@ LANE_MODELS: list[type[BaseModel]] = [
     Payment,
     CashMovement,  # training mode, cash movements, reports
     TrainingSale,
+    UplinkMark,
     ZReport,
 ]

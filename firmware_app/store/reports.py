@@ -7,12 +7,22 @@ same numbers come back whenever they are asked for again (``firmware-lane report
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
-from firmware_app.lane.cash_movement import CashMovement
-from firmware_app.lane.sale import FinishedSale
+import peewee
+
+from firmware_app.lane.cash_movement import CashKind, CashMovement
+from firmware_app.lane.day_report import Count, DayReport, TaxTotal, TenderTotal, ZRecord
+from firmware_app.lane.effects import RecordZReport
+from firmware_app.lane.money import rate_text, tax_included
+from firmware_app.lane.sale import FinishedSale, TenderType
 from firmware_app.lane.timestamps import timestamp
+from firmware_app.store.db import models_of
 from firmware_app.store.journal import GENESIS_HASH, canonical, link_hash
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.ports import UplinkMessages
@@ -70,8 +80,124 @@ def commit_training(
         record=record_text,
     ).execute()
     digest = link_hash(GENESIS_HASH, record_text)
-    outbox.append(
+    seq = outbox.append(
         messages.topic("sales"),
         lambda seq: messages.sale(record_text, at=closed_at, seq=seq, journal_hash=digest),
         record.closed_at,
+    )
+    mark(m, [seq], record.closed_at, ["training_sale"])
+
+
+def mark(m: Any, seqs: Sequence[int], at: datetime, kinds: Sequence[str]) -> None:
+    """Note uplink messages (seq and kind, in order) for the reports of their day."""
+    m.UplinkMark.insert_many(
+        [(seq, timestamp(at), kind) for seq, kind in zip(seqs, kinds, strict=False)],
+        fields=[m.UplinkMark.seq, m.UplinkMark.at, m.UplinkMark.kind],
+    ).execute()
+
+
+class StoreReports:
+    """The day's numbers from the lane database (the core's ``ReportPort``); business
+    dates in ``zone`` (the lane's configured time zone)."""
+
+    def __init__(self, db: peewee.SqliteDatabase, zone: tzinfo) -> None:
+        self.m = models_of(db)
+        self.zone = zone
+
+    def _in_day(self, text: str, day: date) -> bool:
+        return datetime.fromisoformat(text).astimezone(self.zone).date() == day
+
+    def _rows(self, model: Any, column: Any, day: date) -> list[Any]:
+        # Any offset puts a local date's times within a day of it as written: narrow by
+        # text (indexed), then decide in the lane's zone.
+        low, high = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()
+        rows = model.select().where((column >= low) & (column < high))
+        return [r for r in rows if self._in_day(getattr(r, column.name), day)]
+
+    def day(self, business_date: date) -> DayReport:
+        m = self.m
+        txns = self._rows(m.Transaction, m.Transaction.closed_at, business_date)
+        counted = [t for t in txns if t.kind in ("sale", "return")]
+        ids = [t.sale_id for t in counted]
+        lines = list(m.TransactionLine.select().where(m.TransactionLine.sale_id.in_(ids)))
+        tenders = list(m.TransactionTender.select().where(m.TransactionTender.sale_id.in_(ids)))
+        moves = self._rows(m.CashMovement, m.CashMovement.at, business_date)
+        marks = self._rows(m.UplinkMark, m.UplinkMark.at, business_date)
+        seqs = [k.seq for k in marks]
+        live = [ln for ln in lines if not ln.voided]
+        return DayReport(
+            business_date=business_date,
+            first_seq=min(seqs, default=None),
+            last_seq=max(seqs, default=None),
+            sales=_count(t.total for t in counted if t.kind == "sale"),
+            returns=_count(t.total for t in counted if t.kind == "return"),
+            cancelled=sum(t.kind == "cancelled" for t in txns),
+            tenders=_tenders(tenders),
+            taxes=_taxes(live),
+            voids=sum(bool(ln.voided) for ln in lines),
+            no_sales=sum(k.kind == "no_sale" for k in marks),
+            discounts=sum(ln.discount for ln in live),
+            paid_in=sum(mv.amount for mv in moves if mv.kind == CashKind.IN.value),
+            paid_out=sum(mv.amount for mv in moves if mv.kind == CashKind.OUT.value),
+            cash_change=sum(t.change for t in counted),
+        )
+
+    def z_of(self, business_date: date) -> ZRecord | None:
+        row = self.m.ZReport.get_or_none(self.m.ZReport.business_date == business_date.isoformat())
+        if row is None:
+            return None
+        return ZRecord(row.z_no, business_date, json.loads(row.details)["cash_counted"])
+
+    def next_z_no(self) -> int:
+        last = self.m.ZReport.select(peewee.fn.MAX(self.m.ZReport.z_no)).scalar()
+        return (last or 0) + 1
+
+    def z_details(self, business_date: date) -> dict[str, Any] | None:
+        """The Z report of a closed day as it was published (None: the day is open)."""
+        row = self.m.ZReport.get_or_none(self.m.ZReport.business_date == business_date.isoformat())
+        return None if row is None else dict(json.loads(row.details))
+
+
+def insert_z(m: Any, z: RecordZReport) -> None:
+    """Close the day: a second Z for the same date fails (unique), and with it the step."""
+    m.ZReport.insert(
+        z_no=z.z_no,
+        business_date=z.business_date.isoformat(),
+        closed_at=timestamp(z.at),
+        cashier=z.cashier,
+        details=z.details,
+    ).execute()
+
+
+def _count(totals: Iterable[int]) -> Count:
+    amounts = list(totals)
+    return Count(len(amounts), sum(amounts))
+
+
+def _tenders(rows: Iterable[Any]) -> tuple[TenderTotal, ...]:
+    count: dict[str, int] = defaultdict(int)
+    amount: dict[str, int] = defaultdict(int)
+    for row in rows:
+        count[row.type] += 1
+        amount[row.type] += row.amount
+    order = [t.value for t in TenderType]
+    return tuple(
+        TenderTotal(kind, count[kind], amount[kind])
+        for kind in sorted(count, key=lambda k: order.index(k) if k in order else len(order))
+    )
+
+
+def _taxes(lines: Iterable[Any]) -> tuple[TaxTotal, ...]:
+    """Per rate: the gross net of discounts, and the tax each transaction worked out
+    (rounded per transaction and rate, as its sale message says)."""
+    by_sale: dict[tuple[str, Decimal], int] = defaultdict(int)
+    for line in lines:
+        by_sale[(line.sale_id, Decimal(line.tax_rate))] += line.amount - line.discount
+    gross: dict[Decimal, int] = defaultdict(int)
+    tax: dict[Decimal, int] = defaultdict(int)
+    for (_, rate), amount in by_sale.items():
+        gross[rate] += amount
+        tax[rate] += tax_included(amount, rate)
+    return tuple(
+        TaxTotal(rate_text(rate), gross[rate], tax[rate]) for rate in sorted(gross, reverse=True)
     )

@@ -37,6 +37,7 @@ from firmware_app.lane.effects import (
     PrintReceipt,
     RecordCashMovement,
     RecordEvent,
+    RecordZReport,
     SaveSale,
     SaveSession,
     SaveTraining,
@@ -128,15 +129,18 @@ class SalesStore:
             case LogPayment():
                 self._log_payment(effect)
             case RecordEvent(event=event):
-                self.outbox.append(
+                seq = self.outbox.append(
                     self.messages.topic("events"),
                     lambda seq: self.messages.event(event, seq=seq),
                     event.at,
                 )
+                reports.mark(self.m, [seq], event.at, [event.type])  # for the day's reports
             case RecordCashMovement(movement=movement):  # cash movements
                 reports.insert_movement(self.m, movement)
             case SaveTraining(on=on):  # training mode
                 reports.save_training(self.m, on)
+            case RecordZReport():  # reports
+                reports.insert_z(self.m, effect)
             case _:
                 raise TypeError(f"not a durable effect: {effect!r}")
 
@@ -263,7 +267,8 @@ class SalesStore:
             messages.append(
                 (self.messages.topic("stock"), lambda seq: self.messages.stock(record, seq=seq))
             )
-        self.outbox.append_all(messages, record.closed_at)
+        seqs = self.outbox.append_all(messages, record.closed_at)
+        reports.mark(self.m, seqs, record.closed_at, ["sale", "stock"])  # the day's reports
         self._drop_open(record.sale_id)
 
     # --- housekeeping -------------------------------------------------------------------

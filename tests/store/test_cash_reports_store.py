@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import peewee
 import pytest
@@ -19,7 +22,10 @@ from firmware_app.lane.effects import (
     RecordEvent,
     SaveTraining,
 )
+from firmware_app.app.cli import main
+from firmware_app.lane.day_report import Count, details
 from firmware_app.store import reports
+from firmware_app.store.reports import StoreReports
 from firmware_app.store.db import models_of, open_database
 from firmware_app.store.journal import verify_connection
 from firmware_app.store.sales import SalesStore
@@ -104,3 +110,116 @@ def test_a_training_sale_is_sent_marked_without_stock_and_kept_out_of_the_journa
     assert reports.next_training_no(m) == 2
     conn = sqlite3.connect(tmp_path / "lane.db", isolation_level=None)
     assert verify_connection(conn).ok
+
+
+# --- the day's numbers ------------------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY = date(2026, 11, 28)
+
+
+def run_day(store: SalesStore) -> Till:
+    """A day at a lane: cash (with a void and change), card, mobile, a no-sale, paid-in
+    and paid-out, a cancelled sale, training sales, and a sale on the next day."""
+    till = Till()
+
+    def do(*steps: str) -> None:
+        for step in steps:
+            done = len(till.all_effects)
+            till.do(step)
+            new = till.all_effects[done:]
+            store.apply([e for e in new if isinstance(e, DURABLE)], at=till.now)
+
+    do("supervisor", "key 2 0 0 PAIDIN", "key 1 ENTER")
+    do("key 2 QTY", "scan 6954767410388", "scan 96385074", "key VOID", "key 2 0 CASH")
+    do("wait 60", "scan 6954767410388", "key CARD", "terminal approve")
+    do("scan 96385074", "scan 6954767410388", "key MOBILE", "terminal approve")
+    do("key NOSALE", "key 5 0 PAIDOUT", "key 1 ENTER")
+    do("scan 96385074", "key CANCEL")
+    do("key TRAINING", "scan 96385074", "key 2 0 CASH", "key TRAINING")
+    do("wait 90000", "scan 6954767410388", "key CASH")  # the next day
+    return till
+
+
+def published(store: SalesStore) -> list[dict[str, Any]]:
+    rows = store.m.OutboxMessage.select().order_by(store.m.OutboxMessage.seq)
+    return [json.loads(bytes(r.payload)) for r in rows]
+
+
+def test_the_days_numbers_match_what_was_published(store: SalesStore) -> None:
+    run_day(store)
+    messages = published(store)
+    day = [
+        m for m in messages if datetime.fromisoformat(m["at"]).astimezone(SHANGHAI).date() == DAY
+    ]
+    sales = [m for m in day if m["schema"] == "lane.sale/1" and not m.get("training")]
+    sold = [s for s in sales if s["kind"] == "sale"]
+    tenders: dict[str, list[int]] = {}
+    for s in sold:
+        for t in s["tenders"]:
+            if not t.get("voided"):
+                tenders.setdefault(t["type"], []).append(t["amount"])
+    taxes: dict[str, list[int]] = {}
+    for s in sold:
+        for t in s["taxes"]:
+            taxes.setdefault(t["rate"], [0, 0])
+            taxes[t["rate"]][0] += t["gross"]
+            taxes[t["rate"]][1] += t["tax"]
+    events = [m["event"] for m in day if m["schema"] == "lane.event/1"]
+    cash_in = sum(int(m["details"]["amount"]) for m in day if m.get("event") == "cash_in")
+    cash_out = sum(int(m["details"]["amount"]) for m in day if m.get("event") == "cash_out")
+
+    report = StoreReports(store.db, SHANGHAI).day(DAY)
+
+    assert report.sales == Count(len(sold), sum(s["totals"]["total"] for s in sold))
+    assert report.sales.count == 3 and report.returns == Count(0, 0)
+    assert report.cancelled == 1
+    assert {t.type: (t.count, t.amount) for t in report.tenders} == {
+        k: (len(v), sum(v)) for k, v in tenders.items()
+    }
+    assert {t.rate: [t.gross, t.tax] for t in report.taxes} == taxes
+    assert report.voids == sum(ln["voided"] for s in sold for ln in s["lines"]) == 1
+    assert report.no_sales == events.count("no_sale") == 1
+    assert report.discounts == sum(s["totals"]["discount"] for s in sold)
+    assert (report.paid_in, report.paid_out) == (cash_in, cash_out) == (20000, 5000)
+    cash = sum(tenders["cash"]) - sum(s["change"] for s in sold)
+    assert report.cash_expected == cash + 20000 - 5000
+    assert (report.first_seq, report.last_seq) == (day[0]["seq"], day[-1]["seq"])
+
+
+def test_a_business_date_is_the_lanes_local_date(store: SalesStore) -> None:
+    run_day(store)
+    # The morning's sales (09:00 +08:00 on the 28th) are the 27th's in New York, and the
+    # next day's (10:01 +08:00 on the 29th) is the 28th's there.
+    next_day = StoreReports(store.db, SHANGHAI).day(date(2026, 11, 29))
+    assert next_day.sales.count == 1
+    assert StoreReports(store.db, SHANGHAI).day(date(2026, 11, 27)).sales.count == 0
+    assert (
+        StoreReports(store.db, ZoneInfo("America/New_York"))
+        .day(DAY - timedelta(days=1))
+        .sales.count
+        == 3
+    )
+
+
+def test_report_x_prints_the_days_numbers_from_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "lane.toml"
+    data = tmp_path / "data"
+    config.write_text(
+        f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\ntimezone = "Asia/Shanghai"\n'
+    )
+    store = SalesStore(
+        open_database(data / "lane.db"), messages=LaneUplink(Topics("pos", "S1", "1"))
+    )
+    run_day(store)
+    expected = details(StoreReports(store.db, SHANGHAI).day(DAY))
+    assert main(["report", "x", "--date", "2026-11-28", "--config", str(config)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == expected and printed["sales"]["count"] == 3
+    assert main(["report", "x", "--date", "2026-11-28", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out) == printed  # reproducible
+    assert main(["report", "z", "--date", "2026-11-28", "--config", str(config)]) == 1
+    assert "no Z report (the day is open" in capsys.readouterr().err
+    assert main(["report", "x", "--date", "28.11.2026", "--config", str(config)]) == 2
