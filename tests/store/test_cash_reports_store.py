@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import peewee
 import pytest
 
+from firmware_app.app.cli import main
 from firmware_app.lane.cash_movement import CashKind, CashMovement
+from firmware_app.lane.day_report import Count, details
 from firmware_app.lane.effects import (
     DURABLE,
     AuditEvent,
@@ -22,12 +24,10 @@ from firmware_app.lane.effects import (
     RecordEvent,
     SaveTraining,
 )
-from firmware_app.app.cli import main
-from firmware_app.lane.day_report import Count, details
 from firmware_app.store import reports
-from firmware_app.store.reports import StoreReports
 from firmware_app.store.db import models_of, open_database
 from firmware_app.store.journal import verify_connection
+from firmware_app.store.reports import StoreReports
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.validation import validate
