@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -80,6 +80,13 @@ def make_clock(config: Config) -> Callable[[], datetime]:
     return lambda: datetime.now().astimezone()
 
 
+def report_zone(config: Config) -> tzinfo:
+    """The zone of the lane's business dates: the configured one, or the system's."""
+    if config.timezone:
+        return ZoneInfo(config.timezone)
+    return datetime.now().astimezone().tzinfo or UTC
+
+
 def screen_setup(config: Config) -> ScreenSetup:
     return ScreenSetup(
         language=config.ui.language,
@@ -138,7 +145,12 @@ class LaneApp:
 
     def _build(self, hw: Hardware) -> None:
         config = self.config
-        ports = Ports(catalog=self.catalog, cashiers=self.cashiers, new_id=uuid7)
+        ports = Ports(
+            catalog=self.catalog,
+            cashiers=self.cashiers,
+            new_id=uuid7,
+            reports=reports.StoreReports(self.db, report_zone(config)),  # X and Z reports
+        )
         display = hw.display or TextDisplay(
             _display_stream(config),
             setup=self.setup,

@@ -26,7 +26,7 @@ import os
 import pwd
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from firmware_app import __version__
@@ -366,6 +366,7 @@ def _report(args: argparse.Namespace) -> int:
     import json
     from datetime import date
 
+    from firmware_app.app.bootstrap import report_zone
     from firmware_app.errors import StoreError
     from firmware_app.lane.day_report import details
     from firmware_app.store.reports import StoreReports
@@ -379,12 +380,14 @@ def _report(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"firmware-lane: --date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
         return 2
-    reports = StoreReports(_open_db(config), now.tzinfo or UTC)
+    reports = StoreReports(_open_db(config), report_zone(config))
     z = reports.z_of(day) if args.kind == "z" else None
     if args.kind == "z" and z is None:
         print(f"firmware-lane: {day}: no Z report (the day is open: see report x)", file=sys.stderr)
         return 1
-    body = details(reports.day(day), z)
+    # A Z counts what was there when it closed the day; an X, all of the day so far.
+    until = reports.closed_at(day) if z is not None else None
+    body = details(reports.day(day, until), z)
     print(json.dumps(body, ensure_ascii=False, indent=2))
     if args.kind == "z" and body != reports.z_details(day):
         print(

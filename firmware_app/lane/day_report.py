@@ -12,7 +12,7 @@ of the day (a float counts only when it was keyed as a paid-in).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -73,14 +73,21 @@ class ZRecord:
 
 
 class ReportPort(Protocol):
-    def day(self, business_date: date) -> DayReport:
-        """The day's numbers from the store, as committed so far."""
+    def business_date(self, at: datetime) -> date:
+        """The business day ``at`` falls on: its date in the lane's configured zone."""
+
+    def day(self, business_date: date, until: datetime | None = None) -> DayReport:
+        """The day's numbers from the store, as committed so far (``until``: only what
+        happened up to then; a Z counts what was there when it closed the day)."""
 
     def z_of(self, business_date: date) -> ZRecord | None:
         """The Z that closed the day, or None while it is open."""
 
     def next_z_no(self) -> int:
         """The number the next Z report gets (from 1)."""
+
+    def z_details(self, business_date: date) -> dict[str, Any] | None:
+        """The Z report of a closed day as it was published (None: the day is open)."""
 
 
 def details(report: DayReport, z: ZRecord | None = None) -> dict[str, Any]:

@@ -29,6 +29,9 @@ class AuditEvent:
     cashier: str | None
     sale_id: str | None = None
     details: tuple[tuple[str, str], ...] = ()
+    # A JSON object: the ``details`` of an event whose details nest (x_report,
+    # z_report); when set, it is sent instead of ``details``.
+    data: str = ""
 
 
 @dataclass(frozen=True)

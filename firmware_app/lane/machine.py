@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import cash, paying, selling, terminal
+from firmware_app.lane import cash, paying, reporting, selling, terminal
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -205,6 +205,8 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return _clear_choice(state, ctx)
     if state.mode is Mode.CASH_REASON:  # cash movements
         return cash.clear(state)
+    if state.mode is Mode.COUNTED_CASH:  # reports
+        return reporting.clear(state)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -464,6 +466,8 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = cash.approved(state, approval, ctx)
     elif approval.action is Action.TRAINING:
         after, effects = _toggle_training(state, approval, ctx)
+    elif approval.action is Action.Z_REPORT:
+        after, effects = reporting.z_approved(state, approval, ctx)
     else:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -519,6 +523,13 @@ def _toggle_training(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     return after, (SaveTraining(on), event)
 
 
+def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = reporting.z_asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -540,6 +551,8 @@ READY_KEYS: dict[str, KeyHandler] = {
     "PAIDIN": _paid_in_out,
     "PAIDOUT": _paid_in_out,
     "TRAINING": _training,
+    "XREPORT": reporting.x_report,
+    "ZREPORT": _z_report,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -551,4 +564,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.TERMINAL: terminal.terminal_key,
     Mode.CHOOSE_TENDER: _choose_tender_key,
     Mode.CASH_REASON: cash.reason_key,  # cash movements
+    Mode.COUNTED_CASH: reporting.counted_key,  # reports
 }

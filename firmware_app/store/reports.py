@@ -104,25 +104,35 @@ class StoreReports:
         self.m = models_of(db)
         self.zone = zone
 
-    def _in_day(self, text: str, day: date) -> bool:
-        return datetime.fromisoformat(text).astimezone(self.zone).date() == day
+    def business_date(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
 
-    def _rows(self, model: Any, column: Any, day: date) -> list[Any]:
+    def _in_day(self, text: str, day: date, until: datetime | None) -> bool:
+        at = datetime.fromisoformat(text)
+        return at.astimezone(self.zone).date() == day and (until is None or at <= until)
+
+    def _rows(self, model: Any, column: Any, day: date, until: datetime | None) -> list[Any]:
         # Any offset puts a local date's times within a day of it as written: narrow by
         # text (indexed), then decide in the lane's zone.
         low, high = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()
         rows = model.select().where((column >= low) & (column < high))
-        return [r for r in rows if self._in_day(getattr(r, column.name), day)]
+        return [r for r in rows if self._in_day(getattr(r, column.name), day, until)]
 
-    def day(self, business_date: date) -> DayReport:
+    def day(self, business_date: date, until: datetime | None = None) -> DayReport:
+        """The day's numbers; ``until``: only what happened up to then (a Z's close)."""
         m = self.m
-        txns = self._rows(m.Transaction, m.Transaction.closed_at, business_date)
+        txns = self._rows(m.Transaction, m.Transaction.closed_at, business_date, until)
         counted = [t for t in txns if t.kind in ("sale", "return")]
         ids = [t.sale_id for t in counted]
         lines = list(m.TransactionLine.select().where(m.TransactionLine.sale_id.in_(ids)))
         tenders = list(m.TransactionTender.select().where(m.TransactionTender.sale_id.in_(ids)))
-        moves = self._rows(m.CashMovement, m.CashMovement.at, business_date)
-        marks = self._rows(m.UplinkMark, m.UplinkMark.at, business_date)
+        moves = self._rows(m.CashMovement, m.CashMovement.at, business_date, until)
+        # A Z's own event is not in the range it reports.
+        marks = [
+            k
+            for k in self._rows(m.UplinkMark, m.UplinkMark.at, business_date, until)
+            if k.kind != "z_report"
+        ]
         seqs = [k.seq for k in marks]
         live = [ln for ln in lines if not ln.voided]
         return DayReport(
@@ -151,6 +161,11 @@ class StoreReports:
     def next_z_no(self) -> int:
         last = self.m.ZReport.select(peewee.fn.MAX(self.m.ZReport.z_no)).scalar()
         return (last or 0) + 1
+
+    def closed_at(self, business_date: date) -> datetime | None:
+        """When the day's Z closed it (None: the day is open)."""
+        row = self.m.ZReport.get_or_none(self.m.ZReport.business_date == business_date.isoformat())
+        return None if row is None else datetime.fromisoformat(row.closed_at)
 
     def z_details(self, business_date: date) -> dict[str, Any] | None:
         """The Z report of a closed day as it was published (None: the day is open)."""

@@ -378,7 +378,7 @@ def event_message(event: AuditEvent, store: str, lane: str, *, seq: int) -> dict
         "event": event.type,
         "cashier": event.cashier,
         "sale_id": event.sale_id,
-        "details": dict(event.details),
+        "details": json.loads(event.data) if event.data else dict(event.details),
     }
 
 

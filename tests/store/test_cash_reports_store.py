@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from firmware_app.lane.effects import (
     Effect,
     RecordCashMovement,
     RecordEvent,
+    RecordZReport,
     SaveTraining,
 )
+from firmware_app.lane.messages import Msg
 from firmware_app.store import reports
 from firmware_app.store.db import models_of, open_database
 from firmware_app.store.journal import verify_connection
@@ -118,7 +121,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 28)
 
 
-def run_day(store: SalesStore) -> Till:
+def run_day(store: SalesStore, wait: str = "wait 90000") -> Till:
     """A day at a lane: cash (with a void and change), card, mobile, a no-sale, paid-in
     and paid-out, a cancelled sale, training sales, and a sale on the next day."""
     till = Till()
@@ -137,7 +140,7 @@ def run_day(store: SalesStore) -> Till:
     do("key NOSALE", "key 5 0 PAIDOUT", "key 1 ENTER")
     do("scan 96385074", "key CANCEL")
     do("key TRAINING", "scan 96385074", "key 2 0 CASH", "key TRAINING")
-    do("wait 90000", "scan 6954767410388", "key CASH")  # the next day
+    do(wait, "scan 6954767410388", "key CASH")  # by default, the next day
     return till
 
 
@@ -223,3 +226,46 @@ def test_report_x_prints_the_days_numbers_from_the_store(
     assert main(["report", "z", "--date", "2026-11-28", "--config", str(config)]) == 1
     assert "no Z report (the day is open" in capsys.readouterr().err
     assert main(["report", "x", "--date", "28.11.2026", "--config", str(config)]) == 2
+
+
+def test_a_z_report_closes_the_day_once_and_the_command_line_repeats_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "lane.toml"
+    data = tmp_path / "data"
+    config.write_text(
+        f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\ntimezone = "Asia/Shanghai"\n'
+    )
+    store = SalesStore(
+        open_database(data / "lane.db"), messages=LaneUplink(Topics("pos", "S1", "1"))
+    )
+    till = run_day(store, wait="wait 600")  # all on the 28th
+    till.ports = replace(till.ports, reports=StoreReports(store.db, SHANGHAI))
+    for step in ("key ZREPORT", "key 1 9 0 DOT 5 ENTER"):
+        done = len(till.all_effects)
+        till.do(step)
+        store.apply([e for e in till.all_effects[done:] if isinstance(e, DURABLE)], at=till.now)
+    assert till.message is Msg.Z_REPORT_DONE
+    event = published(store)[-1]
+    validate(event)
+    assert event["event"] == "z_report"
+    body = event["details"]
+    assert body["z_no"] == 1 and body["business_date"] == "2026-11-28"
+    assert body["sales"]["count"] == 4 and body["cash_counted"] == 19050
+    assert body["difference"] == 19050 - body["cash_expected"]
+    assert body["last_seq"] == event["seq"] - 1
+    assert main(["report", "z", "--date", "2026-11-28", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out) == body
+    # Later the same day: a second Z is refused, the first printed again.
+    till.do("key ZREPORT")
+    assert till.message is Msg.DAY_CLOSED and till.effect_types() == ["PrintReceipt"]
+    with pytest.raises(peewee.IntegrityError):
+        store.apply([replace(e, z_no=2) for e in till.all_effects if isinstance(e, RecordZReport)])
+    # A sale after the Z is in the X report, and the Z stays as it was published.
+    done = len(till.all_effects)
+    till.do("wait 60", "scan 6954767410388", "key CASH")
+    store.apply([e for e in till.all_effects[done:] if isinstance(e, DURABLE)], at=till.now)
+    assert main(["report", "z", "--date", "2026-11-28", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out) == body
+    assert main(["report", "x", "--date", "2026-11-28", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["sales"]["count"] == 5
