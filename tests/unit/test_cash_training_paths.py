@@ -4,9 +4,12 @@ effects out; every refusal changes nothing but the message."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from firmware_app import config
+from firmware_app.errors import ConfigError
 from firmware_app.lane.cash_movement import CashKind
 from firmware_app.lane.effects import (
     CommitSale,
@@ -204,3 +207,35 @@ def test_training_mode_stays_over_a_sign_off() -> None:
     sell_cola(till)
     till.do("key SIGNOFF", "signon")
     assert till.state.training and till.state.next_training_no == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("paid_in_reasons = []", "sale.paid_in_reasons: expected 1 to 9 reasons, got 0"),
+        ('paid_out_reasons = [" "]', "sale.paid_out_reasons[0]: expected a reason of 1 to 40"),
+        ("paid_out_reasons = [1]", "sale.paid_out_reasons: expected a list of strings"),
+        (f"paid_in_reasons = {[str(i) for i in range(10)]}", "expected 1 to 9 reasons, got 10"),
+    ],
+)
+def test_bad_reason_lists_name_the_key(tmp_path: Path, line: str, where: str) -> None:
+    path = tmp_path / "lane.toml"
+    path.write_text(f'[lane]\nstore = "S1"\nlane = "1"\n[sale]\n{line}\n'.replace("'", '"'))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert where in str(err.value)
+
+
+def test_configured_reasons_are_offered(tmp_path: Path) -> None:
+    path = tmp_path / "lane.toml"
+    path.write_text('[lane]\nstore = "S1"\nlane = "1"\n[sale]\npaid_out_reasons = ["safe"]\n')
+    rules = config.load(path).rules
+    assert rules.paid_out_reasons == ("safe",)
+    till = Till(
+        setup=replace(
+            Till().setup, rules=replace(Till().setup.rules, paid_out_reasons=rules.paid_out_reasons)
+        )
+    )
+    till.do("supervisor", "key 5 PAIDOUT", "key 1 ENTER")
+    assert till.message is Msg.PAID_OUT_DONE
+    assert dict(till.effects[1].event.details)["reason"] == "safe"  # type: ignore[union-attr]
