@@ -392,7 +392,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.kind == "z" and body != reports.z_details(day):
         print(
             f"firmware-lane: {day}: the store's numbers differ from Z {z.z_no if z else ''} "
-            "as published (sales after it was closed?)",
+            "as published (its sales pruned after sale.keep_days, or the database restored?)",
             file=sys.stderr,
         )
         return 1

@@ -6,6 +6,7 @@ prints the published details again from the lane's store."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,19 @@ def test_a_day_with_cash_movements_training_and_reports(
     assert any("副本 COPY" in t and "Z REPORT" in t for t in texts)
     assert any("X 报表 X REPORT" in t for t in texts)
     assert "Day " in result.stdout and "already closed" in result.stdout
+
+
+def test_training_mode_survives_a_restart(tmp_path: Path) -> None:
+    on = "type 9001\nkey SIGNON\ntype 9999\nkey ENTER\nkey TRAINING\nwait idle\n"
+    assert run_sim(tmp_path, on).returncode == 0
+    sell = "scan ]E496385074\nkey CASH\ndrawer close\nwait idle\n"
+    result = run_sim(tmp_path, sell, name="again.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    db = sqlite3.connect(tmp_path / "data" / "lane.db")
+    payloads = [
+        json.loads(p) for (p,) in db.execute("SELECT payload FROM outboxmessage ORDER BY seq")
+    ]
+    (sale,) = [p for p in payloads if p["schema"] == "lane.sale/1"]
+    assert sale["training"] is True and sale["receipt_no"] == 1
+    assert not [p for p in payloads if p["schema"] == "lane.stock/1"]
+    assert db.execute('SELECT COUNT(*) FROM "transaction"').fetchone() == (0,)
