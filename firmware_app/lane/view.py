@@ -416,7 +416,8 @@ def screen_view(
         clock=now.strftime("%Y-%m-%d %H:%M"),
         cashier=state.cashier.id if state.cashier else None,
         mode=state.mode.value,
-        receipt_no=state.next_receipt_no,
+        # Training mode: the training counter's number, which its receipt prints as T n.
+        receipt_no=state.next_training_no if state.training else state.next_receipt_no,
         training=state.training,
         lines=lines,
         totals=totals,

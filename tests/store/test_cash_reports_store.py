@@ -27,13 +27,16 @@ from firmware_app.lane.effects import (
     SaveTraining,
 )
 from firmware_app.lane.messages import Msg
+from firmware_app.lane.ports import Role
 from firmware_app.store import reports
+from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, open_database
 from firmware_app.store.journal import verify_connection
 from firmware_app.store.reports import StoreReports
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.validation import validate
+from tests.store.test_lane_loop import Rig
 from tests.unit.till import T0, Till
 
 
@@ -269,3 +272,61 @@ def test_a_z_report_closes_the_day_once_and_the_command_line_repeats_it(
     assert json.loads(capsys.readouterr().out) == body
     assert main(["report", "x", "--date", "2026-11-28", "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out)["sales"]["count"] == 5
+
+
+# --- the lane loop: the movement is on disk before the drawer opens ---------------------
+
+
+def movements_on_disk(rig: Rig) -> int:
+    with sqlite3.connect(rig.path) as reader:
+        return int(reader.execute("select count(*) from cashmovement").fetchone()[0])
+
+
+def paid_in_at_a_real_lane(rig: Rig) -> list[int]:
+    """Sign on as a supervisor and pay 200.00 in; what another reader of the database
+    saw as the drawer was kicked."""
+    Cashiers(rig.db).add("9001", Role.SUPERVISOR, "9999", now=T0)
+    seen: list[int] = []
+    listener = rig.sim_drawer.kick_pin.on_level
+
+    def on_kick(level: bool) -> None:
+        if level:
+            seen.append(movements_on_disk(rig))
+        assert listener is not None
+        listener(level)
+
+    rig.sim_drawer.kick_pin.on_level = on_kick
+    rig.keys("9", "0", "0", "1", "SIGNON", "9", "9", "9", "9", "ENTER")
+    rig.keys("2", "0", "0", "PAIDIN", "1", "ENTER")
+    return seen
+
+
+def test_a_paid_in_is_committed_before_the_drawer_opens(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    try:
+        seen = paid_in_at_a_real_lane(rig)
+        assert rig.lane.state.message is not None
+        assert rig.lane.state.message.id is Msg.PAID_IN_DONE
+        assert seen == [1] and rig.sim_drawer.kicks == 1
+    finally:
+        rig.close()
+
+
+def test_a_paid_in_that_cannot_be_saved_opens_nothing(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    try:
+        rig.db.execute_sql(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON cashmovement "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+        seen = paid_in_at_a_real_lane(rig)
+        assert rig.lane.state.message is not None
+        assert rig.lane.state.message.id is Msg.SAVE_FAILED
+        assert seen == [] and rig.sim_drawer.kicks == 0 and movements_on_disk(rig) == 0
+        events = [
+            json.loads(bytes(r.payload)).get("event")
+            for r in rig.lane.sales.m.OutboxMessage.select()
+        ]
+        assert "cash_in" not in events
+    finally:
+        rig.close()

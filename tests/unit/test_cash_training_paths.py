@@ -22,6 +22,7 @@ from firmware_app.lane.effects import (
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.sale import FinishedSale
 from firmware_app.lane.state import Mode
+from firmware_app.lane.view import ScreenSetup, screen_view
 from tests.unit.till import Till
 
 SIGNED_ON = ("signon",)
@@ -239,3 +240,19 @@ def test_configured_reasons_are_offered(tmp_path: Path) -> None:
     till.do("supervisor", "key 5 PAIDOUT", "key 1 ENTER")
     assert till.message is Msg.PAID_OUT_DONE
     assert dict(till.effects[1].event.details)["reason"] == "safe"  # type: ignore[union-attr]
+
+
+def test_the_screen_shows_the_training_banner_and_number() -> None:
+    till = Till().do("supervisor")
+    sell_cola(till)
+    screen = ScreenSetup(language="zh")
+    before = screen_view(till.state, till.setup, screen, till.now)
+    assert (before.training, before.receipt_no) == (False, 2)
+    till.do("key TRAINING")
+    during = screen_view(till.state, till.setup, screen, till.now)
+    assert (during.training, during.receipt_no) == (True, 1)
+    assert during.prompt == "请扫描商品"
+    asked = Till().do(*PAID_IN_ASKED)
+    view = screen_view(asked.state, asked.setup, ScreenSetup(language="en"), asked.now)
+    assert view.prompt == "Pick a reason's number, then ENTER"
+    assert [c.text for c in view.choices] == ["1 备用金 float", "2 找零补充 change"]

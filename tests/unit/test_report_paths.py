@@ -191,3 +191,13 @@ def test_the_x_report_prints_the_day_so_far() -> None:
     assert json.loads(event.event.data) == details(REPORT)
     assert isinstance(printed, PrintReceipt) and printed.receipt.banner == "X 报表 X REPORT"
     assert ("现金 Cash ×3", "60.00") in printed.receipt.tenders
+
+
+def test_a_z_that_cannot_be_saved_prints_nothing_and_can_be_keyed_again() -> None:
+    till, _ = till_with_reports()
+    till.do(*COUNTING, "disk full", "key 1 8 0 ENTER")
+    assert till.message is Msg.SAVE_FAILED and till.effects == []
+    assert till.state.mode is Mode.COUNTED_CASH and till.state.entry == "180"
+    till.do("disk ok", "key ENTER")
+    assert till.message is Msg.Z_REPORT_DONE
+    assert till.effect_types() == ["RecordZReport", "RecordEvent", "PrintReceipt"]
