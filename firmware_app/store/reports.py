@@ -88,6 +88,15 @@ def commit_training(
     mark(m, [seq], record.closed_at, ["training_sale"])
 
 
+def prune(m: Any, cutoff: str) -> None:
+    """Forget cash movements, training sales and uplink marks older than ``cutoff``
+    (RFC 3339, as ``SalesStore.prune`` works it out, with the sales of those days).
+    The Z reports stay: one row a day, and a closed day's record."""
+    m.CashMovement.delete().where(m.CashMovement.at < cutoff).execute()
+    m.TrainingSale.delete().where(m.TrainingSale.closed_at < cutoff).execute()
+    m.UplinkMark.delete().where(m.UplinkMark.at < cutoff).execute()
+
+
 def mark(m: Any, seqs: Sequence[int], at: datetime, kinds: Sequence[str]) -> None:
     """Note uplink messages (seq and kind, in order) for the reports of their day."""
     m.UplinkMark.insert_many(

@@ -288,6 +288,7 @@ class SalesStore:
             cutoff = min(cutoff, oldest_unacked)  # never drop what has not reached the store
         journal, txn = m.JournalEntry, m.Transaction
         with self.db.atomic():
+            reports.prune(m, cutoff)  # cash movements, training sales, uplink marks
             oldest = (
                 journal.select(journal.no, journal.sale_id, journal.hash, txn.closed_at)
                 .join(txn, on=(txn.sale_id == journal.sale_id))

@@ -330,3 +330,17 @@ def test_a_paid_in_that_cannot_be_saved_opens_nothing(tmp_path: Path) -> None:
         assert "cash_in" not in events
     finally:
         rig.close()
+
+
+def test_pruning_takes_the_days_movements_marks_and_training_sales_with_its_sales(
+    store: SalesStore,
+) -> None:
+    till = run_day(store, wait="wait 600")
+    store.outbox.ack_upto(store.outbox.last_seq(), till.now)
+    m = store.m
+    assert m.CashMovement.select().count() == 2 and m.TrainingSale.select().count() == 1
+    assert store.prune(till.now - timedelta(days=1)) == 0  # nothing that old yet
+    assert m.UplinkMark.select().count() > 0
+    store.prune(till.now + timedelta(days=1))
+    for table in (m.CashMovement, m.TrainingSale, m.UplinkMark, m.Transaction):
+        assert table.select().count() == 0, table
