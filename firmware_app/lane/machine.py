@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import cash, paying, reporting, selling, terminal
+from firmware_app.lane import cash, paying, reporting, selling, terminal, training
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -21,7 +21,6 @@ from firmware_app.lane.effects import (
     PrintReceipt,
     SaveSale,
     SaveSession,
-    SaveTraining,
     SendScaleCommand,
 )
 from firmware_app.lane.events import (
@@ -465,7 +464,7 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     elif approval.action in (Action.PAID_IN, Action.PAID_OUT):
         after, effects = cash.approved(state, approval, ctx)
     elif approval.action is Action.TRAINING:
-        after, effects = _toggle_training(state, approval, ctx)
+        after, effects = training.toggled(state, approval, ctx)
     elif approval.action is Action.Z_REPORT:
         after, effects = reporting.z_approved(state, approval, ctx)
     else:
@@ -506,21 +505,10 @@ def _paid_in_out(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 
 def _training(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    if state.sale is not None:  # a sale is either training or real, never half of each
-        return refuse(state, Msg.SALE_OPEN)
-    return _ask_supervisor(state, Approval(Action.TRAINING), ctx)
-
-
-def _toggle_training(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
-    on = not state.training
-    after = replace(
-        state, training=on, message=Message.of(Msg.TRAINING_ON if on else Msg.TRAINING_OFF)
-    )
-    if on:
-        event = ctx.audit(after, "training_on", supervisor=approval.supervisor)
-    else:
-        event = ctx.audit(after, "training_off", supervisor=approval.supervisor)
-    return after, (SaveTraining(on), event)
+    asked = training.asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
 
 
 def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
