@@ -41,7 +41,7 @@ from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
 from firmware_app.lane.state import LaneState, Mode
 from firmware_app.lane.view import ScreenSetup
-from firmware_app.store import reports  # training mode
+from firmware_app.store import reports  # training mode, X and Z reports
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
