@@ -565,6 +565,12 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         label_formats=_labels(labels_t),
         max_suspended=t.integer("max_suspended", 10, 1, 99),  # suspend and resume
     )
+    # Training mode, cash movements, reports: the reasons offered after PAIDIN / PAIDOUT.
+    rules = replace(
+        rules,
+        paid_in_reasons=_reasons(t, "paid_in_reasons", rules.paid_in_reasons),
+        paid_out_reasons=_reasons(t, "paid_out_reasons", rules.paid_out_reasons),
+    )
     t.check_unknown()
     return rules
 
@@ -603,6 +609,17 @@ def _actions(t: _Table, key: str) -> frozenset[Action]:
         if name not in known:
             raise t.fail(key, f"unknown action {name!r} (one of {', '.join(sorted(known))})")
     return frozenset(known[name] for name in names)
+
+
+def _reasons(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A list of 1 to 9 short reasons (one key each on the keypad), none empty."""
+    reasons = t.strings(key, default)
+    if not 1 <= len(reasons) <= 9:
+        raise t.fail(key, f"expected 1 to 9 reasons, got {len(reasons)}")
+    for i, reason in enumerate(reasons):
+        if not reason.strip() or len(reason) > 40:
+            raise t.fail(f"{key}[{i}]", f"expected a reason of 1 to 40 characters, got {reason!r}")
+    return reasons
 
 
 def _labels(t: _Table) -> tuple[LabelFormat, ...]:

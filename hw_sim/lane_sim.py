@@ -49,6 +49,14 @@ CASHIERS = (
     ("9002", Role.SUPERVISOR, "8888"),
     ("7001", Role.TECHNICIAN, "7777"),
 )
+SIM_KEYS = {
+    "KEY_F1": "PAIDIN",
+    "KEY_F2": "PAIDOUT",
+    "KEY_F3": "XREPORT",
+    "KEY_F4": "ZREPORT",
+    "KEY_F5": "TRAINING",
+}
+CASHIERS = (("1001", Role.CASHIER, "1234"), ("9001", Role.SUPERVISOR, "9999"))
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
 
@@ -166,7 +174,9 @@ class SimLane:
                 "data_dir": str(self.data_dir),
             },
             "scanner": {"path": "sim-scanner"},
-            "keypad": {"path": "sim-keypad"},
+            # Keys the default map leaves to touch get function keys here, so that a
+            # script can press them (cash movements, training mode, reports).
+            "keypad": {"path": "sim-keypad", "map": dict(SIM_KEYS)},
             "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
             "printer": {"port": self.printer.port},
             "customer_display": {

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -41,6 +41,7 @@ from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup, ReceiptSetup
 from firmware_app.lane.state import LaneState, Mode
 from firmware_app.lane.view import ScreenSetup
+from firmware_app.store import reports  # training mode, X and Z reports
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
@@ -77,6 +78,13 @@ def make_clock(config: Config) -> Callable[[], datetime]:
         zone = ZoneInfo(config.timezone)
         return lambda: datetime.now(zone)
     return lambda: datetime.now().astimezone()
+
+
+def report_zone(config: Config) -> tzinfo:
+    """The zone of the lane's business dates: the configured one, or the system's."""
+    if config.timezone:
+        return ZoneInfo(config.timezone)
+    return datetime.now().astimezone().tzinfo or UTC
 
 
 def screen_setup(config: Config) -> ScreenSetup:
@@ -137,7 +145,12 @@ class LaneApp:
 
     def _build(self, hw: Hardware) -> None:
         config = self.config
-        ports = Ports(catalog=self.catalog, cashiers=self.cashiers, new_id=uuid7)
+        ports = Ports(
+            catalog=self.catalog,
+            cashiers=self.cashiers,
+            new_id=uuid7,
+            reports=reports.StoreReports(self.db, report_zone(config)),  # X and Z reports
+        )
         display = hw.display or TextDisplay(
             _display_stream(config),
             setup=self.setup,
@@ -196,6 +209,9 @@ class LaneApp:
         state = LaneState(
             next_receipt_no=self.sales.next_receipt_no(),
             last_receipt=self.sales.print_queue.last_receipt(),
+            # Training mode survives a restart, with its own receipt numbers.
+            training=reports.load_training(self.sales.m),
+            next_training_no=reports.next_training_no(self.sales.m),
         )
         parked, next_park_no = self.sales.load_parked()  # suspend and resume
         state = replace(state, parked=parked, next_park_no=next_park_no)

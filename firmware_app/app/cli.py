@@ -138,6 +138,15 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="verify the journal's hash chain and the sales", parents=[common]
     )
     verify.set_defaults(func=_journal_verify)
+    # Training mode, cash movements, reports:
+    report = sub.add_parser(
+        "report", help="print a day's X or Z report from the lane's store", parents=[common]
+    )
+    report.add_argument("kind", choices=("x", "z"), help="x: the day so far; z: a closed day")
+    report.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="the business date (default: today, lane time)"
+    )
+    report.set_defaults(func=_report)
     return parser
 
 
@@ -349,6 +358,45 @@ def _journal_verify(args: argparse.Namespace) -> int:
         raise StoreError(f"{config.database}: cannot read the journal: {e}") from e
     print(report)
     return 0 if report.ok else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    """The day's numbers as JSON (the ``details`` of its ``x_report`` / ``z_report``
+    event), recomputed from the store; for a Z, checked against the Z as published."""
+    import json
+    from datetime import date
+
+    from firmware_app.app.bootstrap import report_zone
+    from firmware_app.errors import StoreError
+    from firmware_app.lane.day_report import details
+    from firmware_app.store.reports import StoreReports
+
+    config = _config(args)
+    if not config.database.is_file():
+        raise StoreError(f"{config.database}: no lane database")
+    now = _now(config)
+    try:
+        day = date.fromisoformat(args.date) if args.date else now.date()
+    except ValueError:
+        print(f"firmware-lane: --date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
+        return 2
+    reports = StoreReports(_open_db(config), report_zone(config))
+    z = reports.z_of(day) if args.kind == "z" else None
+    if args.kind == "z" and z is None:
+        print(f"firmware-lane: {day}: no Z report (the day is open: see report x)", file=sys.stderr)
+        return 1
+    # A Z counts what was there when it closed the day; an X, all of the day so far.
+    until = reports.closed_at(day) if z is not None else None
+    body = details(reports.day(day, until), z)
+    print(json.dumps(body, ensure_ascii=False, indent=2))
+    if args.kind == "z" and body != reports.z_details(day):
+        print(
+            f"firmware-lane: {day}: the store's numbers differ from Z {z.z_no if z else ''} "
+            "as published (its sales pruned after sale.keep_days, or the database restored?)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
@@ -29,6 +30,9 @@ class AuditEvent:
     cashier: str | None
     sale_id: str | None = None
     details: tuple[tuple[str, str], ...] = ()
+    # A JSON object: the ``details`` of an event whose details nest (x_report,
+    # z_report); when set, it is sent instead of ``details``.
+    data: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,35 @@ class UnparkSale:
     sale_id: str
 
 
+# --- training mode, cash movements, reports ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordCashMovement:
+    """Store a paid-in or paid-out (durable: committed before the drawer opens)."""
+
+    movement: CashMovement
+
+
+@dataclass(frozen=True)
+class SaveTraining:
+    """Persist whether the lane is in training mode, so a restart keeps it (durable)."""
+
+    on: bool
+
+
+@dataclass(frozen=True)
+class RecordZReport:
+    """Close ``business_date`` with Z report ``z_no`` (durable; a closed day refuses a
+    second one). ``details``: the report as published, JSON."""
+
+    z_no: int
+    business_date: date
+    at: datetime
+    cashier: str
+    details: str
+
+
 Effect = (
     SaveSale
     | DiscardSale
@@ -197,6 +230,9 @@ Effect = (
     | ClearPinFailures
     | ParkSale
     | UnparkSale
+    | RecordCashMovement
+    | SaveTraining
+    | RecordZReport
 )
 
 DURABLE = (
@@ -210,4 +246,7 @@ DURABLE = (
     ClearPinFailures,
     ParkSale,  # suspend and resume
     UnparkSale,
+    RecordCashMovement,
+    SaveTraining,
+    RecordZReport,
 )

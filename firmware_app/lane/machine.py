@@ -12,7 +12,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from firmware_app.lane import approvals, lockout, paying, roles, selling, suspending, terminal
+from firmware_app.lane import (
+    approvals,
+    cash,
+    lockout,
+    paying,
+    reporting,
+    roles,
+    selling,
+    suspending,
+    terminal,
+    training,
+)
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.effects import (
@@ -200,7 +211,13 @@ def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
 
 
 def _entry(state: LaneState, key: str) -> Outcome:
-    whole = state.mode in (Mode.PIN, Mode.SUPERVISOR_PIN, Mode.CHOOSE_TENDER, Mode.CHOOSE_PARKED)
+    whole = state.mode in (
+        Mode.PIN,
+        Mode.SUPERVISOR_PIN,
+        Mode.CHOOSE_TENDER,
+        Mode.CHOOSE_PARKED,
+        Mode.CASH_REASON,
+    )
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     entry = state.entry + ("." if key == "DOT" else key)
@@ -214,6 +231,10 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return _clear_choice(state, ctx)
     if state.mode is Mode.CHOOSE_PARKED:
         return suspending.clear_choice(state, ctx)
+    if state.mode is Mode.CASH_REASON:  # cash movements
+        return cash.clear(state)
+    if state.mode is Mode.COUNTED_CASH:  # reports
+        return reporting.clear(state)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -302,6 +323,8 @@ def _sign_off(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         drawer_open=state.drawer_open,
         message=Message.of(Msg.SIGNED_OFF),
         next_park_no=state.next_park_no,  # suspend numbers are never given twice
+        training=state.training,  # a lane mode, not the cashier's: it stays
+        next_training_no=state.next_training_no,
     )
     return off, (SaveSession(None), event)
 
@@ -447,6 +470,13 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = paying.void_tender(state, approval.tender, ctx, approval.supervisor)
     elif approval.action is Action.CANCEL:
         after, effects = paying.cancel(state, ctx, approval.supervisor)
+    # Training mode, cash movements, reports:
+    elif approval.action in (Action.PAID_IN, Action.PAID_OUT):
+        after, effects = cash.approved(state, approval, ctx)
+    elif approval.action is Action.TRAINING:
+        after, effects = training.toggled(state, approval, ctx)
+    elif approval.action is Action.Z_REPORT:
+        after, effects = reporting.z_approved(state, approval, ctx)
     elif approval.action is Action.NO_SALE:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -476,6 +506,33 @@ def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return replace(state, entry="", message=message), (event, PrintReceipt(copy))
 
 
+# --- training mode, cash movements, reports ------------------------------------------
+
+
+def _paid_in_out(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    keyed = cash.keyed(state, key, ctx)
+    if not isinstance(keyed, Approval):
+        return keyed
+    return _ask_supervisor(state, keyed, ctx)
+
+
+def _training(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = training.asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
+def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = reporting.z_asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    parked = suspending.refuse_while_parked(state)  # the day closes with no sale parked
+    if parked is not None:
+        return parked
+    return _ask_supervisor(state, asked, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -496,6 +553,12 @@ READY_KEYS: dict[str, KeyHandler] = {
     # Suspend and resume.
     "SUSPEND": suspending.suspend,
     "RESUME": suspending.resume_key,
+    # Training mode, cash movements, reports:
+    "PAIDIN": _paid_in_out,
+    "PAIDOUT": _paid_in_out,
+    "TRAINING": _training,
+    "XREPORT": reporting.x_report,
+    "ZREPORT": _z_report,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -507,4 +570,6 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.TERMINAL: terminal.terminal_key,
     Mode.CHOOSE_TENDER: _choose_tender_key,
     Mode.CHOOSE_PARKED: suspending.choose_key,  # suspend and resume
+    Mode.CASH_REASON: cash.reason_key,  # cash movements
+    Mode.COUNTED_CASH: reporting.counted_key,  # reports
 }

@@ -109,6 +109,20 @@ class Msg(enum.Enum):
     PARKED_CHOICE = "parked_choice"
     SALE_RESUMED = "sale_resumed"
     RESUMED_REPRICED = "resumed_repriced"
+    # Training mode, cash movements, reports:
+    PAID_IN_REASON = "paid_in_reason"
+    PAID_OUT_REASON = "paid_out_reason"
+    REASON_CHOICE = "reason_choice"
+    NO_SUCH_REASON = "no_such_reason"
+    CASH_DROPPED = "cash_dropped"
+    PAID_IN_DONE = "paid_in_done"
+    PAID_OUT_DONE = "paid_out_done"
+    TRAINING_ON = "training_on"
+    TRAINING_OFF = "training_off"
+    X_REPORT_PRINTED = "x_report_printed"
+    COUNT_CASH = "count_cash"
+    Z_REPORT_DONE = "z_report_done"
+    DAY_CLOSED = "day_closed"
 
 
 @dataclass(frozen=True)
@@ -322,6 +336,21 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         ),
         Msg.RESUMED_REPRICED: "Parked sale {no} resumed; prices changed (✕ no longer sold, "
         "voided): {changes}",
+        # Training mode, cash movements, reports:
+        Msg.PAID_IN_REASON: "Paid in {amount}: reason? Number, ENTER:",
+        Msg.PAID_OUT_REASON: "Paid out {amount}: reason? Number, ENTER:",
+        Msg.REASON_CHOICE: "{no} {reason}",
+        Msg.NO_SUCH_REASON: "No reason {no}",
+        Msg.CASH_DROPPED: "Nothing paid in or out",
+        Msg.PAID_IN_DONE: "Paid in {amount} ({reason}): put it in the drawer",
+        Msg.PAID_OUT_DONE: "Paid out {amount} ({reason}): take it from the drawer",
+        Msg.TRAINING_ON: "Training mode ON: sales are not real",
+        Msg.TRAINING_OFF: "Training mode off",
+        Msg.X_REPORT_PRINTED: "X report {date} printed",
+        Msg.COUNT_CASH: "Count the drawer: cash amount, ENTER",
+        Msg.Z_REPORT_DONE: "Z {z_no} closed {date}: expected {expected}, counted {counted}, "
+        "difference {difference}",
+        Msg.DAY_CLOSED: "Day {date} already closed (Z {z_no})",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -421,5 +450,20 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.PARKED_CHOICE: "{no}：{items} 件 {total} {time}",
         Msg.SALE_RESUMED: "已取回挂单 {no}（{lines} 行）",
         Msg.RESUMED_REPRICED: "已取回挂单 {no}；价格有变动（✕ 已停售，已删除）：{changes}",
+        # Training mode, cash movements, reports:
+        Msg.PAID_IN_REASON: "存入 {amount}：原因？输入序号，按确认：",
+        Msg.PAID_OUT_REASON: "支出 {amount}：原因？输入序号，按确认：",
+        Msg.REASON_CHOICE: "{no} {reason}",
+        Msg.NO_SUCH_REASON: "没有第 {no} 个原因",
+        Msg.CASH_DROPPED: "未存入或支出",
+        Msg.PAID_IN_DONE: "已存入 {amount}（{reason}）：请放入钱箱",
+        Msg.PAID_OUT_DONE: "已支出 {amount}（{reason}）：请从钱箱取出",
+        Msg.TRAINING_ON: "练习模式已开启：交易不是真实销售",
+        Msg.TRAINING_OFF: "练习模式已关闭",
+        Msg.X_REPORT_PRINTED: "X 报表 {date} 已打印",
+        Msg.COUNT_CASH: "请清点钱箱：输入现金金额，按确认",
+        Msg.Z_REPORT_DONE: "Z {z_no} 日结 {date}：应有 {expected}，实点 {counted}，"
+        "差额 {difference}",
+        Msg.DAY_CLOSED: "{date} 已日结（Z {z_no}）",
     },
 }

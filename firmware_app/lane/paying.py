@@ -173,12 +173,15 @@ def cancel(state: LaneState, ctx: Ctx, supervisor: str = "") -> Outcome:
 
 
 def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx, cash_back: int = 0) -> Outcome:
+    # Training mode: numbered by its own counter, the real receipt numbers untouched.
+    training = state.training
     record = finish(
         sale,
         kind=kind,
-        receipt_no=state.next_receipt_no,
+        receipt_no=state.next_training_no if training else state.next_receipt_no,
         closed_at=ctx.now,
         currency=ctx.setup.rules.currency,
+        training=training,
     )
     receipt = build_receipt(record, ctx.setup)
     effects: list[Effect] = [CommitSale(record)]
@@ -195,7 +198,8 @@ def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx, cash_back: in
         sale=None,
         entry="",
         qty=None,
-        next_receipt_no=state.next_receipt_no + 1,
+        next_receipt_no=state.next_receipt_no + (0 if training else 1),
+        next_training_no=state.next_training_no + (1 if training else 0),
         last_receipt=receipt,
         last_sale=record,
         message=message,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from firmware_app.lane.catalog import Item
+from firmware_app.lane.day_report import ReportPort
 
 
 class Role(enum.Enum):
@@ -61,3 +62,4 @@ class Ports:
     catalog: CatalogPort
     cashiers: CashierPort
     new_id: Callable[[], str]
+    reports: ReportPort | None = None  # the day's numbers (None: no X/Z reports here)

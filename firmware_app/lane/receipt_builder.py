@@ -86,9 +86,10 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
     ]
     if any(t.type is TenderType.CASH and not t.voided for t in record.tenders):
         tenders.append((_label(lang, "change"), money(record.change)))
+    # Training mode: its own numbers (T1, T2, ...), a banner, no barcode to return by.
+    number = f"T{record.receipt_no}" if record.training else str(record.receipt_no)
     info = [
-        f"{_label(lang, 'receipt')}: {record.receipt_no}   "
-        f"{_label(lang, 'lane')}: {setup.store}-{setup.lane}",
+        f"{_label(lang, 'receipt')}: {number}   {_label(lang, 'lane')}: {setup.store}-{setup.lane}",
         f"{_label(lang, 'cashier')}: {record.cashier}",
         record.closed_at.strftime("%Y-%m-%d %H:%M:%S"),
     ]
@@ -105,11 +106,20 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         tenders=tuple(tenders),
         info=tuple(info),
         footer=setup.receipt.footer,
-        banner=_label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else "",
+        banner=_banner(record, lang),
         void_mark=_label(lang, "void"),
-        code=f"{setup.store}-{setup.lane}-{record.receipt_no}",
+        code="" if record.training else f"{setup.store}-{setup.lane}-{record.receipt_no}",
         number=record.receipt_no,
     )
+
+
+TRAINING_BANNER = "练习 TRAINING — 不是销售凭证"
+
+
+def _banner(record: FinishedSale, lang: str) -> str:
+    if record.training:
+        return TRAINING_BANNER  # in both languages whatever the receipt's: it must not pass
+    return _label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else ""
 
 
 def _line(line: Line, digits: int) -> ReceiptLine:

@@ -66,6 +66,10 @@ class SaleRules:
     label_formats: tuple[LabelFormat, ...] = ()
     approvals: ApprovalRules = field(default_factory=ApprovalRules)  # roles and approvals
     max_suspended: int = 10  # suspend and resume: parked sales a lane holds at most
+    # Training mode, cash movements, reports: the reasons offered after PAIDIN / PAIDOUT
+    # (shown numbered, as written here).
+    paid_in_reasons: tuple[str, ...] = ("备用金 float", "找零补充 change")
+    paid_out_reasons: tuple[str, ...] = ("缴款 pickup", "零用 petty cash")
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,9 @@ class FinishedSale:
     change: int
     taxes: tuple[TaxLine, ...] = field(default=())
     deltas: tuple[StockDelta, ...] = field(default=())
+    # Made in training mode: ``receipt_no`` is then the training counter's, and no
+    # goods move (no stock deltas).
+    training: bool = False
 
     @property
     def gross(self) -> int:
@@ -220,9 +223,15 @@ class FinishedSale:
 
 
 def finish(
-    sale: Sale, *, kind: SaleKind, receipt_no: int, closed_at: datetime, currency: str
+    sale: Sale,
+    *,
+    kind: SaleKind,
+    receipt_no: int,
+    closed_at: datetime,
+    currency: str,
+    training: bool = False,
 ) -> FinishedSale:
-    """Close ``sale``: taxes and stock deltas computed once, here."""
+    """Close ``sale``: taxes and stock deltas computed once, here (none in training)."""
     change = max(0, -sale.due) if kind is SaleKind.SALE else 0
     return FinishedSale(
         sale_id=sale.id,
@@ -238,5 +247,6 @@ def finish(
         rounding=sale.rounding,
         change=change,
         taxes=taxes(sale.lines) if kind is SaleKind.SALE else (),
-        deltas=stock_deltas(sale.lines) if kind is SaleKind.SALE else (),
+        deltas=stock_deltas(sale.lines) if kind is SaleKind.SALE and not training else (),
+        training=training,
     )

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
@@ -26,6 +27,9 @@ class Mode(enum.Enum):
     CHOOSE_TENDER = "choose_tender"  # VOID on a part-paid sale: which tender to void
     # Suspend and resume: RESUME without a number lists the parked sales to pick from.
     CHOOSE_PARKED = "choose_parked"
+    # Training mode, cash movements, reports:
+    CASH_REASON = "cash_reason"  # PAIDIN / PAIDOUT approved: which reason
+    COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
 
 
 class Action(enum.Enum):
@@ -36,6 +40,11 @@ class Action(enum.Enum):
     VOID_TENDER = "void_tender"
     CANCEL = "cancel"
     NO_SALE = "no_sale"
+    # Training mode, cash movements, reports:
+    PAID_IN = "paid_in"
+    PAID_OUT = "paid_out"
+    Z_REPORT = "z_report"
+    TRAINING = "training"
 
 
 @dataclass(frozen=True)
@@ -104,3 +113,7 @@ class LaneState:
     # changed only with the durable effects that change the store), and the next number.
     parked: tuple[ParkedSale, ...] = ()
     next_park_no: int = 1
+    # Training mode, cash movements, reports: a paid-in/out waiting for its reason; the
+    # next number of a training sale (training sales never take a real receipt number).
+    movement: CashMovement | None = None
+    next_training_no: int = 1

@@ -154,6 +154,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_terminal": "请在支付终端上付款",
         "prompt_choose_tender": "选择编号，按确认",
         "prompt_choose_parked": "输入挂单号，按确认",  # suspend and resume
+        "prompt_cash_reason": "选择原因编号，按确认",  # cash movements, reports
+        "prompt_counted_cash": "输入清点的现金，按确认",
         "stable": "稳定",
         "moving": "晃动",
         "over": "超载",
@@ -191,6 +193,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_terminal": "Follow the payment terminal",
         "prompt_choose_tender": "Pick a number, then ENTER",
         "prompt_choose_parked": "Parked sale number, then ENTER",  # suspend and resume
+        "prompt_cash_reason": "Pick a reason's number, then ENTER",  # cash movements, reports
+        "prompt_counted_cash": "Counted cash, then ENTER",
         "stable": "stable",
         "moving": "moving",
         "over": "over",
@@ -424,7 +428,8 @@ def screen_view(
         clock=now.strftime("%Y-%m-%d %H:%M"),
         cashier=state.cashier.id if state.cashier else None,
         mode=state.mode.value,
-        receipt_no=state.next_receipt_no,
+        # Training mode: the training counter's number, which its receipt prints as T n.
+        receipt_no=state.next_training_no if state.training else state.next_receipt_no,
         training=state.training,
         lines=lines,
         totals=totals,

@@ -572,9 +572,19 @@ def read_sale_messages(conn: sqlite3.Connection) -> list[SaleMessage]:
     for seq, payload, acked in cursor:
         if seq in carried:
             continue
+        if _is_training(bytes(payload)):
+            continue  # training sales are outside the chain (store.reports)
         before = messages[-1] if messages else None
         messages.append(_sale_message(int(seq), bytes(payload), bool(acked), before))
     return messages
+
+
+def _is_training(payload: bytes) -> bool:
+    try:
+        message = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(message, dict) and message.get("training") is True
 
 
 def _sale_message(seq: int, payload: bytes, acked: bool, before: SaleMessage | None) -> SaleMessage:

@@ -280,6 +280,52 @@ class ParkedSale(BaseModel):
     sale = peewee.TextField()
 
 
+# --- training mode, cash movements, reports ----------------------------------------------
+
+
+class CashMovement(BaseModel):
+    """A paid-in (``kind`` in) or paid-out (out) outside a sale; ``amount`` in minor
+    units, always positive. Committed before the drawer opens."""
+
+    id = peewee.TextField(primary_key=True)
+    kind = peewee.TextField()
+    amount = peewee.IntegerField()
+    reason = peewee.TextField()
+    cashier = peewee.TextField()
+    supervisor = peewee.TextField()
+    at = peewee.TextField(index=True)
+
+
+class TrainingSale(BaseModel):
+    """A sale made in training mode: kept apart from ``Transaction`` (no real receipt
+    number, no journal entry, never in a report); ``record`` is its sale body as sent."""
+
+    sale_id = peewee.TextField(primary_key=True)
+    training_no = peewee.IntegerField(unique=True)
+    closed_at = peewee.TextField()
+    record = peewee.TextField()
+
+
+class UplinkMark(BaseModel):
+    """Each uplink message's seq, time and kind (``sale``, ``stock``, ``training_sale``
+    or the event's type), written with it: the outbox forgets acknowledged messages,
+    and a day's report must still say which seqs it covers and count its no-sales."""
+
+    seq = peewee.IntegerField(primary_key=True)
+    at = peewee.TextField(index=True)
+    kind = peewee.TextField()
+
+
+class ZReport(BaseModel):
+    """A closed business day: its report as published (``details``, JSON), numbered."""
+
+    z_no = peewee.IntegerField(primary_key=True)
+    business_date = peewee.TextField(unique=True)
+    closed_at = peewee.TextField()
+    cashier = peewee.TextField()
+    details = peewee.TextField()
+
+
 # The catalog lives in a database file of its own: applying a 100,000-item
 # snapshot then never holds the write lock the lane needs to save a scan.
 CATALOG_MODELS: list[type[BaseModel]] = [
@@ -308,4 +354,8 @@ LANE_MODELS: list[type[BaseModel]] = [
     Payment,
     PinFailure,  # roles and approvals
     ParkedSale,  # suspend and resume
+    CashMovement,  # training mode, cash movements, reports
+    TrainingSale,
+    UplinkMark,
+    ZReport,
 ]

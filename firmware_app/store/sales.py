@@ -37,17 +37,20 @@ from firmware_app.lane.effects import (
     ParkSale,
     PaymentStatus,
     PrintReceipt,
+    RecordCashMovement,
     RecordEvent,
     RecordPinFailure,
+    RecordZReport,
     SaveSale,
     SaveSession,
+    SaveTraining,
     UnparkSale,
 )
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import models, suspended
+from firmware_app.store import models, reports, suspended
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
@@ -135,7 +138,7 @@ class SalesStore:
             case RecordPinFailure() | ClearPinFailures():
                 self.cashiers.record_pin(effect)
             case RecordEvent(event=event):
-                self.outbox.append(
+                seq = self.outbox.append(
                     self.messages.topic("events"),
                     lambda seq: self.messages.event(event, seq=seq),
                     event.at,
@@ -146,6 +149,13 @@ class SalesStore:
                 self._drop_open(parked.sale.id)
             case UnparkSale(no=no, sale_id=sale_id):
                 suspended.unpark(self.db.connection(), no, sale_id)
+                reports.mark(self.m, [seq], event.at, [event.type])  # for the day's reports
+            case RecordCashMovement(movement=movement):  # cash movements
+                reports.insert_movement(self.m, movement)
+            case SaveTraining(on=on):  # training mode
+                reports.save_training(self.m, on)
+            case RecordZReport():  # reports
+                reports.insert_z(self.m, effect)
             case _:
                 raise TypeError(f"not a durable effect: {effect!r}")
 
@@ -224,6 +234,10 @@ class SalesStore:
     def _commit(self, record: FinishedSale) -> None:
         conn, t = self.db.connection(), self._t
         body = self.messages.sale_body(record)
+        if record.training:  # training mode: kept apart, see store.reports
+            reports.commit_training(self.m, self.outbox, self.messages, record, body)
+            self._drop_open(record.sale_id)
+            return
         last = conn.execute(f"SELECT hash FROM {t['JournalEntry']} ORDER BY no DESC LIMIT 1")
         prev_hash = next(iter(last), (GENESIS_HASH,))[0]
         record_text = canonical(body)
@@ -268,7 +282,8 @@ class SalesStore:
             messages.append(
                 (self.messages.topic("stock"), lambda seq: self.messages.stock(record, seq=seq))
             )
-        self.outbox.append_all(messages, record.closed_at)
+        seqs = self.outbox.append_all(messages, record.closed_at)
+        reports.mark(self.m, seqs, record.closed_at, ["sale", "stock"])  # the day's reports
         self._drop_open(record.sale_id)
 
     # --- housekeeping -------------------------------------------------------------------
@@ -288,6 +303,7 @@ class SalesStore:
             cutoff = min(cutoff, oldest_unacked)  # never drop what has not reached the store
         journal, txn = m.JournalEntry, m.Transaction
         with self.db.atomic():
+            reports.prune(m, cutoff)  # cash movements, training sales, uplink marks
             oldest = (
                 journal.select(journal.no, journal.sale_id, journal.hash, txn.closed_at)
                 .join(txn, on=(txn.sale_id == journal.sale_id))

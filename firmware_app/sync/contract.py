@@ -301,7 +301,7 @@ def _tender(tender: Tender) -> dict[str, Any]:
 def sale_body(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
     """The ``lane.sale/1`` body without its envelope (schema, at, seq) and hash: what the
     journal hashes and keeps, so the message and the journal can never differ."""
-    return {
+    body: dict[str, Any] = {
         "store": store,
         "lane": lane,
         "sale_id": record.sale_id,
@@ -326,6 +326,9 @@ def sale_body(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
         "tenders": [_tender(t) for t in record.tenders],
         "change": record.change,
     }
+    if record.training:  # only when true: real sales read exactly as before
+        body["training"] = True
+    return body
 
 
 def sale_message(body: Mapping[str, Any], *, seq: int, journal_hash: str) -> dict[str, Any]:
@@ -375,7 +378,7 @@ def event_message(event: AuditEvent, store: str, lane: str, *, seq: int) -> dict
         "event": event.type,
         "cashier": event.cashier,
         "sale_id": event.sale_id,
-        "details": dict(event.details),
+        "details": json.loads(event.data) if event.data else dict(event.details),
     }
 
 
