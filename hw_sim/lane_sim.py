@@ -56,7 +56,6 @@ SIM_KEYS = {
     "KEY_F4": "ZREPORT",
     "KEY_F5": "TRAINING",
 }
-CASHIERS = (("1001", Role.CASHIER, "1234"), ("9001", Role.SUPERVISOR, "9999"))
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
 
