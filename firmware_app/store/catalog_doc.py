@@ -11,7 +11,6 @@ else; values are quoted in errors only as far as a reader needs them.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal, InvalidOperation
@@ -20,6 +19,7 @@ from typing import Any, TypeGuard
 from firmware_app.errors import CatalogError
 from firmware_app.lane.barcodes import gtin_key, is_gtin_shaped
 from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.restrictions import hours_of
 
 SCHEMA = "store.catalog/1"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
@@ -205,7 +205,6 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]
 
 MAX_DEPARTMENT = 32  # characters of a department id
 MAX_AGE = 150  # years
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 def _restrictions(raw: dict[str, Any], where: str, sku: str) -> dict[str, Any]:
@@ -238,18 +237,12 @@ def _restrictions(raw: dict[str, Any], where: str, sku: str) -> dict[str, Any]:
 def parse_hours(value: Any, field: str) -> tuple[time, time]:
     """``["08:00", "22:00"]`` as (start, end) local times; an end before the start runs
     over midnight (``["22:00", "06:00"]``). ``CatalogError`` naming ``field`` otherwise."""
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(v, str) and _HHMM.fullmatch(v) for v in value)
-    ):
+    try:
+        return hours_of(value)
+    except ValueError as e:
         short = isinstance(value, list) and all(isinstance(v, str) and len(v) < 9 for v in value)
         shown = repr(value) if short and len(value) <= 2 else _show(value)
-        raise CatalogError(f'{field}: expected ["HH:MM", "HH:MM"] (00:00 to 23:59), got {shown}')
-    start, end = (time(int(v[:2]), int(v[3:])) for v in value)
-    if start == end:
-        raise CatalogError(f"{field}: start and end are both {value[0]} (no hours to sell in)")
-    return start, end
+        raise CatalogError(f"{field}: {e}, got {shown}") from e
 
 
 def _good_code(code: Any) -> bool:

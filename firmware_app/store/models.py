@@ -140,6 +140,8 @@ class OpenSale(BaseModel):
     rounding = peewee.IntegerField(default=0)
     # JSON list of {type, amount, reference, payment_id, voided, reversal}
     tenders = peewee.TextField(default="[]")
+    # Restrictions: JSON list of the minimum ages (years) the customer was found old enough for.
+    age_checked = peewee.TextField(default="[]")
 
 
 class Payment(BaseModel):
