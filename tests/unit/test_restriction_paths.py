@@ -4,10 +4,12 @@ sale and minimum age, and sale hours (an item's own, a department's from the con
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from firmware_app.lane import restrictions
 from firmware_app.lane.catalog import Item, Unit
@@ -313,3 +315,41 @@ def test_the_age_question_on_screen(language: str) -> None:
     v = screen_view(t.state, t.setup, ScreenSetup(language=language), t.now)
     assert v.prompt == LABELS[language]["prompt_age_check"]
     assert v.message is not None and "18" in v.message.text
+
+
+# --- properties ------------------------------------------------------------------------
+
+TIMES = st.builds(time, st.integers(0, 23), st.integers(0, 59))
+
+
+def minutes(t: time) -> int:
+    return t.hour * 60 + t.minute
+
+
+@given(TIMES, TIMES, TIMES)
+def test_within_is_the_span_from_start_to_end_going_forward(start, end, at_) -> None:
+    assume(start != end)
+    forward = (minutes(at_) - minutes(start)) % 1440 < (minutes(end) - minutes(start)) % 1440
+    assert restrictions.within((start, end), at_) == forward
+
+
+@given(st.dates(date(1900, 1, 1), date(2100, 1, 1)), st.integers(1, 100))
+def test_a_birthday_adds_a_year_and_the_day_before_does_not(born, years) -> None:
+    birthday = restrictions.birthday_in(born, born.year + years)
+    assert restrictions.age_on(born, birthday) == years
+    assert restrictions.age_on(born, birthday - timedelta(days=1)) == years - 1
+
+
+@given(st.text(max_size=12))
+def test_any_entry_is_a_birth_date_or_none(entry) -> None:
+    born = restrictions.parse_birth_date(entry, date(2026, 12, 2))
+    assert born is None or (born <= date(2026, 12, 2) and born.strftime("%Y%m%d") == entry)
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=6), st.lists(st.text(max_size=6))))
+def test_hours_of_anything_is_hours_or_value_error(value) -> None:
+    try:
+        start, end = restrictions.hours_of(value)
+    except ValueError:
+        return
+    assert start != end
