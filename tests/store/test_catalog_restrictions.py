@@ -13,11 +13,15 @@ import pytest
 
 from firmware_app.app.cli import main
 from firmware_app.errors import CatalogError
+from firmware_app.lane.effects import SaveSale
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import parse_catalog
-from firmware_app.store.db import open_catalog
+from firmware_app.store.db import open_catalog, open_database
+from firmware_app.store.sales import SalesStore
+from firmware_app.sync.contract import LaneUplink, Topics
 from tests.store.test_catalog_import import SAMPLE, catalog_file, config  # noqa: F401
 from tests.store.test_store import doc, item
+from tests.unit.till import Till
 
 
 @pytest.mark.parametrize(
@@ -138,3 +142,37 @@ def test_catalog_import_refuses_a_bad_field_by_name(
     assert main(["catalog", "import", str(path), "--config", str(config)]) == 1
     assert f"items[4] (sku {items[4]['sku']}).sale_hours" in capsys.readouterr().err
     assert json.loads(path.read_text())["version"] == 3
+
+
+def test_the_open_sale_keeps_its_age_checks_over_a_restart(tmp_path: Path) -> None:
+    till = Till().do("signon", "scan 06901035603423", "key YES")
+    assert till.state.sale is not None and till.state.sale.age_checked == (18,)
+    db = open_database(tmp_path / "lane.db")
+    store = SalesStore(db, messages=LaneUplink(Topics("pos", "S001", "07")))
+    store.apply([e for e in till.all_effects if isinstance(e, SaveSale)])
+    db.close()
+    again = SalesStore(open_database(tmp_path / "lane.db"), messages=store.messages)
+    try:
+        assert again.load_open_sale() == till.state.sale
+    finally:
+        again.db.close()
+
+
+def test_an_older_lane_database_gets_the_age_checks_column(tmp_path: Path) -> None:
+    path = tmp_path / "lane.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE opensale (id TEXT PRIMARY KEY, opened_at TEXT, cashier TEXT, "
+        "member TEXT, rounding INTEGER DEFAULT 0, tenders TEXT DEFAULT '[]')"
+    )
+    conn.execute(
+        "INSERT INTO opensale VALUES ('s1', '2026-11-28T09:00:00+08:00', '1001', NULL, 0, '[]')"
+    )
+    conn.commit()
+    conn.close()
+    store = SalesStore(open_database(path), messages=LaneUplink(Topics("pos", "S1", "1")))
+    try:
+        sale = store.load_open_sale()
+        assert sale is not None and sale.id == "s1" and sale.age_checked == ()
+    finally:
+        store.db.close()
