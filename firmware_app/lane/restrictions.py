@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, datetime, time
+from datetime import date, time
 
 from firmware_app.lane.catalog import Item
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
@@ -133,13 +133,10 @@ def parse_birth_date(entry: str, today: date) -> date | None:
 
 
 def ask(state: LaneState, pending: PendingItem) -> Outcome:
-    """Hold the item and ask the question; the entry and a pending quantity stay."""
+    """Hold the item and ask the question. A pending quantity stays for the item; the
+    entry (a PLU keyed) is used up, so that a date of birth starts from nothing."""
     question = Message.of(Msg.AGE_QUESTION, name=pending.item.name, min_age=pending.min_age)
     return replace(state, mode=Mode.AGE_CHECK, age_pending=pending, entry="", message=question), ()
-
-
-def local_date(now: datetime) -> date:
-    return now.date()
 
 
 def answer_key(state: LaneState, key: str, ctx: Ctx) -> PendingItem | Outcome:
@@ -153,10 +150,10 @@ def answer_key(state: LaneState, key: str, ctx: Ctx) -> PendingItem | Outcome:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     if not state.entry:
         return pending
-    born = parse_birth_date(state.entry, local_date(ctx.now))
+    born = parse_birth_date(state.entry, ctx.now.date())
     if born is None:
         return refused(replace(state, entry=""), Message.of(Msg.BAD_BIRTH_DATE))
-    years = age_on(born, local_date(ctx.now))
+    years = age_on(born, ctx.now.date())
     if years >= pending.min_age:
         return pending
     event = _event(state, pending, ctx, "dob", "fail", age=years)
@@ -195,9 +192,9 @@ def confirmed(
 
 
 def _dob_details(state: LaneState, ctx: Ctx) -> dict[str, object]:
-    born = parse_birth_date(state.entry, local_date(ctx.now))
+    born = parse_birth_date(state.entry, ctx.now.date())
     assert born is not None
-    return {"age": age_on(born, local_date(ctx.now))}
+    return {"age": age_on(born, ctx.now.date())}
 
 
 def _back(state: LaneState) -> LaneState:
