@@ -20,6 +20,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.errors import ConfigError
 from firmware_app.lane.labels import LabelFormat, LabelFormatError
+from firmware_app.lane.restrictions import hours_of
 from firmware_app.lane.rules import ApprovalRules, CashRounding, SaleRules
 from firmware_app.lane.state import Action
 
@@ -505,6 +507,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
         payment_timeout_s=payment.timeout_s,
     )
     rules = replace(rules, approvals=_approvals(root.table("approvals"), rules.member_prefix))
+    rules = replace(rules, department_hours=_department_hours(root.table("restrictions")))
     ui, ui_problem = _ui_or_problem(root.table("ui"))
     config = Config(
         path=source,
@@ -571,8 +574,26 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         paid_in_reasons=_reasons(t, "paid_in_reasons", rules.paid_in_reasons),
         paid_out_reasons=_reasons(t, "paid_out_reasons", rules.paid_out_reasons),
     )
+    # Restrictions: the age an item marked only age_restricted asks for.
+    rules = replace(rules, default_min_age=t.integer("default_min_age", 18, 1, 150))
     t.check_unknown()
     return rules
+
+
+# --- restrictions ----------------------------------------------------------------------
+
+
+def _department_hours(t: _Table) -> tuple[tuple[str, time, time], ...]:
+    """``[restrictions]``: ``alcohol = ["08:00", "22:00"]``, a department's sale hours
+    (local time, start inclusive, end exclusive; an end before the start: over midnight)."""
+    rules = []
+    for department in sorted(t.data):
+        try:
+            start, end = hours_of(t._get(department, None))
+        except ValueError as e:
+            raise t.fail(department, str(e)) from e
+        rules.append((department, start, end))
+    return tuple(rules)
 
 
 # --- roles and approvals ---------------------------------------------------------------

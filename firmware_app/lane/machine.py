@@ -18,6 +18,7 @@ from firmware_app.lane import (
     lockout,
     paying,
     reporting,
+    restrictions,
     roles,
     selling,
     suspending,
@@ -49,6 +50,7 @@ from firmware_app.lane.events import (
 )
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.parked import read_slip_code
+from firmware_app.lane.pending_item import PendingItem
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
@@ -217,6 +219,7 @@ def _entry(state: LaneState, key: str) -> Outcome:
         Mode.CHOOSE_TENDER,
         Mode.CHOOSE_PARKED,
         Mode.CASH_REASON,
+        Mode.AGE_CHECK,  # restrictions: a date of birth
     )
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
@@ -235,6 +238,8 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return cash.clear(state)
     if state.mode is Mode.COUNTED_CASH:  # reports
         return reporting.clear(state)
+    if state.mode is Mode.AGE_CHECK:  # restrictions
+        return restrictions.clear(state, ctx)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -533,6 +538,16 @@ def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return _ask_supervisor(state, asked, ctx)
 
 
+# --- restrictions: the answer to the age question --------------------------------------
+
+
+def _age_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    answer = restrictions.answer_key(state, key, ctx)
+    if isinstance(answer, PendingItem):
+        return selling.add_confirmed(state, ctx)
+    return answer
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -572,4 +587,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.CHOOSE_PARKED: suspending.choose_key,  # suspend and resume
     Mode.CASH_REASON: cash.reason_key,  # cash movements
     Mode.COUNTED_CASH: reporting.counted_key,  # reports
+    Mode.AGE_CHECK: _age_key,  # restrictions
 }

@@ -25,7 +25,6 @@ class Msg(enum.Enum):
     BAD_CODE = "bad_code"
     UNKNOWN_PLU = "unknown_plu"
     NOT_FOR_SALE = "not_for_sale"
-    CHECK_AGE = "check_age"
     ITEM_ADDED = "item_added"
     QTY_SET = "qty_set"
     QTY_TOO_BIG = "qty_too_big"
@@ -123,6 +122,12 @@ class Msg(enum.Enum):
     COUNT_CASH = "count_cash"
     Z_REPORT_DONE = "z_report_done"
     DAY_CLOSED = "day_closed"
+    # Restrictions: age checks and sale hours.
+    AGE_QUESTION = "age_question"
+    AGE_DECLINED = "age_declined"
+    AGE_TOO_YOUNG = "age_too_young"
+    BAD_BIRTH_DATE = "bad_birth_date"
+    SALE_HOURS = "sale_hours"
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,6 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.BAD_CODE: "Bad barcode, scan again",
         Msg.UNKNOWN_PLU: "Unknown PLU {plu}",
         Msg.NOT_FOR_SALE: "{name}: not for sale",
-        Msg.CHECK_AGE: "{name}: check age",
         Msg.ITEM_ADDED: "{name}  {amount}",
         Msg.QTY_SET: "Quantity {qty}",
         Msg.QTY_TOO_BIG: "Quantity above {max}",
@@ -351,6 +355,13 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.Z_REPORT_DONE: "Z {z_no} closed {date}: expected {expected}, counted {counted}, "
         "difference {difference}",
         Msg.DAY_CLOSED: "Day {date} already closed (Z {z_no})",
+        # Restrictions: age checks and sale hours.
+        Msg.AGE_QUESTION: "{name}: customer {min_age} or older? YES / NO, or date of birth "
+        "YYYYMMDD + ENTER",
+        Msg.AGE_DECLINED: "{name} not added: age not confirmed",
+        Msg.AGE_TOO_YOUNG: "{name} not added: customer is {age}, must be {min_age}",
+        Msg.BAD_BIRTH_DATE: "Date of birth as YYYYMMDD (20081202), then ENTER",
+        Msg.SALE_HOURS: "{name}: sold {start}–{end} only",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -366,7 +377,6 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.BAD_CODE: "条码错误，请重扫",
         Msg.UNKNOWN_PLU: "未知 PLU {plu}",
         Msg.NOT_FOR_SALE: "{name}：停售",
-        Msg.CHECK_AGE: "{name}：请核对年龄",
         Msg.ITEM_ADDED: "{name}  {amount}",
         Msg.QTY_SET: "数量 {qty}",
         Msg.QTY_TOO_BIG: "数量超过 {max}",
@@ -465,5 +475,11 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.Z_REPORT_DONE: "Z {z_no} 日结 {date}：应有 {expected}，实点 {counted}，"
         "差额 {difference}",
         Msg.DAY_CLOSED: "{date} 已日结（Z {z_no}）",
+        # Restrictions: age checks and sale hours.
+        Msg.AGE_QUESTION: "{name}：顾客满 {min_age} 岁？按是 / 否，或输入出生日期 YYYYMMDD 按确认",
+        Msg.AGE_DECLINED: "{name} 未加入：未确认年龄",
+        Msg.AGE_TOO_YOUNG: "{name} 未加入：顾客 {age} 岁，须满 {min_age} 岁",
+        Msg.BAD_BIRTH_DATE: "出生日期请输入 YYYYMMDD（如 20081202），按确认",
+        Msg.SALE_HOURS: "{name}：仅限 {start}–{end} 销售",
     },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 
 from firmware_app.lane.labels import LabelFormat
 from firmware_app.lane.state import Action
@@ -70,6 +71,10 @@ class SaleRules:
     # (shown numbered, as written here).
     paid_in_reasons: tuple[str, ...] = ("备用金 float", "找零补充 change")
     paid_out_reasons: tuple[str, ...] = ("缴款 pickup", "零用 petty cash")
+    # Restrictions: the minimum age of an item marked only ``age_restricted`` (years);
+    # sale hours by department: (department, start, end), local time, end exclusive.
+    default_min_age: int = 18
+    department_hours: tuple[tuple[str, time, time], ...] = ()
 
 
 @dataclass(frozen=True)

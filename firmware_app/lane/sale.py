@@ -96,6 +96,8 @@ class Sale:
     tenders: tuple[Tender, ...] = ()
     member: str | None = None
     rounding: int = 0
+    # Restrictions: the minimum ages (years) the customer has been found old enough for.
+    age_checked: tuple[int, ...] = ()
 
     @property
     def live_lines(self) -> tuple[Line, ...]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from firmware_app.lane import restrictions
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
-from firmware_app.lane.effects import SaveSale
+from firmware_app.lane.effects import Effect, SaveSale
 from firmware_app.lane.labels import LabelKind
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import MILLI, amount_of, round_half_up
+from firmware_app.lane.pending_item import PendingItem
 from firmware_app.lane.sale import Line, Sale
 from firmware_app.lane.state import LaneState, Mode
 from firmware_app.lane.weighing import ScaleStatus, format_kg
@@ -97,11 +99,28 @@ def add_by_plu(state: LaneState, plu: int, ctx: Ctx) -> Outcome:
 
 
 def _add(
-    state: LaneState, item: Item, code: str, ctx: Ctx, scanned: ScannedCode | None = None
+    state: LaneState,
+    item: Item,
+    code: str,
+    ctx: Ctx,
+    scanned: ScannedCode | None = None,
+    answered: LaneState | None = None,
 ) -> Outcome:
+    """``answered``: the lane as the age question's answer found it (restrictions)."""
     if not item.active:
         return refuse(state, Msg.NOT_FOR_SALE, name=item.name)
+    # Restrictions: sale hours, then the customer's age (asked before the line is added).
+    out_of_hours = restrictions.hours_refusal(item, ctx)
+    if out_of_hours is not None:
+        return refused(state, out_of_hours)
+    needed = restrictions.age_to_ask(state.sale, item, ctx.setup.rules)
+    if needed is not None and answered is None:
+        return restrictions.ask(state, PendingItem(item, code, needed, scanned))
     sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))
+    checked: tuple[Effect, ...] = ()
+    if answered is not None and answered.age_pending is not None:
+        sale, event = restrictions.confirmed(answered, answered.age_pending, sale, ctx)
+        checked = (event,)
     measured = _measure(state, item, scanned, ctx)
     if isinstance(measured, Message):
         return refused(state, measured)
@@ -121,9 +140,19 @@ def _add(
         weight_text=weight_text,
     )
     sale = sale.add_line(line)
-    msg = Msg.CHECK_AGE if item.age_restricted else Msg.ITEM_ADDED
-    message = Message.of(msg, name=item.name, amount=ctx.money(amount))
-    return replace(state, sale=sale, entry="", qty=None, message=message), (SaveSale(sale),)
+    message = Message.of(Msg.ITEM_ADDED, name=item.name, amount=ctx.money(amount))
+    return replace(state, sale=sale, entry="", qty=None, message=message), (
+        SaveSale(sale),
+        *checked,
+    )
+
+
+def add_confirmed(state: LaneState, ctx: Ctx) -> Outcome:
+    """The customer is old enough (restrictions): add the item that waited for it."""
+    pending = state.age_pending
+    assert pending is not None
+    back = replace(state, mode=Mode.READY, age_pending=None, entry="")
+    return _add(back, pending.item, pending.code, ctx, scanned=pending.scanned, answered=state)
 
 
 def _cashier(state: LaneState) -> str:

@@ -11,6 +11,7 @@ from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import PaymentResult
 from firmware_app.lane.messages import Message
 from firmware_app.lane.parked import ParkedSale
+from firmware_app.lane.pending_item import PendingItem  # restrictions
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
@@ -30,6 +31,8 @@ class Mode(enum.Enum):
     # Training mode, cash movements, reports:
     CASH_REASON = "cash_reason"  # PAIDIN / PAIDOUT approved: which reason
     COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
+    # Restrictions: an item waits for the customer's age (lane.restrictions).
+    AGE_CHECK = "age_check"
 
 
 class Action(enum.Enum):
@@ -117,3 +120,5 @@ class LaneState:
     # next number of a training sale (training sales never take a real receipt number).
     movement: CashMovement | None = None
     next_training_no: int = 1
+    # Restrictions: the item waiting for the answer to the age question (AGE_CHECK).
+    age_pending: PendingItem | None = None

@@ -95,7 +95,7 @@ ERRORS = frozenset(
 # Something needs attention, but nothing was refused.
 WARNINGS = frozenset(
     [
-        Msg.CHECK_AGE,
+        Msg.AGE_QUESTION,  # restrictions: the cashier must ask the customer
         Msg.DRAWER_OPEN,
         Msg.DRAWER_LEFT_OPEN,
         Msg.DEVICE_PROBLEM,
@@ -110,6 +110,11 @@ WARNINGS = frozenset(
         Msg.CASH_BACK,
         Msg.CANCELLED_CASH_BACK,
         Msg.RESUMED_REPRICED,  # suspend and resume: the customer pays other prices
+        # Restrictions: the item was not added.
+        Msg.AGE_DECLINED,
+        Msg.AGE_TOO_YOUNG,
+        Msg.BAD_BIRTH_DATE,
+        Msg.SALE_HOURS,
     ]
 )
 
@@ -156,6 +161,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_choose_parked": "输入挂单号，按确认",  # suspend and resume
         "prompt_cash_reason": "选择原因编号，按确认",  # cash movements, reports
         "prompt_counted_cash": "输入清点的现金，按确认",
+        "prompt_age_check": "是 / 否，或出生日期 YYYYMMDD 按确认",  # restrictions
         "stable": "稳定",
         "moving": "晃动",
         "over": "超载",
@@ -195,6 +201,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_choose_parked": "Parked sale number, then ENTER",  # suspend and resume
         "prompt_cash_reason": "Pick a reason's number, then ENTER",  # cash movements, reports
         "prompt_counted_cash": "Counted cash, then ENTER",
+        "prompt_age_check": "YES / NO, or date of birth YYYYMMDD + ENTER",  # restrictions
         "stable": "stable",
         "moving": "moving",
         "over": "over",

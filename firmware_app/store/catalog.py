@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,11 @@ from firmware_app.store.db import models_of
 
 VERSION = "catalog.version"
 STAGE_TABLES = ("CatalogStagePart", "CatalogStageItem", "CatalogStageCode", "CatalogStageRemoved")
-ITEM_COLUMNS = "sku, name, unit, price, tax_rate, plu, age_restricted, active"
+ITEM_COLUMNS = (
+    "sku, name, unit, price, tax_rate, plu, age_restricted, active, "
+    # Restrictions (age checks, sale hours) and the member price:
+    "department, min_age, sale_from, sale_until, member_price"
+)
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,8 @@ class StoreCatalog:
             for schema in ("main", "temp")
         }
         self._by_code_sql = (
-            f"SELECT i.sku, i.name, i.unit, i.price, i.tax_rate, i.plu, i.age_restricted, "
-            f"i.active FROM {t['ItemCode']} c JOIN {t['CatalogItem']} i ON i.sku = c.sku "
-            "WHERE c.code = ?"
+            f"SELECT {_prefixed('i.', ITEM_COLUMNS)} FROM {t['ItemCode']} c "
+            f"JOIN {t['CatalogItem']} i ON i.sku = c.sku WHERE c.code = ?"
         )
         self._by_plu_sql = (
             f"SELECT {ITEM_COLUMNS} FROM {t['CatalogItem']} WHERE plu = ? ORDER BY sku LIMIT 1"
@@ -151,10 +154,10 @@ class StoreCatalog:
         )
         conn.executemany(
             f"INSERT INTO {st['CatalogStageItem']} (version, part, pos, {ITEM_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES (?, ?, ?, {', '.join('?' * len(ITEM_COLUMNS.split(',')))})",
             (
                 (v, p, pos, i.sku, i.name, i.unit.value, i.price, str(i.tax_rate), i.plu,
-                 i.age_restricted, i.active)
+                 i.age_restricted, i.active, *_restriction_values(i))
                 for pos, i in enumerate(change.items)
             ),
         )  # fmt: skip
@@ -288,8 +291,28 @@ class StoreCatalog:
             )
 
 
+def _prefixed(prefix: str, columns: str) -> str:
+    return ", ".join(prefix + c.strip() for c in columns.split(","))
+
+
+def _restriction_values(item: Item) -> tuple[Any, ...]:
+    """department, min_age, sale_from, sale_until ("HH:MM"), member_price."""
+    start, end = item.sale_hours or (None, None)
+    return (
+        item.department,
+        item.min_age,
+        start.strftime("%H:%M") if start else None,
+        end.strftime("%H:%M") if end else None,
+        item.member_price,
+    )
+
+
 def _item(row: tuple[Any, ...]) -> Item:
-    sku, name, unit, price, tax_rate, plu, age_restricted, active = row
+    sku, name, unit, price, tax_rate, plu, age_restricted, active = row[:8]
+    department, min_age, sale_from, sale_until, member_price = row[8:]
+    hours = None
+    if sale_from is not None and sale_until is not None:
+        hours = (time.fromisoformat(sale_from), time.fromisoformat(sale_until))
     return Item(
         sku=sku,
         name=name,
@@ -299,4 +322,8 @@ def _item(row: tuple[Any, ...]) -> Item:
         plu=plu,
         age_restricted=bool(age_restricted),
         active=bool(active),
+        department=department,
+        min_age=min_age,
+        sale_hours=hours,
+        member_price=member_price,
     )

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
 from firmware_app.errors import CatalogError
 from firmware_app.lane.barcodes import gtin_key, is_gtin_shaped
 from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.restrictions import hours_of
 
 SCHEMA = "store.catalog/1"
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a 100,000-item snapshot is about 20 MB
@@ -193,9 +195,54 @@ def _item(raw: dict[str, Any], where: str) -> tuple[Item, list[tuple[str, str]]]
             plu=plu,
             age_restricted=_bool(raw, "age_restricted", where, sku, False),
             active=_bool(raw, "active", where, sku, True),
+            **_restrictions(raw, where, sku),
         ),
         keyed,
     )
+
+
+# --- restrictions (age checks, sale hours) and the member price ------------------------
+
+MAX_DEPARTMENT = 32  # characters of a department id
+MAX_AGE = 150  # years
+
+
+def _restrictions(raw: dict[str, Any], where: str, sku: str) -> dict[str, Any]:
+    """``department``, ``min_age``, ``sale_hours`` and ``member_price`` of an item, each
+    optional (absent or null: none)."""
+    fields: dict[str, Any] = {}
+    department = raw.get("department")
+    if department is not None:
+        if (
+            not isinstance(department, str)
+            or not 0 < len(department) <= MAX_DEPARTMENT
+            or not department.isprintable()
+            or department.strip() != department
+        ):
+            raise CatalogError(
+                f"{_field(where, sku, 'department')}: expected a short id (1 to "
+                f"{MAX_DEPARTMENT} printable characters), got {_show(department)}"
+            )
+        fields["department"] = department
+    if raw.get("min_age") is not None:
+        fields["min_age"] = _int(raw, "min_age", where, sku, lo=1, hi=MAX_AGE)
+    if raw.get("member_price") is not None:
+        fields["member_price"] = _int(raw, "member_price", where, sku, lo=0, hi=MAX_PRICE)
+    hours = raw.get("sale_hours")
+    if hours is not None:
+        fields["sale_hours"] = parse_hours(hours, _field(where, sku, "sale_hours"))
+    return fields
+
+
+def parse_hours(value: Any, field: str) -> tuple[time, time]:
+    """``["08:00", "22:00"]`` as (start, end) local times; an end before the start runs
+    over midnight (``["22:00", "06:00"]``). ``CatalogError`` naming ``field`` otherwise."""
+    try:
+        return hours_of(value)
+    except ValueError as e:
+        short = isinstance(value, list) and all(isinstance(v, str) and len(v) < 9 for v in value)
+        shown = repr(value) if short and len(value) <= 2 else _show(value)
+        raise CatalogError(f"{field}: {e}, got {shown}") from e
 
 
 def _good_code(code: Any) -> bool:

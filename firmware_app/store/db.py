@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import peewee
+from playhouse.migrate import SqliteMigrator, migrate
 
 from firmware_app.store import models
 
@@ -68,7 +69,21 @@ def _open(path: str | os.PathLike[str], model_list: list[type[models.BaseModel]]
     db.connect(reuse_if_open=True)
     with db.atomic():
         db.create_tables(bound)
+        _add_new_columns(db, bound)
     return db
+
+
+def _add_new_columns(db: peewee.SqliteDatabase, bound: list[type[models.BaseModel]]) -> None:
+    """A file made by an older version gets the columns added since (``create_tables``
+    leaves an existing table as it is). Such columns are nullable or have a default:
+    the rows already there read as "none" (restrictions: an old ``catalog.db``)."""
+    migrator = SqliteMigrator(db)
+    for model in bound:
+        table = model._meta.table_name
+        have = {column.name for column in db.get_columns(table)}
+        for field in model._meta.sorted_fields:
+            if field.column_name not in have:
+                migrate(migrator.add_column(table, field.column_name, field))
 
 
 def _bind(model: type[models.BaseModel], db: peewee.SqliteDatabase) -> type[models.BaseModel]:

@@ -35,6 +35,12 @@ class CatalogItem(BaseModel):
     plu = peewee.IntegerField(null=True, index=True)
     age_restricted = peewee.BooleanField(default=False)
     active = peewee.BooleanField(default=True)
+    # Restrictions (age checks, sale hours) and the member price; sale hours "HH:MM".
+    department = peewee.TextField(null=True)
+    min_age = peewee.IntegerField(null=True)
+    sale_from = peewee.TextField(null=True)
+    sale_until = peewee.TextField(null=True)
+    member_price = peewee.IntegerField(null=True)
 
 
 class ItemCode(BaseModel):
@@ -74,6 +80,12 @@ class CatalogStageItem(BaseModel):
     plu = peewee.IntegerField(null=True)
     age_restricted = peewee.BooleanField()
     active = peewee.BooleanField()
+    # Restrictions (age checks, sale hours) and the member price; sale hours "HH:MM".
+    department = peewee.TextField(null=True)
+    min_age = peewee.IntegerField(null=True)
+    sale_from = peewee.TextField(null=True)
+    sale_until = peewee.TextField(null=True)
+    member_price = peewee.IntegerField(null=True)
 
     class Meta:
         # No other index: staging 100,000 rows then reading them once in key order costs
@@ -128,6 +140,8 @@ class OpenSale(BaseModel):
     rounding = peewee.IntegerField(default=0)
     # JSON list of {type, amount, reference, payment_id, voided, reversal}
     tenders = peewee.TextField(default="[]")
+    # Restrictions: JSON list of the minimum ages (years) the customer was found old enough for.
+    age_checked = peewee.TextField(default="[]")
 
 
 class Payment(BaseModel):

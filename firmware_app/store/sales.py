@@ -187,12 +187,21 @@ class SalesStore:
     def _save_sale(self, sale: Sale) -> None:
         conn, t = self.db.connection(), self._t
         # Compared as values, written as text only when it changed (not on every scan).
-        header = (sale.id, sale.opened_at, sale.cashier, sale.member, sale.rounding, sale.tenders)
+        header = (
+            sale.id,
+            sale.opened_at,
+            sale.cashier,
+            sale.member,
+            sale.rounding,
+            sale.tenders,
+            sale.age_checked,  # restrictions
+        )
         if header != self._saved_header:
             tenders = json.dumps([_tender_row(tender) for tender in sale.tenders])
             conn.execute(
                 f"INSERT OR REPLACE INTO {t['OpenSale']} "
-                "(id, opened_at, cashier, member, rounding, tenders) VALUES (?, ?, ?, ?, ?, ?)",
+                "(id, opened_at, cashier, member, rounding, tenders, age_checked) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     sale.id,
                     timestamp(sale.opened_at),
@@ -200,6 +209,7 @@ class SalesStore:
                     sale.member,
                     sale.rounding,
                     tenders,
+                    json.dumps(list(sale.age_checked)),
                 ),
             )
             self._saved_header = header
@@ -366,6 +376,7 @@ class SalesStore:
             tenders=self._with_logged_payments(row.id, tenders),
             member=row.member,
             rounding=row.rounding,
+            age_checked=tuple(json.loads(row.age_checked or "[]")),  # restrictions
         )
 
     def _with_logged_payments(

@@ -103,6 +103,7 @@ def _sale_row(sale: Sale) -> dict[str, Any]:
         "cashier": sale.cashier,
         "member": sale.member,
         "rounding": sale.rounding,
+        "age_checked": list(sale.age_checked),  # restrictions
         "lines": [
             {
                 "no": line.no, "sku": line.sku, "code": line.code, "name": line.name,
@@ -123,6 +124,7 @@ def _sale_from(row: dict[str, Any]) -> Sale:
         cashier=row["cashier"],
         member=row["member"],
         rounding=row["rounding"],
+        age_checked=tuple(row.get("age_checked", ())),  # restrictions (older rows: none)
         lines=tuple(
             Line(**{**line, "unit": Unit(line["unit"]), "tax_rate": Decimal(line["tax_rate"])})
             for line in row["lines"]

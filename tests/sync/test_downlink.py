@@ -94,3 +94,32 @@ def test_catalog_downlink(app: LaneApp, mosquitto: MosquittoBroker) -> None:
         assert app.catalog.version() == 3
     finally:
         store.close()
+
+
+def test_restriction_fields_come_down_and_a_bad_one_is_refused_whole(
+    app: LaneApp, mosquitto: MosquittoBroker
+) -> None:
+    """Restrictions: department, min_age, sale_hours and member_price reach catalog.db."""
+    from datetime import time
+
+    store = StoreSide(mosquitto.url)
+    try:
+        bad = change(2, 1, 399)
+        bad["items"][0]["sale_hours"] = ["22:00"]
+        store.publish(bad)
+        good = change(2, 1, 380)
+        good["items"][0].update(
+            department="drinks", min_age=16, sale_hours=["06:00", "23:30"], member_price=300
+        )
+        store.publish(good)
+        wait_until(lambda: app.catalog.version() == 2)
+        item = app.catalog.by_code("06954767410388")
+        assert item is not None and item.price == 380
+        assert (item.department, item.min_age, item.sale_hours, item.member_price) == (
+            "drinks",
+            16,
+            (time(6), time(23, 30)),
+            300,
+        )
+    finally:
+        store.close()

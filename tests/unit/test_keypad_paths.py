@@ -57,7 +57,7 @@ CASES = [
     ("over-long scan", SIGNED_ON, "scan " + "1" * 200, Msg.BAD_CODE, []),
     ("inactive item", SIGNED_ON, "scan 042100005264", Msg.NOT_FOR_SALE, []),
     ("UPC-E of inactive item", SIGNED_ON, "scan ]E004252614", Msg.NOT_FOR_SALE, []),
-    ("age-restricted item", SIGNED_ON, "scan 6901035603423", Msg.CHECK_AGE, ["SaveSale"]),
+    ("age-restricted item", SIGNED_ON, "scan 6901035603423", Msg.AGE_QUESTION, []),
     ("PLU counted", SIGNED_ON, "key 2 3 4 PLU", Msg.ITEM_ADDED, ["SaveSale"]),
     ("PLU unknown", SIGNED_ON, "key 9 9 PLU", Msg.UNKNOWN_PLU, []),
     ("PLU without entry", SIGNED_ON, "key PLU", Msg.NEEDS_ENTRY, []),

@@ -123,8 +123,8 @@ def test_a_refusal_is_an_error_and_a_warning_is_amber() -> None:
     till = Till().do("signon", "scan 1234567890128")
     v = view(till)
     assert v.message is not None and v.message.level is Level.ERROR
-    till.do("scan 06901035603423")  # beer: check age
-    assert till.message is Msg.CHECK_AGE
+    till.do("scan 06901035603423")  # beer: the age question
+    assert till.message is Msg.AGE_QUESTION
     m = view(till).message
     assert m is not None and m.level is Level.WARNING
 
