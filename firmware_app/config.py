@@ -571,8 +571,31 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         paid_in_reasons=_reasons(t, "paid_in_reasons", rules.paid_in_reasons),
         paid_out_reasons=_reasons(t, "paid_out_reasons", rules.paid_out_reasons),
     )
+    rules = _price_and_discounts(t, rules)  # price override and discounts
     t.check_unknown()
     return rules
+
+
+def _price_and_discounts(t: _Table, rules: SaleRules) -> SaleRules:
+    """PRICE's reasons and highest price; DISC's limits in percent, a cashier's at most
+    a supervisor's."""
+    cashier_max = t.integer("cashier_discount_max", rules.cashier_discount_max, 0, 99)
+    supervisor_max = t.integer("supervisor_discount_max", rules.supervisor_discount_max, 1, 99)
+    if cashier_max > supervisor_max:
+        raise t.fail(
+            "cashier_discount_max",
+            f"{cashier_max} is above supervisor_discount_max {supervisor_max}",
+        )
+    max_price = t.money("max_override_price", "9999", rules.minor_digits)
+    if max_price <= 0:
+        raise t.fail("max_override_price", "expected an amount above zero")
+    return replace(
+        rules,
+        price_reasons=_reasons(t, "price_reasons", rules.price_reasons),
+        max_override_price=max_price,
+        cashier_discount_max=cashier_max,
+        supervisor_discount_max=supervisor_max,
+    )
 
 
 # --- roles and approvals ---------------------------------------------------------------

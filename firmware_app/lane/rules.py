@@ -70,6 +70,13 @@ class SaleRules:
     # (shown numbered, as written here).
     paid_in_reasons: tuple[str, ...] = ("备用金 float", "找零补充 change")
     paid_out_reasons: tuple[str, ...] = ("缴款 pickup", "零用 petty cash")
+    # Price override and discounts: the reasons offered after PRICE, the highest unit
+    # price PRICE takes (minor units), and the percent a cashier may give alone and a
+    # supervisor at most (DISC).
+    price_reasons: tuple[str, ...] = ("破损 damaged", "临期 near expiry", "价签错误 wrong label")
+    max_override_price: int = 999900  # 9999.00
+    cashier_discount_max: int = 10
+    supervisor_discount_max: int = 50
 
 
 @dataclass(frozen=True)

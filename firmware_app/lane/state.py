@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.devices import Device, StateWord
@@ -30,6 +31,8 @@ class Mode(enum.Enum):
     # Training mode, cash movements, reports:
     CASH_REASON = "cash_reason"  # PAIDIN / PAIDOUT approved: which reason
     COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
+    # Price override and discounts: PRICE approved, which reason.
+    PRICE_REASON = "price_reason"
 
 
 class Action(enum.Enum):
@@ -45,6 +48,9 @@ class Action(enum.Enum):
     PAID_OUT = "paid_out"
     Z_REPORT = "z_report"
     TRAINING = "training"
+    # Price override and discounts:
+    PRICE_OVERRIDE = "price_override"
+    DISCOUNT = "discount"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,8 @@ class Approval:
     tender: int | None = None
     amount: int | None = None
     via: str = ""
+    # Price override and discounts: DISC's percent (``line`` None: the whole sale).
+    percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -117,3 +125,6 @@ class LaneState:
     # next number of a training sale (training sales never take a real receipt number).
     movement: CashMovement | None = None
     next_training_no: int = 1
+    # Price override and discounts: a PRICE approved (line, new unit price, supervisor)
+    # waiting for its reason.
+    repricing: Approval | None = None
