@@ -76,7 +76,8 @@ def test_a_voided_line_keeps_its_override_and_a_finished_sale_leaves_no_rows(
     store.db.close()
     with sqlite3.connect(path) as reader:
         assert reader.execute('select count(*) from "openlineadjustment"').fetchone() == (0,)
-        (payload,) = reader.execute('select payload from "outboxmessage" where topic like ?', ("%/sales",)).fetchone()  # fmt: skip
+        sql = 'select payload from "outboxmessage" where topic like ?'
+        (payload,) = reader.execute(sql, ("%/sales",)).fetchone()
     message = json.loads(payload)
     validate(message)
     assert message["lines"][0]["override"] == {
