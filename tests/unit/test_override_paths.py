@@ -253,3 +253,18 @@ def test_the_screen_shows_them_under_their_line() -> None:
     assert subs == [("Was 3.50 破损 damaged", ""), ("Discount 5%", "-0.15")]
     zh = screen_view(till.state, till.setup, ScreenSetup(language="zh"), till.now)
     assert [s.text for s in zh.lines[0].subs] == ["原价 3.50 破损 damaged", "折扣 5%"]
+
+
+def test_a_resumed_sale_keeps_overridden_and_discounted_prices() -> None:
+    """The catalog price changed while the sale was parked: a line whose price a
+    supervisor set, or that carries a discount worked out on its amount, keeps both (a
+    new price under an old discount could take the line below zero)."""
+    till = Till().do("supervisor", COLA, "key 3 PRICE", "key 1 ENTER", BREAD, "key 5 0 DISC")
+    till.do("key SUSPEND")
+    catalog = till.ports.catalog
+    catalog.codes["06954767410388"] = replace(catalog.codes["06954767410388"], price=380)  # type: ignore[attr-defined]
+    catalog.codes["00000096385074"] = replace(catalog.codes["00000096385074"], price=100)  # type: ignore[attr-defined]
+    before = till.state.parked[0].sale.lines
+    till.do("key 1 RESUME")
+    assert till.message is Msg.SALE_RESUMED
+    assert till.state.sale is not None and till.state.sale.lines == before
