@@ -268,3 +268,38 @@ def test_a_resumed_sale_keeps_overridden_and_discounted_prices() -> None:
     till.do("key 1 RESUME")
     assert till.message is Msg.SALE_RESUMED
     assert till.state.sale is not None and till.state.sale.lines == before
+
+
+@pytest.mark.parametrize(
+    ("sale", "error"),
+    [
+        ({"cashier_discount_max": 20, "supervisor_discount_max": 10}, "cashier_discount_max"),
+        ({"supervisor_discount_max": 100}, "supervisor_discount_max"),
+        ({"cashier_discount_max": -1}, "cashier_discount_max"),
+        ({"max_override_price": "0"}, "max_override_price"),
+        ({"max_override_price": "1.005"}, "max_override_price"),
+        ({"price_reasons": []}, "price_reasons"),
+        ({"price_reasons": [""]}, r"price_reasons\[0\]"),
+    ],
+)
+def test_the_config_refuses_limits_that_make_no_sense(sale: dict[str, object], error: str) -> None:
+    from firmware_app import config
+    from firmware_app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"sale.{error}"):
+        config.parse({"lane": {"store": "S1", "lane": "1"}, "sale": sale})
+
+
+def test_the_config_sets_reasons_price_limit_and_discount_limits() -> None:
+    from firmware_app import config
+    from firmware_app.app.bootstrap import lane_setup
+
+    sale = {
+        "price_reasons": ["damaged"],
+        "max_override_price": "500",
+        "cashier_discount_max": 0,
+        "supervisor_discount_max": 99,
+    }
+    rules = lane_setup(config.parse({"lane": {"store": "S1", "lane": "1"}, "sale": sale})).rules
+    assert rules.price_reasons == ("damaged",) and rules.max_override_price == 50000
+    assert (rules.cashier_discount_max, rules.supervisor_discount_max) == (0, 99)
