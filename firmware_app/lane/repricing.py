@@ -106,7 +106,9 @@ def _reprice(state: LaneState, reason: str, ctx: Ctx) -> Outcome:
     assert sale is not None
     line = _line(sale, approval.line)
     price = approval.amount
-    record = PriceOverride(line.unit_price, price, reason, approval.supervisor)
+    # ``by`` is never empty: with no approver (the config lets the cashier), it is them.
+    cashier = state.cashier.id if state.cashier is not None else ""
+    record = PriceOverride(line.unit_price, price, reason, approval.supervisor or cashier)
     changed = replace(line, unit_price=price, amount=amount_of(line.qty, price), override=record)
     new_sale = replace(sale, lines=tuple(changed if ln.no == line.no else ln for ln in sale.lines))
     was, now = ctx.money(record.was), ctx.money(record.now)
@@ -123,7 +125,7 @@ def _reprice(state: LaneState, reason: str, ctx: Ctx) -> Outcome:
         amount_from=line.amount,
         amount_to=changed.amount,
         reason=reason,
-        supervisor=record.by,
+        supervisor=approval.supervisor or None,
     )
     return after, (SaveSale(new_sale), event)
 

@@ -303,3 +303,17 @@ def test_the_config_sets_reasons_price_limit_and_discount_limits() -> None:
     rules = lane_setup(config.parse({"lane": {"store": "S1", "lane": "1"}, "sale": sale})).rules
     assert rules.price_reasons == ("damaged",) and rules.max_override_price == 50000
     assert (rules.cashier_discount_max, rules.supervisor_discount_max) == (0, 99)
+
+
+def test_an_override_the_config_lets_a_cashier_do_alone_is_by_that_cashier() -> None:
+    """The contract's ``by`` is never empty: with no approver, it is who changed it."""
+    from firmware_app.lane.rules import ApprovalRules
+    from firmware_app.lane.state import Action
+
+    alone = ApprovalRules(without_supervisor=frozenset({Action.PRICE_OVERRIDE}))
+    till = Till(setup=setup_with(approvals=alone)).do(*ONE_COLA, "key 3 PRICE")
+    assert till.message is Msg.PRICE_REASON
+    till.do("key 1 ENTER")
+    line = till.state.sale.lines[0]  # type: ignore[union-attr]
+    assert line.override == PriceOverride(350, 300, "破损 damaged", "1001")
+    assert "supervisor" not in event(till, "price_override")
