@@ -58,7 +58,6 @@ SIM_KEYS = {
     "KEY_F6": "PRICE",  # price override and discounts
     "KEY_F7": "DISC",
 }
-CASHIERS = (("1001", Role.CASHIER, "1234"), ("9001", Role.SUPERVISOR, "9999"))
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
 
