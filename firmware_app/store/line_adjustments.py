@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from firmware_app.lane.adjustments import DiscountScope, ManualDiscount, PriceOverride
 from firmware_app.lane.sale import Line
+from firmware_app.store import models
 
 
 def to_row(line: Line) -> dict[str, Any] | None:
@@ -50,3 +52,14 @@ def with_row(line: Line, row: dict[str, Any] | None) -> Line:
         for d in row.get("discounts", ())
     )
     return replace(line, override=override, discounts=discounts)
+
+
+def drop_all(conn: sqlite3.Connection) -> None:
+    """Delete every open line's adjustments (a restore discards the open sale). A
+    database from before price overrides has no such table: nothing to drop."""
+    table = models.OpenLineAdjustment._meta.table_name
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if found is not None:
+        conn.execute(f'DELETE FROM "{table}"')

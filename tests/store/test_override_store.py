@@ -123,3 +123,27 @@ def test_a_sale_message_with_override_and_discounts_validates(tmp_path: Path) ->
     assert message["totals"]["discount"] == 272
     assert message["totals"]["total"] == 1300 - 272
     assert sum(t["gross"] for t in message["taxes"]) == 1300 - 272
+
+
+def test_a_restore_drops_the_open_sales_overrides_with_the_open_sale(tmp_path: Path) -> None:
+    """The open sale at backup time is discarded by a restore: its lines' overrides and
+    discounts go with it (none is left to be read into a later sale of that id)."""
+    from tests.store.test_restore_cli import Lane
+
+    lane = Lane(tmp_path)
+    db = open_database(lane.config.database)
+    try:
+        store = lane.desk._store(db)
+        till = lane.desk.till
+        for step in ("scan 6954767410388", "key 5 DISC"):
+            till.do(step)
+            store.apply([e for e in till.effects if isinstance(e, DURABLE)])
+    finally:
+        db.close()
+    with sqlite3.connect(lane.config.database) as reader:
+        assert reader.execute('select count(*) from "openlineadjustment"').fetchone() == (1,)
+    backup_file = lane.take_backup()
+    assert lane.run("restore", str(backup_file)) == 0
+    with sqlite3.connect(lane.config.database) as reader:
+        assert reader.execute('select count(*) from "openline"').fetchone() == (0,)
+        assert reader.execute('select count(*) from "openlineadjustment"').fetchone() == (0,)
