@@ -576,6 +576,7 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
     )
     # Restrictions: the age an item marked only age_restricted asks for.
     rules = replace(rules, default_min_age=t.integer("default_min_age", 18, 1, 150))
+    rules = _price_and_discounts(t, rules)  # price override and discounts
     t.check_unknown()
     return rules
 
@@ -594,6 +595,28 @@ def _department_hours(t: _Table) -> tuple[tuple[str, time, time], ...]:
             raise t.fail(department, str(e)) from e
         rules.append((department, start, end))
     return tuple(rules)
+
+
+def _price_and_discounts(t: _Table, rules: SaleRules) -> SaleRules:
+    """PRICE's reasons and highest price; DISC's limits in percent, a cashier's at most
+    a supervisor's."""
+    cashier_max = t.integer("cashier_discount_max", rules.cashier_discount_max, 0, 99)
+    supervisor_max = t.integer("supervisor_discount_max", rules.supervisor_discount_max, 1, 99)
+    if cashier_max > supervisor_max:
+        raise t.fail(
+            "cashier_discount_max",
+            f"{cashier_max} is above supervisor_discount_max {supervisor_max}",
+        )
+    max_price = t.money("max_override_price", "9999", rules.minor_digits)
+    if max_price <= 0:
+        raise t.fail("max_override_price", "expected an amount above zero")
+    return replace(
+        rules,
+        price_reasons=_reasons(t, "price_reasons", rules.price_reasons),
+        max_override_price=max_price,
+        cashier_discount_max=cashier_max,
+        supervisor_discount_max=supervisor_max,
+    )
 
 
 # --- roles and approvals ---------------------------------------------------------------

@@ -55,6 +55,8 @@ SIM_KEYS = {
     "KEY_F3": "XREPORT",
     "KEY_F4": "ZREPORT",
     "KEY_F5": "TRAINING",
+    "KEY_F6": "PRICE",  # price override and discounts
+    "KEY_F7": "DISC",
 }
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline
@@ -174,7 +176,8 @@ class SimLane:
             },
             "scanner": {"path": "sim-scanner"},
             # Keys the default map leaves to touch get function keys here, so that a
-            # script can press them (cash movements, training mode, reports).
+            # script can press them (cash movements, training mode, reports, price override and
+            # discounts).
             "keypad": {"path": "sim-keypad", "map": dict(SIM_KEYS)},
             "scale": {"port": self.scale.port, "poll_ms": 100, "timeout_ms": 300},
             "printer": {"port": self.printer.port},

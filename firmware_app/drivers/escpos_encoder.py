@@ -168,6 +168,8 @@ class ReceiptEncoder:
         return [
             self._line(self.fit(clean(name), self.columns)),
             self._line(self.row(line.detail, amount)),
+            # Price override and discounts: the original price, each discount.
+            *(self._line(self.row("  " + text, value)) for text, value in line.notes),
         ]
 
     def _rows(self, rows: Iterable[tuple[str, str]], *, bold_first: bool = False) -> list[bytes]:

@@ -15,9 +15,11 @@ from datetime import datetime
 from firmware_app.lane import (
     approvals,
     cash,
+    discounting,
     lockout,
     paying,
     reporting,
+    repricing,
     restrictions,
     roles,
     selling,
@@ -220,6 +222,7 @@ def _entry(state: LaneState, key: str) -> Outcome:
         Mode.CHOOSE_PARKED,
         Mode.CASH_REASON,
         Mode.AGE_CHECK,  # restrictions: a date of birth
+        Mode.PRICE_REASON,  # price override and discounts
     )
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
@@ -240,6 +243,8 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return reporting.clear(state)
     if state.mode is Mode.AGE_CHECK:  # restrictions
         return restrictions.clear(state, ctx)
+    if state.mode is Mode.PRICE_REASON:  # price override and discounts
+        return repricing.clear(state)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -482,6 +487,11 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = training.toggled(state, approval, ctx)
     elif approval.action is Action.Z_REPORT:
         after, effects = reporting.z_approved(state, approval, ctx)
+    # Price override and discounts:
+    elif approval.action is Action.PRICE_OVERRIDE:
+        after, effects = repricing.approved(state, approval, ctx)
+    elif approval.action is Action.DISCOUNT:
+        after, effects = discounting.approved(state, approval, ctx)
     elif approval.action is Action.NO_SALE:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -548,6 +558,23 @@ def _age_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return answer
 
 
+# --- price override and discounts ----------------------------------------------------
+
+
+def _price(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = repricing.asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
+def _discount(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = discounting.asked(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -574,6 +601,9 @@ READY_KEYS: dict[str, KeyHandler] = {
     "TRAINING": _training,
     "XREPORT": reporting.x_report,
     "ZREPORT": _z_report,
+    # Price override and discounts:
+    "PRICE": _price,
+    "DISC": _discount,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -588,4 +618,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.CASH_REASON: cash.reason_key,  # cash movements
     Mode.COUNTED_CASH: reporting.counted_key,  # reports
     Mode.AGE_CHECK: _age_key,  # restrictions
+    Mode.PRICE_REASON: repricing.reason_key,  # price override and discounts
 }

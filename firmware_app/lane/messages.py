@@ -128,6 +128,17 @@ class Msg(enum.Enum):
     AGE_TOO_YOUNG = "age_too_young"
     BAD_BIRTH_DATE = "bad_birth_date"
     SALE_HOURS = "sale_hours"
+    # Price override and discounts:
+    NO_LINE = "no_line"
+    PRICE_TOO_HIGH = "price_too_high"
+    PRICE_REASON = "price_reason"
+    PRICE_CHANGED = "price_changed"
+    PRICE_DROPPED = "price_dropped"
+    LINE_DISCOUNTED = "line_discounted"
+    SALE_DISCOUNTED = "sale_discounted"
+    DISCOUNT_TOO_BIG = "discount_too_big"
+    DISCOUNT_ZERO = "discount_zero"
+    DISCOUNT_GIVEN = "discount_given"
 
 
 @dataclass(frozen=True)
@@ -362,6 +373,17 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.AGE_TOO_YOUNG: "{name} not added: customer is {age}, must be {min_age}",
         Msg.BAD_BIRTH_DATE: "Date of birth as YYYYMMDD (20081202), then ENTER",
         Msg.SALE_HOURS: "{name}: sold {start}–{end} only",
+        # Price override and discounts:
+        Msg.NO_LINE: "No item to change",
+        Msg.PRICE_TOO_HIGH: "Price above {max}",
+        Msg.PRICE_REASON: "{name}: new price {price}: reason? Number, ENTER:",
+        Msg.PRICE_CHANGED: "{name}: price {was} → {now} ({reason})",
+        Msg.PRICE_DROPPED: "Price not changed",
+        Msg.LINE_DISCOUNTED: "Line {line} has a discount already",
+        Msg.SALE_DISCOUNTED: "The sale has a discount already",
+        Msg.DISCOUNT_TOO_BIG: "Discount above {max}%",
+        Msg.DISCOUNT_ZERO: "Nothing to take off",
+        Msg.DISCOUNT_GIVEN: "{percent}% off: -{amount}",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -481,5 +503,16 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.AGE_TOO_YOUNG: "{name} 未加入：顾客 {age} 岁，须满 {min_age} 岁",
         Msg.BAD_BIRTH_DATE: "出生日期请输入 YYYYMMDD（如 20081202），按确认",
         Msg.SALE_HOURS: "{name}：仅限 {start}–{end} 销售",
+        # Price override and discounts:
+        Msg.NO_LINE: "没有可修改的商品",
+        Msg.PRICE_TOO_HIGH: "价格超过 {max}",
+        Msg.PRICE_REASON: "{name}：新价格 {price}：原因？输入序号，按确认：",
+        Msg.PRICE_CHANGED: "{name}：价格 {was} → {now}（{reason}）",
+        Msg.PRICE_DROPPED: "价格未修改",
+        Msg.LINE_DISCOUNTED: "第 {line} 行已有折扣",
+        Msg.SALE_DISCOUNTED: "整单已有折扣",
+        Msg.DISCOUNT_TOO_BIG: "折扣超过 {max}%",
+        Msg.DISCOUNT_ZERO: "折扣金额为零",
+        Msg.DISCOUNT_GIVEN: "优惠 {percent}%：-{amount}",
     },
 }

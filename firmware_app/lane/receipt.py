@@ -23,6 +23,9 @@ class ReceiptLine:
     detail: str
     amount: str
     voided: bool = False
+    # Price override and discounts: (text, amount) rows printed under the line, e.g.
+    # ("原价 Was 8.90 破损 damaged", "") and ("折扣 Discount 10%", "-0.89").
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

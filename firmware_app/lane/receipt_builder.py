@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from firmware_app.lane.adjustments import adjustment_notes
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import format_money, format_qty, rate_text
 from firmware_app.lane.receipt import Receipt, ReceiptLine
@@ -97,7 +98,7 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         info.insert(2, f"{_label(lang, 'member')}: {record.member}")
     return Receipt(
         header=setup.receipt.header,
-        lines=tuple(_line(line, digits) for line in record.lines),
+        lines=tuple(_line(line, digits, lang) for line in record.lines),
         totals=tuple(totals),
         taxes=tuple(
             (f"{_label(lang, 'tax')} {rate_text(t.rate)}%  {money(t.gross)}", money(t.tax))
@@ -122,9 +123,11 @@ def _banner(record: FinishedSale, lang: str) -> str:
     return _label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else ""
 
 
-def _line(line: Line, digits: int) -> ReceiptLine:
+def _line(line: Line, digits: int, lang: str) -> ReceiptLine:
+    # Price override and discounts: the original price and each discount under the line.
+    notes = adjustment_notes(line.override, line.discounts, lambda m: format_money(m, digits), lang)
     return ReceiptLine(
-        line.name, line_detail(line, digits), format_money(line.amount, digits), line.voided
+        line.name, line_detail(line, digits), format_money(line.amount, digits), line.voided, notes
     )
 
 

@@ -75,6 +75,13 @@ class SaleRules:
     # sale hours by department: (department, start, end), local time, end exclusive.
     default_min_age: int = 18
     department_hours: tuple[tuple[str, time, time], ...] = ()
+    # Price override and discounts: the reasons offered after PRICE, the highest unit
+    # price PRICE takes (minor units), and the percent a cashier may give alone and a
+    # supervisor at most (DISC).
+    price_reasons: tuple[str, ...] = ("破损 damaged", "临期 near expiry", "价签错误 wrong label")
+    max_override_price: int = 999900  # 9999.00
+    cashier_discount_max: int = 10
+    supervisor_discount_max: int = 50
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
+from firmware_app.lane.adjustments import ManualDiscount, PriceOverride
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import MILLI, tax_included
 
@@ -50,6 +51,10 @@ class Line:
     discount: int = 0
     voided: bool = False
     weight_text: str = ""
+    # Price override and discounts: the unit price changed by hand (``PRICE``), and the
+    # manual discounts that make up ``discount`` (``DISC``).
+    override: PriceOverride | None = None
+    discounts: tuple[ManualDiscount, ...] = ()
 
 
 @dataclass(frozen=True)

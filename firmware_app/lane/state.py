@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from firmware_app.lane.cash_movement import CashMovement
 from firmware_app.lane.devices import Device, StateWord
@@ -33,6 +34,8 @@ class Mode(enum.Enum):
     COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
     # Restrictions: an item waits for the customer's age (lane.restrictions).
     AGE_CHECK = "age_check"
+    # Price override and discounts: PRICE approved, which reason.
+    PRICE_REASON = "price_reason"
 
 
 class Action(enum.Enum):
@@ -48,6 +51,9 @@ class Action(enum.Enum):
     PAID_OUT = "paid_out"
     Z_REPORT = "z_report"
     TRAINING = "training"
+    # Price override and discounts:
+    PRICE_OVERRIDE = "price_override"
+    DISCOUNT = "discount"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class Approval:
     tender: int | None = None
     amount: int | None = None
     via: str = ""
+    # Price override and discounts: DISC's percent (``line`` None: the whole sale).
+    percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -122,3 +130,6 @@ class LaneState:
     next_training_no: int = 1
     # Restrictions: the item waiting for the answer to the age question (AGE_CHECK).
     age_pending: PendingItem | None = None
+    # Price override and discounts: a PRICE approved (line, new unit price, supervisor)
+    # waiting for its reason.
+    repricing: Approval | None = None

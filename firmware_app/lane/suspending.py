@@ -241,7 +241,8 @@ def reprice(sale: Sale, ctx: Ctx) -> tuple[Sale, tuple[str, ...]]:
     (``"name 3.50→3.80"``, or ``"name ✕"`` for an item no longer sold, voided).
 
     A line priced by its label (an in-store price label, a price in the barcode) keeps
-    that price: the label is what the customer was promised.
+    that price: the label is what the customer was promised; so does a line with a price
+    override or a manual discount.
     """
     lines: list[Line] = []
     changes: list[str] = []
@@ -255,7 +256,11 @@ def reprice(sale: Sale, ctx: Ctx) -> tuple[Sale, tuple[str, ...]]:
             lines.append(replace(line, voided=True))
             changes.append(f"{line.name} {NO_LONGER_SOLD}")
             continue
-        if item.price == line.unit_price or label_priced:
+        # Price override and discounts: a price a supervisor set, or a discount worked out
+        # on the line's amount, stays as given (a new price under an old discount could
+        # take the line below zero).
+        adjusted = line.override is not None or bool(line.discounts)
+        if item.price == line.unit_price or label_priced or adjusted:
             lines.append(line)
             continue
         lines.append(replace(line, unit_price=item.price, amount=amount_of(line.qty, item.price)))

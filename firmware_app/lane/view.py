@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from firmware_app.lane.adjustments import adjustment_notes
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.devices import FINE, Device, StateWord
 from firmware_app.lane.messages import TERMS, Message, Msg
@@ -90,6 +91,13 @@ ERRORS = frozenset(
         Msg.NO_SUCH_PARKED,
         Msg.PARKED_ELSEWHERE,
         Msg.NOTHING_PARKED,
+        # Price override and discounts.
+        Msg.NO_LINE,
+        Msg.PRICE_TOO_HIGH,
+        Msg.LINE_DISCOUNTED,
+        Msg.SALE_DISCOUNTED,
+        Msg.DISCOUNT_TOO_BIG,
+        Msg.DISCOUNT_ZERO,
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -162,6 +170,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_cash_reason": "选择原因编号，按确认",  # cash movements, reports
         "prompt_counted_cash": "输入清点的现金，按确认",
         "prompt_age_check": "是 / 否，或出生日期 YYYYMMDD 按确认",  # restrictions
+        "prompt_price_reason": "选择原因编号，按确认",  # price override and discounts
         "stable": "稳定",
         "moving": "晃动",
         "over": "超载",
@@ -202,6 +211,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_cash_reason": "Pick a reason's number, then ENTER",  # cash movements, reports
         "prompt_counted_cash": "Counted cash, then ENTER",
         "prompt_age_check": "YES / NO, or date of birth YYYYMMDD + ENTER",  # restrictions
+        "prompt_price_reason": "Pick a reason's number, then ENTER",  # price override
         "stable": "stable",
         "moving": "moving",
         "over": "over",
@@ -342,9 +352,14 @@ def health(devices: tuple[tuple[Device, StateWord], ...], language: str) -> tupl
     )
 
 
-def _line_view(line: Line, digits: int, words: Mapping[str, str]) -> LineView:
+def _line_view(line: Line, digits: int, words: Mapping[str, str], language: str = "zh") -> LineView:
     subs: tuple[SubLine, ...] = ()
-    if line.discount:
+    if line.override is not None or line.discounts:  # price override and discounts
+        notes = adjustment_notes(
+            line.override, line.discounts, lambda m: format_money(m, digits), language
+        )
+        subs = tuple(SubLine(text, amount) for text, amount in notes)
+    elif line.discount:
         subs = (SubLine(words["discount"], format_money(-line.discount, digits)),)
     return LineView(
         line.no,
@@ -404,7 +419,7 @@ def screen_view(
     sale = state.sale
     last: LastItem | None = None
     if sale is not None:
-        lines = tuple(_line_view(line, digits, words) for line in sale.lines)
+        lines = tuple(_line_view(line, digits, words, language) for line in sale.lines)
         live = sale.live_lines
         if live:
             line = live[-1]

@@ -185,6 +185,20 @@ class OpenLine(BaseModel):
         primary_key = peewee.CompositeKey("sale_id", "no")
 
 
+# Price override and discounts: kept beside the open line (a table of its own, so a lane
+# database from before them needs no column added).
+class OpenLineAdjustment(BaseModel):
+    """A line of the open sale's price override and manual discounts, as JSON
+    (``store.line_adjustments``); no row: the line has none."""
+
+    sale_id = peewee.TextField()
+    no = peewee.IntegerField()
+    record = peewee.TextField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sale_id", "no")
+
+
 class Transaction(BaseModel):
     """A finished transaction (sale or cancelled sale)."""
 
@@ -372,4 +386,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     TrainingSale,
     UplinkMark,
     ZReport,
+    OpenLineAdjustment,  # price override and discounts
 ]

@@ -46,12 +46,17 @@ def receipt_from_json(text: str) -> Receipt:
         **{
             **data,
             "header": tuple(data["header"]),
-            "lines": tuple(ReceiptLine(**line) for line in data["lines"]),
+            "lines": tuple(_receipt_line(line) for line in data["lines"]),
             **{key: tuple(tuple(p) for p in data[key]) for key in pairs},
             "info": tuple(data["info"]),
             "footer": tuple(data.get("footer", ())),
         }
     )
+
+
+def _receipt_line(data: dict[str, Any]) -> ReceiptLine:
+    notes = tuple(tuple(note) for note in data.get("notes", ()))  # price override, discounts
+    return ReceiptLine(**{**data, "notes": notes})
 
 
 class PrintQueue:

@@ -19,7 +19,7 @@ from pathlib import Path
 from firmware_app.config import Config
 from firmware_app.errors import StoreError
 from firmware_app.lane.effects import AuditEvent
-from firmware_app.store import journal, models, suspended
+from firmware_app.store import journal, line_adjustments, models, suspended
 from firmware_app.store.backup import (
     META,
     STAMP_KEY,
@@ -480,6 +480,7 @@ def _finish_staging(
         row = conn.execute(f"SELECT id FROM {OPEN_SALE} ORDER BY opened_at DESC").fetchone()
         discarded = row[0] if row else None
         conn.execute(f"DELETE FROM {OPEN_LINE}")
+        line_adjustments.drop_all(conn)  # price override and discounts of the open lines
         conn.execute(f"DELETE FROM {OPEN_SALE}")
         # Suspend and resume: a sale parked at backup time may have been resumed and sold
         # since; like the open sale, it is dropped, and its slip resumes nothing.

@@ -50,7 +50,7 @@ from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import models, reports, suspended
+from firmware_app.store import line_adjustments, models, reports, suspended
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
@@ -100,7 +100,8 @@ class SalesStore:
         self._at: datetime | None = None
         # What is on disk of the open sale, so a scan writes only what changed.
         self._saved_header: tuple[object, ...] | None = None
-        self._saved_lines: dict[int, tuple[object, ...]] = {}  # line no -> its row
+        # line no -> its row (and its adjustments' text: price override and discounts)
+        self._saved_lines: dict[int, tuple[object, ...]] = {}
         self._saved_objects: dict[int, Line] = {}  # line no -> the Line last compared
         self._key: bytes | None = None  # the journal key, read on the first prune
 
@@ -221,15 +222,29 @@ class SalesStore:
                 continue
             self._saved_objects[line.no] = line
             row = _line_values(line)
-            if self._saved_lines.get(line.no) != row:
+            adjusted = line_adjustments.to_text(line)  # price override and discounts
+            if self._saved_lines.get(line.no) != (*row, adjusted):
                 changed.append((sale.id, *row))
-                self._saved_lines[line.no] = row
+                self._save_adjustments(sale.id, line.no, adjusted)
+                self._saved_lines[line.no] = (*row, adjusted)
         if changed:
             conn.executemany(self._insert_open_line, changed)
+
+    def _save_adjustments(self, sale_id: str, no: int, text: str | None) -> None:
+        """Price override and discounts: the line's row of them, or none."""
+        conn, table = self.db.connection(), self._t["OpenLineAdjustment"]
+        if text is None:
+            conn.execute(f"DELETE FROM {table} WHERE sale_id = ? AND no = ?", (sale_id, no))
+            return
+        conn.execute(
+            f"INSERT OR REPLACE INTO {table} (sale_id, no, record) VALUES (?, ?, ?)",
+            (sale_id, no, text),
+        )
 
     def _drop_open(self, sale_id: str) -> None:
         conn, t = self.db.connection(), self._t
         conn.execute(f"DELETE FROM {t['OpenLine']} WHERE sale_id = ?", (sale_id,))
+        conn.execute(f"DELETE FROM {t['OpenLineAdjustment']} WHERE sale_id = ?", (sale_id,))
         conn.execute(f"DELETE FROM {t['OpenSale']} WHERE id = ?", (sale_id,))
         self._saved_header, self._saved_lines, self._saved_objects = None, {}, {}
 
@@ -360,13 +375,20 @@ class SalesStore:
         row = self.m.OpenSale.select().order_by(self.m.OpenSale.opened_at.desc()).first()
         if row is None:
             return None
+        adjustments = self.m.OpenLineAdjustment  # price override and discounts
+        adjusted = {
+            a.no: json.loads(a.record)
+            for a in adjustments.select().where(adjustments.sale_id == row.id)
+        }
         lines = tuple(
-            _line_from(r)
+            line_adjustments.with_row(_line_from(r), adjusted.get(r.no))
             for r in self.m.OpenLine.select()
             .where(self.m.OpenLine.sale_id == row.id)
             .order_by(self.m.OpenLine.no)
         )
-        self._saved_lines = {line.no: _line_values(line) for line in lines}
+        self._saved_lines = {
+            line.no: (*_line_values(line), line_adjustments.to_text(line)) for line in lines
+        }
         tenders = tuple(_tender_from(t) for t in json.loads(row.tenders))
         return Sale(
             id=row.id,

@@ -21,7 +21,7 @@ from firmware_app.lane.catalog import Unit
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.sale import Line, Sale
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import models
+from firmware_app.store import line_adjustments, models
 
 NEXT_PARK_NO = "suspend.next_no"
 PARKED = '"' + models.ParkedSale._meta.table_name + '"'
@@ -111,6 +111,8 @@ def _sale_row(sale: Sale) -> dict[str, Any]:
                 "amount": line.amount, "tax_rate": str(line.tax_rate),
                 "discount": line.discount, "voided": line.voided,
                 "weight_text": line.weight_text,
+                # price override and discounts
+                **({"adjustments": adj} if (adj := line_adjustments.to_row(line)) else {}),
             }
             for line in sale.lines
         ],
@@ -125,8 +127,11 @@ def _sale_from(row: dict[str, Any]) -> Sale:
         member=row["member"],
         rounding=row["rounding"],
         age_checked=tuple(row.get("age_checked", ())),  # restrictions (older rows: none)
-        lines=tuple(
-            Line(**{**line, "unit": Unit(line["unit"]), "tax_rate": Decimal(line["tax_rate"])})
-            for line in row["lines"]
-        ),
+        lines=tuple(_line_from(line) for line in row["lines"]),
     )
+
+
+def _line_from(row: dict[str, Any]) -> Line:
+    fields = {k: v for k, v in row.items() if k != "adjustments"}
+    line = Line(**{**fields, "unit": Unit(row["unit"]), "tax_rate": Decimal(row["tax_rate"])})
+    return line_adjustments.with_row(line, row.get("adjustments"))  # price override, discounts

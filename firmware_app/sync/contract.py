@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from firmware_app.config import Config
+from firmware_app.lane.adjustments import percent_text
 from firmware_app.lane.effects import AuditEvent
 from firmware_app.lane.money import format_qty, rate_text
 from firmware_app.lane.sale import FinishedSale, Line, Tender
@@ -269,7 +270,7 @@ def parse_ack(payload: bytes) -> int:
 
 
 def _line(line: Line) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "line": line.no,
         "sku": line.sku,
         "code": line.code,
@@ -283,6 +284,21 @@ def _line(line: Line) -> dict[str, Any]:
         "voided": line.voided,
         "promotions": [],
     }
+    # Price override and discounts: only on lines that have them.
+    if line.override is not None:
+        o = line.override
+        body["override"] = {"from": o.was, "to": o.now, "reason": o.reason, "by": o.by}
+    if line.discounts:
+        body["manual_discounts"] = [
+            {
+                "scope": d.scope.value,
+                "percent": percent_text(d.percent),
+                "amount": d.amount,
+                **({"by": d.by} if d.by else {}),
+            }
+            for d in line.discounts
+        ]
+    return body
 
 
 def _tender(tender: Tender) -> dict[str, Any]:
