@@ -143,13 +143,13 @@ class SalesStore:
                     lambda seq: self.messages.event(event, seq=seq),
                     event.at,
                 )
+                reports.mark(self.m, [seq], event.at, [event.type])  # for the day's reports
             # Suspend and resume: parked and open in one transaction, never both.
             case ParkSale(parked=parked):
                 suspended.park(self.db.connection(), parked)
                 self._drop_open(parked.sale.id)
             case UnparkSale(no=no, sale_id=sale_id):
                 suspended.unpark(self.db.connection(), no, sale_id)
-                reports.mark(self.m, [seq], event.at, [event.type])  # for the day's reports
             case RecordCashMovement(movement=movement):  # cash movements
                 reports.insert_movement(self.m, movement)
             case SaveTraining(on=on):  # training mode
