@@ -18,6 +18,7 @@ from firmware_app.lane import (
     lockout,
     paying,
     reporting,
+    returns,
     roles,
     selling,
     suspending,
@@ -56,7 +57,7 @@ from firmware_app.lane.state import Action, Approval, LaneState, Mode
 from firmware_app.lane.weighing import ScaleCommand, ScaleReading, ScaleStatus
 
 DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
-LATER_KEYS = frozenset(["RETURN"])
+LATER_KEYS: frozenset[str] = frozenset()
 MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
 
 
@@ -77,6 +78,9 @@ def handle(
             if terminal.holds_answer(state):
                 assert state.payment is not None
                 return refused(state, terminal.unsaved_message(state.payment, ctx))
+            receipt = returns.on_receipt_scan(state, data, ctx)  # returns: a receipt
+            if receipt is not None:
+                return receipt
             slip = read_slip_code(data)  # suspend and resume: a parked sale's slip
             if slip is not None:
                 return suspending.on_slip(state, slip, ctx)
@@ -217,6 +221,7 @@ def _entry(state: LaneState, key: str) -> Outcome:
         Mode.CHOOSE_TENDER,
         Mode.CHOOSE_PARKED,
         Mode.CASH_REASON,
+        Mode.CHOOSE_RETURN,  # returns
     )
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
@@ -235,6 +240,8 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return cash.clear(state)
     if state.mode is Mode.COUNTED_CASH:  # reports
         return reporting.clear(state)
+    if state.mode is Mode.CHOOSE_RETURN:  # returns
+        return returns.clear(state, ctx)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -559,6 +566,8 @@ READY_KEYS: dict[str, KeyHandler] = {
     "TRAINING": _training,
     "XREPORT": reporting.x_report,
     "ZREPORT": _z_report,
+    # Returns:
+    "RETURN": returns.return_key,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -572,4 +581,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.CHOOSE_PARKED: suspending.choose_key,  # suspend and resume
     Mode.CASH_REASON: cash.reason_key,  # cash movements
     Mode.COUNTED_CASH: reporting.counted_key,  # reports
+    Mode.CHOOSE_RETURN: returns.choose_key,  # returns
 }

@@ -123,6 +123,20 @@ class Msg(enum.Enum):
     COUNT_CASH = "count_cash"
     Z_REPORT_DONE = "z_report_done"
     DAY_CLOSED = "day_closed"
+    # Returns:
+    CHOOSE_RETURN = "choose_return"
+    RETURN_CHOICE = "return_choice"
+    RETURN_ADDED = "return_added"
+    RETURN_NOT_FOUND = "return_not_found"
+    RETURN_TOO_OLD = "return_too_old"
+    RETURN_TRAINING = "return_training"
+    RETURN_OF_RETURN = "return_of_return"
+    RETURN_OTHER_LANE = "return_other_lane"
+    RETURN_NOTHING_LEFT = "return_nothing_left"
+    RETURN_TOO_MANY = "return_too_many"
+    RETURN_WHOLE_LINE = "return_whole_line"
+    RETURN_NOT_HERE = "return_not_here"
+    REFUND = "refund"
 
 
 @dataclass(frozen=True)
@@ -351,6 +365,22 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.Z_REPORT_DONE: "Z {z_no} closed {date}: expected {expected}, counted {counted}, "
         "difference {difference}",
         Msg.DAY_CLOSED: "Day {date} already closed (Z {z_no})",
+        # Returns:
+        Msg.CHOOSE_RETURN: "Return from receipt {receipt}: line number, ENTER "
+        "(n QTY for n); SUBTOTAL when done:",
+        Msg.RETURN_CHOICE: "{no} {name} {left} of {sold} left",
+        Msg.RETURN_ADDED: "Returned {qty} {name} -{amount}",
+        Msg.RETURN_NOT_FOUND: "Receipt {receipt} not found on this lane",
+        Msg.RETURN_TOO_OLD: "Receipt {receipt} is older than this lane keeps: no return here",
+        Msg.RETURN_TRAINING: "Receipt {receipt} is a training receipt: nothing to return",
+        Msg.RETURN_OF_RETURN: "Receipt {receipt} is a return: it cannot be returned",
+        Msg.RETURN_OTHER_LANE: "Receipt of lane {lane}: "
+        "other lanes' receipts need the store server",
+        Msg.RETURN_NOTHING_LEFT: "Line {line}: nothing left to return",
+        Msg.RETURN_TOO_MANY: "Line {line}: only {left} left to return",
+        Msg.RETURN_WHOLE_LINE: "Line {line} is weighed: it returns whole (no QTY)",
+        Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
+        Msg.REFUND: "Refund {amount}: give it to the customer",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -465,5 +495,19 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.Z_REPORT_DONE: "Z {z_no} 日结 {date}：应有 {expected}，实点 {counted}，"
         "差额 {difference}",
         Msg.DAY_CLOSED: "{date} 已日结（Z {z_no}）",
+        # Returns:
+        Msg.CHOOSE_RETURN: "退货（小票 {receipt}）：输入行号按确认（n 数量 退 n 件）；按小计结束：",
+        Msg.RETURN_CHOICE: "{no} {name} 可退 {left}/{sold}",
+        Msg.RETURN_ADDED: "退货 {qty} {name} -{amount}",
+        Msg.RETURN_NOT_FOUND: "本收银台没有小票 {receipt}",
+        Msg.RETURN_TOO_OLD: "小票 {receipt} 已超过本机保存期限：不能在此退货",
+        Msg.RETURN_TRAINING: "小票 {receipt} 是练习小票：不能退货",
+        Msg.RETURN_OF_RETURN: "小票 {receipt} 是退货单：不能再退",
+        Msg.RETURN_OTHER_LANE: "{lane} 号收银台的小票：需要门店服务器办理",
+        Msg.RETURN_NOTHING_LEFT: "第 {line} 行：已无可退数量",
+        Msg.RETURN_TOO_MANY: "第 {line} 行：最多还可退 {left}",
+        Msg.RETURN_WHOLE_LINE: "第 {line} 行为称重商品：只能整行退（不能输数量）",
+        Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
+        Msg.REFUND: "退款 {amount}：请交给顾客",
     },
 }

@@ -13,6 +13,7 @@ from firmware_app.lane.messages import Message
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
+from firmware_app.lane.return_source import ReturnSource
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
 from firmware_app.lane.weighing import ScaleReading
 
@@ -30,6 +31,8 @@ class Mode(enum.Enum):
     # Training mode, cash movements, reports:
     CASH_REASON = "cash_reason"  # PAIDIN / PAIDOUT approved: which reason
     COUNTED_CASH = "counted_cash"  # ZREPORT approved: the counted cash, keyed blind
+    # Returns: RETURN with a receipt number lists its lines to pick from.
+    CHOOSE_RETURN = "choose_return"
 
 
 class Action(enum.Enum):
@@ -117,3 +120,5 @@ class LaneState:
     # next number of a training sale (training sales never take a real receipt number).
     movement: CashMovement | None = None
     next_training_no: int = 1
+    # Returns: the sale whose lines are being picked (Mode.CHOOSE_RETURN).
+    returning: ReturnSource | None = None

@@ -19,7 +19,7 @@ from typing import Any
 from firmware_app.errors import StoreError
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.parked import ParkedSale
-from firmware_app.lane.sale import Line, Sale
+from firmware_app.lane.sale import Line, ReturnRef, Sale
 from firmware_app.lane.timestamps import timestamp
 from firmware_app.store import models
 
@@ -110,6 +110,7 @@ def _sale_row(sale: Sale) -> dict[str, Any]:
                 "amount": line.amount, "tax_rate": str(line.tax_rate),
                 "discount": line.discount, "voided": line.voided,
                 "weight_text": line.weight_text,
+                "return_of": _ref_row(line.return_of),  # returns
             }
             for line in sale.lines
         ],
@@ -124,7 +125,25 @@ def _sale_from(row: dict[str, Any]) -> Sale:
         member=row["member"],
         rounding=row["rounding"],
         lines=tuple(
-            Line(**{**line, "unit": Unit(line["unit"]), "tax_rate": Decimal(line["tax_rate"])})
+            Line(
+                **{
+                    **line,
+                    "unit": Unit(line["unit"]),
+                    "tax_rate": Decimal(line["tax_rate"]),
+                    "return_of": _ref_from(line.get("return_of")),  # returns
+                }
+            )
             for line in row["lines"]
         ),
     )
+
+
+# Returns: a parked return line keeps what it gives back.
+def _ref_row(ref: ReturnRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {"lane": ref.lane, "receipt_no": ref.receipt_no, "line": ref.line}
+
+
+def _ref_from(row: dict[str, Any] | None) -> ReturnRef | None:
+    return None if row is None else ReturnRef(row["lane"], row["receipt_no"], row["line"])

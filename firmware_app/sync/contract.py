@@ -269,7 +269,7 @@ def parse_ack(payload: bytes) -> int:
 
 
 def _line(line: Line) -> dict[str, Any]:
-    return {
+    body = {
         "line": line.no,
         "sku": line.sku,
         "code": line.code,
@@ -283,6 +283,14 @@ def _line(line: Line) -> dict[str, Any]:
         "voided": line.voided,
         "promotions": [],
     }
+    if line.is_return:  # returns: what it gives back (null: a return without receipt)
+        ref = line.return_of
+        body["return_of"] = (
+            None
+            if ref is None
+            else {"lane": ref.lane, "receipt_no": ref.receipt_no, "line": ref.line}
+        )
+    return body
 
 
 def _tender(tender: Tender) -> dict[str, Any]:
