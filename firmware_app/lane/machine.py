@@ -484,6 +484,8 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = training.toggled(state, approval, ctx)
     elif approval.action is Action.Z_REPORT:
         after, effects = reporting.z_approved(state, approval, ctx)
+    elif approval.action is Action.RETURN_NO_RECEIPT:  # returns
+        after, effects = returns.no_receipt_approved(state, ctx)
     elif approval.action is Action.NO_SALE:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -540,6 +542,16 @@ def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return _ask_supervisor(state, asked, ctx)
 
 
+# --- returns ----------------------------------------------------------------------------
+
+
+def _return(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = returns.return_key(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -567,7 +579,7 @@ READY_KEYS: dict[str, KeyHandler] = {
     "XREPORT": reporting.x_report,
     "ZREPORT": _z_report,
     # Returns:
-    "RETURN": returns.return_key,
+    "RETURN": _return,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {

@@ -137,6 +137,8 @@ class Msg(enum.Enum):
     RETURN_WHOLE_LINE = "return_whole_line"
     RETURN_NOT_HERE = "return_not_here"
     REFUND = "refund"
+    RETURN_SCAN_ITEM = "return_scan_item"
+    RETURN_OVER_LIMIT = "return_over_limit"
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,8 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "Line {line} is weighed: it returns whole (no QTY)",
         Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
         Msg.REFUND: "Refund {amount}: give it to the customer",
+        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
+        Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -509,5 +513,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "第 {line} 行为称重商品：只能整行退（不能输数量）",
         Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
         Msg.REFUND: "退款 {amount}：请交给顾客",
+        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
+        Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
     },
 }

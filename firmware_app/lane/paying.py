@@ -172,7 +172,8 @@ def complete(state: LaneState, ctx: Ctx) -> Outcome:
         kind=after.last_sale.kind.value,
         lines=len(given_back),
         amount=sum(returns.line_refund(line) for line in given_back),
-        of=",".join(sorted({f"{ln.return_of.receipt_no}" for ln in given_back if ln.return_of})),
+        of=",".join(sorted({f"{ln.return_of.receipt_no}" for ln in given_back if ln.return_of}))
+        or None,
     )
     if refund > 0:
         after = replace(after, message=Message.of(Msg.REFUND, amount=ctx.money(refund)))

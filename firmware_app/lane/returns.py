@@ -23,7 +23,7 @@ from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import MILLI, format_qty, round_half_up
 from firmware_app.lane.return_source import NotReturnable, ReturnSource
 from firmware_app.lane.sale import Line, ReturnRef, Sale, SaleKind
-from firmware_app.lane.state import LaneState, Mode
+from firmware_app.lane.state import Action, Approval, LaneState, Mode
 
 NOT_RETURNABLE = {
     NotReturnable.UNKNOWN: Msg.RETURN_NOT_FOUND,
@@ -45,12 +45,13 @@ def share(total: int, sold: int, before: int, now: int) -> int:
 # --- RETURN: find the sale ------------------------------------------------------------
 
 
-def return_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    """``RETURN`` with a receipt number of this lane: list that sale's lines."""
+def return_key(state: LaneState, key: str, ctx: Ctx) -> Outcome | Approval:
+    """``RETURN`` with a receipt number of this lane: list that sale's lines; alone: a
+    return without receipt, which a supervisor approves first (the Approval to ask)."""
     if state.sale is not None and state.sale.live_tenders:
         return refuse(state, Msg.FINISH_PAYMENT)
     if not state.entry:
-        return refuse(state, Msg.NOT_AVAILABLE, key=key)  # a return without receipt: later
+        return Approval(Action.RETURN_NO_RECEIPT)
     if not state.entry.isdigit() or int(state.entry) < 1:
         return refuse(state, Msg.BAD_ENTRY, key=key)
     return start(state, int(state.entry), ctx)
@@ -220,3 +221,28 @@ def kind_of(sale: Sale) -> SaleKind:
     """A transaction of return lines only is a return; anything sold makes it a sale."""
     live = sale.live_lines
     return SaleKind.RETURN if live and all(ln.is_return for ln in live) else SaleKind.SALE
+
+
+# --- without a receipt -------------------------------------------------------------------
+
+
+def no_receipt_approved(state: LaneState, ctx: Ctx) -> Outcome:
+    """The next item scanned or keyed comes back, at its current price."""
+    after = replace(state, return_next=True, entry="", message=Message.of(Msg.RETURN_SCAN_ITEM))
+    return after, ()
+
+
+def add_without_receipt(state: LaneState, sale: Sale, line: Line, ctx: Ctx) -> Outcome:
+    """``line`` (as it would sell now) comes back: negative, ``return_of`` None; refused
+    when the transaction's returns without receipt would give back more than the limit."""
+    back = replace(line, qty=-line.qty, amount=-line.amount, discount=-line.discount)
+    limit = ctx.setup.rules.return_limit
+    unreceipted = [ln for ln in sale.live_lines if ln.is_return and ln.return_of is None]
+    if sum(line_refund(ln) for ln in (*unreceipted, back)) > limit:
+        return refuse(state, Msg.RETURN_OVER_LIMIT, limit=ctx.money(limit))
+    sale = sale.add_line(back)
+    shown = _qty_text(line.qty, line.unit)
+    amount = ctx.money(line_refund(back))
+    message = Message.of(Msg.RETURN_ADDED, qty=shown, name=line.name, amount=amount)
+    after = replace(state, sale=sale, entry="", qty=None, return_next=False, message=message)
+    return after, (SaveSale(sale),)

@@ -70,6 +70,8 @@ class SaleRules:
     # (shown numbered, as written here).
     paid_in_reasons: tuple[str, ...] = ("备用金 float", "找零补充 change")
     paid_out_reasons: tuple[str, ...] = ("缴款 pickup", "零用 petty cash")
+    # Returns: what returns without receipt may give back in one transaction (minor units).
+    return_limit: int = 20000
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class Action(enum.Enum):
     PAID_OUT = "paid_out"
     Z_REPORT = "z_report"
     TRAINING = "training"
+    # Returns: RETURN with no receipt number.
+    RETURN_NO_RECEIPT = "return_no_receipt"
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,5 @@ class LaneState:
     next_training_no: int = 1
     # Returns: the sale whose lines are being picked (Mode.CHOOSE_RETURN).
     returning: ReturnSource | None = None
+    # A return without receipt was approved: the next item scanned or keyed comes back.
+    return_next: bool = False

@@ -19,7 +19,7 @@ from firmware_app.lane.return_source import NotReturnable
 from firmware_app.lane.returns import share
 from firmware_app.lane.sale import FinishedSale, Line, ReturnRef, SaleKind, Tender, TenderType
 from firmware_app.lane.state import Mode
-from tests.unit.till import T0, Till
+from tests.unit.till import T0, Till, setup_with
 
 COLA_SCAN = "scan 6954767410388"
 BREAD_SCAN = "scan 96385074"
@@ -43,7 +43,36 @@ CASES = [
     ("a training receipt", SOLD, "key 6 0 RETURN", Msg.RETURN_TRAINING, []),
     ("a return of a return", RETURNED, "key 2 RETURN", Msg.RETURN_OF_RETURN, []),
     ("a decimal receipt number", SOLD, "key 1 DOT 5 RETURN", Msg.BAD_ENTRY, []),
-    ("RETURN alone (no receipt)", SOLD, "key RETURN", Msg.NOT_AVAILABLE, []),
+    # --- RETURN alone: without a receipt, a supervisor first
+    ("RETURN alone asks a supervisor", SOLD, "key RETURN", Msg.SUPERVISOR_ID, []),
+    (
+        "approved: the next item comes back",
+        (*SOLD, "key RETURN"),
+        "approve",
+        Msg.RETURN_SCAN_ITEM,
+        ["RecordEvent"],
+    ),
+    (
+        "the item scanned comes back",
+        (*SOLD, "key RETURN", "approve"),
+        COLA_SCAN,
+        Msg.RETURN_ADDED,
+        ["SaveSale"],
+    ),
+    (
+        "the item keyed comes back",
+        (*SOLD, "key RETURN", "approve"),
+        "key 3 0 0 1 PLU",
+        Msg.RETURN_ADDED,
+        ["SaveSale"],
+    ),
+    (
+        "refunded in cash",
+        (*SOLD, "key RETURN", "approve", COLA_SCAN),
+        "key CASH",
+        Msg.REFUND,
+        REFUND,
+    ),
     (
         "RETURN on a part-paid sale",
         (*SOLD, BREAD_SCAN, "key 1 CASH"),
@@ -175,6 +204,32 @@ def test_a_voided_return_line_can_be_picked_again() -> None:
     assert t.message == Msg.RETURN_ADDED
 
 
+def test_a_return_without_receipt_is_at_the_current_price_and_names_no_sale() -> None:
+    t = till().do("signon", "key RETURN", "approve", "key 2 QTY", COLA_SCAN, "key CASH")
+    record = next(e for e in t.effects if isinstance(e, CommitSale)).record
+    assert record.kind is SaleKind.RETURN
+    (line,) = record.lines
+    assert (line.qty, line.amount, line.return_of) == (-2000, -700, None)
+    assert record.tenders == (Tender(TenderType.CASH, -700),)
+    assert not t.state.return_next
+    t.do(COLA_SCAN)  # the next item sells again
+    assert t.state.sale is not None and t.state.sale.lines[0].qty == 1000
+
+
+def test_a_supervisor_signed_on_returns_without_receipt_alone() -> None:
+    t = till().do("supervisor", "key RETURN")
+    assert t.message == Msg.RETURN_SCAN_ITEM
+
+
+def test_the_limit_of_returns_without_receipt_is_configured() -> None:
+    t = Till(setup=setup_with(return_limit=500)).do("signon", "key RETURN", "approve")
+    t.do(BREAD_SCAN)
+    assert t.message == Msg.RETURN_OVER_LIMIT
+    assert t.state.return_next and t.state.sale is None
+    t.do(COLA_SCAN)
+    assert t.message == Msg.RETURN_ADDED
+
+
 def test_a_cancelled_sale_is_not_found() -> None:
     t = till().do("signon", COLA_SCAN, "key CANCEL", "approve")
     assert t.state.last_sale is not None and t.state.last_sale.kind is SaleKind.CANCELLED
@@ -262,3 +317,20 @@ def test_partial_returns_of_a_sale_refund_exactly_what_was_paid(
         gross = sum(line.amount - line.discount for line in lines if line.tax_rate == rate)
         back_gross = sum(tx.gross for r in refunds for tx in r.taxes if tx.rate == rate)
         assert -back_gross == gross
+
+
+@pytest.mark.parametrize(
+    ("value", "limit"), [(None, 20000), ("50.00", 5000), ("0", 0), ("-1", None), ("x", None)]
+)
+def test_return_limit_is_configured_in_sale(value: str | None, limit: int | None) -> None:
+    from firmware_app import config as config_mod
+    from firmware_app.app.bootstrap import lane_setup
+    from firmware_app.errors import ConfigError
+
+    sale = {} if value is None else {"return_limit": value}
+    raw = {"lane": {"store": "S1", "lane": "1"}, "sale": sale}
+    if limit is None:
+        with pytest.raises(ConfigError, match="return_limit"):
+            config_mod.parse(raw)
+        return
+    assert lane_setup(config_mod.parse(raw)).rules.return_limit == limit
