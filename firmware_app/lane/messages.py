@@ -138,6 +138,7 @@ class Msg(enum.Enum):
     RETURN_NOT_HERE = "return_not_here"
     REFUND = "refund"
     RETURN_SCAN_ITEM = "return_scan_item"
+    REFUNDING = "refunding"
     RETURN_OVER_LIMIT = "return_over_limit"
 
 
@@ -384,6 +385,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
         Msg.REFUND: "Refund {amount}: give it to the customer",
         Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
+        Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
     },
     "zh": {
@@ -514,6 +516,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
         Msg.REFUND: "退款 {amount}：请交给顾客",
         Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
+        Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
     },
 }

@@ -83,7 +83,9 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
     if sale is None:
         return refuse(state, Msg.NO_SALE)
-    if sale.due <= 0:
+    if sale.due < 0:  # returns: the refund goes back to the card or mobile account
+        return _refund_to(state, sale, key, ctx)
+    if sale.due == 0:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     keyed = _keyed_amount(state, key, ctx)
     if isinstance(keyed, Message):
@@ -101,6 +103,19 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     # could not record.
     log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)
     return after, (log, RequestPayment(request.request_id, tender, amount))
+
+
+def _refund_to(state: LaneState, sale: Sale, key: str, ctx: Ctx) -> Outcome:
+    """Returns: ask the terminal to pay the whole refund back (a negative amount); its
+    approval is a negative tender and finishes the return (``terminal``)."""
+    if state.entry:
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    tender = TENDER_KEYS[key]
+    request = PendingPayment(ctx.ports.new_id(), tender, sale.due, started_at=ctx.now)
+    message = Message.of(Msg.REFUNDING, tender=tender.value, amount=ctx.money(-sale.due))
+    after = replace(state, mode=Mode.TERMINAL, payment=request, entry="", message=message)
+    log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)
+    return after, (log, RequestPayment(request.request_id, tender, sale.due))
 
 
 def part_paid(state: LaneState, sale: Sale, ctx: Ctx) -> Outcome:

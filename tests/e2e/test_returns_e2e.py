@@ -1,7 +1,8 @@
 """End to end: a sale and a return of part of it at a simulated lane, against a real
 mosquitto and the simulated store server. Every message validates against the contract,
 the return carries ``return_of`` and a negative cash tender, and the store server's stock
-goes back up by what was returned."""
+goes back up by what was returned; a refund to the card goes through the simulated
+terminal."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ key ENTER
 key SUBTOTAL
 key CASH
 drawer close
+# the last one back to the card
+type 1
+key RETURN
+type 1
+key ENTER
+key SUBTOTAL
+key CARD
 wait idle
 sleep 3
 """
@@ -54,11 +62,14 @@ def test_a_return_reaches_the_store_server_and_stock_goes_back_up(
     for message in messages:
         validate(message)
     sales = [m for m in messages if m["schema"] == "lane.sale/1"]
-    assert [s["kind"] for s in sales] == ["sale", "return"]
+    assert [s["kind"] for s in sales] == ["sale", "return", "return"]
     returned = sales[1]
     assert returned["lines"][0]["qty"] == "-2"
     assert returned["lines"][0]["return_of"] == {"lane": "01", "receipt_no": 1, "line": 1}
     assert [t["amount"] for t in returned["tenders"]] == [-700]
     events = [m["event"] for m in messages if m["schema"] == "lane.event/1"]
     assert "return" in events
-    assert stock == Decimal(-1)  # 3 sold, 2 back
+    card = sales[2]["tenders"]
+    assert [(t["type"], t["amount"]) for t in card] == [("card", -350)]
+    assert card[0]["reference"].startswith("SIM-F")  # the simulated terminal's refund
+    assert stock == Decimal(0)  # 3 sold, 2 back, then the last one

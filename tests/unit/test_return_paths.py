@@ -115,7 +115,42 @@ CASES = [
     # --- the refund
     ("CASH pays out the refund", COLA_BACK, "key CASH", Msg.REFUND, REFUND),
     ("a keyed amount on a refund", COLA_BACK, "key 5 CASH", Msg.KEY_NOT_ALLOWED, []),
-    ("CARD on a refund (not yet)", COLA_BACK, "key CARD", Msg.KEY_NOT_ALLOWED, []),
+    (
+        "CARD refunds on the terminal",
+        COLA_BACK,
+        "key CARD",
+        Msg.REFUNDING,
+        ["LogPayment", "RequestPayment"],
+    ),
+    (
+        "MOBILE refunds on the terminal",
+        COLA_BACK,
+        "key MOBILE",
+        Msg.REFUNDING,
+        ["LogPayment", "RequestPayment"],
+    ),
+    ("a keyed amount on a card refund", COLA_BACK, "key 5 CARD", Msg.KEY_NOT_ALLOWED, []),
+    (
+        "the terminal approves the refund",
+        (*COLA_BACK, "key CARD"),
+        "terminal approve",
+        Msg.REFUND,
+        ["LogPayment", "CommitSale", "RecordEvent", "PrintReceipt"],
+    ),
+    (
+        "the terminal declines the refund",
+        (*COLA_BACK, "key CARD"),
+        "terminal decline",
+        Msg.DECLINED,
+        ["LogPayment"],
+    ),
+    (
+        "cash after a declined card refund",
+        (*COLA_BACK, "key CARD", "terminal decline"),
+        "key CASH",
+        Msg.REFUND,
+        REFUND,
+    ),
 ]
 
 
