@@ -369,3 +369,13 @@ def test_return_limit_is_configured_in_sale(value: str | None, limit: int | None
             config_mod.parse(raw)
         return
     assert lane_setup(config_mod.parse(raw)).rules.return_limit == limit
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_screens_show_the_return_list(language: str) -> None:
+    from firmware_app.lane.view import ScreenSetup, customer_view, screen_view
+
+    t = till().do(*PICKING, "key 1 ENTER")
+    screen = ScreenSetup(language=language)
+    assert screen_view(t.state, t.setup, screen, t.now).prompt
+    assert customer_view(t.state, t.setup, screen, t.now)
