@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_app.lane.catalog import Unit
-from firmware_app.lane.effects import CommitSale, RecordEvent
+from firmware_app.lane.effects import CommitSale, PrintReceipt, RecordEvent, RequestPayment
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.return_source import NotReturnable
 from firmware_app.lane.returns import share
@@ -215,6 +215,17 @@ def test_a_return_commits_negative_lines_a_negative_cash_tender_and_positive_sto
     assert t.state.next_receipt_no == 3
 
 
+def test_a_card_refund_is_a_negative_card_tender_and_opens_no_drawer() -> None:
+    t = till().do(*COLA_BACK, "key CARD")
+    request = next(e for e in t.effects if isinstance(e, RequestPayment))
+    assert (request.tender, request.amount) == (TenderType.CARD, -1050)
+    t.do("terminal approve")
+    record = next(e for e in t.effects if isinstance(e, CommitSale)).record
+    assert record.kind is SaleKind.RETURN
+    assert record.tenders == (Tender(TenderType.CARD, -1050, "REF1", request.request_id),)
+    assert "KickDrawer" not in t.effect_types()
+
+
 def test_a_mixed_basket_nets_to_one_sale() -> None:
     """Return the bread (10.00), buy a cola (3.50): one sale, 6.50 paid out."""
     t = till().do(*PICKING, "key 3 ENTER", "key SUBTOTAL", COLA_SCAN, "key CASH")
@@ -379,3 +390,12 @@ def test_the_screens_show_the_return_list(language: str) -> None:
     screen = ScreenSetup(language=language)
     assert screen_view(t.state, t.setup, screen, t.now).prompt
     assert customer_view(t.state, t.setup, screen, t.now)
+
+
+def test_the_receipt_of_a_return_says_so_and_shows_what_came_back() -> None:
+    t = till().do(*PICKING, "key 2 ENTER", "key SUBTOTAL", "key CASH")
+    receipt = next(e for e in t.effects if isinstance(e, PrintReceipt)).receipt
+    assert receipt.banner == "退货 RETURN"
+    assert receipt.lines[0].detail == "-0.532 kg × 12.80/kg"
+    assert receipt.lines[0].amount == "-6.81"
+    assert receipt.code == "S001-07-2"
