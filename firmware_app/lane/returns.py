@@ -97,12 +97,14 @@ def _returnable(source: ReturnSource, line: Line) -> bool:
 
 def left(state: LaneState, source: ReturnSource, line: Line) -> int:
     """What can still be returned of ``line`` (thousandths): sold, less earlier returns,
-    less what the open basket already gives back."""
+    less what the open basket and the parked sales already give back (a parked return
+    is resumed later: the same goods must not come back twice meanwhile)."""
     ref = ReturnRef(source.lane, source.receipt_no, line.no)
-    in_basket = 0
+    baskets = [p.sale for p in state.parked]
     if state.sale is not None:
-        in_basket = -sum(ln.qty for ln in state.sale.live_lines if ln.return_of == ref)
-    return line.qty - source.already_returned(line.no) - in_basket
+        baskets.append(state.sale)
+    pending = -sum(ln.qty for s in baskets for ln in s.live_lines if ln.return_of == ref)
+    return line.qty - source.already_returned(line.no) - pending
 
 
 def _list(state: LaneState, ctx: Ctx, head: Message | None = None) -> Message:

@@ -276,6 +276,16 @@ def test_the_limit_of_returns_without_receipt_is_configured() -> None:
     assert t.message == Msg.RETURN_ADDED
 
 
+def test_a_parked_return_holds_what_it_gives_back() -> None:
+    t = till().do(*PICKING, "key 2 QTY", "key 1 ENTER", "key SUBTOTAL", "key SUSPEND")
+    assert t.message == Msg.SALE_PARKED
+    t.do("key 1 RETURN", "key 2 QTY", "key 1 ENTER")
+    assert t.message == Msg.RETURN_TOO_MANY
+    t.do("key CLEAR", "key 1 ENTER")
+    assert t.message == Msg.RETURN_ADDED
+    assert t.state.sale is not None and t.state.sale.lines[0].qty == -1000
+
+
 def test_a_cancelled_sale_is_not_found() -> None:
     t = till().do("signon", COLA_SCAN, "key CANCEL", "approve")
     assert t.state.last_sale is not None and t.state.last_sale.kind is SaleKind.CANCELLED
