@@ -250,7 +250,7 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return replace(state, entry="", message=None), ()
     if state.qty is not None:
         return replace(state, qty=None, message=None), ()
-    return replace(state, message=None), ()
+    return replace(state, message=None, return_next=False), ()  # returns: drop an approved one
 
 
 # --- signed off and signing on ------------------------------------------------

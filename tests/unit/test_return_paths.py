@@ -262,6 +262,12 @@ def test_a_return_without_receipt_is_at_the_current_price_and_names_no_sale() ->
     assert t.state.sale is not None and t.state.sale.lines[0].qty == 1000
 
 
+def test_clear_drops_an_approved_return_without_receipt() -> None:
+    t = till().do("signon", "key RETURN", "approve", "key CLEAR", COLA_SCAN)
+    assert t.message == Msg.ITEM_ADDED
+    assert t.state.sale is not None and t.state.sale.lines[0].qty == 1000
+
+
 def test_a_supervisor_signed_on_returns_without_receipt_alone() -> None:
     t = till().do("supervisor", "key RETURN")
     assert t.message == Msg.RETURN_SCAN_ITEM
