@@ -567,6 +567,7 @@ def _sale_rules(t: _Table, labels_t: _Table) -> SaleRules:
         member_prefix=t.text("member_prefix", "M"),
         label_formats=_labels(labels_t),
         max_suspended=t.integer("max_suspended", 10, 1, 99),  # suspend and resume
+        return_limit=t.money("return_limit", "200.00", minor_digits),  # returns
     )
     # Training mode, cash movements, reports: the reasons offered after PAIDIN / PAIDOUT.
     rules = replace(

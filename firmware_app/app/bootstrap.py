@@ -46,6 +46,7 @@ from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
+from firmware_app.store.returns import SaleLookup  # returns
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.ui.errors import UiError
@@ -150,6 +151,13 @@ class LaneApp:
             cashiers=self.cashiers,
             new_id=uuid7,
             reports=reports.StoreReports(self.db, report_zone(config)),  # X and Z reports
+            # Returns: this lane's finished sales by receipt number.
+            returns=SaleLookup(
+                self.db,
+                self.setup.lane,
+                keep_days=config.keep_days,
+                clock=self.clock,
+            ),
         )
         display = hw.display or TextDisplay(
             _display_stream(config),

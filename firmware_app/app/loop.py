@@ -302,6 +302,8 @@ class LaneLoop:
                 return self.terminal.reverse(
                     request_id, effect.tender, effect.amount, effect.reference
                 )
+            if effect.amount < 0:  # returns: a refund to the card or mobile account
+                return self.terminal.refund(request_id, effect.tender, -effect.amount)
             return self.terminal.request(request_id, effect.tender, effect.amount)
 
         def ask() -> None:

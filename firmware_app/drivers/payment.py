@@ -24,6 +24,10 @@ class PaymentTerminal(Protocol):
         ``amount`` (minor units); approved means the money went back to the customer.
         Blocks until the terminal answers."""
 
+    def refund(self, request_id: str, tender: TenderType, amount: int) -> PaymentResult:
+        """Returns: pay ``amount`` (minor units, positive) back to the customer's card or
+        mobile account; approved means it went back. Blocks until the terminal answers."""
+
 
 class SimulatedTerminal:
     """Approves every charge, or declines every one while ``decline`` is set; reverses
@@ -34,6 +38,7 @@ class SimulatedTerminal:
         self.refuse_reversals = refuse_reversals
         self.requests: list[tuple[str, TenderType, int]] = []
         self.reversals: list[tuple[str, TenderType, int, str]] = []
+        self.refunds: list[tuple[str, TenderType, int]] = []  # returns
         self._approved: dict[str, int] = {}  # reference -> amount, not yet reversed
 
     def request(self, request_id: str, tender: TenderType, amount: int) -> PaymentResult:
@@ -54,3 +59,10 @@ class SimulatedTerminal:
             return PaymentResult(request_id, approved=False, reason="unknown payment")
         del self._approved[reference]
         return PaymentResult(request_id, approved=True, reference=f"SIM-R{len(self.reversals):06d}")
+
+    def refund(self, request_id: str, tender: TenderType, amount: int) -> PaymentResult:
+        """Returns: approves every refund of a positive amount, unless ``decline``."""
+        self.refunds.append((request_id, tender, amount))
+        if self.decline or amount <= 0:
+            return PaymentResult(request_id, approved=False, reason="simulated decline")
+        return PaymentResult(request_id, approved=True, reference=f"SIM-F{len(self.refunds):06d}")

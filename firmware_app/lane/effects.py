@@ -138,7 +138,10 @@ class SendScaleCommand:
 
 @dataclass(frozen=True)
 class RequestPayment:
-    """Ask the payment terminal for ``amount`` (minor units); it answers with PaymentResult."""
+    """Ask the payment terminal for ``amount`` (minor units); it answers with PaymentResult.
+
+    Returns: a negative ``amount`` asks the terminal to pay that much back to the
+    customer's card or mobile account (a refund not tied to one earlier charge)."""
 
     request_id: str
     tender: TenderType

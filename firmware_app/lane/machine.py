@@ -21,6 +21,7 @@ from firmware_app.lane import (
     reporting,
     repricing,
     restrictions,
+    returns,
     roles,
     selling,
     suspending,
@@ -60,7 +61,7 @@ from firmware_app.lane.state import Action, Approval, LaneState, Mode
 from firmware_app.lane.weighing import ScaleCommand, ScaleReading, ScaleStatus
 
 DIGIT_KEYS = frozenset([*(str(d) for d in range(10)), "00"])
-LATER_KEYS = frozenset(["RETURN"])
+LATER_KEYS: frozenset[str] = frozenset()
 MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
 
 
@@ -81,6 +82,9 @@ def handle(
             if terminal.holds_answer(state):
                 assert state.payment is not None
                 return refused(state, terminal.unsaved_message(state.payment, ctx))
+            receipt = returns.on_receipt_scan(state, data, ctx)  # returns: a receipt
+            if receipt is not None:
+                return receipt
             slip = read_slip_code(data)  # suspend and resume: a parked sale's slip
             if slip is not None:
                 return suspending.on_slip(state, slip, ctx)
@@ -223,6 +227,7 @@ def _entry(state: LaneState, key: str) -> Outcome:
         Mode.CASH_REASON,
         Mode.AGE_CHECK,  # restrictions: a date of birth
         Mode.PRICE_REASON,  # price override and discounts
+        Mode.CHOOSE_RETURN,  # returns
     )
     if key == "DOT" and (whole or "." in state.entry):
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
@@ -245,6 +250,8 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return restrictions.clear(state, ctx)
     if state.mode is Mode.PRICE_REASON:  # price override and discounts
         return repricing.clear(state)
+    if state.mode is Mode.CHOOSE_RETURN:  # returns
+        return returns.clear(state, ctx)
     if state.mode is Mode.PIN:
         return replace(state, mode=Mode.SIGNED_OFF, entry="", signing_on="", message=None), ()
     if state.mode in (Mode.SUPERVISOR_ID, Mode.SUPERVISOR_PIN):
@@ -253,7 +260,7 @@ def _clear(state: LaneState, ctx: Ctx) -> Outcome:
         return replace(state, entry="", message=None), ()
     if state.qty is not None:
         return replace(state, qty=None, message=None), ()
-    return replace(state, message=None), ()
+    return replace(state, message=None, return_next=False), ()  # returns: drop an approved one
 
 
 # --- signed off and signing on ------------------------------------------------
@@ -492,6 +499,8 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         after, effects = repricing.approved(state, approval, ctx)
     elif approval.action is Action.DISCOUNT:
         after, effects = discounting.approved(state, approval, ctx)
+    elif approval.action is Action.RETURN_NO_RECEIPT:  # returns
+        after, effects = returns.no_receipt_approved(state, ctx)
     elif approval.action is Action.NO_SALE:
         no_sale = ctx.audit(state, "no_sale", supervisor=approval.supervisor or None)
         after = replace(state, message=Message.of(Msg.DRAWER_OPENED))
@@ -575,6 +584,16 @@ def _discount(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return _ask_supervisor(state, asked, ctx)
 
 
+# --- returns ----------------------------------------------------------------------------
+
+
+def _return(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+    asked = returns.return_key(state, key, ctx)
+    if not isinstance(asked, Approval):
+        return asked
+    return _ask_supervisor(state, asked, ctx)
+
+
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
 
 READY_KEYS: dict[str, KeyHandler] = {
@@ -604,6 +623,8 @@ READY_KEYS: dict[str, KeyHandler] = {
     # Price override and discounts:
     "PRICE": _price,
     "DISC": _discount,
+    # Returns:
+    "RETURN": _return,
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
@@ -619,4 +640,5 @@ MODE_KEYS: dict[Mode, KeyHandler] = {
     Mode.COUNTED_CASH: reporting.counted_key,  # reports
     Mode.AGE_CHECK: _age_key,  # restrictions
     Mode.PRICE_REASON: repricing.reason_key,  # price override and discounts
+    Mode.CHOOSE_RETURN: returns.choose_key,  # returns
 }

@@ -139,6 +139,23 @@ class Msg(enum.Enum):
     DISCOUNT_TOO_BIG = "discount_too_big"
     DISCOUNT_ZERO = "discount_zero"
     DISCOUNT_GIVEN = "discount_given"
+    # Returns:
+    CHOOSE_RETURN = "choose_return"
+    RETURN_CHOICE = "return_choice"
+    RETURN_ADDED = "return_added"
+    RETURN_NOT_FOUND = "return_not_found"
+    RETURN_TOO_OLD = "return_too_old"
+    RETURN_TRAINING = "return_training"
+    RETURN_OF_RETURN = "return_of_return"
+    RETURN_OTHER_LANE = "return_other_lane"
+    RETURN_NOTHING_LEFT = "return_nothing_left"
+    RETURN_TOO_MANY = "return_too_many"
+    RETURN_WHOLE_LINE = "return_whole_line"
+    RETURN_NOT_HERE = "return_not_here"
+    REFUND = "refund"
+    RETURN_SCAN_ITEM = "return_scan_item"
+    REFUNDING = "refunding"
+    RETURN_OVER_LIMIT = "return_over_limit"
 
 
 @dataclass(frozen=True)
@@ -384,6 +401,25 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.DISCOUNT_TOO_BIG: "Discount above {max}%",
         Msg.DISCOUNT_ZERO: "Nothing to take off",
         Msg.DISCOUNT_GIVEN: "{percent}% off: -{amount}",
+        # Returns:
+        Msg.CHOOSE_RETURN: "Return from receipt {receipt}: line number, ENTER "
+        "(n QTY for n); SUBTOTAL when done:",
+        Msg.RETURN_CHOICE: "{no} {name} {left} of {sold} left",
+        Msg.RETURN_ADDED: "Returned {qty} {name} -{amount}",
+        Msg.RETURN_NOT_FOUND: "Receipt {receipt} not found on this lane",
+        Msg.RETURN_TOO_OLD: "Receipt {receipt} is older than this lane keeps: no return here",
+        Msg.RETURN_TRAINING: "Receipt {receipt} is a training receipt: nothing to return",
+        Msg.RETURN_OF_RETURN: "Receipt {receipt} is a return: it cannot be returned",
+        Msg.RETURN_OTHER_LANE: "Receipt of lane {lane}: "
+        "other lanes' receipts need the store server",
+        Msg.RETURN_NOTHING_LEFT: "Line {line}: nothing left to return",
+        Msg.RETURN_TOO_MANY: "Line {line}: only {left} left to return",
+        Msg.RETURN_WHOLE_LINE: "Line {line} is weighed: it returns whole (no QTY)",
+        Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
+        Msg.REFUND: "Refund {amount}: give it to the customer",
+        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
+        Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
+        Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -514,5 +550,22 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.DISCOUNT_TOO_BIG: "折扣超过 {max}%",
         Msg.DISCOUNT_ZERO: "折扣金额为零",
         Msg.DISCOUNT_GIVEN: "优惠 {percent}%：-{amount}",
+        # Returns:
+        Msg.CHOOSE_RETURN: "退货（小票 {receipt}）：输入行号按确认（n 数量 退 n 件）；按小计结束：",
+        Msg.RETURN_CHOICE: "{no} {name} 可退 {left}/{sold}",
+        Msg.RETURN_ADDED: "退货 {qty} {name} -{amount}",
+        Msg.RETURN_NOT_FOUND: "本收银台没有小票 {receipt}",
+        Msg.RETURN_TOO_OLD: "小票 {receipt} 已超过本机保存期限：不能在此退货",
+        Msg.RETURN_TRAINING: "小票 {receipt} 是练习小票：不能退货",
+        Msg.RETURN_OF_RETURN: "小票 {receipt} 是退货单：不能再退",
+        Msg.RETURN_OTHER_LANE: "{lane} 号收银台的小票：需要门店服务器办理",
+        Msg.RETURN_NOTHING_LEFT: "第 {line} 行：已无可退数量",
+        Msg.RETURN_TOO_MANY: "第 {line} 行：最多还可退 {left}",
+        Msg.RETURN_WHOLE_LINE: "第 {line} 行为称重商品：只能整行退（不能输数量）",
+        Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
+        Msg.REFUND: "退款 {amount}：请交给顾客",
+        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
+        Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
+        Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
     },
 }

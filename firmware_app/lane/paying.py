@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from firmware_app.lane import returns
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import (
     CommitSale,
@@ -54,6 +55,8 @@ def on_cash(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if keyed is not None and keyed > rules.max_cash_tender:
         return refuse(state, Msg.CASH_TOO_LARGE, max=ctx.money(rules.max_cash_tender))
     remaining = sale.due
+    if remaining < 0:  # returns: the refund is paid out exactly, nothing is keyed
+        return _refund_cash(state, sale, keyed, ctx)
     # Cash rounding applies to what is left when cash settles the sale.
     rounded = round_to_step(remaining, rules.cash_rounding.step, rules.cash_rounding.mode)
     tendered = max(rounded, 0) if keyed is None else keyed
@@ -65,11 +68,24 @@ def on_cash(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return complete(replace(state, sale=sale.add_tender(Tender(TenderType.CASH, tendered))), ctx)
 
 
+def _refund_cash(state: LaneState, sale: Sale, keyed: int | None, ctx: Ctx) -> Outcome:
+    """Returns: pay out what is owed to the customer (cash rounding in their favour when
+    so configured) as a negative cash tender, and finish."""
+    if keyed is not None:
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key="CASH")
+    rules = ctx.setup.rules
+    rounded = round_to_step(sale.due, rules.cash_rounding.step, rules.cash_rounding.mode)
+    sale = replace(sale, rounding=sale.rounding + rounded - sale.due)
+    return complete(replace(state, sale=sale.add_tender(Tender(TenderType.CASH, rounded))), ctx)
+
+
 def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
     if sale is None:
         return refuse(state, Msg.NO_SALE)
-    if sale.due <= 0:
+    if sale.due < 0:  # returns: the refund goes back to the card or mobile account
+        return _refund_to(state, sale, key, ctx)
+    if sale.due == 0:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     keyed = _keyed_amount(state, key, ctx)
     if isinstance(keyed, Message):
@@ -87,6 +103,19 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     # could not record.
     log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)
     return after, (log, RequestPayment(request.request_id, tender, amount))
+
+
+def _refund_to(state: LaneState, sale: Sale, key: str, ctx: Ctx) -> Outcome:
+    """Returns: ask the terminal to pay the whole refund back (a negative amount); its
+    approval is a negative tender and finishes the return (``terminal``)."""
+    if state.entry:
+        return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
+    tender = TENDER_KEYS[key]
+    request = PendingPayment(ctx.ports.new_id(), tender, sale.due, started_at=ctx.now)
+    message = Message.of(Msg.REFUNDING, tender=tender.value, amount=ctx.money(-sale.due))
+    after = replace(state, mode=Mode.TERMINAL, payment=request, entry="", message=message)
+    log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)
+    return after, (log, RequestPayment(request.request_id, tender, sale.due))
 
 
 def part_paid(state: LaneState, sale: Sale, ctx: Ctx) -> Outcome:
@@ -142,8 +171,28 @@ def _reverse(state: LaneState, no: int, ctx: Ctx, *, cancel: bool, supervisor: s
 
 def complete(state: LaneState, ctx: Ctx) -> Outcome:
     """The sale is paid: commit, then open the drawer for cash, then print."""
-    assert state.sale is not None
-    return _close(state, state.sale, SaleKind.SALE, ctx)
+    sale = state.sale
+    assert sale is not None
+    # Returns: return lines only make a return; its event is committed with it.
+    after, effects = _close(state, sale, returns.kind_of(sale), ctx)
+    given_back = [line for line in sale.live_lines if line.is_return]
+    if not given_back:
+        return after, effects
+    assert after.last_sale is not None
+    refund = -after.last_sale.total
+    event = ctx.audit(
+        state,
+        "return",
+        receipt=after.last_sale.receipt_no,
+        kind=after.last_sale.kind.value,
+        lines=len(given_back),
+        amount=sum(returns.line_refund(line) for line in given_back),
+        of=",".join(sorted({f"{ln.return_of.receipt_no}" for ln in given_back if ln.return_of}))
+        or None,
+    )
+    if refund > 0:
+        after = replace(after, message=Message.of(Msg.REFUND, amount=ctx.money(refund)))
+    return after, (effects[0], event, *effects[1:])
 
 
 def cancel(state: LaneState, ctx: Ctx, supervisor: str = "") -> Outcome:

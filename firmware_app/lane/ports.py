@@ -14,6 +14,7 @@ from typing import Protocol
 
 from firmware_app.lane.catalog import Item
 from firmware_app.lane.day_report import ReportPort
+from firmware_app.lane.return_source import ReturnsPort
 
 
 class Role(enum.Enum):
@@ -63,3 +64,4 @@ class Ports:
     cashiers: CashierPort
     new_id: Callable[[], str]
     reports: ReportPort | None = None  # the day's numbers (None: no X/Z reports here)
+    returns: ReturnsPort | None = None  # returns: finished sales by receipt (None: no returns)

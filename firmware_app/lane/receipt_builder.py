@@ -29,6 +29,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "member": "会员",
         "void": "作废",
         "cancelled": "交易取消",
+        "return": "退货",  # returns
         "copy": "副本",
         "reprint": "重打",
         "items": "件数",
@@ -48,6 +49,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "member": "Member",
         "void": "VOID",
         "cancelled": "CANCELLED",
+        "return": "RETURN",  # returns
         "copy": "COPY",
         "reprint": "REPRINT",
         "items": "Items",
@@ -120,6 +122,8 @@ TRAINING_BANNER = "练习 TRAINING — 不是销售凭证"
 def _banner(record: FinishedSale, lang: str) -> str:
     if record.training:
         return TRAINING_BANNER  # in both languages whatever the receipt's: it must not pass
+    if record.kind is SaleKind.RETURN:  # returns: the customer's proof of the refund
+        return _label(lang, "return")
     return _label(lang, "cancelled") if record.kind is SaleKind.CANCELLED else ""
 
 
@@ -139,6 +143,7 @@ def line_detail(line: Line, digits: int) -> str:
         # The scale's own figure (legal for trade), without its leading zeros.
         weight = (line.weight_text.lstrip("0") or "0") if line.weight_text else format_kg(line.qty)
         weight = "0" + weight if weight.startswith(".") else weight
+        weight = "-" + weight if line.qty < 0 else weight  # returns: weight given back
         return f"{weight} kg × {price}/kg"
     return f"{format_qty(line.qty)} × {price}"
 

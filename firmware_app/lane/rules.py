@@ -82,6 +82,8 @@ class SaleRules:
     max_override_price: int = 999900  # 9999.00
     cashier_discount_max: int = 10
     supervisor_discount_max: int = 50
+    # Returns: what returns without receipt may give back in one transaction (minor units).
+    return_limit: int = 20000
 
 
 @dataclass(frozen=True)

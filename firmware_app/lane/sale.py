@@ -30,6 +30,17 @@ class SaleKind(enum.Enum):
     CANCELLED = "cancelled"
 
 
+# Returns: the sold line a return line gives back.
+@dataclass(frozen=True)
+class ReturnRef:
+    """The sold line a return line gives back: ``lane``'s receipt ``receipt_no``, line
+    ``line`` (its number in that sale, from 1)."""
+
+    lane: str
+    receipt_no: int
+    line: int
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of the sale.
@@ -55,6 +66,13 @@ class Line:
     # manual discounts that make up ``discount`` (``DISC``).
     override: PriceOverride | None = None
     discounts: tuple[ManualDiscount, ...] = ()
+    # Returns: a return line has a negative ``qty``, ``amount`` and ``discount``;
+    # ``return_of`` names the sold line it gives back (None: a return without receipt).
+    return_of: ReturnRef | None = None
+
+    @property
+    def is_return(self) -> bool:
+        return self.qty < 0
 
 
 @dataclass(frozen=True)
@@ -240,6 +258,8 @@ def finish(
 ) -> FinishedSale:
     """Close ``sale``: taxes and stock deltas computed once, here (none in training)."""
     change = max(0, -sale.due) if kind is SaleKind.SALE else 0
+    # Returns: taxes (negative) and stock deltas (positive) of a return as of a sale.
+    counted = kind in (SaleKind.SALE, SaleKind.RETURN)
     return FinishedSale(
         sale_id=sale.id,
         receipt_no=receipt_no,
@@ -253,7 +273,7 @@ def finish(
         tenders=sale.tenders,
         rounding=sale.rounding,
         change=change,
-        taxes=taxes(sale.lines) if kind is SaleKind.SALE else (),
-        deltas=stock_deltas(sale.lines) if kind is SaleKind.SALE and not training else (),
+        taxes=taxes(sale.lines) if counted else (),
+        deltas=stock_deltas(sale.lines) if counted and not training else (),
         training=training,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from firmware_app.lane import restrictions
+from firmware_app.lane import restrictions, returns
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
@@ -139,6 +139,8 @@ def _add(
         tax_rate=item.tax_rate,
         weight_text=weight_text,
     )
+    if state.return_next:  # returns: a return without receipt (approved)
+        return returns.add_without_receipt(state, sale, line, ctx)
     sale = sale.add_line(line)
     message = Message.of(Msg.ITEM_ADDED, name=item.name, amount=ctx.money(amount))
     return replace(state, sale=sale, entry="", qty=None, message=message), (

@@ -15,6 +15,7 @@ from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.pending_item import PendingItem  # restrictions
 from firmware_app.lane.ports import Cashier
 from firmware_app.lane.receipt import Receipt
+from firmware_app.lane.return_source import ReturnSource
 from firmware_app.lane.sale import FinishedSale, Sale, TenderType
 from firmware_app.lane.weighing import ScaleReading
 
@@ -36,6 +37,8 @@ class Mode(enum.Enum):
     AGE_CHECK = "age_check"
     # Price override and discounts: PRICE approved, which reason.
     PRICE_REASON = "price_reason"
+    # Returns: RETURN with a receipt number lists its lines to pick from.
+    CHOOSE_RETURN = "choose_return"
 
 
 class Action(enum.Enum):
@@ -54,6 +57,8 @@ class Action(enum.Enum):
     # Price override and discounts:
     PRICE_OVERRIDE = "price_override"
     DISCOUNT = "discount"
+    # Returns: RETURN with no receipt number.
+    RETURN_NO_RECEIPT = "return_no_receipt"
 
 
 @dataclass(frozen=True)
@@ -133,3 +138,7 @@ class LaneState:
     # Price override and discounts: a PRICE approved (line, new unit price, supervisor)
     # waiting for its reason.
     repricing: Approval | None = None
+    # Returns: the sale whose lines are being picked (Mode.CHOOSE_RETURN).
+    returning: ReturnSource | None = None
+    # A return without receipt was approved: the next item scanned or keyed comes back.
+    return_next: bool = False

@@ -248,7 +248,7 @@ def reprice(sale: Sale, ctx: Ctx) -> tuple[Sale, tuple[str, ...]]:
     changes: list[str] = []
     digits = ctx.setup.rules.minor_digits
     for line in sale.lines:
-        if line.voided:
+        if line.voided or line.is_return:  # returns: a return line keeps the price paid
             lines.append(line)
             continue
         item, label_priced = current_item(line, ctx)

@@ -167,6 +167,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_terminal": "请在支付终端上付款",
         "prompt_choose_tender": "选择编号，按确认",
         "prompt_choose_parked": "输入挂单号，按确认",  # suspend and resume
+        "prompt_choose_return": "输入行号按确认，n 数量 退 n 件；小计结束",  # returns
         "prompt_cash_reason": "选择原因编号，按确认",  # cash movements, reports
         "prompt_counted_cash": "输入清点的现金，按确认",
         "prompt_age_check": "是 / 否，或出生日期 YYYYMMDD 按确认",  # restrictions
@@ -208,6 +209,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "prompt_terminal": "Follow the payment terminal",
         "prompt_choose_tender": "Pick a number, then ENTER",
         "prompt_choose_parked": "Parked sale number, then ENTER",  # suspend and resume
+        "prompt_choose_return": "Line number, ENTER (n QTY first for n); SUBTOTAL ends",  # returns
         "prompt_cash_reason": "Pick a reason's number, then ENTER",  # cash movements, reports
         "prompt_counted_cash": "Counted cash, then ENTER",
         "prompt_age_check": "YES / NO, or date of birth YYYYMMDD + ENTER",  # restrictions

@@ -365,6 +365,25 @@ CATALOG_MODELS: list[type[BaseModel]] = [
     CatalogStageCode,
     CatalogStageRemoved,
 ]
+
+
+# Returns: a table of its own, so that the line tables (and older databases) stay as
+# they are.
+class ReturnLine(BaseModel):
+    """A return line's link to the sold line it gives back (``return_of``): written with
+    the open sale's line, kept with the finished transaction's."""
+
+    sale_id = peewee.TextField()
+    no = peewee.IntegerField()
+    of_lane = peewee.TextField()
+    of_receipt = peewee.IntegerField()
+    of_line = peewee.IntegerField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sale_id", "no")
+        indexes = ((("of_receipt", "of_line"), False),)
+
+
 # Tables of earlier versions, dropped when a database is opened.
 RETIRED_CATALOG_TABLES = ("catalogpart",)
 
@@ -387,4 +406,5 @@ LANE_MODELS: list[type[BaseModel]] = [
     UplinkMark,
     ZReport,
     OpenLineAdjustment,  # price override and discounts
+    ReturnLine,  # returns
 ]

@@ -51,6 +51,7 @@ from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
 from firmware_app.store import line_adjustments, models, reports, suspended
+from firmware_app.store import returns as return_links
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
 from firmware_app.store.journal import (
@@ -229,6 +230,9 @@ class SalesStore:
                 self._saved_lines[line.no] = (*row, adjusted)
         if changed:
             conn.executemany(self._insert_open_line, changed)
+            # Returns: the links of the changed lines that give something back.
+            nos = {row[1] for row in changed}
+            return_links.save_links(conn, sale.id, (ln for ln in sale.lines if ln.no in nos))
 
     def _save_adjustments(self, sale_id: str, no: int, text: str | None) -> None:
         """Price override and discounts: the line's row of them, or none."""
@@ -286,6 +290,7 @@ class SalesStore:
             self._insert_line,
             [(record.sale_id, *_line_values(line)) for line in record.lines],
         )
+        return_links.save_links(conn, record.sale_id, record.lines)  # returns
         counted = (tender for tender in record.tenders if not tender.voided)
         conn.executemany(
             f"INSERT INTO {t['TransactionTender']} (sale_id, no, type, amount, reference) "
@@ -349,6 +354,7 @@ class SalesStore:
             ids = [e.sale_id for e in entries]
             for table in (m.TransactionLine, m.TransactionTender, m.Transaction, m.Payment):
                 table.delete().where(table.sale_id.in_(ids)).execute()
+            return_links.drop_links(self.db.connection(), ids)  # returns
             m.JournalEntry.delete().where(m.JournalEntry.no <= last.no).execute()
         return len(entries)
 
@@ -380,8 +386,12 @@ class SalesStore:
             a.no: json.loads(a.record)
             for a in adjustments.select().where(adjustments.sale_id == row.id)
         }
+        linked = return_links.links(self.db.connection(), row.id)  # returns
         lines = tuple(
-            line_adjustments.with_row(_line_from(r), adjusted.get(r.no))
+            replace(
+                line_adjustments.with_row(_line_from(r), adjusted.get(r.no)),
+                return_of=linked.get(r.no),
+            )
             for r in self.m.OpenLine.select()
             .where(self.m.OpenLine.sale_id == row.id)
             .order_by(self.m.OpenLine.no)

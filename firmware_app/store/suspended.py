@@ -19,7 +19,7 @@ from typing import Any
 from firmware_app.errors import StoreError
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.parked import ParkedSale
-from firmware_app.lane.sale import Line, Sale
+from firmware_app.lane.sale import Line, ReturnRef, Sale
 from firmware_app.lane.timestamps import timestamp
 from firmware_app.store import line_adjustments, models
 
@@ -113,6 +113,7 @@ def _sale_row(sale: Sale) -> dict[str, Any]:
                 "weight_text": line.weight_text,
                 # price override and discounts
                 **({"adjustments": adj} if (adj := line_adjustments.to_row(line)) else {}),
+                "return_of": _ref_row(line.return_of),  # returns
             }
             for line in sale.lines
         ],
@@ -132,6 +133,24 @@ def _sale_from(row: dict[str, Any]) -> Sale:
 
 
 def _line_from(row: dict[str, Any]) -> Line:
-    fields = {k: v for k, v in row.items() if k != "adjustments"}
-    line = Line(**{**fields, "unit": Unit(row["unit"]), "tax_rate": Decimal(row["tax_rate"])})
+    fields = {k: v for k, v in row.items() if k not in ("adjustments", "return_of")}
+    line = Line(
+        **{
+            **fields,
+            "unit": Unit(row["unit"]),
+            "tax_rate": Decimal(row["tax_rate"]),
+            "return_of": _ref_from(row.get("return_of")),  # returns
+        }
+    )
     return line_adjustments.with_row(line, row.get("adjustments"))  # price override, discounts
+
+
+# Returns: a parked return line keeps what it gives back.
+def _ref_row(ref: ReturnRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {"lane": ref.lane, "receipt_no": ref.receipt_no, "line": ref.line}
+
+
+def _ref_from(row: dict[str, Any] | None) -> ReturnRef | None:
+    return None if row is None else ReturnRef(row["lane"], row["receipt_no"], row["line"])

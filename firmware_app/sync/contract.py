@@ -298,6 +298,13 @@ def _line(line: Line) -> dict[str, Any]:
             }
             for d in line.discounts
         ]
+    if line.is_return:  # returns: what it gives back (null: a return without receipt)
+        ref = line.return_of
+        body["return_of"] = (
+            None
+            if ref is None
+            else {"lane": ref.lane, "receipt_no": ref.receipt_no, "line": ref.line}
+        )
     return body
 
 

@@ -172,7 +172,13 @@ CASES = [
         ["RecordEvent", "RecordEvent", "KickDrawer"],
     ),
     ("no-sale with a sale open", ONE_COLA, "key NOSALE", Msg.SALE_OPEN, []),
-    ("RETURN", SIGNED_ON, "key RETURN", Msg.NOT_AVAILABLE, []),
+    (
+        "RETURN alone: a return without receipt asks a supervisor",
+        SIGNED_ON,
+        "key RETURN",
+        Msg.SUPERVISOR_ID,
+        [],
+    ),
     ("REPRINT with no receipt yet", SIGNED_ON, "key REPRINT", Msg.NO_RECEIPT, []),
     (
         "REPRINT",

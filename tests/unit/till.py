@@ -16,6 +16,7 @@ from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.effects import (
     DURABLE,
     ClearPinFailures,
+    CommitSale,
     Effect,
     RecordPinFailure,
 )
@@ -33,6 +34,7 @@ from firmware_app.lane.labels import LabelFormat
 from firmware_app.lane.machine import handle
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.ports import Cashier, PinRecord, Ports, Role
+from firmware_app.lane.return_source import NotReturnable, ReturnSource
 from firmware_app.lane.rules import (
     ApprovalRules,
     CashRounding,
@@ -40,6 +42,7 @@ from firmware_app.lane.rules import (
     ReceiptSetup,
     SaleRules,
 )
+from firmware_app.lane.sale import FinishedSale
 from firmware_app.lane.state import LaneState
 from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 
@@ -107,6 +110,38 @@ class FakeCashiers:
                 self.records.pop(effect.cashier_id, None)
 
 
+# Returns: finished sales by receipt number, as the store keeps them.
+class FakeReturns:
+    """The sales the till committed (``remember``), plus any a test puts in ``sales``;
+    ``gone``: receipt numbers that answer with a reason instead."""
+
+    def __init__(self, lane: str) -> None:
+        self.lane = lane
+        self.sales: dict[int, FinishedSale] = {}
+        self.gone: dict[int, NotReturnable] = {}
+
+    def sale_by_receipt(self, receipt_no: int) -> ReturnSource | NotReturnable:
+        if receipt_no in self.gone:
+            return self.gone[receipt_no]
+        sale = self.sales.get(receipt_no)
+        if sale is None or sale.training:
+            return NotReturnable.UNKNOWN
+        returned: dict[int, int] = {}
+        for other in self.sales.values():
+            for line in other.lines:
+                ref = line.return_of
+                if ref is not None and ref.receipt_no == receipt_no and not line.voided:
+                    returned[ref.line] = returned.get(ref.line, 0) - line.qty
+        return ReturnSource(
+            self.lane, receipt_no, sale.kind, sale.lines, tuple(sorted(returned.items()))
+        )
+
+    def remember(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, CommitSale) and not effect.record.training:
+                self.sales[effect.record.receipt_no] = effect.record
+
+
 def setup_with(**rules: object) -> LaneSetup:
     base = {
         "label_formats": LABELS,
@@ -136,7 +171,8 @@ class Till:
 
     def __post_init__(self) -> None:
         self.cashiers = FakeCashiers()
-        self.ports = Ports(FakeCatalog(), self.cashiers, self._new_id)
+        self.returns = FakeReturns(self.setup.lane)  # returns
+        self.ports = Ports(FakeCatalog(), self.cashiers, self._new_id, returns=self.returns)
 
     def _new_id(self) -> str:
         self.ids += 1
@@ -150,6 +186,7 @@ class Till:
             self.failed.extend(effects)
             state, effects = handle(self.state, SaveFailed(event), self.now, self.ports, self.setup)
         self.cashiers.remember(list(effects))
+        self.returns.remember(list(effects))
         self.state = state
         self.effects = list(effects)
         self.all_effects.extend(effects)
