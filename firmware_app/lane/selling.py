@@ -109,11 +109,12 @@ def _add(
     """``answered``: the lane as the age question's answer found it (restrictions)."""
     if not item.active:
         return refuse(state, Msg.NOT_FOR_SALE, name=item.name)
-    # Restrictions: sale hours, then the customer's age (asked before the line is added).
-    out_of_hours = restrictions.hours_refusal(item, ctx)
+    # Restrictions: sale hours, then the customer's age (asked before the line is added);
+    # neither holds back goods coming back (a return without receipt).
+    out_of_hours = None if state.return_next else restrictions.hours_refusal(item, ctx)
     if out_of_hours is not None:
         return refused(state, out_of_hours)
-    needed = restrictions.age_to_ask(state.sale, item, ctx.setup.rules)
+    needed = restrictions.age_to_ask(state.sale, item, ctx.setup.rules, is_return=state.return_next)
     if needed is not None and answered is None:
         return restrictions.ask(state, PendingItem(item, code, needed, scanned))
     sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))

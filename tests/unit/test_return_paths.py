@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import CommitSale, PrintReceipt, RecordEvent, RequestPayment
+from firmware_app.lane.events import Scanned
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.return_source import NotReturnable
 from firmware_app.lane.returns import share
@@ -415,3 +416,14 @@ def test_the_receipt_of_a_return_says_so_and_shows_what_came_back() -> None:
     assert receipt.lines[0].detail == "-0.532 kg × 12.80/kg"
     assert receipt.lines[0].amount == "-6.81"
     assert receipt.code == "S001-07-2"
+
+
+def test_goods_coming_back_without_receipt_are_never_asked_an_age_or_refused_by_hours() -> None:
+    from tests.unit.till import BEER
+
+    till = Till().do("supervisor", "key RETURN")
+    assert till.state.return_next
+    till.send(Scanned("6901035603423"))
+    assert till.state.mode is not Mode.AGE_CHECK
+    sale = till.state.sale
+    assert sale is not None and sale.lines[-1].sku == BEER.sku and sale.lines[-1].qty < 0
