@@ -57,6 +57,8 @@ SIM_KEYS = {
     "KEY_F5": "TRAINING",
     "KEY_F6": "PRICE",  # price override and discounts
     "KEY_F7": "DISC",
+    "KEY_F8": "YES",  # the answers to questions (age checks, confirmations)
+    "KEY_F9": "NO",
 }
 SETTLE_S = 5.0  # how long a command may take to reach the lane before the run gives up
 OFFLINE_URL = "mqtt://127.0.0.1:1"  # nothing listens there: the lane sells offline

@@ -347,3 +347,12 @@ def test_a_clock_without_an_offset_is_a_bad_line(tmp_path: Path) -> None:
     done = run_sim(tmp_path, "clock 2026-12-24T22:30:00\n")
     assert done.returncode == 2
     assert "script.txt:1: clock: expected an ISO 8601 time with its offset" in done.stderr
+
+
+def test_a_script_presses_every_key_name_the_lane_knows() -> None:
+    from firmware_app.config import KEY_NAMES
+    from firmware_app.config import parse as parse_config
+    from hw_sim.lane_sim import SIM_KEYS
+
+    default = parse_config({"lane": {"store": "S1", "lane": "1"}}).keypad.keymap
+    assert set(default.values()) | set(SIM_KEYS.values()) >= KEY_NAMES

@@ -17,7 +17,7 @@ SCRIPT = """\
 clock 2026-12-02T21:59:00+08:00
 key 1 0 0 1 SIGNON 1 2 3 4 ENTER
 scan 6901035603423
-key ENTER
+key YES
 key CASH
 wait idle
 clock 2026-12-02T22:00:00+08:00
