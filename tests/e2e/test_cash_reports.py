@@ -1,4 +1,4 @@
-"""End to end: a day at a simulated lane with paid-in/out, training sales, an X and a Z
+"""End to end: a day at a simulated lane with a return, paid-in/out, training sales, an X and a Z
 report, against a real mosquitto. Every message validates; the Z report's numbers
 match totals worked out here from the sales that arrived; ``firmware-lane report z``
 prints the published details again from the lane's store."""
@@ -21,8 +21,8 @@ from tests.e2e.test_hw_sim import StoreServerProbe
 pytestmark = pytest.mark.e2e
 
 SCRIPT = """\
-# a supervisor's shift: float in, cash / card / mobile sales, a void, a no-sale,
-# a pickup, training sales, then the X and the Z report
+# a supervisor's shift: float in, cash / card / mobile sales, a return, a void, a
+# no-sale, a pickup, training sales, then the X and the Z report
 type 9001
 key SIGNON
 type 9999
@@ -46,6 +46,16 @@ scan ]E06954767410388
 scan ]E496385074
 terminal approve
 key MOBILE
+# one of the two colas of receipt 1 comes back, refunded in cash
+type 1
+key RETURN
+type 1
+key QTY
+type 1
+key ENTER
+key SUBTOTAL
+key CASH
+drawer close
 key NOSALE
 drawer close
 type 50
@@ -94,9 +104,13 @@ def test_a_day_with_cash_movements_training_and_reports(
     sales = [m for m in messages if m["schema"] == "lane.sale/1"]
     training = [s for s in sales if s.get("training")]
     real = [s for s in sales if not s.get("training")]
-    assert len(training) == 2 and len(real) == 3
+    assert len(training) == 2 and len(real) == 4
     assert [s["receipt_no"] for s in training] == [1, 2]
-    assert [s["receipt_no"] for s in real] == [1, 2, 3]
+    assert [s["receipt_no"] for s in real] == [1, 2, 3, 4]
+    sold = [s for s in real if s["kind"] == "sale"]
+    (returned,) = [s for s in real if s["kind"] == "return"]
+    assert returned["lines"][0]["return_of"] == {"lane": "01", "receipt_no": 1, "line": 1}
+    assert returned["tenders"][0]["type"] == "cash" and returned["tenders"][0]["amount"] < 0
     stocked = {m["sale_id"] for m in messages if m["schema"] == "lane.stock/1"}
     assert stocked == {s["sale_id"] for s in real}
 
@@ -118,8 +132,8 @@ def test_a_day_with_cash_movements_training_and_reports(
     (z_event,) = [e for e in events if e["event"] == "z_report"]
     z = z_event["details"]
     assert z["z_no"] == 1
-    assert z["sales"] == {"count": 3, "total": sum(s["totals"]["total"] for s in real)}
-    assert z["returns"] == {"count": 0, "total": 0}
+    assert z["sales"] == {"count": 3, "total": sum(s["totals"]["total"] for s in sold)}
+    assert z["returns"] == {"count": 1, "total": returned["totals"]["total"]}
     assert {t["type"]: (t["count"], t["amount"]) for t in z["tenders"]} == {
         k: (len(v), sum(v)) for k, v in tenders.items()
     }
