@@ -530,31 +530,29 @@ def _reprint(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     return replace(state, entry="", message=message), (event, PrintReceipt(copy))
 
 
-# --- training mode, cash movements, reports ------------------------------------------
+# --- keys that may need a supervisor -------------------------------------------------------
+
+Asker = Callable[[LaneState, str, Ctx], Outcome | Approval]
 
 
-def _paid_in_out(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    keyed = cash.keyed(state, key, ctx)
-    if not isinstance(keyed, Approval):
-        return keyed
-    return _ask_supervisor(state, keyed, ctx)
+def _then_supervisor(ask: Asker) -> Callable[[LaneState, str, Ctx], Outcome]:
+    """A key whose module answers a refusal or outcome, or the ``Approval`` it needs:
+    that goes to the supervisor (lane.approvals decides whether one is asked)."""
+
+    def handler(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+        asked = ask(state, key, ctx)
+        if not isinstance(asked, Approval):
+            return asked
+        return _ask_supervisor(state, asked, ctx)
+
+    return handler
 
 
-def _training(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    asked = training.asked(state, key, ctx)
-    if not isinstance(asked, Approval):
-        return asked
-    return _ask_supervisor(state, asked, ctx)
-
-
-def _z_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
+def _z_asked(state: LaneState, key: str, ctx: Ctx) -> Outcome | Approval:
     asked = reporting.z_asked(state, key, ctx)
-    if not isinstance(asked, Approval):
-        return asked
-    parked = suspending.refuse_while_parked(state)  # the day closes with no sale parked
-    if parked is not None:
-        return parked
-    return _ask_supervisor(state, asked, ctx)
+    if isinstance(asked, Approval):  # the day closes with no sale parked
+        return suspending.refuse_while_parked(state) or asked
+    return asked
 
 
 # --- restrictions: the answer to the age question --------------------------------------
@@ -565,33 +563,6 @@ def _age_key(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     if isinstance(answer, PendingItem):
         return selling.add_confirmed(state, ctx)
     return answer
-
-
-# --- price override and discounts ----------------------------------------------------
-
-
-def _price(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    asked = repricing.asked(state, key, ctx)
-    if not isinstance(asked, Approval):
-        return asked
-    return _ask_supervisor(state, asked, ctx)
-
-
-def _discount(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    asked = discounting.asked(state, key, ctx)
-    if not isinstance(asked, Approval):
-        return asked
-    return _ask_supervisor(state, asked, ctx)
-
-
-# --- returns ----------------------------------------------------------------------------
-
-
-def _return(state: LaneState, key: str, ctx: Ctx) -> Outcome:
-    asked = returns.return_key(state, key, ctx)
-    if not isinstance(asked, Approval):
-        return asked
-    return _ask_supervisor(state, asked, ctx)
 
 
 KeyHandler = Callable[[LaneState, str, Ctx], Outcome]
@@ -615,16 +586,16 @@ READY_KEYS: dict[str, KeyHandler] = {
     "SUSPEND": suspending.suspend,
     "RESUME": suspending.resume_key,
     # Training mode, cash movements, reports:
-    "PAIDIN": _paid_in_out,
-    "PAIDOUT": _paid_in_out,
-    "TRAINING": _training,
+    "PAIDIN": _then_supervisor(cash.keyed),
+    "PAIDOUT": _then_supervisor(cash.keyed),
+    "TRAINING": _then_supervisor(training.asked),
     "XREPORT": reporting.x_report,
-    "ZREPORT": _z_report,
+    "ZREPORT": _then_supervisor(_z_asked),
     # Price override and discounts:
-    "PRICE": _price,
-    "DISC": _discount,
+    "PRICE": _then_supervisor(repricing.asked),
+    "DISC": _then_supervisor(discounting.asked),
     # Returns:
-    "RETURN": _return,
+    "RETURN": _then_supervisor(returns.return_key),
 }
 
 MODE_KEYS: dict[Mode, KeyHandler] = {
