@@ -14,6 +14,7 @@ from datetime import datetime
 
 from firmware_app.lane import (
     approvals,
+    basket_pricing,
     cash,
     discounting,
     lockout,
@@ -55,6 +56,7 @@ from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.parked import read_slip_code
 from firmware_app.lane.pending_item import PendingItem
 from firmware_app.lane.ports import Ports
+from firmware_app.lane.promotions import Promotion
 from firmware_app.lane.receipt_builder import with_banner
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import Action, Approval, LaneState, Mode
@@ -69,6 +71,20 @@ def handle(
     state: LaneState, event: Event, now: datetime, ports: Ports, setup: LaneSetup
 ) -> Outcome:
     ctx = Ctx(ports, setup, now)
+    outcome = _handle(state, event, ctx)
+    # Promotions and members: the open sale priced again whenever its basket changed.
+    promotions = _promotions(ctx)
+    return basket_pricing.priced_outcome(
+        state, outcome, ctx, promotions, tick=isinstance(event, Tick)
+    )
+
+
+def _promotions(ctx: Ctx) -> tuple[Promotion, ...]:
+    return ()
+
+
+def _handle(state: LaneState, event: Event, ctx: Ctx) -> Outcome:
+    now = ctx.now
     match event:
         case KeyPressed(key=key):
             return _key(state, key, ctx)

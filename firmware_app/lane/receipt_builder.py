@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from firmware_app.lane.adjustments import adjustment_notes
 from firmware_app.lane.catalog import Unit
+from firmware_app.lane.line_notes import line_notes
 from firmware_app.lane.money import format_money, format_qty, rate_text
 from firmware_app.lane.receipt import Receipt, ReceiptLine
 from firmware_app.lane.rules import LaneSetup
@@ -17,6 +17,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "total": "合计",
         "discount": "优惠",
+        "saved": "共节省",
         "rounding": "抹零",
         "tax": "含税",
         "change": "找零",
@@ -37,6 +38,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "en": {
         "total": "TOTAL",
         "discount": "Discount",
+        "saved": "You saved",
         "rounding": "Rounding",
         "tax": "incl. tax",
         "change": "Change",
@@ -73,7 +75,9 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         return format_money(amount, digits)
 
     totals = [(_label(lang, "total"), money(record.total))]
-    if record.discount:
+    if record.discount > 0:  # promotions: what the customer saved, all told
+        totals.append((_label(lang, "saved"), money(-record.discount)))
+    elif record.discount:
         totals.append((_label(lang, "discount"), money(-record.discount)))
     if record.rounding:
         totals.append((_label(lang, "rounding"), money(record.rounding)))
@@ -128,8 +132,8 @@ def _banner(record: FinishedSale, lang: str) -> str:
 
 
 def _line(line: Line, digits: int, lang: str) -> ReceiptLine:
-    # Price override and discounts: the original price and each discount under the line.
-    notes = adjustment_notes(line.override, line.discounts, lambda m: format_money(m, digits), lang)
+    # Member price, promotions, price override and discounts: each under the line.
+    notes = line_notes(line, lambda m: format_money(m, digits), lang)
     return ReceiptLine(
         line.name, line_detail(line, digits), format_money(line.amount, digits), line.voided, notes
     )

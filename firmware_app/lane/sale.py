@@ -12,10 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from firmware_app.lane.adjustments import ManualDiscount, PriceOverride
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import MILLI, tax_included
+
+if TYPE_CHECKING:  # the engine's type only: pricing's helpers may use the sale's
+    from firmware_app.lane.pricing import PromoShare
 
 
 class TenderType(enum.Enum):
@@ -69,6 +73,13 @@ class Line:
     # Returns: a return line has a negative ``qty``, ``amount`` and ``discount``;
     # ``return_of`` names the sold line it gives back (None: a return without receipt).
     return_of: ReturnRef | None = None
+    # Promotions and members: the item's department and member price as the catalog had
+    # them when the line was added, and what the pricing engine (``lane.basket_pricing``)
+    # took off: the member price's saving and each promotion's share, all in ``discount``.
+    department: str | None = None
+    member_price: int | None = None
+    member_saving: int = 0
+    promotions: tuple[PromoShare, ...] = ()
 
     @property
     def is_return(self) -> bool:

@@ -139,6 +139,10 @@ def _add(
         amount=amount,
         tax_rate=item.tax_rate,
         weight_text=weight_text,
+        # Promotions and members: what the engine prices the line by. A line priced by
+        # its label keeps the label's price: no member price on it.
+        department=item.department,
+        member_price=item.member_price if amount == amount_of(qty, item.price) else None,
     )
     if state.return_next:  # returns: a return without receipt (approved)
         return returns.add_without_receipt(state, sale, line, ctx)

@@ -260,6 +260,10 @@ def reprice(sale: Sale, ctx: Ctx) -> tuple[Sale, tuple[str, ...]]:
         # on the line's amount, stays as given (a new price under an old discount could
         # take the line below zero).
         adjusted = line.override is not None or bool(line.discounts)
+        # Promotions and members: the department and member price as the catalog has
+        # them now (the engine prices the resumed basket again).
+        member_price = None if label_priced else item.member_price
+        line = replace(line, department=item.department, member_price=member_price)
         if item.price == line.unit_price or label_priced or adjusted:
             lines.append(line)
             continue

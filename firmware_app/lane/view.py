@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from firmware_app.lane.adjustments import adjustment_notes
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.devices import FINE, Device, StateWord
+from firmware_app.lane.line_notes import line_notes
 from firmware_app.lane.messages import TERMS, Message, Msg
 from firmware_app.lane.money import MILLI, format_money
 from firmware_app.lane.receipt_builder import line_detail
@@ -356,10 +356,9 @@ def health(devices: tuple[tuple[Device, StateWord], ...], language: str) -> tupl
 
 def _line_view(line: Line, digits: int, words: Mapping[str, str], language: str = "zh") -> LineView:
     subs: tuple[SubLine, ...] = ()
-    if line.override is not None or line.discounts:  # price override and discounts
-        notes = adjustment_notes(
-            line.override, line.discounts, lambda m: format_money(m, digits), language
-        )
+    # Price override, discounts, member prices and promotions: each under its line.
+    if line.override is not None or line.discounts or line.promotions or line.member_saving:
+        notes = line_notes(line, lambda m: format_money(m, digits), language)
         subs = tuple(SubLine(text, amount) for text, amount in notes)
     elif line.discount:
         subs = (SubLine(words["discount"], format_money(-line.discount, digits)),)

@@ -10,13 +10,15 @@ from decimal import Decimal
 from typing import Any
 
 from firmware_app.lane.adjustments import DiscountScope, ManualDiscount, PriceOverride
+from firmware_app.lane.pricing import PromoShare
 from firmware_app.lane.sale import Line
 from firmware_app.store import models
 
 
 def to_row(line: Line) -> dict[str, Any] | None:
     """The line's adjustments as a JSON object, or None when it has none."""
-    if line.override is None and not line.discounts:
+    pricing = _pricing_row(line)
+    if line.override is None and not line.discounts and pricing is None:
         return None
     o = line.override
     return {
@@ -27,7 +29,41 @@ def to_row(line: Line) -> dict[str, Any] | None:
             {"percent": str(d.percent), "amount": d.amount, "scope": d.scope.value, "by": d.by}
             for d in line.discounts
         ],
+        **({"pricing": pricing} if pricing is not None else {}),
     }
+
+
+# Promotions and members: what the pricing engine prices the line by, and what it took off.
+def _pricing_row(line: Line) -> dict[str, Any] | None:
+    if (
+        line.department is None
+        and line.member_price is None
+        and not line.member_saving
+        and not line.promotions
+    ):
+        return None
+    return {
+        "department": line.department,
+        "member_price": line.member_price,
+        "member_saving": line.member_saving,
+        "promotions": [[p.id, p.name, p.discount] for p in line.promotions],
+    }
+
+
+def _with_pricing(line: Line, row: dict[str, Any] | None) -> Line:
+    if not row:
+        return line
+    member_price = row.get("member_price")
+    return replace(
+        line,
+        department=None if row.get("department") is None else str(row["department"]),
+        member_price=None if member_price is None else int(member_price),
+        member_saving=int(row.get("member_saving", 0)),
+        promotions=tuple(
+            PromoShare(str(pid), str(name), int(discount))
+            for pid, name, discount in row.get("promotions", ())
+        ),
+    )
 
 
 def to_text(line: Line) -> str | None:
@@ -39,6 +75,7 @@ def with_row(line: Line, row: dict[str, Any] | None) -> Line:
     """``line`` with the adjustments of ``row`` (``to_row``'s shape)."""
     if not row:
         return line
+    line = _with_pricing(line, row.get("pricing"))  # promotions and members
     o = row.get("override")
     override = (
         None

@@ -282,7 +282,8 @@ def _line(line: Line) -> dict[str, Any]:
         "discount": line.discount,
         "tax_rate": rate_text(line.tax_rate),
         "voided": line.voided,
-        "promotions": [],
+        # Promotions: what each promotion took off this line.
+        "promotions": [{"id": p.id, "discount": p.discount} for p in line.promotions],
     }
     # Price override and discounts: only on lines that have them.
     if line.override is not None:

@@ -19,6 +19,7 @@ from firmware_app.lane.effects import ParkSale, PrintReceipt, UnparkSale
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.parked import ParkedSale
+from firmware_app.lane.pricing import PromoShare
 from firmware_app.lane.sale import Line, ReturnRef, Sale, Tender, TenderType
 from firmware_app.store.db import open_database
 from firmware_app.store.sales import SalesStore
@@ -232,6 +233,8 @@ def test_every_field_of_a_sale_and_its_lines_is_kept_while_parked(tmp_path: Path
         weight_text="0.532", return_of=ReturnRef("07", 3, 2),
         override=PriceOverride(1500, 1280, "破损 damaged", "9001"),
         discounts=(ManualDiscount(Decimal("12.5"), 12, DiscountScope.SALE, "9002"),),
+        department="fruit", member_price=1180, member_saving=53,
+        promotions=(PromoShare("P7", "苹果特价", 40),),
     )  # fmt: skip
     sale = Sale(id="s1", opened_at=T0, cashier="1001", lines=(line,), member="88", rounding=-1)
     sale = replace(sale, age_checked=(18, 21))  # restrictions
@@ -239,6 +242,7 @@ def test_every_field_of_a_sale_and_its_lines_is_kept_while_parked(tmp_path: Path
     assert [f.name for f in fields(Line)] == [
         "no", "sku", "code", "name", "unit", "qty", "unit_price", "amount", "tax_rate",
         "discount", "voided", "weight_text", "override", "discounts", "return_of",
+        "department", "member_price", "member_saving", "promotions",
     ]  # fmt: skip
     assert [f.name for f in fields(Sale)] == [
         "id", "opened_at", "cashier", "lines", "tenders", "member", "rounding",
