@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +72,13 @@ def test_what_the_lane_takes_the_schema_takes(promotions: Any, loyalty: Any) -> 
     except CatalogError:
         return
     validate(message)
+
+
+def test_the_documented_example_is_what_the_lane_and_the_schema_take() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "mqtt.md").read_text(encoding="utf-8")
+    after = text.split("**Promotions and loyalty.**", 1)[1]
+    example = json.loads(after.split("```json", 1)[1].split("```", 1)[0])
+    validate(example)
+    change = parse_catalog(json.dumps(example).encode())
+    assert len(change.promotions) == 6 and change.loyalty_sent
+    assert {p.type.value for p in change.promotions} == set(PROMOS)
