@@ -340,3 +340,28 @@ def test_a_hand_edited_promotion_is_left_out_not_fatal(catalog: StoreCatalog) ->
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE catalogpromotion SET body = '{\"id\": \"P1\"}' WHERE id = 'P1'")
     assert [p.id for p in catalog.promotions()] == ["P2", "P3", "P4", "P5", "P6"]
+
+
+def test_a_catalog_db_of_an_older_version_gets_the_new_columns_and_table(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    open_catalog(path).close()
+    with sqlite3.connect(path) as conn:  # as an older version left it, with a part waiting
+        conn.execute("DROP TABLE catalogpromotion")
+        conn.execute("ALTER TABLE catalogstagepart DROP COLUMN removed_promotions")
+        conn.execute("ALTER TABLE catalogstagepart DROP COLUMN loyalty")
+        conn.execute(
+            "INSERT INTO catalogstagepart (version, part, parts, base_version, promotions, "
+            "received_at) VALUES (1, 1, 2, NULL, '[]', '2026-12-01T08:00:00+08:00')"
+        )
+        conn.execute(
+            "INSERT INTO catalogstageitem (version, part, pos, sku, name, unit, price, tax_rate, "
+            "age_restricted, active) VALUES (1, 1, 0, 'A', 'a', 'each', 100, '13', 0, 1)"
+        )
+    db = open_catalog(path)
+    try:
+        catalog = StoreCatalog(db)
+        two = split_catalog(doc(items=[item("A"), item("B")], promotions=[]), 1)[1]
+        assert catalog.stage(parse_catalog(raw(two)), datetime.now().astimezone()) is not None
+        assert catalog.count() == 2 and catalog.promotions() == () and catalog.loyalty() is None
+    finally:
+        db.close()
