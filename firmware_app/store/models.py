@@ -58,7 +58,7 @@ class CatalogStagePart(BaseModel):
     part = peewee.IntegerField()
     parts = peewee.IntegerField()
     base_version = peewee.IntegerField(null=True)  # None: a snapshot
-    promotions = peewee.TextField(default="[]")  # JSON, as the part carried them
+    promotions = peewee.TextField(default="[]")  # JSON, as the lane checked them
     received_at = peewee.TextField()
     # Promotions: ids the part takes away (JSON list), and its loyalty rule as JSON
     # (``null``: none; NULL: the part did not send one).
