@@ -14,6 +14,7 @@ from typing import Protocol
 
 from firmware_app.lane.catalog import Item
 from firmware_app.lane.day_report import ReportPort
+from firmware_app.lane.promotions import Loyalty, Promotion
 from firmware_app.lane.return_source import ReturnsPort
 
 
@@ -35,6 +36,13 @@ class CatalogPort(Protocol):
 
     def by_plu(self, plu: int) -> Item | None:
         """The item with this PLU number, or None."""
+
+    # Promotions and loyalty: read on every scan, so an adapter answers from memory.
+    def promotions(self) -> tuple[Promotion, ...]:
+        """Every promotion of the catalog, whatever its window (the engine checks it)."""
+
+    def loyalty(self) -> Loyalty | None:
+        """The catalog's loyalty rule, or None when members earn no points."""
 
 
 # Roles and approvals: wrong PINs counted per id, read back by the core.

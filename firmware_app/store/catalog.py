@@ -6,7 +6,6 @@ to open a session); every lookup is one indexed query.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from decimal import Decimal
@@ -16,6 +15,8 @@ import peewee
 
 from firmware_app.errors import CatalogError, CatalogGap, CatalogOlder
 from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.promotions import Loyalty, Promotion
+from firmware_app.store import promotions as offers
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.db import models_of
 
@@ -68,6 +69,7 @@ class StoreCatalog:
         self._by_plu_sql = (
             f"SELECT {ITEM_COLUMNS} FROM {t['CatalogItem']} WHERE plu = ? ORDER BY sku LIMIT 1"
         )
+        self._offers = offers.OfferCache(db, t)  # promotions and loyalty
 
     def _sql(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self.db.connection().execute(sql, params).fetchall()
@@ -83,6 +85,15 @@ class StoreCatalog:
     def by_plu(self, plu: int) -> Item | None:
         rows = self._sql(self._by_plu_sql, (plu,))
         return _item(rows[0]) if rows else None
+
+    # Promotions and loyalty: what the pricing engine reads on every scan, from memory.
+    def promotions(self) -> tuple[Promotion, ...]:
+        """Every promotion of the catalog, by id, whatever its window."""
+        return self._offers.get()[0]
+
+    def loyalty(self) -> Loyalty | None:
+        """The points members earn, or None when the catalog has no loyalty rule."""
+        return self._offers.get()[1]
 
     def count(self) -> int:
         return int(self._sql(f"SELECT COUNT(*) FROM {self._t['CatalogItem']}")[0][0])
@@ -100,9 +111,11 @@ class StoreCatalog:
         with self.db.atomic():
             try:
                 self._stage(whole, "", st)
-                return self._apply_staged(change.version, st, allow_older=allow_older)
+                applied = self._apply_staged(change.version, st, allow_older=allow_older)
             finally:
                 self._forget(change.version, st)
+        self._offers.forget()
+        return applied
 
     def stage(self, change: CatalogChange, at: datetime) -> Applied | None:
         """Keep one part of a change sent in parts (a part sent again replaces itself).
@@ -123,7 +136,8 @@ class StoreCatalog:
             with self.db.atomic():
                 applied = self._apply_staged(change.version, st)
                 self._forget(change.version, st)
-                return applied
+            self._offers.forget()
+            return applied
         except CatalogError:
             with self.db.atomic():
                 self._forget(change.version, st)
@@ -148,9 +162,9 @@ class StoreCatalog:
             conn.execute(f"DELETE FROM {st[table]} WHERE version = ? AND part = ?", (v, p))
         conn.execute(
             f"INSERT OR REPLACE INTO {st['CatalogStagePart']} "
-            "(version, part, parts, base_version, promotions, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (v, p, change.parts, change.base_version, json.dumps(change.promotions), received_at),
+            "(version, part, parts, base_version, received_at, "
+            "promotions, removed_promotions, loyalty) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (v, p, change.parts, change.base_version, received_at, *offers.staged(change)),
         )
         conn.executemany(
             f"INSERT INTO {st['CatalogStageItem']} (version, part, pos, {ITEM_COLUMNS}) "
@@ -228,6 +242,7 @@ class StoreCatalog:
         removed = conn.execute(
             f"SELECT COUNT(*) FROM {st['CatalogStageRemoved']} WHERE version = ?", (version,)
         ).fetchone()[0]
+        offers.apply_offers(conn, t, st["CatalogStagePart"], version, snapshot=base is None)
         conn.execute(
             f"INSERT OR REPLACE INTO {t['Meta']} (key, value) VALUES (?, ?)",
             (VERSION, str(version)),

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 from firmware_app.errors import CatalogError
 from firmware_app.lane.barcodes import gtin_key, is_gtin_shaped
 from firmware_app.lane.catalog import Item, Unit
+from firmware_app.lane.promotions import Loyalty, Promotion
 from firmware_app.lane.restrictions import hours_of
 
 SCHEMA = "store.catalog/1"
@@ -44,9 +45,15 @@ class CatalogChange:
     items: tuple[Item, ...]
     codes: tuple[tuple[str, str], ...]  # (lookup key, sku)
     removed: tuple[str, ...]
-    promotions: tuple[Any, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
     part: int = 1  # a change too big for one message comes in parts 1..parts
     parts: int = 1
+    # Promotions and loyalty (docs/mqtt.md, "Promotions"): of a change, ``promotions``
+    # are added or replaced by id and ``removed_promotions`` taken away; ``loyalty`` is
+    # left as it is unless ``loyalty_sent`` (None then means no loyalty rule).
+    removed_promotions: tuple[str, ...] = ()
+    loyalty: Loyalty | None = None
+    loyalty_sent: bool = False
 
     @property
     def is_snapshot(self) -> bool:
@@ -81,8 +88,21 @@ def parse_catalog(raw: bytes) -> CatalogChange:
     parts = _int(doc, "parts", "", lo=1, hi=MAX_PARTS) if "parts" in doc else 1
     part = _int(doc, "part", "", lo=1, hi=parts) if "part" in doc else 1
     return CatalogChange(
-        version, base, items, codes, removed, tuple(promotions), part=part, parts=parts
+        version, base, items, codes, removed, part=part, parts=parts, **_offers(doc)
     )
+
+
+def _offers(doc: dict[str, Any]) -> dict[str, Any]:
+    """Promotions and loyalty: ``CatalogChange``'s fields of them, every field checked."""
+    # Imported here: the promotions parser builds on this module's field checks.
+    from firmware_app.store import promotions_doc as pd
+
+    return {
+        "promotions": pd.parse_promotions(doc.get("promotions", [])),
+        "removed_promotions": pd.parse_removed_promotions(doc.get("removed_promotions", [])),
+        "loyalty": pd.parse_loyalty(doc.get("loyalty")),
+        "loyalty_sent": "loyalty" in doc,
+    }
 
 
 def _decode(raw: bytes) -> Any:

@@ -58,8 +58,12 @@ class CatalogStagePart(BaseModel):
     part = peewee.IntegerField()
     parts = peewee.IntegerField()
     base_version = peewee.IntegerField(null=True)  # None: a snapshot
-    promotions = peewee.TextField(default="[]")  # JSON, as the part carried them
+    promotions = peewee.TextField(default="[]")  # JSON, as the lane checked them
     received_at = peewee.TextField()
+    # Promotions: ids the part takes away (JSON list), and its loyalty rule as JSON
+    # (``null``: none; NULL: the part did not send one).
+    removed_promotions = peewee.TextField(default="[]")
+    loyalty = peewee.TextField(null=True)
 
     class Meta:
         primary_key = peewee.CompositeKey("version", "part")
@@ -365,6 +369,20 @@ CATALOG_MODELS: list[type[BaseModel]] = [
     CatalogStageCode,
     CatalogStageRemoved,
 ]
+
+
+# Promotions: the catalog's promotions, written with its items in one transaction (the
+# loyalty rule is the catalog Meta's ``catalog.loyalty``).
+class CatalogPromotion(BaseModel):
+    """A promotion of the catalog (``store.catalog/1`` ``promotions``): ``body`` is the
+    object as the lane checked it (``store.promotions_doc.promotion_json``)."""
+
+    id = peewee.TextField(primary_key=True)
+    type = peewee.TextField()
+    body = peewee.TextField()  # JSON
+
+
+CATALOG_MODELS.append(CatalogPromotion)
 
 
 # Returns: a table of its own, so that the line tables (and older databases) stay as

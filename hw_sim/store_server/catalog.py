@@ -59,15 +59,18 @@ def publish_catalog(
 
 def split_catalog(message: dict[str, Any], part_items: int = PART_ITEMS) -> list[dict[str, Any]]:
     """``message`` as parts of at most ``part_items`` items (docs/mqtt.md, "Parts"):
-    the same version and base version on each, ``removed`` and promotions with part 1.
-    A message that fits, or already is a part, goes as it is."""
+    the same version and base version on each, ``removed``, promotions and the loyalty
+    rule with part 1. A message that fits, or already is a part, goes as it is."""
     items = message["items"]
     if len(items) <= part_items or "parts" in message:
         return [message]
     chunks = [items[i : i + part_items] for i in range(0, len(items), part_items)]
+    # Promotions and loyalty: with part 1 only (a later part sends none and leaves the
+    # rule as part 1 has it).
+    rest = {k: v for k, v in message.items() if k not in ("removed_promotions", "loyalty")}
     return [
         {
-            **message,
+            **(message if n == 1 else rest),
             "part": n,
             "parts": len(chunks),
             "items": chunk,

@@ -34,6 +34,7 @@ from firmware_app.lane.labels import LabelFormat
 from firmware_app.lane.machine import handle
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.ports import Cashier, PinRecord, Ports, Role
+from firmware_app.lane.promotions import Loyalty, Promotion
 from firmware_app.lane.return_source import NotReturnable, ReturnSource
 from firmware_app.lane.rules import (
     ApprovalRules,
@@ -75,6 +76,13 @@ class FakeCatalog:
 
     def by_plu(self, plu: int) -> Item | None:
         return next((i for i in self.items if i.plu == plu), None)
+
+    # Promotions and loyalty: none in this catalog.
+    def promotions(self) -> tuple[Promotion, ...]:
+        return ()
+
+    def loyalty(self) -> Loyalty | None:
+        return None
 
 
 class FakeCashiers:
