@@ -80,7 +80,7 @@ def handle(
 
 
 def _promotions(ctx: Ctx) -> tuple[Promotion, ...]:
-    return ()
+    return ctx.ports.catalog.promotions()
 
 
 def _handle(state: LaneState, event: Event, ctx: Ctx) -> Outcome:
