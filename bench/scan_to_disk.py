@@ -3,7 +3,10 @@
 Times the lane loop's whole path for one scan (``LaneLoop.step``: the core's
 handle, the open-sale line written and committed with synchronous=FULL, the
 display refresh) over 1,000 scans of random catalog items, in sales of 20 lines
-paid in cash. Prints a table; run with ``python -m bench.scan_to_disk``.
+paid in cash, with 200 promotions active (``--promotions``, 0 for none): each item is
+in one of 50 departments, and the promotions, of every type, name departments and
+items, so most lines qualify for several and the pricing engine prices every scan's
+basket again. Prints a table; run with ``python -m bench.scan_to_disk``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from firmware_app.ids import uuid7
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.events import KeyPressed, Scanned
 from firmware_app.lane.ports import Cashier, Ports, Role
+from firmware_app.lane.promotions import Promotion, PromoType
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState, Mode
 from firmware_app.store.cashiers import Cashiers
@@ -47,13 +51,47 @@ def ean13(n: int) -> str:
     return payload + str(gs1_standard_check_digit(payload))
 
 
-def build_catalog(catalog: StoreCatalog, size: int) -> float:
+DEPARTMENTS = 50
+
+
+def build_promotions(count: int, size: int, rng: random.Random) -> tuple[Promotion, ...]:
+    """``count`` promotions of every type over departments and items of the catalog."""
+    kinds: list[dict[str, Any]] = [
+        {"type": PromoType.PERCENT_OFF, "percent": Decimal("10")},
+        {"type": PromoType.AMOUNT_OFF, "amount": 20},
+        {"type": PromoType.FIXED_PRICE, "price": 150},
+        {"type": PromoType.MULTI_BUY, "qty": 3, "price": 500},
+        {"type": PromoType.BUY_GET, "buy": 1, "get": 1, "percent": Decimal("50")},
+        {"type": PromoType.THRESHOLD, "min": 5000, "off": 500, "repeat": True},
+    ]
+    return tuple(
+        Promotion(
+            id=f"P{n:03d}",
+            name=f"促销 {n}",
+            departments=frozenset({f"d{rng.randrange(DEPARTMENTS)}" for _ in range(2)}),
+            items=frozenset(f"{rng.randrange(size):07d}" for _ in range(20)),
+            **kinds[n % len(kinds)],
+        )
+        for n in range(count)
+    )
+
+
+def build_catalog(catalog: StoreCatalog, size: int, promotions: int = 0) -> float:
     items = tuple(
-        Item(f"{n:07d}", f"商品 {n}", Unit.EACH, 100 + n % 5000, Decimal("13")) for n in range(size)
+        Item(
+            f"{n:07d}",
+            f"商品 {n}",
+            Unit.EACH,
+            100 + n % 5000,
+            Decimal("13"),
+            department=f"d{n % DEPARTMENTS}",
+        )
+        for n in range(size)
     )
     codes = tuple((f"0{ean13(n)}", f"{n:07d}") for n in range(size))
+    offers = build_promotions(promotions, size, random.Random(11))
     started = time.perf_counter()
-    catalog.apply(CatalogChange(1, None, items, codes, ()))
+    catalog.apply(CatalogChange(1, None, items, codes, (), promotions=offers))
     return time.perf_counter() - started
 
 
@@ -82,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--scans", type=int, default=1_000)
+    parser.add_argument("--promotions", type=int, default=200)
     parser.add_argument("--dir", help="database directory (default: a temporary one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the bench lane has no drawer; don't say so 50 times
@@ -89,7 +128,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(Path(args.dir or tmp) / "lane.db")
         catalog = StoreCatalog(open_catalog(Path(args.dir or tmp) / "catalog.db"))
-        import_s = build_catalog(catalog, args.items)
+        import_s = build_catalog(catalog, args.items, args.promotions)
         lane = bench_loop(db, catalog)
         rng = random.Random(7)
         timings: list[float] = []
@@ -106,6 +145,7 @@ def main() -> None:
     timings.sort()
     rows = [
         ("catalog items", f"{args.items:,}"),
+        ("promotions active", f"{args.promotions:,}"),
         ("catalog import (s)", f"{import_s:.1f}"),
         ("scans", f"{args.scans:,}"),
         ("p50 (ms)", f"{percentile(timings, 50):.2f}"),
