@@ -14,6 +14,7 @@ from typing import Protocol
 
 from firmware_app.lane.catalog import Item
 from firmware_app.lane.day_report import ReportPort
+from firmware_app.lane.promotions import Loyalty
 from firmware_app.lane.return_source import ReturnsPort
 
 
@@ -65,3 +66,6 @@ class Ports:
     new_id: Callable[[], str]
     reports: ReportPort | None = None  # the day's numbers (None: no X/Z reports here)
     returns: ReturnsPort | None = None  # returns: finished sales by receipt (None: no returns)
+    # Members and points: the catalog's loyalty rule (None: ask nobody; the config's
+    # [members] rule, if any, applies).
+    loyalty: Callable[[], Loyalty | None] | None = None

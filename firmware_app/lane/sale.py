@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from firmware_app.lane.adjustments import ManualDiscount, PriceOverride
 from firmware_app.lane.catalog import Unit
+from firmware_app.lane.member_check import MemberCheck
 from firmware_app.lane.money import MILLI, tax_included
 
 
@@ -121,6 +122,8 @@ class Sale:
     rounding: int = 0
     # Restrictions: the minimum ages (years) the customer has been found old enough for.
     age_checked: tuple[int, ...] = ()
+    # Members: the store server's word on ``member`` (None: no member, or not asked).
+    member_check: MemberCheck | None = None
 
     @property
     def live_lines(self) -> tuple[Line, ...]:
@@ -229,6 +232,14 @@ class FinishedSale:
     # Made in training mode: ``receipt_no`` is then the training counter's, and no
     # goods move (no stock deltas).
     training: bool = False
+    # Members: the store server's word on ``member``, and the points this transaction
+    # earns (negative: a return takes them back; lane.members).
+    member_check: MemberCheck | None = None
+    points: int = 0
+
+    @property
+    def member_verified(self) -> bool:
+        return self.member_check is not None and self.member_check.verified
 
     @property
     def gross(self) -> int:
@@ -276,4 +287,5 @@ def finish(
         taxes=taxes(sale.lines) if counted else (),
         deltas=stock_deltas(sale.lines) if counted and not training else (),
         training=training,
+        member_check=sale.member_check,  # members
     )

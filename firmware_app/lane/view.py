@@ -98,6 +98,10 @@ ERRORS = frozenset(
         Msg.SALE_DISCOUNTED,
         Msg.DISCOUNT_TOO_BIG,
         Msg.DISCOUNT_ZERO,
+        # Members: the number was refused, or the member taken off the sale.
+        Msg.MEMBER_MALFORMED,
+        Msg.MEMBER_BLOCKED,
+        Msg.MEMBER_UNKNOWN,
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -118,6 +122,7 @@ WARNINGS = frozenset(
         Msg.CASH_BACK,
         Msg.CANCELLED_CASH_BACK,
         Msg.RESUMED_REPRICED,  # suspend and resume: the customer pays other prices
+        Msg.MEMBER_UNVERIFIED,  # members: kept on the sale, but not checked
         # Restrictions: the item was not added.
         Msg.AGE_DECLINED,
         Msg.AGE_TOO_YOUNG,
