@@ -36,16 +36,20 @@ def answer(t: Till, status: MemberStatus, name: str = "王芳", points: int | No
     return t.send(MemberAnswer(sale.member_check.request_id, sale.member, status, name, points))
 
 
+ASKED = ["SaveSale", "AskMember"]
+SCAN_CARD, SCAN_BAD = "scan M" + CARD, "scan M" + CARD[:-1] + "2"
+UNANSWERED = ("signon", keyed(CARD), "wait 1")
+
 # (name, steps before, the step under test, expected message, expected effect types)
 CASES = [
-    ("a well-formed number", ("signon",), keyed(CARD), Msg.MEMBER_SET, ["SaveSale", "AskMember"]),
-    ("a card scanned", ("signon", COLA), "scan M" + CARD, Msg.MEMBER_SET, ["SaveSale", "AskMember"]),
+    ("a well-formed number", ("signon",), keyed(CARD), Msg.MEMBER_SET, ASKED),
+    ("a card scanned", ("signon", COLA), SCAN_CARD, Msg.MEMBER_SET, ASKED),
     ("a wrong check digit", ("signon",), keyed(CARD[:-1] + "8"), Msg.MEMBER_MALFORMED, []),
     ("a wrong length", ("signon",), keyed(CARD[:-2]), Msg.MEMBER_MALFORMED, []),
-    ("a card with a wrong digit", ("signon", COLA), "scan M" + CARD[:-1] + "2", Msg.MEMBER_MALFORMED, []),
+    ("a card with a wrong digit", ("signon", COLA), SCAN_BAD, Msg.MEMBER_MALFORMED, []),
     ("MEMBER without a number", ("signon",), "key MEMBER", Msg.NEEDS_ENTRY, []),
     ("selling goes on while asked", ("signon", keyed(CARD)), COLA, Msg.ITEM_ADDED, ["SaveSale"]),
-    ("no answer in time", ("signon", keyed(CARD), "wait 1"), "tick", Msg.MEMBER_UNVERIFIED, ["SaveSale"]),
+    ("no answer in time", UNANSWERED, "tick", Msg.MEMBER_UNVERIFIED, ["SaveSale"]),
     ("still time to answer", ("signon", keyed(CARD), "wait 0.9"), "tick", Msg.MEMBER_SET, []),
 ]  # fmt: skip
 
