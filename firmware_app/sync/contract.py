@@ -351,6 +351,9 @@ def sale_body(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
     }
     if record.training:  # only when true: real sales read exactly as before
         body["training"] = True
+    if record.member is not None:  # members: verified or not, and the points
+        body["member_verified"] = record.member_verified
+        body["points"] = record.points
     return body
 
 
