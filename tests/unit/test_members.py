@@ -262,3 +262,39 @@ def test_a_return_without_receipt_changes_no_points() -> None:
 def test_training_earns_no_points() -> None:
     t = till().do("signon", "key TRAINING", "approve", "key 3 QTY", COLA, keyed(CARD), "key CASH")
     assert committed(t).training and committed(t).points == 0
+
+
+# --- the receipt ---------------------------------------------------------------------------------
+
+
+def test_the_receipt_prints_the_member_name_points_and_balance() -> None:
+    t = till().do("signon", "key 3 QTY", COLA, keyed(CARD))
+    answer(t, MemberStatus.ACTIVE, "王芳", 120)
+    t.do("key CASH")
+    info = t.state.last_receipt.info if t.state.last_receipt else ()
+    assert f"会员 Member: {CARD} 王芳" in info
+    assert "积分 Points: +10   积分余额 Balance: 130" in info
+
+
+def test_the_receipt_of_an_unverified_member_has_no_name_nor_balance() -> None:
+    t = till().do("signon", "key 3 QTY", COLA, keyed(CARD), "wait 2", "tick", "key CASH")
+    info = t.state.last_receipt.info if t.state.last_receipt else ()
+    assert f"会员 Member: {CARD}" in info and "积分 Points: +10" in info
+
+
+def test_the_receipt_of_a_return_shows_the_points_taken_back() -> None:
+    t = _member_sale().do("key 1 RETURN", "key 1 ENTER", "key SUBTOTAL", "key CASH")
+    info = t.state.last_receipt.info if t.state.last_receipt else ()
+    assert f"会员 Member: {CARD}" in info and "积分 Points: -10" in info
+
+
+def test_the_screen_shows_the_member_name_and_points() -> None:
+    from firmware_app.lane.view import MemberView, ScreenSetup, screen_view
+
+    t = till().do("signon", COLA, keyed(CARD))
+    view = screen_view(t.state, t.setup, ScreenSetup(), t.now)
+    assert view.member == MemberView(CARD, "asked")
+    answer(t, MemberStatus.ACTIVE, "王芳", 120)
+    view = screen_view(t.state, t.setup, ScreenSetup(), t.now)
+    assert view.member == MemberView(CARD, "verified", "王芳", 120)
+    assert view.message is not None and view.message.text == "会员 王芳：积分 120"
