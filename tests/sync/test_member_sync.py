@@ -6,8 +6,8 @@ nothing; with no broker nothing is asked and the member stays unverified."""
 from __future__ import annotations
 
 import io
-import logging
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
