@@ -29,8 +29,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware_app.errors import ConfigError
 from firmware_app.lane.labels import LabelFormat, LabelFormatError
+from firmware_app.lane.promotions import Loyalty
 from firmware_app.lane.restrictions import hours_of
-from firmware_app.lane.rules import ApprovalRules, CashRounding, SaleRules
+from firmware_app.lane.rules import (
+    CHECK_DIGITS,
+    ApprovalRules,
+    CashRounding,
+    MemberRules,
+    SaleRules,
+)
 from firmware_app.lane.state import Action
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -508,6 +515,7 @@ def parse(data: Mapping[str, Any], *, source: str = "config") -> Config:
     )
     rules = replace(rules, approvals=_approvals(root.table("approvals"), rules.member_prefix))
     rules = replace(rules, department_hours=_department_hours(root.table("restrictions")))
+    rules = replace(rules, members=_members(root.table("members"), rules.minor_digits))
     ui, ui_problem = _ui_or_problem(root.table("ui"))
     config = Config(
         path=source,
@@ -654,6 +662,36 @@ def _actions(t: _Table, key: str) -> frozenset[Action]:
         if name not in known:
             raise t.fail(key, f"unknown action {name!r} (one of {', '.join(sorted(known))})")
     return frozenset(known[name] for name in names)
+
+
+# Members and points.
+MAX_MEMBER_DIGITS = 20
+
+
+def _members(t: _Table, minor_digits: int) -> MemberRules:
+    """[members]: which numbers are well formed, how long the store server may take to
+    answer (seconds), and the points rule when the catalog has none (``points_per``: an
+    amount, "0" = none; ``points``: what each full ``points_per`` earns)."""
+    lengths = t._get("lengths", [])
+    if (
+        not isinstance(lengths, list)
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in lengths)
+        or not all(1 <= n <= MAX_MEMBER_DIGITS for n in lengths)
+    ):
+        raise t.fail("lengths", f"expected a list of digit counts from 1 to 20, got {lengths!r}")
+    check = t.choice("check_digit", "none", CHECK_DIGITS)
+    if check != "none" and 1 in lengths:
+        raise t.fail("lengths", "a number with a check digit has at least 2 digits")
+    timeout_s = t.number("answer_timeout", 1.0, 0.1, 10.0)
+    per = t.money("points_per", "0", minor_digits)
+    points = t.integer("points", 1, 1, 1000)
+    t.check_unknown()
+    return MemberRules(
+        lengths=tuple(sorted(set(lengths))),
+        check_digit=check,
+        answer_timeout_ms=round(timeout_s * 1000),
+        loyalty=Loyalty(per=per, points=points) if per > 0 else None,
+    )
 
 
 def _reasons(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

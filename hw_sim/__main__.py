@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out"), help="receipts and logs (./out)")
     p.add_argument("--store-server", action="store_true", help="also run a simulated store server")
     p.add_argument(
+        "--members",
+        type=Path,
+        metavar="FILE",
+        help="with --store-server: its members file (e.g. hw_sim/samples/members.json); "
+        "without it the store server answers no member requests",
+    )
+    p.add_argument(
         "--ui",
         type=_port,
         metavar="PORT",
@@ -184,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         # The store server's database lives beside the lane's: a fresh lane (seq from 1)
         # meets a fresh store server, a kept lane the store server that knows it.
-        server = _store_server(url, sim.data_dir) if args.store_server and url else None
+        server = (
+            _store_server(url, sim.data_dir, args.members) if args.store_server and url else None
+        )
         try:
             if args.ui is not None:
                 address = f"http://127.0.0.1:{args.ui}/"
@@ -248,15 +257,17 @@ def _doctor(args: argparse.Namespace) -> int:
         )
 
 
-def _store_server(url: str, data_dir: Path):
+def _store_server(url: str, data_dir: Path, members_file: Path | None = None):
     from hw_sim.store_server import StoreServer
+    from hw_sim.store_server.members import load_members
 
     def show(topic: str, message: dict) -> None:
         import json
 
         print(f"mqtt: {topic} {json.dumps(message, ensure_ascii=False, separators=(',', ':'))}")
 
-    server = StoreServer(url, data_dir / "store-server.db", on_message=show)
+    members = load_members(members_file) if members_file is not None else None  # members
+    server = StoreServer(url, data_dir / "store-server.db", on_message=show, members=members)
     server.start()
     return server
 

@@ -197,6 +197,9 @@ class SimLane:
             },
             "display": {"language": "en"},
             "approvals": {"badge_prefix": "SV"},  # supervisor badges: SV9001, SV9002
+            # Members: 13-digit cards with a GS1 check digit (hw_sim/samples/members.json),
+            # a point per 1.00 while the sample catalog has no loyalty rule.
+            "members": {"lengths": [13], "check_digit": "mod10-gs1", "points_per": "1.00"},
             "ui": {
                 "enabled": self.options.ui_port is not None,
                 "listen": f"127.0.0.1:{self.options.ui_port or 8080}",

@@ -49,6 +49,7 @@ from firmware_app.store.outbox import Outbox
 from firmware_app.store.returns import SaleLookup  # returns
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
+from firmware_app.sync.members import MemberAnswers
 from firmware_app.ui.errors import UiError
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ class LaneApp:
                 )
             )
         self.spooler = self._spooler()
+        self.member_answers = MemberAnswers(self.inbox.post)  # members: the store's answers
         self.sync = self._sync()
         self.loop = LaneLoop(
             inbox=self.inbox,
@@ -352,6 +354,8 @@ class LaneApp:
         """Downlink messages other than acks (called on the sync thread)."""
         if topic in (self.topics.store_catalog, self.topics.lane_catalog):
             self.catalog_updates.submit(topic, payload)
+        elif topic == self.topics.member:  # members: checked here, then to the inbox
+            self.member_answers.handle(topic, payload)
         else:
             log.info("downlink on %s ignored", topic)
 

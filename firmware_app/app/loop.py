@@ -25,10 +25,12 @@ from firmware_app.drivers.ports import CashDrawer
 from firmware_app.lane.devices import Device, StateWord, wire
 from firmware_app.lane.effects import (
     DURABLE,
+    AskMember,
     CommitSale,
     Effect,
     KickDrawer,
     LogPayment,
+    MemberIgnored,
     PrintReceipt,
     RecordEvent,
     RequestPayment,
@@ -68,6 +70,8 @@ class Uplink(Protocol):
     def wake(self) -> None: ...
 
     def status_changed(self) -> None: ...
+
+    def ask_member(self, request_id: str, member: str) -> None: ...  # members
 
 
 class Inbox:
@@ -260,6 +264,11 @@ class LaneLoop:
                         self._pay(effect)
                     case SendScaleCommand(command=command):
                         self._scale_command(command)
+                    # Members: a live question to the store server; an answer ignored.
+                    case AskMember():
+                        self._ask_member(effect)
+                    case MemberIgnored(request_id=request_id, why=why):
+                        log.info("member answer for request %s ignored: %s", request_id, why)
             except Exception:
                 log.exception("effect %s failed", type(effect).__name__)
 
@@ -278,6 +287,12 @@ class LaneLoop:
             log.info("no printer configured; receipt not printed")
             return
         self.printer.wake()  # the receipt is in the print queue already
+
+    def _ask_member(self, effect: AskMember) -> None:
+        if self.uplink is None:
+            log.info("member not asked (no uplink): it stays unverified")
+            return
+        self.uplink.ask_member(effect.request_id, effect.member)
 
     def _scale_command(self, command: ScaleCommand) -> None:
         if self.scale is None:

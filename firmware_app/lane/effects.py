@@ -216,6 +216,28 @@ class RecordZReport:
     details: str
 
 
+# --- members ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AskMember:
+    """Ask the store server about ``member`` (``lane.member-request/1``), live, not
+    through the outbox: a question nobody answers in time is moot. The answer comes
+    back as a ``MemberAnswer``."""
+
+    request_id: str
+    member: str
+
+
+@dataclass(frozen=True)
+class MemberIgnored:
+    """An answer about a member came too late or for another question: the shell
+    logs it (``why``), nothing else happens."""
+
+    request_id: str
+    why: str
+
+
 Effect = (
     SaveSale
     | DiscardSale
@@ -236,6 +258,8 @@ Effect = (
     | RecordCashMovement
     | SaveTraining
     | RecordZReport
+    | AskMember
+    | MemberIgnored
 )
 
 DURABLE = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware_app.lane.devices import Device, StateWord, check_word
+from firmware_app.lane.member_check import MemberStatus
 from firmware_app.lane.weighing import ScaleCommand, ScaleDone, ScaleReading, ScaleRefusal
 
 
@@ -117,6 +118,19 @@ class SaveFailed:
     cause: Event
 
 
+# Members: the store server's answer to a member question (``store.member/1``).
+@dataclass(frozen=True)
+class MemberAnswer:
+    """The answer to ``request_id`` about ``member``: its status and, when known, the
+    member's name and points balance."""
+
+    request_id: str
+    member: str
+    status: MemberStatus
+    name: str = ""
+    points: int | None = None
+
+
 Event = (
     KeyPressed
     | Scanned
@@ -128,4 +142,5 @@ Event = (
     | Tick
     | ReceiptsPending
     | SaveFailed
+    | MemberAnswer
 )

@@ -18,6 +18,7 @@ from firmware_app.lane import (
     cash,
     discounting,
     lockout,
+    members,
     paying,
     reporting,
     repricing,
@@ -44,6 +45,7 @@ from firmware_app.lane.events import (
     DrawerSwitch,
     Event,
     KeyPressed,
+    MemberAnswer,
     PaymentResult,
     ReceiptsPending,
     SaveFailed,
@@ -121,6 +123,8 @@ def _handle(state: LaneState, event: Event, ctx: Ctx) -> Outcome:
             return _receipts_pending(state, count), ()
         case SaveFailed(cause=cause):
             return terminal.on_save_failed(state, cause, ctx)
+        case MemberAnswer():  # members: the store server's word on the sale's member
+            return members.on_answer(state, event, ctx)
         case _:
             return state, ()
 
@@ -209,19 +213,21 @@ def _scale_result(result: ScaleCommandResult) -> Message:
 
 
 def _tick(state: LaneState, ctx: Ctx) -> Outcome:
-    """Time-based rules: payments (``terminal.on_tick``), then a drawer left open longer
-    than the configured time."""
+    """Time-based rules: payments (``terminal.on_tick``), a member question left
+    unanswered (``members.on_tick``), then a drawer left open longer than the
+    configured time."""
     paid = terminal.on_tick(state, ctx)
     if paid is not None:
         return paid
+    state, unanswered = members.on_tick(state, ctx)  # members: no answer in time
     since = state.drawer_open_since
     limit = ctx.setup.rules.drawer_alert_s
     if since is None or state.drawer_alerted or (ctx.now - since).total_seconds() < limit:
-        return state, ()
+        return state, unanswered
     seconds = int((ctx.now - since).total_seconds())
     alarm = ctx.audit(state, "drawer_alarm", open_s=seconds)
     message = Message.of(Msg.DRAWER_LEFT_OPEN)
-    return replace(state, drawer_alerted=True, message=message), (alarm,)
+    return replace(state, drawer_alerted=True, message=message), (*unanswered, alarm)
 
 
 def _key(state: LaneState, key: str, ctx: Ctx) -> Outcome:

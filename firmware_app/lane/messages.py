@@ -156,6 +156,12 @@ class Msg(enum.Enum):
     RETURN_SCAN_ITEM = "return_scan_item"
     REFUNDING = "refunding"
     RETURN_OVER_LIMIT = "return_over_limit"
+    # Members and points:
+    MEMBER_MALFORMED = "member_malformed"
+    MEMBER_VERIFIED = "member_verified"
+    MEMBER_BLOCKED = "member_blocked"
+    MEMBER_UNKNOWN = "member_unknown"
+    MEMBER_UNVERIFIED = "member_unverified"
 
 
 @dataclass(frozen=True)
@@ -420,6 +426,12 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
         Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
+        # Members and points:
+        Msg.MEMBER_MALFORMED: "Not a member number: {member} ({reason})",
+        Msg.MEMBER_VERIFIED: "Member {name}: {points} points",
+        Msg.MEMBER_BLOCKED: "Member {member} blocked: not on this sale",
+        Msg.MEMBER_UNKNOWN: "No member {member}: not on this sale",
+        Msg.MEMBER_UNVERIFIED: "Member {member} not checked (store server silent)",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -567,5 +579,11 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
         Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
+        # Members and points:
+        Msg.MEMBER_MALFORMED: "会员号无效 {member}",
+        Msg.MEMBER_VERIFIED: "会员 {name}：积分 {points}",
+        Msg.MEMBER_BLOCKED: "会员已冻结 {member}",
+        Msg.MEMBER_UNKNOWN: "会员号不存在 {member}",
+        Msg.MEMBER_UNVERIFIED: "会员 {member} 未验证（门店服务器无应答）",
     },
 }

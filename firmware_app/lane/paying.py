@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from firmware_app.lane import returns
+from firmware_app.lane import members, returns
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import (
     CommitSale,
@@ -232,6 +232,7 @@ def _close(state: LaneState, sale: Sale, kind: SaleKind, ctx: Ctx, cash_back: in
         currency=ctx.setup.rules.currency,
         training=training,
     )
+    record = members.with_points(record, ctx)  # members: the points it earns or takes back
     receipt = build_receipt(record, ctx.setup)
     effects: list[Effect] = [CommitSale(record)]
     cash_in = any(t.type is TenderType.CASH and not t.voided for t in record.tenders)

@@ -34,6 +34,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "copy": "副本",
         "reprint": "重打",
         "items": "件数",
+        "points": "积分",  # members
+        "balance": "积分余额",
     },
     "en": {
         "total": "TOTAL",
@@ -55,6 +57,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "copy": "COPY",
         "reprint": "REPRINT",
         "items": "Items",
+        "points": "Points",  # members
+        "balance": "Balance",
     },
 }
 
@@ -101,7 +105,7 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         record.closed_at.strftime("%Y-%m-%d %H:%M:%S"),
     ]
     if record.member:
-        info.insert(2, f"{_label(lang, 'member')}: {record.member}")
+        info[2:2] = _member_lines(record, lang)  # members and points
     return Receipt(
         header=setup.receipt.header,
         lines=tuple(_line(line, digits, lang) for line in record.lines),
@@ -118,6 +122,17 @@ def build_receipt(record: FinishedSale, setup: LaneSetup) -> Receipt:
         code="" if record.training else f"{setup.store}-{setup.lane}-{record.receipt_no}",
         number=record.receipt_no,
     )
+
+
+def _member_lines(record: FinishedSale, lang: str) -> list[str]:
+    """The member (with the name the store server gave, when it verified it), the points
+    this transaction earns or takes back, and the balance after it when known."""
+    check = record.member_check
+    name = f" {check.name}" if check is not None and check.verified and check.name else ""
+    points = f"{_label(lang, 'points')}: {record.points:+d}"
+    if check is not None and check.verified and check.balance is not None:
+        points += f"   {_label(lang, 'balance')}: {check.balance + record.points}"
+    return [f"{_label(lang, 'member')}: {record.member}{name}", points]
 
 
 TRAINING_BANNER = "练习 TRAINING — 不是销售凭证"

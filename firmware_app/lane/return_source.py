@@ -32,6 +32,11 @@ class ReturnSource:
     kind: SaleKind
     lines: tuple[Line, ...]
     returned: tuple[tuple[int, int], ...] = ()
+    # Members and points: the sale's member, whether the store server had verified it,
+    # and the points the sale earned (its ``lane.sale/1`` ``points``).
+    member: str | None = None
+    member_verified: bool = False
+    points: int = 0
 
     def already_returned(self, no: int) -> int:
         return dict(self.returned).get(no, 0)

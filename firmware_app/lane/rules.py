@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from firmware_app.lane.labels import LabelFormat
+from firmware_app.lane.promotions import Loyalty
 from firmware_app.lane.state import Action
 
 
@@ -40,6 +41,25 @@ class ApprovalRules:
     badge_prefix: str = ""
     pin_tries: int = 5
     lockout_min: int = 15
+
+
+# Members: which member numbers are well formed, how long the store server may take to
+# answer, and the loyalty rule used when the catalog has none.
+CHECK_DIGITS = ("none", "luhn", "mod10-gs1")
+
+
+@dataclass(frozen=True)
+class MemberRules:
+    """``lengths``: the digits a member number may have (empty: 1 to 20); ``check_digit``:
+    ``none``, ``luhn`` or ``mod10-gs1`` (the last digit checks the others);
+    ``answer_timeout_ms``: how long the lane waits for the store server's answer before
+    the member stays on the sale unverified; ``loyalty``: the points rule when the
+    catalog gives none (None: no points)."""
+
+    lengths: tuple[int, ...] = ()
+    check_digit: str = "none"
+    answer_timeout_ms: int = 1000
+    loyalty: Loyalty | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,7 @@ class SaleRules:
     supervisor_discount_max: int = 50
     # Returns: what returns without receipt may give back in one transaction (minor units).
     return_limit: int = 20000
+    members: MemberRules = field(default_factory=MemberRules)  # members and points
 
 
 @dataclass(frozen=True)

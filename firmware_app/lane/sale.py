@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from firmware_app.lane.adjustments import ManualDiscount, PriceOverride
 from firmware_app.lane.catalog import Unit
+from firmware_app.lane.member_check import MemberCheck
 from firmware_app.lane.money import MILLI, tax_included
 
 if TYPE_CHECKING:  # the engine's type only: pricing's helpers may use the sale's
@@ -132,6 +133,8 @@ class Sale:
     rounding: int = 0
     # Restrictions: the minimum ages (years) the customer has been found old enough for.
     age_checked: tuple[int, ...] = ()
+    # Members: the store server's word on ``member`` (None: no member, or not asked).
+    member_check: MemberCheck | None = None
 
     @property
     def live_lines(self) -> tuple[Line, ...]:
@@ -240,6 +243,14 @@ class FinishedSale:
     # Made in training mode: ``receipt_no`` is then the training counter's, and no
     # goods move (no stock deltas).
     training: bool = False
+    # Members: the store server's word on ``member``, and the points this transaction
+    # earns (negative: a return takes them back; lane.members).
+    member_check: MemberCheck | None = None
+    points: int = 0
+
+    @property
+    def member_verified(self) -> bool:
+        return self.member_check is not None and self.member_check.verified
 
     @property
     def gross(self) -> int:
@@ -287,4 +298,5 @@ def finish(
         taxes=taxes(sale.lines) if counted else (),
         deltas=stock_deltas(sale.lines) if counted and not training else (),
         training=training,
+        member_check=sale.member_check,  # members
     )

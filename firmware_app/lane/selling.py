@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from firmware_app.lane import restrictions, returns
+from firmware_app.lane import members, restrictions, returns
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, ScannedCode, parse_scan
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
@@ -238,7 +238,8 @@ def set_member(state: LaneState, member: str, ctx: Ctx) -> Outcome:
     blocked = _can_sell(state)
     if blocked is not None:
         return refuse(state, blocked, key="MEMBER")
+    not_a_member = members.refuse_malformed(state, member, ctx)  # before a sale opens for it
+    if not_a_member is not None:
+        return not_a_member
     sale = state.sale or Sale(id=ctx.ports.new_id(), opened_at=ctx.now, cashier=_cashier(state))
-    sale = replace(sale, member=member)
-    message = Message.of(Msg.MEMBER_SET, member=member)
-    return replace(state, sale=sale, entry="", message=message), (SaveSale(sale),)
+    return members.put_on(state, sale, member, ctx)  # members: checked, then asked about

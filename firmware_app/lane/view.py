@@ -98,6 +98,10 @@ ERRORS = frozenset(
         Msg.SALE_DISCOUNTED,
         Msg.DISCOUNT_TOO_BIG,
         Msg.DISCOUNT_ZERO,
+        # Members: the number was refused, or the member taken off the sale.
+        Msg.MEMBER_MALFORMED,
+        Msg.MEMBER_BLOCKED,
+        Msg.MEMBER_UNKNOWN,
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -118,6 +122,7 @@ WARNINGS = frozenset(
         Msg.CASH_BACK,
         Msg.CANCELLED_CASH_BACK,
         Msg.RESUMED_REPRICED,  # suspend and resume: the customer pays other prices
+        Msg.MEMBER_UNVERIFIED,  # members: kept on the sale, but not checked
         # Restrictions: the item was not added.
         Msg.AGE_DECLINED,
         Msg.AGE_TOO_YOUNG,
@@ -309,6 +314,29 @@ class Health:
     text: str  # the state in the screen's language
 
 
+# Members: the member on the open sale, as the cashier's screen shows it.
+@dataclass(frozen=True)
+class MemberView:
+    """The sale's member: its number; ``state`` ``asked`` (no answer yet), ``verified``
+    (then ``name`` and ``points``, the balance before this sale, when the store server
+    gave them) or ``unverified`` (no answer in time)."""
+
+    number: str
+    state: str
+    name: str = ""
+    points: int | None = None
+
+
+def member_view(state: LaneState) -> MemberView | None:
+    sale = state.sale
+    if sale is None or sale.member is None:
+        return None
+    check = sale.member_check
+    if check is None:
+        return MemberView(sale.member, "unverified")
+    return MemberView(sale.member, check.state.value, check.name, check.balance)
+
+
 @dataclass(frozen=True)
 class ScreenView:
     """The cashier's screen (``lane.screen/1``)."""
@@ -332,6 +360,7 @@ class ScreenView:
     choices: tuple[Choice, ...]
     health: tuple[Health, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    member: MemberView | None = None  # members
     schema: str = SCREEN_SCHEMA
 
 
@@ -465,6 +494,7 @@ def screen_view(
         choices=_choices(state.message, language),
         health=health(state.devices, language),
         labels=words,
+        member=member_view(state),  # members
     )
 
 

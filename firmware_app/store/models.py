@@ -146,6 +146,8 @@ class OpenSale(BaseModel):
     tenders = peewee.TextField(default="[]")
     # Restrictions: JSON list of the minimum ages (years) the customer was found old enough for.
     age_checked = peewee.TextField(default="[]")
+    # Members: the store server's word on the member, JSON ("" without one).
+    member_check = peewee.TextField(default="")
 
 
 class Payment(BaseModel):

@@ -8,10 +8,12 @@ back is the sum of the committed, unvoided return lines that name it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
@@ -95,8 +97,25 @@ class SaleLookup:
             .order_by(m.TransactionLine.no)
         )
         return ReturnSource(
-            self.lane, receipt_no, SaleKind(txn.kind), lines, self._returned(conn, receipt_no)
+            self.lane,
+            receipt_no,
+            SaleKind(txn.kind),
+            lines,
+            self._returned(conn, receipt_no),
+            **self._member(txn.sale_id),  # members and points
         )
+
+    def _member(self, sale_id: str) -> dict[str, Any]:
+        """Members and points: the sale's member, whether it was verified, and the points
+        it earned, as its sale message (the journal's record) says."""
+        m = self.m
+        entry = m.JournalEntry.get_or_none(m.JournalEntry.sale_id == sale_id)
+        record = json.loads(entry.record) if entry is not None else {}
+        return {
+            "member": record.get("member"),
+            "member_verified": bool(record.get("member_verified", False)),
+            "points": int(record.get("points", 0)),
+        }
 
     @staticmethod
     def _with_link(line: Line, linked: dict[int, ReturnRef]) -> Line:

@@ -50,7 +50,7 @@ from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.sale import FinishedSale, Line, Sale, Tender, TenderType
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import line_adjustments, models, reports, suspended
+from firmware_app.store import line_adjustments, member_rows, models, reports, suspended
 from firmware_app.store import returns as return_links
 from firmware_app.store.cashiers import Cashiers
 from firmware_app.store.db import models_of, write_transaction
@@ -197,13 +197,14 @@ class SalesStore:
             sale.rounding,
             sale.tenders,
             sale.age_checked,  # restrictions
+            sale.member_check,  # members
         )
         if header != self._saved_header:
             tenders = json.dumps([_tender_row(tender) for tender in sale.tenders])
             conn.execute(
                 f"INSERT OR REPLACE INTO {t['OpenSale']} "
-                "(id, opened_at, cashier, member, rounding, tenders, age_checked) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "(id, opened_at, cashier, member, rounding, tenders, age_checked, member_check) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sale.id,
                     timestamp(sale.opened_at),
@@ -212,6 +213,7 @@ class SalesStore:
                     sale.rounding,
                     tenders,
                     json.dumps(list(sale.age_checked)),
+                    member_rows.to_text(sale.member_check),
                 ),
             )
             self._saved_header = header
@@ -409,6 +411,7 @@ class SalesStore:
             member=row.member,
             rounding=row.rounding,
             age_checked=tuple(json.loads(row.age_checked or "[]")),  # restrictions
+            member_check=member_rows.from_text(row.member_check),  # members
         )
 
     def _with_logged_payments(

@@ -21,7 +21,7 @@ from firmware_app.lane.catalog import Unit
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.sale import Line, ReturnRef, Sale
 from firmware_app.lane.timestamps import timestamp
-from firmware_app.store import line_adjustments, models
+from firmware_app.store import line_adjustments, member_rows, models
 
 NEXT_PARK_NO = "suspend.next_no"
 PARKED = '"' + models.ParkedSale._meta.table_name + '"'
@@ -104,6 +104,7 @@ def _sale_row(sale: Sale) -> dict[str, Any]:
         "member": sale.member,
         "rounding": sale.rounding,
         "age_checked": list(sale.age_checked),  # restrictions
+        "member_check": member_rows.to_row(sale.member_check),  # members
         "lines": [
             {
                 "no": line.no, "sku": line.sku, "code": line.code, "name": line.name,
@@ -128,6 +129,7 @@ def _sale_from(row: dict[str, Any]) -> Sale:
         member=row["member"],
         rounding=row["rounding"],
         age_checked=tuple(row.get("age_checked", ())),  # restrictions (older rows: none)
+        member_check=member_rows.from_row(row.get("member_check")),  # members
         lines=tuple(_line_from(line) for line in row["lines"]),
     )
 

@@ -149,10 +149,19 @@ class Topics:
     def cmd(self) -> str:
         return f"{self.lane_prefix}/cmd"
 
+    # Members: the lane's live question about a member number, and the store's answer.
+    @property
+    def member_request(self) -> str:
+        return f"{self.lane_prefix}/member/request"
+
+    @property
+    def member(self) -> str:
+        return f"{self.lane_prefix}/member"
+
     @property
     def downlink(self) -> tuple[str, ...]:
         """What the lane subscribes to."""
-        return (self.ack, self.store_catalog, self.lane_catalog, self.cmd)
+        return (self.ack, self.store_catalog, self.lane_catalog, self.cmd, self.member)
 
 
 @dataclass(frozen=True)
@@ -352,6 +361,9 @@ def sale_body(record: FinishedSale, store: str, lane: str) -> dict[str, Any]:
     }
     if record.training:  # only when true: real sales read exactly as before
         body["training"] = True
+    if record.member is not None:  # members: verified or not, and the points
+        body["member_verified"] = record.member_verified
+        body["points"] = record.points
     return body
 
 

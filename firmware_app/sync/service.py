@@ -56,6 +56,7 @@ from firmware_app.sync.counters import SyncCounters
 from firmware_app.sync.drain import POLL_S, Drain
 from firmware_app.sync.errors import SyncError
 from firmware_app.sync.housekeeping import Housekeeper, OutboxHousekeeping
+from firmware_app.sync.members import masked, member_request_message
 from firmware_app.sync.mqtt_client import (
     ClientFactory,
     Connected,
@@ -108,7 +109,13 @@ class _Stop:
     pass
 
 
-_Command = _Wake | _StatusChanged | _CatalogRequest | _Stop
+@dataclass(frozen=True)
+class _MemberRequest:  # members: a live question, never queued in the outbox
+    request_id: str
+    member: str
+
+
+_Command = _Wake | _StatusChanged | _CatalogRequest | _Stop | _MemberRequest
 
 
 class SyncService:
@@ -243,6 +250,11 @@ class SyncService:
         """Ask the store server for a catalog snapshot (``have``: the lane's version)."""
         self._events.put(_CatalogRequest(have))
 
+    def ask_member(self, request_id: str, member: str) -> None:
+        """Ask the store server about ``member`` now, if the broker is there (members:
+        no answer in time leaves the member unverified, so nothing is kept to resend)."""
+        self._events.put(_MemberRequest(request_id, member))
+
     def close(self) -> None:
         """Publish the retained offline status, disconnect cleanly, stop. Idempotent."""
         with self._lock:
@@ -299,8 +311,12 @@ class SyncService:
             times += [self._drainer.deadline(), self._status.deadline()]
         return min(t for t in times if t is not None)
 
-    def _handle(self, event: LinkEvent | _Wake | _StatusChanged | _CatalogRequest) -> None:
-        if isinstance(event, _Wake):
+    def _handle(
+        self, event: LinkEvent | _Wake | _StatusChanged | _CatalogRequest | _MemberRequest
+    ) -> None:
+        if isinstance(event, _MemberRequest):
+            self._send_member_request(event)
+        elif isinstance(event, _Wake):
             self._drainer.woken()
             self._status.changed()
         elif isinstance(event, _StatusChanged):
@@ -437,6 +453,20 @@ class SyncService:
         )
         if self._connection.publish(self.topics.catalog_request, encode(message)) is not None:
             self._catalog_request = None
+
+    def _send_member_request(self, request: _MemberRequest) -> None:
+        """Members: publish the question, or drop it when there is no broker."""
+        if not self._connection.connected:
+            log.info("member %s not asked (no broker): it stays unverified", masked(request.member))
+            return
+        message = member_request_message(
+            request.member,
+            request.request_id,
+            at=self._clock(),
+            store=self.topics.store,
+            lane=self.topics.lane,
+        )
+        self._connection.publish(self.topics.member_request, encode(message))
 
     # --- stopping -----------------------------------------------------------------------
 

@@ -98,6 +98,8 @@ SCHEMA_NAMES = (
     "lane.catalog-request/1",
     "store.ack/1",
     "store.catalog/1",
+    "lane.member-request/1",  # members
+    "store.member/1",
 )
 
 

@@ -3,6 +3,8 @@
 Run it next to a lane::
 
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db
+    python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db \\
+        --members hw_sim/samples/members.json
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 \\
         --publish-catalog catalog.json --store S001
 
@@ -31,6 +33,7 @@ from firmware_app.sync.contract import ContractError
 from hw_sim.store_server.catalog import PART_ITEMS, publish_catalog
 from hw_sim.store_server.errors import StoreServerError
 from hw_sim.store_server.link import BrokerLogin
+from hw_sim.store_server.members import load_members
 from hw_sim.store_server.server import StoreServer
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="publish a store.catalog/1 file to {root}/{store}/catalog and exit",
+    )
+    p.add_argument(
+        "--members",
+        type=Path,
+        metavar="FILE",
+        help="members file (JSON list of number, name, status, points): answer member "
+        "requests and keep points (without it: no answers)",
     )
     p.add_argument("--store", help="store id (with --publish-catalog)")
     p.add_argument(
@@ -124,7 +134,15 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     login = _login(args)
-    with StoreServer(args.broker, args.db, on_message=_print_line, root=args.root, login=login):
+    members = load_members(args.members) if args.members is not None else None  # members
+    with StoreServer(
+        args.broker,
+        args.db,
+        on_message=_print_line,
+        root=args.root,
+        login=login,
+        members=members,
+    ):
         log.info("store server listening on %s", args.broker)
         stop.wait()
     return 0

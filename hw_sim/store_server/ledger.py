@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS stock (
     store TEXT NOT NULL, sku TEXT NOT NULL, qty TEXT NOT NULL, unit TEXT NOT NULL,
     PRIMARY KEY (store, sku)
 );
+CREATE TABLE IF NOT EXISTS member_points (
+    store TEXT NOT NULL, member TEXT NOT NULL, points INTEGER NOT NULL,
+    PRIMARY KEY (store, member)
+);
 """
 
 
@@ -86,6 +90,8 @@ class StoreLedger:
                 new = self._insert(key, topic, message, received_at)
                 if new and message["schema"] == "lane.stock/1":
                     self._add_stock(where.store, message["deltas"])
+                if new:
+                    self._add_points(where.store, message)  # members
                 upto = self._advance(key)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -134,6 +140,8 @@ class StoreLedger:
         try:
             key = (item.where.store, item.where.lane)
             new = self._insert(key, item.topic, item.message, item.received_at)
+            if new:
+                self._add_points(item.where.store, item.message)  # members, in the savepoint
             sums = dict(moved)
             if new and item.message["schema"] == "lane.stock/1":
                 with localcontext() as exact:
@@ -188,6 +196,59 @@ class StoreLedger:
                 "INSERT OR REPLACE INTO stock VALUES (?, ?, ?, ?)",
                 (store, delta["sku"], _plain(level), delta["unit"]),
             )
+
+    # --- members: points per member, each sale's counted once ----------------------------
+
+    def _add_points(self, store: str, message: dict[str, Any]) -> None:
+        """A new sale's ``points`` onto its member's balance (training sales aside)."""
+        member, points = message.get("member"), message.get("points")
+        if message["schema"] != "lane.sale/1" or message.get("training") or not member:
+            return
+        if not isinstance(points, int) or not points:
+            return
+        self._db.execute(
+            "INSERT INTO member_points VALUES (?, ?, ?) ON CONFLICT (store, member) "
+            "DO UPDATE SET points = points + excluded.points",
+            (store, member, points),
+        )
+
+    def points(self, member: str, store: str | None = None) -> int:
+        """The points the sales received gave ``member`` (in one store, or all)."""
+        with self._lock:
+            if store is None:
+                row = self._db.execute(
+                    "SELECT SUM(points) FROM member_points WHERE member = ?", (member,)
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT points FROM member_points WHERE store = ? AND member = ?",
+                    (store, member),
+                ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def points_by_member(self, store: str) -> dict[str, int]:
+        """Each member's points as kept (members at zero left out)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT member, points FROM member_points WHERE store = ? AND points != 0",
+                (store,),
+            ).fetchall()
+        return {member: int(points) for member, points in rows}
+
+    def recount_points(self, store: str) -> dict[str, int]:
+        """Each member's points summed again from the sales stored (the check of
+        ``points_by_member``: the two differ only if a sale counted twice or never)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM message WHERE store = ? AND schema = 'lane.sale/1'", (store,)
+            ).fetchall()
+        totals: dict[str, int] = {}
+        for (body,) in rows:
+            sale = json.loads(body)
+            member, points = sale.get("member"), sale.get("points")
+            if member and isinstance(points, int) and not sale.get("training"):
+                totals[member] = totals.get(member, 0) + points
+        return {member: points for member, points in totals.items() if points}
 
     def _advance(self, key: tuple[str, str]) -> int:
         upto = self._acked_upto(key)

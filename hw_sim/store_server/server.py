@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +44,7 @@ from firmware_app.sync.contract import (
 from hw_sim.store_server.errors import StoreServerError
 from hw_sim.store_server.ledger import Incoming, StoreLedger
 from hw_sim.store_server.link import START_TIMEOUT_S, BrokerLogin, broker_address, new_client
+from hw_sim.store_server.members import Member, answer, parse_request
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class StoreServer:
         clock: Callable[[], datetime] = _local_now,
         drop_acks: int = 0,
         login: BrokerLogin | None = None,
+        members: Mapping[str, Member] | None = None,
     ) -> None:
         self.host, self.port = broker_address(broker_url)
         self.url = broker_url
@@ -86,6 +88,9 @@ class StoreServer:
         self.client_id = client_id
         self.on_message = on_message
         self.drop_acks = drop_acks
+        # Members: who they are (None: no members file, no answers), questions answered.
+        self.members = members
+        self.member_answers = 0
         self.received = 0  # valid messages, duplicates included
         self.rejected = 0
         self.acks_sent = 0
@@ -172,12 +177,21 @@ class StoreServer:
             log.warning("store server: broker refused the connection: %s", reason)
             return
         topics = [f"{self.root}/+/lanes/+/{kind}" for kind in ("sales", "stock", "events")]
+        if self.members is not None:  # members: the lanes' questions
+            topics.append(f"{self.root}/+/lanes/+/member/request")
         client.subscribe([(t, 1) for t in topics])
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
         self._subscribed.set()
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith("/member/request"):  # members: answered at once
+            try:
+                self._answer_member(client, msg.topic, bytes(msg.payload))
+            except Exception:
+                log.exception("store server: member request on %r failed", msg.topic)
+            client.ack(msg.mid, msg.qos)
+            return
         try:
             item = self._check(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
         except Exception:  # never let one message stop paho's thread
@@ -200,6 +214,32 @@ class StoreServer:
             log.warning("store server: %s: rejected: %s", topic, e)
             return None
         return Incoming(where, topic, message, self._clock().isoformat(), mid, qos)
+
+    # --- members ----------------------------------------------------------------------------
+
+    def _answer_member(self, client: Any, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        try:
+            if len(parts) != 6 or parts[0] != self.root or parts[2] != "lanes":
+                raise ContractError(f"topic: {topic[:200]!r} is not a member request topic")
+            request = parse_request(payload)
+            where = Topics(self.root, parts[1], parts[3])
+        except ContractError as e:
+            self.rejected += 1
+            log.warning("store server: %s: rejected: %s", topic, e)
+            return
+        assert self.members is not None
+        member = self.members.get(request["member"])
+        earned = self.ledger.points(request["member"], where.store) if member else 0
+        reply = answer(request, member, earned, at=self._clock())
+        client.publish(where.member, encode(reply), qos=1)
+        self.member_answers += 1
+        log.info("store server: member …%s: %s", request["member"][-4:], reply["status"])
+
+    def points(self, member: str, store: str | None = None) -> int:
+        """A member's balance: the members file's points plus the sales received since."""
+        start = self.members.get(member) if self.members is not None else None
+        return (start.points if start else 0) + self.ledger.points(member, store)
 
     # --- the writer thread --------------------------------------------------------------
 

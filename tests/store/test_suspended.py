@@ -17,6 +17,7 @@ from firmware_app.lane.adjustments import DiscountScope, ManualDiscount, PriceOv
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.effects import ParkSale, PrintReceipt, UnparkSale
 from firmware_app.lane.events import KeyPressed, Scanned
+from firmware_app.lane.member_check import CheckState, MemberCheck
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.parked import ParkedSale
 from firmware_app.lane.pricing import PromoShare
@@ -238,6 +239,9 @@ def test_every_field_of_a_sale_and_its_lines_is_kept_while_parked(tmp_path: Path
     )  # fmt: skip
     sale = Sale(id="s1", opened_at=T0, cashier="1001", lines=(line,), member="88", rounding=-1)
     sale = replace(sale, age_checked=(18, 21))  # restrictions
+    # Members: the store server's word on the member.
+    check = MemberCheck("r1", T0, CheckState.VERIFIED, name="王芳", balance=120)
+    sale = replace(sale, member_check=check)
     # The fields store/suspended.py writes: a new one fails here until it is written too.
     assert [f.name for f in fields(Line)] == [
         "no", "sku", "code", "name", "unit", "qty", "unit_price", "amount", "tax_rate",
@@ -246,7 +250,7 @@ def test_every_field_of_a_sale_and_its_lines_is_kept_while_parked(tmp_path: Path
     ]  # fmt: skip
     assert [f.name for f in fields(Sale)] == [
         "id", "opened_at", "cashier", "lines", "tenders", "member", "rounding",
-        "age_checked",
+        "age_checked", "member_check",
     ]  # fmt: skip
     store = store_at(tmp_path / "lane.db")
     try:

@@ -86,6 +86,7 @@ def test_topics_of_one_lane() -> None:
         "pos/S001/catalog",
         "pos/S001/lanes/01/catalog",
         "pos/S001/lanes/01/cmd",
+        "pos/S001/lanes/01/member",  # members: the store server's answers
     )
 
 

@@ -160,9 +160,9 @@ CASES = [
     # --- subtotal, member, no-sale, later keys
     ("subtotal", ONE_COLA, "key SUBTOTAL", Msg.SUBTOTAL, []),
     ("subtotal with no sale", SIGNED_ON, "key SUBTOTAL", Msg.NO_SALE, []),
-    ("member keyed", SIGNED_ON, "key 1 2 3 4 5 MEMBER", Msg.MEMBER_SET, ["SaveSale"]),
+    ("member keyed", SIGNED_ON, "key 1 2 3 4 5 MEMBER", Msg.MEMBER_SET, ["SaveSale", "AskMember"]),
     ("member without entry", SIGNED_ON, "key MEMBER", Msg.NEEDS_ENTRY, []),
-    ("member card scanned", ONE_COLA, "scan M8800123", Msg.MEMBER_SET, ["SaveSale"]),
+    ("member card scanned", ONE_COLA, "scan M8800123", Msg.MEMBER_SET, ["SaveSale", "AskMember"]),
     ("no-sale asks supervisor", SIGNED_ON, "key NOSALE", Msg.SUPERVISOR_ID, []),
     (
         "no-sale approved",

@@ -141,7 +141,15 @@ class FakeReturns:
                 if ref is not None and ref.receipt_no == receipt_no and not line.voided:
                     returned[ref.line] = returned.get(ref.line, 0) - line.qty
         return ReturnSource(
-            self.lane, receipt_no, sale.kind, sale.lines, tuple(sorted(returned.items()))
+            self.lane,
+            receipt_no,
+            sale.kind,
+            sale.lines,
+            tuple(sorted(returned.items())),
+            # Members and points: the sale's member and the points it earned.
+            member=sale.member,
+            member_verified=sale.member_verified,
+            points=sale.points,
         )
 
     def remember(self, effects: list[Effect]) -> None:
