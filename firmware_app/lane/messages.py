@@ -156,6 +156,8 @@ class Msg(enum.Enum):
     RETURN_SCAN_ITEM = "return_scan_item"
     REFUNDING = "refunding"
     RETURN_OVER_LIMIT = "return_over_limit"
+    # Returns without receipt at a keyed price: PRICE on a line returned by receipt.
+    RETURN_AT_PAID_PRICE = "return_at_paid_price"
 
 
 @dataclass(frozen=True)
@@ -417,9 +419,11 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "Line {line} is weighed: it returns whole (no QTY)",
         Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
         Msg.REFUND: "Refund {amount}: give it to the customer",
-        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
+        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item "
+        "(another price: key it, then PRICE)",
         Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
+        Msg.RETURN_AT_PAID_PRICE: "Line {line} comes back at the price paid: no PRICE",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -564,8 +568,9 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "第 {line} 行为称重商品：只能整行退（不能输数量）",
         Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
         Msg.REFUND: "退款 {amount}：请交给顾客",
-        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
+        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品（按其他价格退：输入价格，按改价）",
         Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
+        Msg.RETURN_AT_PAID_PRICE: "第 {line} 行按原付款价格退：不能改价",
     },
 }

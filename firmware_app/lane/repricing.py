@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from firmware_app.lane import return_price
 from firmware_app.lane.adjustments import DiscountScope, PriceOverride
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import SaveSale
@@ -48,6 +49,10 @@ def asked(state: LaneState, key: str, ctx: Ctx) -> Approval | Outcome:
     locked = discounted(state, sale, line)
     if locked is not None:
         return locked
+    # Returns without receipt at a keyed price: the return's own limits.
+    returned = return_price.refusal(state, sale, line, price, ctx)
+    if returned is not None:
+        return returned
     return Approval(Action.PRICE_OVERRIDE, line=line.no, amount=price)
 
 
