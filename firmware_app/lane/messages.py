@@ -158,6 +158,12 @@ class Msg(enum.Enum):
     RETURN_OVER_LIMIT = "return_over_limit"
     # Returns without receipt at a keyed price: PRICE on a line returned by receipt.
     RETURN_AT_PAID_PRICE = "return_at_paid_price"
+    # A refund approved after the lane stopped waiting (lane.late_refund).
+    REFUND_TIMEOUT = "refund_timeout"
+    REFUND_UNANSWERED = "refund_unanswered"
+    LATE_REFUND = "late_refund"
+    LATE_REFUND_STANDS = "late_refund_stands"
+    LATE_REFUND_DECLINED = "late_refund_declined"
 
 
 @dataclass(frozen=True)
@@ -424,6 +430,14 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
         Msg.RETURN_AT_PAID_PRICE: "Line {line} comes back at the price paid: no PRICE",
+        Msg.REFUND_TIMEOUT: "Terminal did not answer: {tender} refund {amount} "
+        "may still go through: wait for its answer",
+        Msg.REFUND_UNANSWERED: "{tender} refund {amount} may still go through: "
+        "wait for the terminal (or CANCEL the return)",
+        Msg.LATE_REFUND: "{tender} refund {amount} approved after all: return done",
+        Msg.LATE_REFUND_STANDS: "{tender} refund {amount} approved too late: "
+        "it stands, call a supervisor",
+        Msg.LATE_REFUND_DECLINED: "{tender} refund {amount} declined: refund another way",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -572,5 +586,10 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
         Msg.RETURN_AT_PAID_PRICE: "第 {line} 行按原付款价格退：不能改价",
+        Msg.REFUND_TIMEOUT: "支付终端无响应：{tender} 退款 {amount} 仍可能成功：请等待结果",
+        Msg.REFUND_UNANSWERED: "{tender} 退款 {amount} 仍可能成功：请等待终端（或取消退货）",
+        Msg.LATE_REFUND: "{tender} 退款 {amount} 终端已批准：退货完成",
+        Msg.LATE_REFUND_STANDS: "{tender} 退款 {amount} 超时后才批准：款已退出，请叫主管",
+        Msg.LATE_REFUND_DECLINED: "{tender} 退款 {amount} 被拒绝：请用其他方式退款",
     },
 }

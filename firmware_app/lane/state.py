@@ -96,6 +96,9 @@ class PendingPayment:
     cancel: bool = False
     supervisor: str = ""
     answer: PaymentResult | None = None
+    # A late-approved refund: the sale (a return) the request was made for, so that an
+    # answer coming after the lane gave up is recorded on it (lane.late_refund).
+    sale_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ ERRORS = frozenset(
         Msg.SALE_DISCOUNTED,
         Msg.DISCOUNT_TOO_BIG,
         Msg.DISCOUNT_ZERO,
+        Msg.RETURN_AT_PAID_PRICE,  # returns without receipt at a keyed price
+        Msg.REFUND_UNANSWERED,  # a late refund: the return waits for its answer
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -123,6 +125,10 @@ WARNINGS = frozenset(
         Msg.AGE_TOO_YOUNG,
         Msg.BAD_BIRTH_DATE,
         Msg.SALE_HOURS,
+        # A refund approved after the lane stopped waiting (lane.late_refund).
+        Msg.REFUND_TIMEOUT,
+        Msg.LATE_REFUND_STANDS,
+        Msg.LATE_REFUND_DECLINED,
     ]
 )
 
