@@ -158,6 +158,7 @@ class Msg(enum.Enum):
     RETURN_OVER_LIMIT = "return_over_limit"
     # Returns without receipt at a keyed price: PRICE on a line returned by receipt.
     RETURN_AT_PAID_PRICE = "return_at_paid_price"
+    RETURN_NO_DISCOUNT = "return_no_discount"
     # A refund approved after the lane stopped waiting (lane.late_refund).
     REFUND_TIMEOUT = "refund_timeout"
     REFUND_UNANSWERED = "refund_unanswered"
@@ -430,6 +431,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
         Msg.RETURN_AT_PAID_PRICE: "Line {line} comes back at the price paid: no PRICE",
+        Msg.RETURN_NO_DISCOUNT: "Line {line} is a return: no discount on it",
         Msg.REFUND_TIMEOUT: "Terminal did not answer: {tender} refund {amount} "
         "may still go through: wait for its answer",
         Msg.REFUND_UNANSWERED: "{tender} refund {amount} may still go through: "
@@ -586,6 +588,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
         Msg.RETURN_AT_PAID_PRICE: "第 {line} 行按原付款价格退：不能改价",
+        Msg.RETURN_NO_DISCOUNT: "第 {line} 行是退货：不能打折",
         Msg.REFUND_TIMEOUT: "支付终端无响应：{tender} 退款 {amount} 仍可能成功：请等待结果",
         Msg.REFUND_UNANSWERED: "{tender} 退款 {amount} 仍可能成功：请等待终端（或取消退货）",
         Msg.LATE_REFUND: "{tender} 退款 {amount} 终端已批准：退货完成",

@@ -99,6 +99,7 @@ ERRORS = frozenset(
         Msg.DISCOUNT_TOO_BIG,
         Msg.DISCOUNT_ZERO,
         Msg.RETURN_AT_PAID_PRICE,  # returns without receipt at a keyed price
+        Msg.RETURN_NO_DISCOUNT,  # a discount never changes what a return gives back
         Msg.REFUND_UNANSWERED,  # a late refund: the return waits for its answer
     ]
 )

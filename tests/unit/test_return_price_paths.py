@@ -113,3 +113,40 @@ def test_a_price_override_on_a_sold_line_still_names_from_and_to_in_its_approval
     till = Till().do("signon", COLA, "key 3 PRICE", "approve")
     (approval,) = events(till, "approval")
     assert (approval["from"], approval["to"]) == ("350", "300")
+
+
+# --- a discount never changes what a return gives back -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before",
+    [pytest.param(COLA_BACK, id="without receipt"), pytest.param(BY_RECEIPT, id="by receipt")],
+)
+def test_disc_on_a_return_line_is_refused(before: tuple[str, ...]) -> None:
+    till = Till().do(*before)
+    if till.state.message is not None and till.state.message.id is Msg.SUBTOTAL:
+        till.do(BREAD)  # DISC on the line, not on the sale: the return line is not last
+        till.do("key VOID")
+    till.do("key 1 0")
+    before_disc = till.state
+    till.do("key DISC")
+    assert till.message is Msg.RETURN_NO_DISCOUNT
+    assert till.effects == []
+    assert replace(till.state, message=None) == replace(before_disc, message=None)
+
+
+def test_a_sale_discount_on_a_mixed_basket_comes_off_the_goods_sold_only() -> None:
+    till = Till().do(*BY_RECEIPT, BREAD, "key SUBTOTAL", "key 1 0 DISC")  # 10 % off the bread
+    assert till.message is Msg.DISCOUNT_GIVEN
+    sale = till.state.sale
+    assert sale is not None
+    back, bread = sale.live_lines
+    assert (back.amount, back.discount, back.discounts) == (-1050, 0, ())
+    assert (bread.amount, bread.discount) == (1000, 100)
+    assert sale.total == 1000 - 100 - 1050
+
+
+def test_a_sale_discount_on_returns_only_is_refused() -> None:
+    till = Till().do(*BY_RECEIPT, "key SUBTOTAL", "key 1 0 DISC")
+    assert till.message is Msg.DISCOUNT_ZERO
+    assert till.effects == []
