@@ -5,11 +5,11 @@ The entry is the percent, 1 to 99, whole or with one decimal (``12.5``). Up to
 ``[sale] cashier_discount_max`` percent the cashier gives it alone; above, up to
 ``supervisor_discount_max``, a supervisor approves (``Action.DISCOUNT``); above
 that it is refused. A line discount is round-half-up(amount × percent); a sale
-discount is worked out on the sale's net (amounts less the discounts already
-given) and spread over the live lines sold (never a return line) in proportion to
-their net amounts by
-largest remainder, ties to the lower line number (``spread``), so each line's
-``discount`` is exact and taxes per rate stay exact. No discount ever takes a
+discount is worked out on the net of the goods sold (amounts less the discounts
+already given; a return line takes no discount) and spread over those lines in
+proportion to their net amounts by largest remainder, ties to the lower line
+number (``spread``), so each line's ``discount`` is exact and taxes per rate stay
+exact. No discount ever takes a
 line below zero. One line discount per line and one sale discount per sale: a
 second would let two discounts within the cashier's limit add up beyond it.
 """
