@@ -7,7 +7,8 @@ the lane (``terminal`` adds it as the return's tender and finishes the return), 
 on its own, in the payment log under that return's sale id and as a ``late_refund``
 event for a supervisor to settle. Until the terminal answers, the return takes no
 other tender and cannot be parked: a refund paid out twice is money gone. A late
-decline lifts that; ``CANCEL`` (a supervisor) gives the return up meanwhile.
+decline lifts that; ``CANCEL`` (a supervisor) gives the return up meanwhile. A late
+approval the disk cannot take is held with its refund and saved again at every tick.
 
 Amounts in minor units; a refund's amount is negative, as its tender's.
 """
@@ -104,6 +105,21 @@ def declined(state: LaneState, late: PendingPayment, ctx: Ctx) -> Outcome:
     """No money moved: the return may be refunded another way now."""
     message = Message.of(Msg.LATE_REFUND_DECLINED, **_what(late, ctx))
     return replace(state, abandoned=_without(state, late), message=message), ()
+
+
+def hold(state: LaneState, answer: PaymentResult, ctx: Ctx) -> LaneState:
+    """The late approval ``answer`` could not be saved: keep it with its refund (the
+    money has moved) to save again at the next tick; any other answer changes nothing."""
+    abandoned = tuple(
+        replace(p, answer=answer) if p.request_id == answer.request_id and is_refund(p) else p
+        for p in state.abandoned
+    )
+    return replace(state, abandoned=abandoned, message=Message.of(Msg.SAVE_FAILED))
+
+
+def held(state: LaneState) -> PendingPayment | None:
+    """A late refund approved whose answer waits to be saved."""
+    return next((p for p in state.abandoned if p.answer is not None), None)
 
 
 def _without(state: LaneState, late: PendingPayment) -> tuple[PendingPayment, ...]:

@@ -158,6 +158,8 @@ def on_save_failed(state: LaneState, cause: Event, ctx: Ctx) -> Outcome:
         return after, ()
     if pending is not None and pending.answer is not None:
         return _hold(state, pending, pending.answer, ctx), ()
+    if isinstance(cause, PaymentResult) and cause.approved:  # a late refund: held too
+        return late_refund.hold(state, cause, ctx), ()
     return replace(state, message=Message.of(Msg.SAVE_FAILED)), ()
 
 
@@ -200,6 +202,10 @@ def on_tick(state: LaneState, ctx: Ctx) -> Outcome | None:
     given up on, a sale found paid (restored after a restart) finished. None: nothing."""
     if state.mode is Mode.TERMINAL and holds_answer(state):
         return retry(state, ctx)
+    held = late_refund.held(state)  # a late refund the disk could not take: again
+    if held is not None:
+        assert held.answer is not None
+        return _late_refund(state, held, held.answer, ctx)
     pending = state.payment
     if state.mode is Mode.TERMINAL and pending is not None and pending.started_at is not None:
         waited = (ctx.now - pending.started_at).total_seconds()

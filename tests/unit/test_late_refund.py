@@ -145,3 +145,18 @@ def test_a_timed_out_refund_is_kept_however_many_charges_are_given_up_on_after_i
         till.do(COLA, "key CARD", "wait 121", "tick", "key CANCEL", "approve")
     refunds = [p for p in till.state.abandoned if p.amount < 0]
     assert len(refunds) == 1 and len(till.state.abandoned) == 4
+
+
+def test_a_late_refund_the_disk_cannot_take_is_held_and_saved_at_the_next_tick() -> None:
+    till = Till().do(*TIMED_OUT, "disk full", "late approve")
+    assert commits(till) == [] and till.message is Msg.SAVE_FAILED
+    (held,) = till.state.abandoned
+    assert held.answer is not None and held.answer.reference == "LATE1"
+    till.do("tick")  # still full: still held
+    assert till.state.abandoned == (held,)
+    till.do("key CASH")  # and the return still takes no other tender
+    assert till.message is Msg.REFUND_UNANSWERED
+    till.do("disk ok", "tick")
+    (commit,) = commits(till)
+    assert commit.record.tenders[0].reference == "LATE1"
+    assert till.state.abandoned == () and till.message is Msg.LATE_REFUND
