@@ -2,9 +2,10 @@
 
 A line returned without receipt comes back at the catalog's current price; when the
 customer paid another price, the cashier keys it and presses ``PRICE`` while the
-return line is the last one, exactly as a price override on a sold line: a
-supervisor approves it (the ``approval`` names the price from and to), a reason is
-chosen, and the line carries its ``override``. Two rules are the return's own: the
+return line is the last one, as a price override on a sold line: a supervisor
+approves it (``Action.RETURN_PRICE``, its own action: the ``approval`` names the
+price from and to), a reason is chosen, and the line carries its ``override``.
+Two rules are the return's own: the
 refund at the keyed price counts against ``[sale] return_limit`` with the
 transaction's other returns without receipt, and a line returned by receipt comes
 back at the price actually paid for it, so it takes no keyed price.
@@ -16,7 +17,13 @@ from firmware_app.lane.context import Ctx, Outcome, refuse
 from firmware_app.lane.messages import Msg
 from firmware_app.lane.money import amount_of
 from firmware_app.lane.sale import Line, Sale
-from firmware_app.lane.state import LaneState
+from firmware_app.lane.state import Action, LaneState
+
+
+def action(line: Line) -> Action:
+    """What ``PRICE`` on ``line`` asks approved: a return's own price (its own action, so
+    a config letting cashiers override prices alone does not let them set refunds)."""
+    return Action.RETURN_PRICE if line.is_return else Action.PRICE_OVERRIDE
 
 
 def refusal(state: LaneState, sale: Sale, line: Line, price: int, ctx: Ctx) -> Outcome | None:

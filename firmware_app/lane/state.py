@@ -59,6 +59,8 @@ class Action(enum.Enum):
     DISCOUNT = "discount"
     # Returns: RETURN with no receipt number.
     RETURN_NO_RECEIPT = "return_no_receipt"
+    # Returns without receipt at a keyed price: PRICE on such a return line.
+    RETURN_PRICE = "return_price"
 
 
 @dataclass(frozen=True)

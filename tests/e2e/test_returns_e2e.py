@@ -117,5 +117,5 @@ def test_a_return_without_receipt_at_a_keyed_price_carries_its_override(
     ]
     assert [(a["action"], a.get("from"), a.get("to")) for a in approvals] == [
         ("return_no_receipt", None, None),
-        ("price_override", "350", "280"),
+        ("return_price", "350", "280"),
     ]

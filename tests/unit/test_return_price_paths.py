@@ -11,7 +11,9 @@ import pytest
 from firmware_app.lane.adjustments import PriceOverride
 from firmware_app.lane.effects import CommitSale, RecordEvent
 from firmware_app.lane.messages import Msg
+from firmware_app.lane.rules import ApprovalRules
 from firmware_app.lane.sale import SaleKind, Tender, TenderType
+from firmware_app.lane.state import Action
 from tests.unit.till import Till, setup_with
 
 COLA = "scan 6954767410388"  # 3.50, 13 %
@@ -80,9 +82,9 @@ def test_the_keyed_price_is_refunded_and_the_line_records_from_to_reason_and_by(
     assert line.override == PriceOverride(350, 280, "临期 near expiry", "9001")
     assert record.tenders == (Tender(TenderType.CASH, -560),)
     approvals = events(till, "approval")
-    assert [a["action"] for a in approvals] == ["return_no_receipt", "price_override"]
+    assert [a["action"] for a in approvals] == ["return_no_receipt", "return_price"]
     assert approvals[1] == {
-        "action": "price_override", "supervisor": "9001", "via": "pin", "line": "1",
+        "action": "return_price", "supervisor": "9001", "via": "pin", "line": "1",
         "sku": "100234", "amount": "280", "from": "350", "to": "280",
     }  # fmt: skip
     (override,) = events(till, "price_override")
@@ -107,6 +109,15 @@ def test_a_weighed_line_without_receipt_takes_its_weight_times_the_keyed_price()
     line = till.state.sale.lines[-1]  # type: ignore[union-attr]
     assert (line.qty, line.unit_price, line.amount) == (-532, 1000, -532)
     assert line.override == PriceOverride(1280, 1000, "破损 damaged", "9001")
+
+
+def test_a_keyed_return_price_needs_a_supervisor_where_price_overrides_do_not() -> None:
+    rules = ApprovalRules(without_supervisor=frozenset([Action.PRICE_OVERRIDE]))
+    till = Till(setup=setup_with(approvals=rules)).do(*COLA_BACK, "key 2 PRICE")
+    assert till.message is Msg.SUPERVISOR_ID
+    alone = ApprovalRules(without_supervisor=frozenset([Action.RETURN_PRICE]))
+    till = Till(setup=setup_with(approvals=alone)).do(*COLA_BACK, "key 2 PRICE")
+    assert till.message is Msg.PRICE_REASON
 
 
 def test_a_price_override_on_a_sold_line_still_names_from_and_to_in_its_approval() -> None:
