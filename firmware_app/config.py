@@ -48,7 +48,7 @@ HOST_PATTERN = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?")
 # Amounts in minor units stay below 10**12 (ten billion yuan): exact in SQLite and JSON.
 MAX_AMOUNT_DIGITS = 12
 
-# A plain USB numeric keypad plus a few letter keys (spec/lane-input.md).
+# A plain USB numeric keypad plus a few letter keys and F1–F9 (spec/lane-input.md).
 DEFAULT_KEYMAP: Mapping[str, str] = {
     **{f"KEY_KP{d}": str(d) for d in range(10)},
     **{f"KEY_{d}": str(d) for d in range(10)},
@@ -82,6 +82,17 @@ DEFAULT_KEYMAP: Mapping[str, str] = {
     "KEY_Y": "RESUME",
     "KEY_Z": "ZERO",
     "KEY_A": "TARE",
+    # The full checkout's keys, on the function keys (a POS keyboard's programmable keys
+    # send them too); the same keys hw_sim's keypad presses.
+    "KEY_F1": "PAIDIN",
+    "KEY_F2": "PAIDOUT",
+    "KEY_F3": "XREPORT",
+    "KEY_F4": "ZREPORT",
+    "KEY_F5": "TRAINING",
+    "KEY_F6": "PRICE",
+    "KEY_F7": "DISC",
+    "KEY_F8": "YES",
+    "KEY_F9": "NO",
 }
 
 KEY_NAMES = frozenset(

@@ -375,12 +375,15 @@ def _report(args: argparse.Namespace) -> int:
     if not config.database.is_file():
         raise StoreError(f"{config.database}: no lane database")
     now = _now(config)
+    reports = StoreReports(_open_db(config), report_zone(config))
     try:
-        day = date.fromisoformat(args.date) if args.date else now.date()
+        # No date: the Z closes today; the X shows the business date open now (after
+        # today's Z, the next one).
+        today = reports.period_date(now) if args.kind == "x" else reports.business_date(now)
+        day = date.fromisoformat(args.date) if args.date else today
     except ValueError:
         print(f"firmware-lane: --date: expected YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
         return 2
-    reports = StoreReports(_open_db(config), report_zone(config))
     z = reports.z_of(day) if args.kind == "z" else None
     if args.kind == "z" and z is None:
         print(f"firmware-lane: {day}: no Z report (the day is open: see report x)", file=sys.stderr)

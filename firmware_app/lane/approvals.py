@@ -156,6 +156,8 @@ def _what(state: LaneState, approval: Approval) -> dict[str, object]:
         if line is not None:
             details["sku"] = line.sku
             amount = line.amount if amount is None else amount
+            if approval.action in (Action.PRICE_OVERRIDE, Action.RETURN_PRICE):  # from, to
+                details["from"], details["to"] = line.unit_price, approval.amount
     if sale is not None and approval.tender is not None:
         tender = sale.tender(approval.tender)
         if tender is not None and amount is None:

@@ -1,8 +1,10 @@
 """The numbers of a business day (X and Z reports), as the store counts them.
 
 A business day is the lane's local date of a transaction's ``closed_at`` (of a cash
-movement's or an event's time), in the lane's configured time zone. Training sales
-never count. Money in minor units; refunds are negative.
+movement's or an event's time), in the lane's configured time zone, until that
+date's Z: a Z closes a business period (日结), and what follows it on the same date
+counts in the next business date (its X, its Z). Training sales never count. Money
+in minor units; refunds are negative.
 
 ``cash_expected`` = cash tendered (refunds negative) − change handed back
 + paid-in − paid-out: what the drawer should hold beyond what it held at the start
@@ -74,7 +76,12 @@ class ZRecord:
 
 class ReportPort(Protocol):
     def business_date(self, at: datetime) -> date:
-        """The business day ``at`` falls on: its date in the lane's configured zone."""
+        """The business day ``at`` falls on: its date in the lane's configured zone (the
+        date a Z made at ``at`` closes)."""
+
+    def period_date(self, at: datetime) -> date:
+        """The business date what happens at ``at`` counts in: ``business_date(at)``,
+        or the next date once that date's Z closed before ``at``."""
 
     def day(self, business_date: date, until: datetime | None = None) -> DayReport:
         """The day's numbers from the store, as committed so far (``until``: only what

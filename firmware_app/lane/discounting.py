@@ -5,10 +5,11 @@ The entry is the percent, 1 to 99, whole or with one decimal (``12.5``). Up to
 ``[sale] cashier_discount_max`` percent the cashier gives it alone; above, up to
 ``supervisor_discount_max``, a supervisor approves (``Action.DISCOUNT``); above
 that it is refused. A line discount is round-half-up(amount × percent); a sale
-discount is worked out on the sale's net (amounts less the discounts already
-given) and spread over the live lines in proportion to their net amounts by
-largest remainder, ties to the lower line number (``spread``), so each line's
-``discount`` is exact and taxes per rate stay exact. No discount ever takes a
+discount is worked out on the net of the goods sold (amounts less the discounts
+already given; a return line takes no discount) and spread over those lines in
+proportion to their net amounts by largest remainder, ties to the lower line
+number (``spread``), so each line's ``discount`` is exact and taxes per rate stay
+exact. No discount ever takes a
 line below zero. One line discount per line and one sale discount per sale: a
 second would let two discounts within the cashier's limit add up beyond it.
 """
@@ -86,6 +87,8 @@ def asked(state: LaneState, key: str, ctx: Ctx) -> Approval | Outcome:
     line = None if whole else sale.live_lines[-1]
     if line is not None and line.discounts:
         return refuse(state, Msg.LINE_DISCOUNTED, line=line.no)
+    if line is not None and line.is_return:  # returns: refunded at the price paid or keyed
+        return refuse(state, Msg.RETURN_NO_DISCOUNT, line=line.no)
     amount = _amount(sale, line, percent)
     if amount == 0:
         return refuse(state, Msg.DISCOUNT_ZERO)
@@ -101,7 +104,13 @@ def _amount(sale: Sale, line: Line | None, percent: Decimal) -> int:
     """What comes off: never more than is left of the line (or the sale)."""
     if line is not None:
         return min(percent_of(line.amount, percent), net(line))
-    return percent_of(sum(net(ln) for ln in sale.live_lines), percent)
+    return percent_of(sum(net(ln) for ln in sold(sale)), percent)
+
+
+def sold(sale: Sale) -> tuple[Line, ...]:
+    """The lines a sale discount is shared over: the live lines sold, never a return
+    line (what a return gives back is not discounted)."""
+    return tuple(ln for ln in sale.live_lines if not ln.is_return)
 
 
 def approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
@@ -114,7 +123,7 @@ def approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
         shares = {approval.line: approval.amount}
     else:
         scope = DiscountScope.SALE
-        shares = spread(approval.amount, [(ln.no, net(ln)) for ln in sale.live_lines])
+        shares = spread(approval.amount, [(ln.no, net(ln)) for ln in sold(sale)])
     lines = tuple(
         _discounted(ln, ManualDiscount(percent, shares[ln.no], scope, by))
         if shares.get(ln.no) and not ln.voided

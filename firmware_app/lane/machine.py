@@ -517,7 +517,7 @@ def _approved(state: LaneState, approval: Approval, ctx: Ctx) -> Outcome:
     elif approval.action is Action.Z_REPORT:
         after, effects = reporting.z_approved(state, approval, ctx)
     # Price override and discounts:
-    elif approval.action is Action.PRICE_OVERRIDE:
+    elif approval.action in (Action.PRICE_OVERRIDE, Action.RETURN_PRICE):  # and returns
         after, effects = repricing.approved(state, approval, ctx)
     elif approval.action is Action.DISCOUNT:
         after, effects = discounting.approved(state, approval, ctx)

@@ -162,6 +162,15 @@ class Msg(enum.Enum):
     MEMBER_BLOCKED = "member_blocked"
     MEMBER_UNKNOWN = "member_unknown"
     MEMBER_UNVERIFIED = "member_unverified"
+    # Returns without receipt at a keyed price: PRICE on a line returned by receipt.
+    RETURN_AT_PAID_PRICE = "return_at_paid_price"
+    RETURN_NO_DISCOUNT = "return_no_discount"
+    # A refund approved after the lane stopped waiting (lane.late_refund).
+    REFUND_TIMEOUT = "refund_timeout"
+    REFUND_UNANSWERED = "refund_unanswered"
+    LATE_REFUND = "late_refund"
+    LATE_REFUND_STANDS = "late_refund_stands"
+    LATE_REFUND_DECLINED = "late_refund_declined"
 
 
 @dataclass(frozen=True)
@@ -423,7 +432,8 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "Line {line} is weighed: it returns whole (no QTY)",
         Msg.RETURN_NOT_HERE: "Returns need the sales store: not available on this lane",
         Msg.REFUND: "Refund {amount}: give it to the customer",
-        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item",
+        Msg.RETURN_SCAN_ITEM: "Return without receipt: scan or key the item "
+        "(another price: key it, then PRICE)",
         Msg.REFUNDING: "Refunding {amount} to {tender}: wait for the terminal",
         Msg.RETURN_OVER_LIMIT: "Returns without receipt above {limit}: not here",
         # Members and points:
@@ -432,6 +442,16 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.MEMBER_BLOCKED: "Member {member} blocked: not on this sale",
         Msg.MEMBER_UNKNOWN: "No member {member}: not on this sale",
         Msg.MEMBER_UNVERIFIED: "Member {member} not checked (store server silent)",
+        Msg.RETURN_AT_PAID_PRICE: "Line {line} comes back at the price paid: no PRICE",
+        Msg.RETURN_NO_DISCOUNT: "Line {line} is a return: no discount on it",
+        Msg.REFUND_TIMEOUT: "Terminal did not answer: {tender} refund {amount} "
+        "may still go through: wait for its answer",
+        Msg.REFUND_UNANSWERED: "{tender} refund {amount} may still go through: "
+        "wait for the terminal (or CANCEL the return)",
+        Msg.LATE_REFUND: "{tender} refund {amount} approved after all: return done",
+        Msg.LATE_REFUND_STANDS: "{tender} refund {amount} approved too late: "
+        "it stands, call a supervisor",
+        Msg.LATE_REFUND_DECLINED: "{tender} refund {amount} declined: refund another way",
     },
     "zh": {
         Msg.SIGN_ON_FIRST: "请先登录：工号 + 登录键",
@@ -576,7 +596,7 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.RETURN_WHOLE_LINE: "第 {line} 行为称重商品：只能整行退（不能输数量）",
         Msg.RETURN_NOT_HERE: "本收银台无法查询销售记录：不能退货",
         Msg.REFUND: "退款 {amount}：请交给顾客",
-        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品",
+        Msg.RETURN_SCAN_ITEM: "无小票退货：请扫描或输入商品（按其他价格退：输入价格，按改价）",
         Msg.REFUNDING: "正在退款 {amount} 到{tender}：请等待终端",
         Msg.RETURN_OVER_LIMIT: "无小票退货超过 {limit}：不能在此办理",
         # Members and points:
@@ -585,5 +605,12 @@ WORDING: Mapping[str, Mapping[Msg, str | tuple[str, str]]] = {
         Msg.MEMBER_BLOCKED: "会员已冻结 {member}",
         Msg.MEMBER_UNKNOWN: "会员号不存在 {member}",
         Msg.MEMBER_UNVERIFIED: "会员 {member} 未验证（门店服务器无应答）",
+        Msg.RETURN_AT_PAID_PRICE: "第 {line} 行按原付款价格退：不能改价",
+        Msg.RETURN_NO_DISCOUNT: "第 {line} 行是退货：不能打折",
+        Msg.REFUND_TIMEOUT: "支付终端无响应：{tender} 退款 {amount} 仍可能成功：请等待结果",
+        Msg.REFUND_UNANSWERED: "{tender} 退款 {amount} 仍可能成功：请等待终端（或取消退货）",
+        Msg.LATE_REFUND: "{tender} 退款 {amount} 终端已批准：退货完成",
+        Msg.LATE_REFUND_STANDS: "{tender} 退款 {amount} 超时后才批准：款已退出，请叫主管",
+        Msg.LATE_REFUND_DECLINED: "{tender} 退款 {amount} 被拒绝：请用其他方式退款",
     },
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from firmware_app.lane import members, returns
+from firmware_app.lane import late_refund, members, returns
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import (
     CommitSale,
@@ -48,6 +48,9 @@ def on_cash(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
     if sale is None:
         return refuse(state, Msg.NO_SALE)
+    unanswered = late_refund.refuse_while_unanswered(state, sale, ctx)  # a late refund
+    if unanswered is not None:
+        return unanswered
     keyed = _keyed_amount(state, key, ctx)
     if isinstance(keyed, Message):
         return refused(state, keyed)
@@ -83,6 +86,9 @@ def on_card(state: LaneState, key: str, ctx: Ctx) -> Outcome:
     sale = state.sale
     if sale is None:
         return refuse(state, Msg.NO_SALE)
+    unanswered = late_refund.refuse_while_unanswered(state, sale, ctx)  # a late refund
+    if unanswered is not None:
+        return unanswered
     if sale.due < 0:  # returns: the refund goes back to the card or mobile account
         return _refund_to(state, sale, key, ctx)
     if sale.due == 0:
@@ -111,7 +117,9 @@ def _refund_to(state: LaneState, sale: Sale, key: str, ctx: Ctx) -> Outcome:
     if state.entry:
         return refuse(state, Msg.KEY_NOT_ALLOWED, key=key)
     tender = TENDER_KEYS[key]
-    request = PendingPayment(ctx.ports.new_id(), tender, sale.due, started_at=ctx.now)
+    request = PendingPayment(
+        ctx.ports.new_id(), tender, sale.due, started_at=ctx.now, sale_id=sale.id
+    )
     message = Message.of(Msg.REFUNDING, tender=tender.value, amount=ctx.money(-sale.due))
     after = replace(state, mode=Mode.TERMINAL, payment=request, entry="", message=message)
     log = charge_log(sale, request, PaymentStatus.REQUESTED, ctx)

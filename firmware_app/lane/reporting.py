@@ -6,8 +6,10 @@ blind (the expected amount is shown only after), then the Z record, its ``z_repo
 event and its printout are committed together (durable, before anything prints). A
 closed day refuses a second Z and prints its Z again, marked as a copy.
 
-The business day is the lane's local date now, in its configured zone. The numbers
-come from the store (``ReportPort``), as ``firmware-lane report x|z`` reads them.
+A Z closes the lane's local date now, in its configured zone; what the lane does
+after it that same date counts in the next business date, whose Z closes it (the X
+after a Z shows that date so far). The numbers come from the store
+(``ReportPort``), as ``firmware-lane report x|z`` reads them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def x_report(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         return refuse(state, Msg.NOT_AVAILABLE, key=key)
     if state.sale is not None:
         return refuse(state, Msg.SALE_OPEN)
-    day = port.business_date(ctx.now)
+    day = port.period_date(ctx.now)  # after the day's Z: the next business date so far
     body = details(port.day(day, ctx.now))
     after = replace(state, entry="", message=Message.of(Msg.X_REPORT_PRINTED, date=day))
     event = _event(after, "x_report", body, ctx)

@@ -1,7 +1,8 @@
 """Price override: ``PRICE`` sets a new unit price on the last line.
 
 The entry is the new unit price in currency units (as for ``CASH``), per piece or
-per kg. It needs a supervisor (``Action.PRICE_OVERRIDE``, ``machine._approved``),
+per kg. It needs a supervisor (``Action.PRICE_OVERRIDE``; on a line returned without
+receipt ``Action.RETURN_PRICE``, see ``return_price``; ``machine._approved``),
 then the cashier picks a reason from ``[sale] price_reasons`` (its number and
 ``ENTER``). The line then carries the new price and amount (a weighed line:
 weight × new price, half up, as when it was sold) and its ``override`` record,
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from firmware_app.lane import return_price
 from firmware_app.lane.adjustments import DiscountScope, PriceOverride
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
 from firmware_app.lane.effects import SaveSale
 from firmware_app.lane.messages import Message, Msg
 from firmware_app.lane.money import amount_of, parse_money
 from firmware_app.lane.sale import Line, Sale
-from firmware_app.lane.state import Action, Approval, LaneState, Mode
+from firmware_app.lane.state import Approval, LaneState, Mode
 
 
 def asked(state: LaneState, key: str, ctx: Ctx) -> Approval | Outcome:
@@ -48,7 +50,11 @@ def asked(state: LaneState, key: str, ctx: Ctx) -> Approval | Outcome:
     locked = discounted(state, sale, line)
     if locked is not None:
         return locked
-    return Approval(Action.PRICE_OVERRIDE, line=line.no, amount=price)
+    # Returns without receipt at a keyed price: the return's own limits.
+    returned = return_price.refusal(state, sale, line, price, ctx)
+    if returned is not None:
+        return returned
+    return Approval(return_price.action(line), line=line.no, amount=price)
 
 
 def discounted(state: LaneState, sale: Sale, line: Line) -> Outcome | None:

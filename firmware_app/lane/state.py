@@ -59,6 +59,8 @@ class Action(enum.Enum):
     DISCOUNT = "discount"
     # Returns: RETURN with no receipt number.
     RETURN_NO_RECEIPT = "return_no_receipt"
+    # Returns without receipt at a keyed price: PRICE on such a return line.
+    RETURN_PRICE = "return_price"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class PendingPayment:
     cancel: bool = False
     supervisor: str = ""
     answer: PaymentResult | None = None
+    # A late-approved refund: the sale (a return) the request was made for, so that an
+    # answer coming after the lane gave up is recorded on it (lane.late_refund).
+    sale_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from firmware_app.lane import late_refund
 from firmware_app.lane.barcodes import BarcodeError, CodeKind, parse_scan
 from firmware_app.lane.catalog import Item
 from firmware_app.lane.context import Ctx, Outcome, refuse, refused
@@ -57,6 +58,9 @@ def suspend(state: LaneState, key: str, ctx: Ctx) -> Outcome:
         return refuse(state, Msg.NOTHING_TO_PARK)
     if sale.tenders:  # money has moved on this sale (even if handed back): finish it here
         return refuse(state, Msg.PARK_PAID)
+    unanswered = late_refund.refuse_while_unanswered(state, sale, ctx)  # a late refund
+    if unanswered is not None:
+        return unanswered
     limit = ctx.setup.rules.max_suspended
     if len(state.parked) >= limit:
         return refuse(state, Msg.PARK_FULL, max=limit)

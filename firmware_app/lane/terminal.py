@@ -6,14 +6,15 @@ sale is saved (``paying.charge_log``), and an approval the disk cannot take is
 held in the state (``PendingPayment.answer``) and saved again at every tick and
 key; the terminal is never asked twice for it. A terminal silent for longer than
 ``payment_timeout_s`` is given up on; should it approve later, that charge is
-reversed at once, since no sale holds it.
+reversed at once, since no sale holds it; a refund approved late is recorded
+instead (``late_refund``).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from firmware_app.lane import paying
+from firmware_app.lane import late_refund, paying
 from firmware_app.lane.context import Ctx, Outcome, refuse
 from firmware_app.lane.effects import LogPayment, PaymentStatus, ReversePayment, SaveSale
 from firmware_app.lane.events import Event, PaymentResult
@@ -34,6 +35,8 @@ def on_result(state: LaneState, result: PaymentResult, ctx: Ctx) -> Outcome:
     ):
         return _settle(state, pending, result, ctx)
     late = next((p for p in state.abandoned if p.request_id == result.request_id), None)
+    if late is not None and late_refund.is_refund(late):
+        return _late_refund(state, late, result, ctx)
     if late is not None and result.approved:
         return _reverse_late(state, late, result, ctx)
     return state, ()  # a late answer to a request the lane no longer waits for
@@ -112,6 +115,26 @@ def _reverse_late(
     return after, (log, reverse)
 
 
+def _late_refund(
+    state: LaneState, late: PendingPayment, result: PaymentResult, ctx: Ctx
+) -> Outcome:
+    """A refund answered after the lane gave up on it: recorded, never reversed
+    (``late_refund``); on its return while that is open here, which it finishes."""
+    if not result.approved:
+        return late_refund.declined(state, late, ctx)
+    if not late_refund.attachable(state, late):
+        return late_refund.standing(state, late, result, ctx)
+    back = late_refund.reopened(state, late)
+    assert back.sale is not None
+    sale = back.sale.add_tender(Tender(late.tender, late.amount, result.reference, late.request_id))
+    if sale.due != 0:  # the basket changed meanwhile: the rest is settled as usual
+        after, effects = paying.part_paid(back, sale, ctx)
+    else:
+        after, effects = paying.complete(replace(back, sale=sale), ctx)
+        after = replace(after, message=late_refund.finished_message(late, ctx))
+    return after, (late_refund.log(late, result, ctx), *effects)
+
+
 # --- an answer the disk could not take ------------------------------------------------
 
 
@@ -135,6 +158,8 @@ def on_save_failed(state: LaneState, cause: Event, ctx: Ctx) -> Outcome:
         return after, ()
     if pending is not None and pending.answer is not None:
         return _hold(state, pending, pending.answer, ctx), ()
+    if isinstance(cause, PaymentResult) and cause.approved:  # a late refund: held too
+        return late_refund.hold(state, cause, ctx), ()
     return replace(state, message=Message.of(Msg.SAVE_FAILED)), ()
 
 
@@ -177,6 +202,10 @@ def on_tick(state: LaneState, ctx: Ctx) -> Outcome | None:
     given up on, a sale found paid (restored after a restart) finished. None: nothing."""
     if state.mode is Mode.TERMINAL and holds_answer(state):
         return retry(state, ctx)
+    held = late_refund.held(state)  # a late refund the disk could not take: again
+    if held is not None:
+        assert held.answer is not None
+        return _late_refund(state, held, held.answer, ctx)
     pending = state.payment
     if state.mode is Mode.TERMINAL and pending is not None and pending.started_at is not None:
         waited = (ctx.now - pending.started_at).total_seconds()
@@ -195,6 +224,11 @@ def _give_up(state: LaneState, pending: PendingPayment, ctx: Ctx) -> Outcome:
     if pending.reverses is not None:
         message = Message.of(Msg.REVERSAL_TIMEOUT, tender=pending.tender.value, amount=amount)
         return replace(back, message=message), ()
+    if late_refund.is_refund(pending):  # its answer may still come: it is recorded then
+        refund = ctx.money(-pending.amount)
+        message = Message.of(Msg.REFUND_TIMEOUT, tender=pending.tender.value, amount=refund)
+        return replace(back, message=message, abandoned=(*state.abandoned, pending)), ()
     message = Message.of(Msg.TERMINAL_TIMEOUT, tender=pending.tender.value, amount=amount)
-    abandoned = (*state.abandoned, pending)[-KEEP_ABANDONED:]
-    return replace(back, message=message, abandoned=abandoned), ()
+    charges = tuple(p for p in (*state.abandoned, pending) if not late_refund.is_refund(p))
+    refunds = tuple(p for p in state.abandoned if late_refund.is_refund(p))
+    return replace(back, message=message, abandoned=(*refunds, *charges[-KEEP_ABANDONED:])), ()

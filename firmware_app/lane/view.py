@@ -102,6 +102,9 @@ ERRORS = frozenset(
         Msg.MEMBER_MALFORMED,
         Msg.MEMBER_BLOCKED,
         Msg.MEMBER_UNKNOWN,
+        Msg.RETURN_AT_PAID_PRICE,  # returns without receipt at a keyed price
+        Msg.RETURN_NO_DISCOUNT,  # a discount never changes what a return gives back
+        Msg.REFUND_UNANSWERED,  # a late refund: the return waits for its answer
     ]
 )
 # Something needs attention, but nothing was refused.
@@ -128,6 +131,10 @@ WARNINGS = frozenset(
         Msg.AGE_TOO_YOUNG,
         Msg.BAD_BIRTH_DATE,
         Msg.SALE_HOURS,
+        # A refund approved after the lane stopped waiting (lane.late_refund).
+        Msg.REFUND_TIMEOUT,
+        Msg.LATE_REFUND_STANDS,
+        Msg.LATE_REFUND_DECLINED,
     ]
 )
 

@@ -116,32 +116,66 @@ class StoreReports:
     def business_date(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
 
-    def _in_day(self, text: str, day: date, until: datetime | None) -> bool:
-        at = datetime.fromisoformat(text)
-        return at.astimezone(self.zone).date() == day and (until is None or at <= until)
+    # --- business periods: a Z closes its date; what follows it is the next date's ---
 
-    def _rows(self, model: Any, column: Any, day: date, until: datetime | None) -> list[Any]:
+    def period_date(self, at: datetime) -> date:
+        """The business date ``at`` counts in: its local date, or, once that date's Z
+        has closed before ``at``, the next date (日结: what follows the Z of a day is the
+        next business day's)."""
+        day = self.business_date(at)
+        return _period_date(at, day, self._closes(day, day + timedelta(days=1)))
+
+    def _closes(self, first: date, last: date) -> dict[date, datetime]:
+        """When the Zs of the dates ``first``…``last`` closed them."""
+        rows = self.m.ZReport.select().where(
+            (self.m.ZReport.business_date >= first.isoformat())
+            & (self.m.ZReport.business_date <= last.isoformat())
+        )
+        return {
+            date.fromisoformat(r.business_date): datetime.fromisoformat(r.closed_at) for r in rows
+        }
+
+    def _first_local_date(self, day: date) -> date:
+        """The earliest local date whose moments may count in ``day``: the day before,
+        when its Z closed on that date or earlier (what followed it is ``day``'s)."""
+        before = self.closed_at(day - timedelta(days=1))
+        return min(self.business_date(before), day) if before is not None else day
+
+    def _rows(
+        self, model: Any, column: Any, day: date, until: datetime | None, first: date
+    ) -> list[Any]:
         # Any offset puts a local date's times within a day of it as written: narrow by
-        # text (indexed), then decide in the lane's zone.
-        low, high = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()
+        # text (indexed), then decide in the lane's zone, Zs included.
+        low = (first - timedelta(days=1)).isoformat()
+        high = (day + timedelta(days=2)).isoformat()
+        closes = self._closes(first, day)
         rows = model.select().where((column >= low) & (column < high))
-        return [r for r in rows if self._in_day(getattr(r, column.name), day, until)]
+
+        def counts(at: datetime) -> bool:
+            local = self.business_date(at)
+            in_time = first <= local <= day and (until is None or at <= until)
+            return in_time and _period_date(at, local, closes) == day
+
+        return [r for r in rows if counts(datetime.fromisoformat(getattr(r, column.name)))]
 
     def day(self, business_date: date, until: datetime | None = None) -> DayReport:
-        """The day's numbers; ``until``: only what happened up to then (a Z's close)."""
+        """The business date's numbers: its local date's, less what followed its Z,
+        plus what followed the day before's Z; ``until``: only what happened up to then
+        (a Z's close)."""
         m = self.m
-        txns = self._rows(m.Transaction, m.Transaction.closed_at, business_date, until)
+        first = self._first_local_date(business_date)
+
+        def rows(model: Any, column: Any) -> list[Any]:
+            return self._rows(model, column, business_date, until, first)
+
+        txns = rows(m.Transaction, m.Transaction.closed_at)
         counted = [t for t in txns if t.kind in ("sale", "return")]
         ids = [t.sale_id for t in counted]
         lines = list(m.TransactionLine.select().where(m.TransactionLine.sale_id.in_(ids)))
         tenders = list(m.TransactionTender.select().where(m.TransactionTender.sale_id.in_(ids)))
-        moves = self._rows(m.CashMovement, m.CashMovement.at, business_date, until)
+        moves = rows(m.CashMovement, m.CashMovement.at)
         # A Z's own event is not in the range it reports.
-        marks = [
-            k
-            for k in self._rows(m.UplinkMark, m.UplinkMark.at, business_date, until)
-            if k.kind != "z_report"
-        ]
+        marks = [k for k in rows(m.UplinkMark, m.UplinkMark.at) if k.kind != "z_report"]
         seqs = [k.seq for k in marks]
         live = [ln for ln in lines if not ln.voided]
         return DayReport(
@@ -191,6 +225,15 @@ def insert_z(m: Any, z: RecordZReport) -> None:
         cashier=z.cashier,
         details=z.details,
     ).execute()
+
+
+def _period_date(at: datetime, local: date, closes: Mapping[date, datetime]) -> date:
+    """The business date of a moment ``at`` of local date ``local``: past each date
+    whose Z closed before it (``closes``: dates and when their Zs closed)."""
+    day = local
+    while (closed := closes.get(day)) is not None and at > closed:
+        day += timedelta(days=1)
+    return day
 
 
 def _count(totals: Iterable[int]) -> Count:

@@ -157,3 +157,32 @@ def test_text_the_layout_cannot_type_sends_nothing() -> None:
         with pytest.raises(ValueError, match="é"):
             sim.type_text("café")
         assert sim.events_written == 0
+
+
+# --- the default keypad map: a key for every key name --------------------------------------
+
+
+def _key_names_the_lane_knows() -> list[str]:
+    """The names config and touch accept, and every name the core's key handlers take."""
+    from firmware_app.config import KEY_NAMES
+    from firmware_app.lane.machine import DIGIT_KEYS, READY_KEYS
+
+    answers = {"DOT", "CLEAR", "ENTER", "SIGNON", "YES", "NO"}  # taken outside READY_KEYS
+    return sorted(set(KEY_NAMES) | set(READY_KEYS) | set(DIGIT_KEYS) | answers)
+
+
+@pytest.mark.parametrize("name", _key_names_the_lane_knows())
+def test_every_key_name_has_a_key_on_the_default_keypad_map(name: str) -> None:
+    from firmware_app.config import DEFAULT_KEYMAP
+
+    keys = sorted(k for k, v in DEFAULT_KEYMAP.items() if v == name)
+    assert keys, f"{name} has no key on the default keypad map"
+    assert all(k in e.ecodes for k in keys)
+
+
+def test_the_function_keys_are_the_ones_the_simulated_keypad_presses() -> None:
+    from firmware_app.config import DEFAULT_KEYMAP
+    from hw_sim.lane_sim import SIM_KEYS
+
+    assert {k: DEFAULT_KEYMAP.get(k) for k in SIM_KEYS} == SIM_KEYS
+    assert (DEFAULT_KEYMAP["KEY_NUMLOCK"], DEFAULT_KEYMAP["KEY_S"]) == ("CASH", "SIGNON")

@@ -264,14 +264,17 @@ def test_a_z_report_closes_the_day_once_and_the_command_line_repeats_it(
     assert till.message is Msg.DAY_CLOSED and till.effect_types() == ["PrintReceipt"]
     with pytest.raises(peewee.IntegrityError):
         store.apply([replace(e, z_no=2) for e in till.all_effects if isinstance(e, RecordZReport)])
-    # A sale after the Z is in the X report, and the Z stays as it was published.
+    # A sale after the Z is the next business date's (in its X), and the Z stays as
+    # it was published.
     done = len(till.all_effects)
     till.do("wait 60", "scan 6954767410388", "key CASH")
     store.apply([e for e in till.all_effects[done:] if isinstance(e, DURABLE)], at=till.now)
     assert main(["report", "z", "--date", "2026-11-28", "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out) == body
     assert main(["report", "x", "--date", "2026-11-28", "--config", str(config)]) == 0
-    assert json.loads(capsys.readouterr().out)["sales"]["count"] == 5
+    assert json.loads(capsys.readouterr().out)["sales"]["count"] == 4
+    assert main(["report", "x", "--date", "2026-11-29", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["sales"]["count"] == 1
 
 
 # --- the lane loop: the movement is on disk before the drawer opens ---------------------

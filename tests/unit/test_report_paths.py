@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,6 +48,11 @@ class FakeReports:
 
     def business_date(self, at: datetime) -> date:
         return at.date()
+
+    def period_date(self, at: datetime) -> date:
+        """After the day's Z, the next date (a Z closes a business period)."""
+        day = at.date()
+        return day + timedelta(days=1) if day in self.closed else day
 
     def day(self, business_date: date, until: datetime | None = None) -> DayReport:
         self.asked.append(until)
