@@ -28,6 +28,7 @@ from typing import Any
 
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.money import MILLI, amount_of, tax_included
+from firmware_app.lane.points import points_for
 from firmware_app.lane.pricing import BasketLine, LinePrice, price_basket
 from firmware_app.lane.promotions import Loyalty, Promotion
 
@@ -131,4 +132,17 @@ def check_sale(
 
 
 def _points_problems(message: Mapping[str, Any], loyalty: Loyalty | None) -> list[str]:
-    return []
+    """A member's sale earns ``points_for`` its sold goods after discounts. A transaction
+    that returns goods by receipt takes back what depends on the sales it returns from
+    (the ledger's balances check those): here only its sign is checked."""
+    if message.get("member") is None or message.get("training"):
+        return []
+    got = message.get("points", 0)
+    lines = [ln for ln in message["lines"] if not ln["voided"]]
+    returns = [ln for ln in lines if ln["amount"] < 0 or _milli(ln["qty"]) < 0]
+    if returns:
+        sold = [ln for ln in lines if ln not in returns]
+        most = points_for(sum(ln["amount"] - ln["discount"] for ln in sold), loyalty)
+        return [] if got <= most else [f"points {got}: more than the goods sold earn ({most})"]
+    want = points_for(sum(ln["amount"] - ln["discount"] for ln in lines), loyalty)
+    return [] if got == want else [f"points {got}, expected {want}"]
