@@ -161,6 +161,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "change": "找零",
         "savings": "节省",
         "member": "会员",
+        "points": "积分",  # members
+        "member_asked": "查询中",
+        "member_unverified": "未验证",
         "weight": "重量",
         "training": "练习 TRAINING — 不是销售凭证",
         "last": "最后商品",
@@ -203,6 +206,9 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "change": "Change",
         "savings": "You saved",
         "member": "Member",
+        "points": "points",  # members
+        "member_asked": "checking",
+        "member_unverified": "not checked",
         "weight": "Weight",
         "training": "TRAINING — not a receipt",
         "last": "Last item",

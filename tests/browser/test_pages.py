@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from firmware_app.config import KEY_NAMES
+from firmware_app.lane.member_check import CheckState, MemberCheck
+from firmware_app.lane.pricing import PromoShare
 from firmware_app.lane.view import Choice
 from tests.browser import views
 from tests.browser.conftest import SMALL, Pages
@@ -413,3 +415,42 @@ def test_the_keys_never_move(harness: Harness, pages: Pages, width: int, height:
     harness.send(SCREEN, views.frame(views.screen(views.busy_sale(), qty=3), v=2))
     expect(page.locator("body")).to_have_attribute("data-v", "2")
     assert where() == empty
+
+
+# --- promotions and members --------------------------------------------------------------
+
+
+def promoted_member_sale() -> Till:
+    """Two colas, the second at half price (a promotion), for a verified member."""
+    till = Till().do("signon", "key 2 QTY", f"scan {views.COLA}")
+    sale = till.state.sale
+    assert sale is not None
+    half = PromoShare("P9", "可乐第二件半价", 175)
+    lines = tuple(replace(ln, promotions=(half,), discount=175) for ln in sale.lines)
+    check = MemberCheck("r1", till.now, CheckState.VERIFIED, "王芳", 120)
+    sale = replace(sale, lines=lines, member="8800000000016", member_check=check)
+    till.state = replace(till.state, sale=sale)
+    return till
+
+
+def test_a_promotion_shows_under_its_line_with_its_name(harness: Harness, page: Page) -> None:
+    open_cashier(page, harness, views.frame(views.screen(promoted_member_sale())))
+    sub = page.locator('[data-line="1"] .sub')
+    expect(sub.locator(".sub-text")).to_have_text("可乐第二件半价")
+    expect(sub.locator(".sub-amount")).to_have_text("-1.75")
+    expect(page.locator("#discount")).to_have_text("1.75")
+
+
+def test_the_member_shows_with_name_and_points_once_verified(harness: Harness, page: Page) -> None:
+    open_cashier(page, harness, views.frame(views.screen(promoted_member_sale())))
+    expect(page.locator("#member")).to_be_visible()
+    expect(page.locator("#member")).to_have_text("会员 王芳 · 积分 120")
+    expect(page.locator("#member")).to_have_attribute("data-state", "verified")
+    till = promoted_member_sale()
+    sale = till.state.sale
+    assert sale is not None
+    till.state = replace(till.state, sale=replace(sale, member_check=None))
+    harness.send(SCREEN, views.frame(views.screen(till), v=2))
+    expect(page.locator("#member")).to_have_text("会员 8800000000016 · 未验证")
+    harness.send(SCREEN, views.frame(views.screen(Till().do("signon")), v=3))
+    expect(page.locator("#member")).to_be_hidden()

@@ -268,6 +268,24 @@
     $("qty").hidden = view.qty === null || view.qty === undefined;
     setText("qty", view.qty === null ? "" : labels.qty + " " + view.qty + " ×");
 
+    // The member: the name and points once the store server answered, else the number
+    // and whether it is being checked or went unchecked.
+    var member = view.member;
+    $("member").hidden = !member;
+    if (member) {
+      $("member").dataset.state = member.state;
+      var who = member.name || member.number;
+      var more = "";
+      if (member.state === "verified" && member.points !== null && member.points !== undefined) {
+        more = " · " + labels.points + " " + member.points;
+      } else if (member.state === "asked") {
+        more = " · " + labels.member_asked;
+      } else if (member.state === "unverified") {
+        more = " · " + labels.member_unverified;
+      }
+      setText("member", labels.member + " " + who + more);
+    }
+
     setText("prompt", view.prompt);
     setText("entry", view.entry);
     var message = view.message;
