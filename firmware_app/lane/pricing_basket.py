@@ -1,0 +1,274 @@
+"""The pricing engine's view of a basket: its units grouped into classes, and the
+promotions that apply now, each with the classes it may take.
+
+A class is a set of identical units: one sku at one unit price (after the member
+price). A counted line (``each``, a whole number of pieces, its amount exactly pieces ×
+price) gives ``qty / 1000`` units at that price; any other line (``kg``, or a piece
+line whose amount is not pieces × price) is one indivisible unit at its amount, and
+such lines share a class only with lines of the same sku, price and quantity. Lines of
+the same class are interchangeable, so the engine decides how many units of a class
+each promotion takes, never which line they come from: a basket of 100 pieces is as
+quick to price as one of a single piece, and the result cannot depend on line order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.money import MILLI, amount_of
+from firmware_app.lane.promotions import Promotion, PromoType
+
+if TYPE_CHECKING:
+    from firmware_app.lane.pricing import BasketLine
+
+ClassKey = tuple[str, str, int, int, int]  # sku, department, whole-line flag, unit amount, qty
+
+LINEAR = frozenset({PromoType.PERCENT_OFF, PromoType.AMOUNT_OFF, PromoType.FIXED_PRICE})
+GROUPED = frozenset({PromoType.MULTI_BUY, PromoType.BUY_GET})
+COUNTED_ONLY = frozenset({PromoType.AMOUNT_OFF, PromoType.MULTI_BUY, PromoType.BUY_GET})
+
+
+@dataclass(frozen=True, slots=True)
+class Klass:
+    """``count`` identical units of ``unit`` minor units each (the amount before
+    promotions, after the member price). ``lines``: (line number, the line's amount
+    before promotions), by line number; their amounts sum to ``unit × count``."""
+
+    key: ClassKey
+    sku: str
+    department: str | None
+    counted: bool
+    qty: int  # thousandths, of each line (whole-line classes only; 0 for counted)
+    unit: int
+    count: int
+    lines: tuple[tuple[int, int], ...]
+
+    @property
+    def amount(self) -> int:
+        return self.unit * self.count
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An item-level promotion that applies now, and the classes it may take (indices
+    into the basket's classes, ascending). ``unit_saving`` (amount_off and fixed_price
+    only): what it takes off one unit of each of those classes (> 0; a class it would
+    not make cheaper is not offered to it). ``ratio``: percent as a fraction of 1,
+    (numerator, denominator). ``size``: units per group (multi_buy, buy_get; 1
+    otherwise)."""
+
+    promo: Promotion
+    classes: tuple[int, ...]
+    unit_saving: dict[int, int]
+    ratio: tuple[int, int]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A threshold promotion that applies now and the classes whose lines qualify."""
+
+    promo: Promotion
+    classes: tuple[int, ...]
+    min: int
+    off: int
+    repeat: bool
+
+    def off_for(self, base: int) -> int:
+        """What comes off a qualifying net of ``base`` (minor units), at most ``base``."""
+        if base < self.min:
+            return 0
+        times = base // self.min if self.repeat else 1
+        return min(base, self.off * times)
+
+
+def base_price(line: BasketLine, member: bool) -> int:
+    """A unit's price before promotions: the catalog price, or the member price when a
+    member is on the sale and it is lower (minor units, per piece or per kg)."""
+    if member and line.member_price is not None and line.member_price < line.price:
+        return line.member_price
+    return line.price
+
+
+def member_saving(line: BasketLine, member: bool) -> int:
+    """``amount`` − the amount at the member price, when that applies (≥ 0)."""
+    price = base_price(line, member)
+    if price == line.price:
+        return 0
+    return max(0, line.amount - amount_of(line.qty, price))
+
+
+def build_classes(lines: Sequence[BasketLine], member: bool) -> list[Klass]:
+    """The basket's classes, sorted by key (lines with qty ≤ 0 are left out)."""
+    grouped: dict[ClassKey, list[tuple[int, int]]] = {}
+    info: dict[ClassKey, tuple[str, str | None, bool, int]] = {}
+    pieces_of: dict[ClassKey, int] = {}
+    for line in lines:
+        if line.qty <= 0:
+            continue
+        price = base_price(line, member)
+        amount = line.amount - member_saving(line, member)
+        pieces, part = divmod(line.qty, MILLI)
+        counted = line.unit is Unit.EACH and part == 0 and amount == pieces * price
+        unit = price if counted else amount
+        qty = 0 if counted else line.qty
+        key: ClassKey = (line.sku, line.department or "", 0 if counted else 1, unit, qty)
+        grouped.setdefault(key, []).append((line.no, amount))
+        pieces_of[key] = pieces_of.get(key, 0) + (pieces if counted else 1)
+        info.setdefault(key, (line.sku, line.department, counted, qty))
+    classes = []
+    for key in sorted(grouped):
+        sku, department, counted, qty = info[key]
+        members = tuple(sorted(grouped[key]))
+        classes.append(Klass(key, sku, department, counted, qty, key[3], pieces_of[key], members))
+    return classes
+
+
+def applies_now(promo: Promotion, *, member: bool, now: datetime) -> bool:
+    """Inside its window (``starts`` inclusive, ``ends`` exclusive, ``hours`` local time
+    of day, start inclusive, end exclusive, an end before the start running over
+    midnight, an end equal to the start never), and a member is on the sale if it is
+    ``members_only``."""
+    if promo.members_only and not member:
+        return False
+    if promo.starts is not None and now < promo.starts:
+        return False
+    if promo.ends is not None and now >= promo.ends:
+        return False
+    if promo.hours is not None:
+        return _in_hours(now.time(), promo.hours)
+    return True
+
+
+def _in_hours(at: time, hours: tuple[time, time]) -> bool:
+    start, end = (h.replace(tzinfo=None) for h in hours)
+    if start <= end:
+        return start <= at < end
+    return at >= start or at < end
+
+
+def ratio_of(percent: Decimal | None) -> tuple[int, int]:
+    """``percent`` as a fraction of 1: Decimal("12.5") -> (125, 1000)."""
+    if percent is None:
+        return (0, 1)
+    num, den = percent.as_integer_ratio()
+    return (num, den * 100)
+
+
+def _valid(promo: Promotion) -> bool:
+    """The fields its type needs are there and sensible (the catalog checks them; a
+    promotion without them applies to nothing rather than breaking the sale)."""
+    kind = promo.type
+    if kind is PromoType.PERCENT_OFF:
+        return promo.percent is not None and 0 < promo.percent <= 100
+    if kind is PromoType.AMOUNT_OFF:
+        return promo.amount is not None and promo.amount > 0
+    if kind is PromoType.FIXED_PRICE:
+        return promo.price is not None and promo.price >= 0
+    if kind is PromoType.MULTI_BUY:
+        return promo.qty is not None and promo.qty > 0 and promo.price is not None
+    if kind is PromoType.BUY_GET:
+        return (
+            promo.buy is not None
+            and promo.get is not None
+            and promo.buy >= 0
+            and promo.get > 0
+            and promo.percent is not None
+            and 0 < promo.percent <= 100
+        )
+    return promo.min is not None and promo.min > 0 and promo.off is not None and promo.off > 0
+
+
+class Index:
+    """Classes by sku and by department, to find each promotion's classes quickly."""
+
+    def __init__(self, classes: Sequence[Klass]) -> None:
+        self.by_sku: dict[str, list[int]] = {}
+        self.by_department: dict[str, list[int]] = {}
+        for c, klass in enumerate(classes):
+            self.by_sku.setdefault(klass.sku, []).append(c)
+            if klass.department is not None:
+                self.by_department.setdefault(klass.department, []).append(c)
+
+    def qualifying(self, promo: Promotion) -> list[int]:
+        """Indices of the classes the promotion names (by sku or department), ascending."""
+        found: set[int] = set()
+        by_sku, by_department = self.by_sku, self.by_department
+        if len(promo.items) < len(by_sku):
+            for sku in promo.items:
+                found.update(by_sku.get(sku, ()))
+        else:
+            for sku, cs in by_sku.items():
+                if sku in promo.items:
+                    found.update(cs)
+        for department in promo.departments:
+            found.update(by_department.get(department, ()))
+        return sorted(found)
+
+
+def offers_and_thresholds(
+    classes: Sequence[Klass], promotions: Sequence[Promotion], *, member: bool, now: datetime
+) -> tuple[list[Offer], list[Threshold]]:
+    """The promotions that apply now to something in the basket, in promotion-id order
+    (then in the order given, should two share an id)."""
+    index = Index(classes)
+    offers: list[Offer] = []
+    thresholds: list[Threshold] = []
+    ordered = sorted(range(len(promotions)), key=lambda i: (promotions[i].id, i))
+    for i in ordered:
+        promo = promotions[i]
+        if not _valid(promo) or not applies_now(promo, member=member, now=now):
+            continue
+        found = index.qualifying(promo)
+        if not found:
+            continue
+        if promo.type is PromoType.THRESHOLD:
+            assert promo.min is not None and promo.off is not None
+            thresholds.append(Threshold(promo, tuple(found), promo.min, promo.off, promo.repeat))
+            continue
+        offer = _offer(promo, classes, found)
+        if offer is not None:
+            offers.append(offer)
+    return offers, thresholds
+
+
+def _offer(promo: Promotion, classes: Sequence[Klass], found: list[int]) -> Offer | None:
+    kind = promo.type
+    if kind in COUNTED_ONLY:
+        found = [c for c in found if classes[c].counted]
+    unit_saving: dict[int, int] = {}
+    if kind is PromoType.AMOUNT_OFF:
+        assert promo.amount is not None
+        unit_saving = {c: min(promo.amount, classes[c].unit) for c in found}
+    elif kind is PromoType.FIXED_PRICE:
+        assert promo.price is not None
+        unit_saving = {c: _fixed_saving(classes[c], promo.price) for c in found}
+    if unit_saving:
+        found = [c for c in found if unit_saving[c] > 0]
+        unit_saving = {c: unit_saving[c] for c in found}
+    ratio = ratio_of(promo.percent)
+    if kind is PromoType.PERCENT_OFF:
+        found = [c for c in found if classes[c].unit > 0]
+    size = 1
+    if kind is PromoType.MULTI_BUY:
+        assert promo.qty is not None
+        size = promo.qty
+    elif kind is PromoType.BUY_GET:
+        assert promo.buy is not None and promo.get is not None
+        size = promo.buy + promo.get
+    if not found or sum(classes[c].count for c in found) < size:
+        return None
+    return Offer(promo, tuple(found), unit_saving, ratio, size)
+
+
+def _fixed_saving(klass: Klass, price: int) -> int:
+    """A unit's saving at a fixed price (never a rise): per piece, or for a whole line
+    its amount less its quantity at ``price`` per kg."""
+    if klass.counted:
+        return max(0, klass.unit - price)
+    return max(0, klass.unit - amount_of(klass.qty, price))

@@ -1,0 +1,385 @@
+"""Which promotion each unit takes: the assignment that leaves the lowest final total.
+
+The basket splits into independent parts (components): classes joined by a promotion
+that may take units of both, or a threshold both qualify for. Each part is solved
+alone; the parts' totals simply add up.
+
+Exact search, when a part is small: every way of sharing each class's units among the
+promotions that may take them (and none) is tried, when there are at most
+``EXACT_LIMIT`` such ways in the part (the product over its classes of
+C(units + promotions, promotions)); a way where a multi_buy or buy_get holds other than
+whole groups is skipped. The total of each way counts the thresholds too, so an
+item-level promotion that would take a threshold away is not chosen when that costs
+more than it saves.
+
+Above the bound, three kinds of candidates are compared, and the lowest total taken:
+
+- no promotion at all;
+- a greedy assignment: the promotions offer blocks (percent_off, amount_off,
+  fixed_price: all the units left of the class where a unit saves most; multi_buy and
+  buy_get: one group of the dearest units left, repeated while the same group can be
+  formed again), and the block saving most per unit is taken first, ties to the lower
+  promotion id; a block is re-offered when what is left has changed (a promotion's best
+  block only gets worse as units go);
+- each promotion alone, on every unit it may take (for multi_buy and buy_get, as many
+  groups of the dearest units as save something), skipped only when it cannot beat
+  the best so far even with every threshold at its largest.
+
+So the result is never worse than no promotion or any one promotion alone, and, being
+built from classes and promotion ids only, never depends on line order.
+
+Ties. Two assignments with the same total are told apart by the units each promotion
+takes, read promotion by promotion in id order (ids compared as strings, code point by
+code point: ``"P10"`` < ``"P7"``), and within a promotion class by class (by sku, then
+department, then price): the first difference decides, and the assignment giving more
+units to the lower promotion (then to the lower class) wins.
+
+Savings. percent_off: round-half-up of the covered amount × percent, on all the units
+the promotion takes together; amount_off and fixed_price: per unit, never below zero,
+never a rise; multi_buy: the covered amount − groups × price; buy_get: round-half-up of
+percent × the amount of the cheapest ``get`` of each ``buy`` + ``get`` units (the units
+are grouped dearest first, the best the customer can do). Thresholds, in id order: the
+qualifying lines' total after item-level promotions reaches ``min`` → ``off`` (once per
+full ``min`` with ``repeat``), never more than is left of those lines after the
+thresholds before it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+
+from firmware_app.lane.money import round_half_up
+from firmware_app.lane.pricing_basket import LINEAR, Klass, Offer, Threshold
+from firmware_app.lane.pricing_spread import spread
+from firmware_app.lane.promotions import PromoType
+
+EXACT_LIMIT = 1_000  # ways to share a part's units, at most, for the exact search
+
+Assignment = dict[int, dict[int, int]]  # offer index -> class index -> units it takes
+Block = tuple[float, dict[int, int]]  # saving per unit, units per class
+
+
+@dataclass
+class Component:
+    """One independent part of the basket: class, offer and threshold indices, each
+    ascending (offers and thresholds are already in promotion-id order)."""
+
+    classes: list[int] = field(default_factory=list)
+    offers: list[int] = field(default_factory=list)
+    thresholds: list[int] = field(default_factory=list)
+
+
+def components(
+    classes: Sequence[Klass], offers: Sequence[Offer], thresholds: Sequence[Threshold]
+) -> list[Component]:
+    """The parts with at least one promotion, by their lowest class."""
+    parent = list(range(len(classes)))
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for members in [o.classes for o in offers] + [t.classes for t in thresholds]:
+        first = root(members[0])
+        for c in members[1:]:
+            other = root(c)
+            if other != first:
+                parent[max(first, other)] = min(first, other)
+                first = min(first, other)
+    parts: dict[int, Component] = {}
+    for k, offer in enumerate(offers):
+        parts.setdefault(root(offer.classes[0]), Component()).offers.append(k)
+    for t, threshold in enumerate(thresholds):
+        parts.setdefault(root(threshold.classes[0]), Component()).thresholds.append(t)
+    for c in range(len(classes)):
+        if root(c) in parts:
+            parts[root(c)].classes.append(c)
+    return [parts[r] for r in sorted(parts)]
+
+
+class Pricer:
+    """Savings and totals of assignments over one basket's classes and promotions."""
+
+    def __init__(
+        self, classes: Sequence[Klass], offers: Sequence[Offer], thresholds: Sequence[Threshold]
+    ) -> None:
+        self.classes = classes
+        self.offers = offers
+        self.thresholds = thresholds
+        self.dearest = [sorted(o.classes, key=lambda c: (-classes[c].unit, c)) for o in offers]
+
+    # --- savings ------------------------------------------------------------------
+
+    def saving(self, k: int, covered: dict[int, int]) -> int:
+        """What offer ``k`` takes off the units ``covered`` (minor units, ≥ 0); a
+        multi_buy or buy_get must hold whole groups."""
+        offer, classes = self.offers[k], self.classes
+        kind = offer.promo.type
+        if kind is PromoType.AMOUNT_OFF or kind is PromoType.FIXED_PRICE:
+            per = offer.unit_saving
+            return sum(n * per[c] for c, n in covered.items())
+        amount = sum(n * classes[c].unit for c, n in covered.items())
+        num, den = offer.ratio
+        if kind is PromoType.PERCENT_OFF:
+            return min(amount, round_half_up(amount * num, den))
+        if kind is PromoType.MULTI_BUY:
+            assert offer.promo.price is not None
+            groups = sum(covered.values()) // offer.size
+            return max(0, amount - groups * offer.promo.price)
+        cheapest = self._cheapest(offer, covered)
+        return min(cheapest, round_half_up(cheapest * num, den))
+
+    def _cheapest(self, offer: Offer, covered: dict[int, int]) -> int:
+        """buy_get: the amount of the cheapest ``get`` of every ``buy`` + ``get`` units,
+        the units grouped dearest first."""
+        assert offer.promo.buy is not None
+        size, buy, classes = offer.size, offer.promo.buy, self.classes
+
+        def discounted(n: int) -> int:  # how many of the first n units (dearest first)
+            return (n // size) * (size - buy) + max(0, n % size - buy)
+
+        total = position = 0
+        for c in sorted(covered, key=lambda c: (-classes[c].unit, c)):
+            n = covered[c]
+            total += (discounted(position + n) - discounted(position)) * classes[c].unit
+            position += n
+        return total
+
+    def class_shares(self, k: int, covered: dict[int, int], saving: int) -> dict[int, int]:
+        """Offer ``k``'s ``saving`` by class: per unit for amount_off and fixed_price,
+        otherwise spread in proportion to the amounts covered."""
+        offer = self.offers[k]
+        if offer.promo.type in (PromoType.AMOUNT_OFF, PromoType.FIXED_PRICE):
+            return {c: n * offer.unit_saving[c] for c, n in covered.items()}
+        unit = self.classes
+        return spread(saving, [(c, n * unit[c].unit) for c, n in sorted(covered.items())])
+
+    def threshold_shares(self, ts: Sequence[int], nets: dict[int, int]) -> list[dict[int, int]]:
+        """Each threshold's saving by class, in id order, each at most what is left of
+        its classes after the ones before it. ``nets``: class -> amount after item-level
+        promotions."""
+        left = dict(nets)
+        result = []
+        for t in ts:
+            threshold = self.thresholds[t]
+            off = threshold.off_for(sum(nets[c] for c in threshold.classes))
+            weights = [(c, left[c]) for c in threshold.classes]
+            shares = spread(min(off, sum(w for _, w in weights)), weights)
+            for c, share in shares.items():
+                left[c] -= share
+            result.append(shares)
+        return result
+
+    def threshold_total(self, part: Component, nets: dict[int, int]) -> int:
+        """All the part's thresholds' savings together. When no threshold can meet the
+        cap (what earlier ones left), the sum of their offs; otherwise spread exactly."""
+        offs: list[int] = []
+        for t in part.thresholds:
+            threshold = self.thresholds[t]
+            base = sum(nets[c] for c in threshold.classes)
+            off = threshold.off_for(base)
+            if off and sum(offs) + off > base:
+                return sum(sum(s.values()) for s in self.threshold_shares(part.thresholds, nets))
+            offs.append(off)
+        return sum(offs)
+
+    def total(self, part: Component, assignment: Assignment) -> int:
+        """The part's final total under ``assignment`` (minor units)."""
+        classes = self.classes
+        saved = 0
+        nets = {c: classes[c].amount for c in part.classes} if part.thresholds else None
+        for k, covered in assignment.items():
+            if not covered:
+                continue
+            saving = self.saving(k, covered)
+            saved += saving
+            if nets is not None and saving:
+                for c, share in self.class_shares(k, covered, saving).items():
+                    nets[c] -= share
+        gross = sum(classes[c].amount for c in part.classes)
+        return gross - saved - (self.threshold_total(part, nets) if nets is not None else 0)
+
+    def tie_key(self, part: Component, assignment: Assignment) -> tuple[int, ...]:
+        """Units per (promotion in id order, class in key order): larger wins a tie."""
+        offers = self.offers
+        return tuple(
+            assignment.get(k, {}).get(c, 0) for k in part.offers for c in offers[k].classes
+        )
+
+    # --- choosing -----------------------------------------------------------------
+
+    def choose(self, part: Component) -> Assignment:
+        """The assignment with the lowest total for the part (ties as the module says)."""
+        if self.ways(part) <= EXACT_LIMIT:
+            return self.exact(part)
+        return self.heuristic(part)
+
+    def ways(self, part: Component) -> int:
+        """How many ways the exact search would try (stops counting past the limit)."""
+        count = 1
+        for c in part.classes:
+            takers = sum(1 for k in part.offers if c in self.offers[k].classes)
+            count *= math.comb(self.classes[c].count + takers, takers)
+            if count > EXACT_LIMIT:
+                break
+        return count
+
+    def exact(self, part: Component) -> Assignment:
+        takers = {c: [k for k in part.offers if c in self.offers[k].classes] for c in part.classes}
+        per_class = [list(_shares_of(self.classes[c].count, len(takers[c]))) for c in part.classes]
+        best: tuple[int, tuple[int, ...]] | None = None
+        chosen: Assignment = {}
+        for way in product(*per_class):
+            assignment: Assignment = {k: {} for k in part.offers}
+            for c, units in zip(part.classes, way, strict=True):
+                for k, n in zip(takers[c], units, strict=True):
+                    if n:
+                        assignment[k][c] = n
+            if any(sum(assignment[k].values()) % self.offers[k].size for k in part.offers):
+                continue
+            rank = (self.total(part, assignment), self.tie_key(part, assignment))
+            if best is None or _better(rank, best):
+                best, chosen = rank, assignment
+        return chosen
+
+    def heuristic(self, part: Component) -> Assignment:
+        none: Assignment = {k: {} for k in part.offers}
+        candidates = [self.greedy(part), none]
+        best: tuple[int, tuple[int, ...]] | None = None
+        chosen = none
+        for assignment in candidates:
+            rank = (self.total(part, assignment), self.tie_key(part, assignment))
+            if best is None or _better(rank, best):
+                best, chosen = rank, assignment
+        assert best is not None
+        gross = sum(self.classes[c].amount for c in part.classes)
+        nets = {c: self.classes[c].amount for c in part.classes}
+        most_off = sum(  # every threshold at its largest: nets only fall
+            self.thresholds[t].off_for(sum(nets[c] for c in self.thresholds[t].classes))
+            for t in part.thresholds
+        )
+        for k in part.offers:
+            alone = self.alone(k)
+            if gross - self.saving(k, alone) - most_off > best[0]:
+                continue
+            assignment = {**none, k: alone}
+            rank = (self.total(part, assignment), self.tie_key(part, assignment))
+            if _better(rank, best):
+                best, chosen = rank, assignment
+        return chosen
+
+    def alone(self, k: int) -> dict[int, int]:
+        """Offer ``k`` on everything it may take."""
+        avail = {c: self.classes[c].count for c in self.offers[k].classes}
+        covered: dict[int, int] = {}
+        while (block := self.block(k, avail)) is not None:
+            _take(block[1], avail, covered)
+        return covered
+
+    def greedy(self, part: Component) -> Assignment:
+        avail = {c: self.classes[c].count for c in part.classes}
+        assignment: Assignment = {k: {} for k in part.offers}
+        heap: list[tuple[float, int, int]] = []
+        for rank, k in enumerate(part.offers):
+            block = self.block(k, avail)
+            if block is not None:
+                heap.append((-block[0], rank, k))
+        heapq.heapify(heap)
+        while heap:
+            value, rank, k = heapq.heappop(heap)
+            block = self.block(k, avail)
+            if block is None:
+                continue
+            if block[0] != -value:  # what is left changed: offer it again at its worth
+                heapq.heappush(heap, (-block[0], rank, k))
+                continue
+            _take(block[1], avail, assignment[k])
+            block = self.block(k, avail)
+            if block is not None:
+                heapq.heappush(heap, (-block[0], rank, k))
+        return assignment
+
+    def block(self, k: int, avail: dict[int, int]) -> Block | None:
+        """Offer ``k``'s best next block from the units ``avail``, or None."""
+        offer, classes = self.offers[k], self.classes
+        kind = offer.promo.type
+        num, den = offer.ratio
+        if kind in LINEAR:
+            best: tuple[float, int] | None = None
+            for c in offer.classes:
+                if avail.get(c, 0) <= 0:
+                    continue
+                worth = (
+                    classes[c].unit * num / den
+                    if kind is PromoType.PERCENT_OFF
+                    else float(offer.unit_saving[c])
+                )
+                if best is None or worth > best[0]:
+                    best = (worth, c)
+            if best is None or best[0] <= 0:
+                return None
+            return best[0], {best[1]: avail[best[1]]}
+        need = offer.size
+        take: dict[int, int] = {}
+        picked: list[tuple[int, int]] = []  # (unit amount, units), dearest first
+        for c in self.dearest[k]:
+            have = avail.get(c, 0)
+            if have <= 0:
+                continue
+            n = min(have, need)
+            take[c] = n
+            picked.append((classes[c].unit, n))
+            need -= n
+            if need == 0:
+                break
+        if need:
+            return None
+        if kind is PromoType.MULTI_BUY:
+            assert offer.promo.price is not None
+            worth = (sum(u * n for u, n in picked) - offer.promo.price) / offer.size
+        else:
+            assert offer.promo.get is not None
+            worth = _last_units(picked, offer.promo.get) * num / den / offer.size
+        if worth <= 0:
+            return None
+        times = min(avail[c] // n for c, n in take.items())
+        return worth, {c: n * times for c, n in take.items()}
+
+
+def _last_units(picked: list[tuple[int, int]], count: int) -> int:
+    """The amount of the last ``count`` units of ``picked`` (dearest first)."""
+    total = 0
+    for unit, n in reversed(picked):
+        n = min(n, count)
+        total += unit * n
+        count -= n
+        if count == 0:
+            break
+    return total
+
+
+def _take(block: dict[int, int], avail: dict[int, int], covered: dict[int, int]) -> None:
+    for c, n in block.items():
+        avail[c] -= n
+        covered[c] = covered.get(c, 0) + n
+
+
+def _better(rank: tuple[int, tuple[int, ...]], best: tuple[int, tuple[int, ...]]) -> bool:
+    """Lower total first; at equal totals, more units to the lower promotion id."""
+    return rank[0] < best[0] or (rank[0] == best[0] and rank[1] > best[1])
+
+
+def _shares_of(units: int, takers: int) -> Iterator[tuple[int, ...]]:
+    """Every way to give up to ``units`` to ``takers`` (the rest to none)."""
+    if takers == 0:
+        yield ()
+        return
+    for first in range(units + 1):
+        for rest in _shares_of(units - first, takers - 1):
+            yield (first, *rest)
