@@ -6,7 +6,7 @@ Money in fen; quantities in thousandths. ``sold`` builds a line at its catalog a
 from __future__ import annotations
 
 import time as clock
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -326,7 +326,7 @@ def test_members_only_needs_a_member() -> None:
         (datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=CST), False),
         (datetime(2026, 12, 7, 23, 59, 59, 999999, tzinfo=CST), True),
         (datetime(2026, 12, 8, 0, 0, tzinfo=CST), False),  # ends: exclusive
-        (datetime(2026, 12, 7, 16, 0, tzinfo=timezone.utc), False),  # = 8 Dec 00:00 CST
+        (datetime(2026, 12, 7, 16, 0, tzinfo=UTC), False),  # = 8 Dec 00:00 CST
     ],
 )
 def test_starts_inclusive_ends_exclusive(now: datetime, applies: bool) -> None:
@@ -376,7 +376,7 @@ def test_hours_running_over_midnight(at: time, applies: bool) -> None:
 def test_hours_are_the_local_time_of_now() -> None:
     # 10:00 UTC is 18:00 in the lane's zone (+08:00): inside 17:00–20:00
     deal = percent("P1", "A", "10", hours=(time(17, 0), time(20, 0)))
-    now = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc).astimezone(CST)
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC).astimezone(CST)
     assert priced([sold(1, "A", 1000, 1000)], [deal], now=now) == {1: 100}
 
 
