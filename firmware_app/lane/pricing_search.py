@@ -112,7 +112,28 @@ class Pricer:
         self.classes = classes
         self.offers = offers
         self.thresholds = thresholds
-        self.dearest = [sorted(o.classes, key=lambda c: (-classes[c].unit, c)) for o in offers]
+        self.linear = [o.promo.type in LINEAR for o in offers]
+        self.dearest = [
+            [] if linear else sorted(o.classes, key=lambda c: (-classes[c].unit, c))
+            for o, linear in zip(offers, self.linear, strict=True)
+        ]
+        self.takers: dict[int, list[int]] = {}  # class -> the offers that may take it
+        for k, offer in enumerate(offers):
+            for c in offer.classes:
+                self.takers.setdefault(c, []).append(k)
+        self.by_worth = [self._by_worth(o) for o in offers]
+
+    def _by_worth(self, offer: Offer) -> list[tuple[float, int]]:
+        """percent_off, amount_off, fixed_price: (saving per unit, class), best first, ties
+        to the lower class (a unit's saving does not change as others are taken)."""
+        if offer.promo.type not in LINEAR:
+            return []
+        num, den = offer.ratio
+        if offer.promo.type is PromoType.PERCENT_OFF:
+            worths = [(self.classes[c].unit * num / den, c) for c in offer.classes]
+        else:
+            worths = [(float(offer.unit_saving[c]), c) for c in offer.classes]
+        return sorted(worths, key=lambda w: (-w[0], w[1]))
 
     # --- savings ------------------------------------------------------------------
 
@@ -224,59 +245,55 @@ class Pricer:
         """How many ways the exact search would try (stops counting past the limit)."""
         count = 1
         for c in part.classes:
-            takers = sum(1 for k in part.offers if c in self.offers[k].classes)
+            takers = len(self.takers.get(c, ()))
             count *= math.comb(self.classes[c].count + takers, takers)
             if count > EXACT_LIMIT:
                 break
         return count
 
     def exact(self, part: Component) -> Assignment:
-        takers = {c: [k for k in part.offers if c in self.offers[k].classes] for c in part.classes}
+        takers = {c: self.takers.get(c, []) for c in part.classes}
         per_class = [list(_shares_of(self.classes[c].count, len(takers[c]))) for c in part.classes]
-        best: tuple[int, tuple[int, ...]] | None = None
-        chosen: Assignment = {}
+        best = _Best(self, part)
         for way in product(*per_class):
-            assignment: Assignment = {k: {} for k in part.offers}
+            assignment: Assignment = {}
             for c, units in zip(part.classes, way, strict=True):
                 for k, n in zip(takers[c], units, strict=True):
                     if n:
-                        assignment[k][c] = n
-            if any(sum(assignment[k].values()) % self.offers[k].size for k in part.offers):
+                        assignment.setdefault(k, {})[c] = n
+            offers = self.offers
+            if any(sum(got.values()) % offers[k].size for k, got in assignment.items()):
                 continue
-            rank = (self.total(part, assignment), self.tie_key(part, assignment))
-            if best is None or _better(rank, best):
-                best, chosen = rank, assignment
-        return chosen
+            best.offer(assignment)
+        return best.assignment
 
     def heuristic(self, part: Component) -> Assignment:
-        none: Assignment = {k: {} for k in part.offers}
-        candidates = [self.greedy(part), none]
-        best: tuple[int, tuple[int, ...]] | None = None
-        chosen = none
-        for assignment in candidates:
-            rank = (self.total(part, assignment), self.tie_key(part, assignment))
-            if best is None or _better(rank, best):
-                best, chosen = rank, assignment
-        assert best is not None
-        gross = sum(self.classes[c].amount for c in part.classes)
-        nets = {c: self.classes[c].amount for c in part.classes}
+        best = _Best(self, part)
+        best.offer(self.greedy(part))
+        best.offer({})
+        classes = self.classes
+        gross = sum(classes[c].amount for c in part.classes)
         most_off = sum(  # every threshold at its largest: nets only fall
-            self.thresholds[t].off_for(sum(nets[c] for c in self.thresholds[t].classes))
+            self.thresholds[t].off_for(sum(classes[c].amount for c in self.thresholds[t].classes))
             for t in part.thresholds
         )
         for k in part.offers:
-            alone = self.alone(k)
-            if gross - self.saving(k, alone) - most_off > best[0]:
+            # no promotion takes more than the amount it covers: most can be ruled out
+            # before working out what they would take
+            reach = sum(classes[c].amount for c in self.offers[k].classes)
+            if gross - reach - most_off > best.total:
                 continue
-            assignment = {**none, k: alone}
-            rank = (self.total(part, assignment), self.tie_key(part, assignment))
-            if _better(rank, best):
-                best, chosen = rank, assignment
-        return chosen
+            alone = self.alone(k)
+            if gross - self.saving(k, alone) - most_off > best.total:
+                continue
+            best.offer({k: alone})
+        return best.assignment
 
     def alone(self, k: int) -> dict[int, int]:
         """Offer ``k`` on everything it may take."""
         avail = {c: self.classes[c].count for c in self.offers[k].classes}
+        if self.linear[k]:
+            return avail
         covered: dict[int, int] = {}
         while (block := self.block(k, avail)) is not None:
             _take(block[1], avail, covered)
@@ -284,7 +301,7 @@ class Pricer:
 
     def greedy(self, part: Component) -> Assignment:
         avail = {c: self.classes[c].count for c in part.classes}
-        assignment: Assignment = {k: {} for k in part.offers}
+        assignment: Assignment = {}
         heap: list[tuple[float, int, int]] = []
         for rank, k in enumerate(part.offers):
             block = self.block(k, avail)
@@ -299,7 +316,7 @@ class Pricer:
             if block[0] != -value:  # what is left changed: offer it again at its worth
                 heapq.heappush(heap, (-block[0], rank, k))
                 continue
-            _take(block[1], avail, assignment[k])
+            _take(block[1], avail, assignment.setdefault(k, {}))
             block = self.block(k, avail)
             if block is not None:
                 heapq.heappush(heap, (-block[0], rank, k))
@@ -307,29 +324,19 @@ class Pricer:
 
     def block(self, k: int, avail: dict[int, int]) -> Block | None:
         """Offer ``k``'s best next block from the units ``avail``, or None."""
+        if self.linear[k]:
+            for worth, c in self.by_worth[k]:
+                if avail[c] > 0:
+                    return worth, {c: avail[c]}
+            return None
         offer, classes = self.offers[k], self.classes
         kind = offer.promo.type
         num, den = offer.ratio
-        if kind in LINEAR:
-            best: tuple[float, int] | None = None
-            for c in offer.classes:
-                if avail.get(c, 0) <= 0:
-                    continue
-                worth = (
-                    classes[c].unit * num / den
-                    if kind is PromoType.PERCENT_OFF
-                    else float(offer.unit_saving[c])
-                )
-                if best is None or worth > best[0]:
-                    best = (worth, c)
-            if best is None or best[0] <= 0:
-                return None
-            return best[0], {best[1]: avail[best[1]]}
         need = offer.size
         take: dict[int, int] = {}
         picked: list[tuple[int, int]] = []  # (unit amount, units), dearest first
         for c in self.dearest[k]:
-            have = avail.get(c, 0)
+            have = avail[c]
             if have <= 0:
                 continue
             n = min(have, need)
@@ -370,9 +377,22 @@ def _take(block: dict[int, int], avail: dict[int, int], covered: dict[int, int])
         covered[c] = covered.get(c, 0) + n
 
 
-def _better(rank: tuple[int, tuple[int, ...]], best: tuple[int, tuple[int, ...]]) -> bool:
-    """Lower total first; at equal totals, more units to the lower promotion id."""
-    return rank[0] < best[0] or (rank[0] == best[0] and rank[1] > best[1])
+class _Best:
+    """The best assignment offered so far (the tie key is worked out only for a tie)."""
+
+    def __init__(self, pricer: Pricer, part: Component) -> None:
+        self.pricer, self.part = pricer, part
+        self.total = -1  # none yet (a total is never below zero)
+        self.assignment: Assignment = {}
+
+    def offer(self, assignment: Assignment) -> None:
+        total = self.pricer.total(self.part, assignment)
+        if self.total < 0 or total < self.total:
+            self.total, self.assignment = total, assignment
+        elif total == self.total:
+            key = self.pricer.tie_key
+            if key(self.part, assignment) > key(self.part, self.assignment):
+                self.assignment = assignment
 
 
 def _shares_of(units: int, takers: int) -> Iterator[tuple[int, ...]]:
