@@ -13,10 +13,12 @@ quick to price as one of a single piece, and the result cannot depend on line or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from itertools import compress
 from typing import TYPE_CHECKING
 
 from firmware_app.lane.catalog import Unit
@@ -29,11 +31,13 @@ if TYPE_CHECKING:
 ClassKey = tuple[str, str, int, int, int]  # sku, department, whole-line flag, unit amount, qty
 
 LINEAR = frozenset({PromoType.PERCENT_OFF, PromoType.AMOUNT_OFF, PromoType.FIXED_PRICE})
-GROUPED = frozenset({PromoType.MULTI_BUY, PromoType.BUY_GET})
-COUNTED_ONLY = frozenset({PromoType.AMOUNT_OFF, PromoType.MULTI_BUY, PromoType.BUY_GET})
 
 
-@dataclass(frozen=True, slots=True)
+# Klass, Offer and Threshold are built afresh on every recompute and never leave the
+# engine: plain slotted classes, since a frozen dataclass is several times slower to build.
+
+
+@dataclass(slots=True)
 class Klass:
     """``count`` identical units of ``unit`` minor units each (the amount before
     promotions, after the member price). ``lines``: (line number, the line's amount
@@ -53,23 +57,30 @@ class Klass:
         return self.unit * self.count
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Offer:
     """An item-level promotion that applies now, and the classes it may take (indices
     into the basket's classes, ascending). ``unit_saving`` (amount_off and fixed_price
     only): what it takes off one unit of each of those classes (> 0; a class it would
     not make cheaper is not offered to it). ``ratio``: percent as a fraction of 1,
     (numerator, denominator). ``size``: units per group (multi_buy, buy_get; 1
-    otherwise)."""
+    otherwise). For the search: ``linear`` (percent_off, amount_off, fixed_price),
+    ``by_worth`` (linear: (−saving per unit, class), best first), ``dearest`` (multi_buy,
+    buy_get: (class, unit amount), dearest first) and ``reach`` (the amount of every
+    unit it may take: no promotion takes more)."""
 
     promo: Promotion
     classes: tuple[int, ...]
     unit_saving: dict[int, int]
     ratio: tuple[int, int]
     size: int
+    linear: bool
+    by_worth: list[tuple[float, int]]
+    dearest: list[tuple[int, int]]
+    reach: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Threshold:
     """A threshold promotion that applies now and the classes whose lines qualify."""
 
@@ -152,6 +163,7 @@ def _in_hours(at: time, hours: tuple[time, time]) -> bool:
     return at >= start or at < end
 
 
+@functools.lru_cache(maxsize=256)
 def ratio_of(percent: Decimal | None) -> tuple[int, int]:
     """``percent`` as a fraction of 1: Decimal("12.5") -> (125, 1000)."""
     if percent is None:
@@ -197,18 +209,21 @@ class Index:
 
     def qualifying(self, promo: Promotion) -> list[int]:
         """Indices of the classes the promotion names (by sku or department), ascending."""
-        found: set[int] = set()
-        by_sku, by_department = self.by_sku, self.by_department
-        if len(promo.items) < len(by_sku):
+        found: list[int] = []
+        by_sku = self.by_sku
+        if len(promo.items) <= len(by_sku):
             for sku in promo.items:
-                found.update(by_sku.get(sku, ()))
+                if sku in by_sku:
+                    found += by_sku[sku]
         else:
             for sku, cs in by_sku.items():
                 if sku in promo.items:
-                    found.update(cs)
+                    found += cs
+        if not promo.departments:
+            return sorted(found)  # a sku's classes are its own: no class twice
         for department in promo.departments:
-            found.update(by_department.get(department, ()))
-        return sorted(found)
+            found += self.by_department.get(department, ())
+        return sorted(set(found))
 
 
 def offers_and_thresholds(
@@ -217,12 +232,13 @@ def offers_and_thresholds(
     """The promotions that apply now to something in the basket, in promotion-id order
     (then in the order given, should two share an id)."""
     index = Index(classes)
+    columns = Columns(classes)
     offers: list[Offer] = []
     thresholds: list[Threshold] = []
     ordered = sorted(range(len(promotions)), key=lambda i: (promotions[i].id, i))
     for i in ordered:
         promo = promotions[i]
-        if not _valid(promo) or not applies_now(promo, member=member, now=now):
+        if not applies_now(promo, member=member, now=now) or not _valid(promo):
             continue
         found = index.qualifying(promo)
         if not found:
@@ -231,44 +247,78 @@ def offers_and_thresholds(
             assert promo.min is not None and promo.off is not None
             thresholds.append(Threshold(promo, tuple(found), promo.min, promo.off, promo.repeat))
             continue
-        offer = _offer(promo, classes, found)
+        offer = _offer(promo, columns, found)
         if offer is not None:
             offers.append(offer)
     return offers, thresholds
 
 
-def _offer(promo: Promotion, classes: Sequence[Klass], found: list[int]) -> Offer | None:
+class Columns:
+    """The classes' fields as lists by class index, for the promotions' set-up (read
+    with ``map`` over a promotion's classes: far quicker than an attribute a class)."""
+
+    __slots__ = ("amount", "count", "counted", "dearer", "qty", "unit")
+
+    def __init__(self, classes: Sequence[Klass]) -> None:
+        self.unit = [klass.unit for klass in classes]
+        self.dearer = [-klass.unit for klass in classes]  # sort key: dearest first
+        self.count = [klass.count for klass in classes]
+        self.counted = [klass.counted for klass in classes]
+        self.qty = [klass.qty for klass in classes]
+        self.amount = [klass.unit * klass.count for klass in classes]
+
+
+def _offer(promo: Promotion, columns: Columns, found: list[int]) -> Offer | None:
+    """The promotion over the classes it may take, or None if they cannot make one
+    whole group (and a unit it would not make cheaper is not offered to it)."""
     kind = promo.type
-    if kind in COUNTED_ONLY:
-        found = [c for c in found if classes[c].counted]
     unit_saving: dict[int, int] = {}
-    if kind is PromoType.AMOUNT_OFF:
+    ratio = ratio_of(promo.percent)
+    units, counted = columns.unit, columns.counted
+    if kind is PromoType.PERCENT_OFF:
+        num, den = ratio
+        taken = tuple(compress(found, map(units.__getitem__, found)))  # a unit of 0: nothing
+        by_worth = [(-units[c] * num / den, c) for c in taken]
+    elif kind is PromoType.AMOUNT_OFF:
         assert promo.amount is not None
-        unit_saving = {c: min(promo.amount, classes[c].unit) for c in found}
+        off = promo.amount
+        for c in found:
+            if counted[c] and units[c] > 0:
+                unit_saving[c] = off if off < units[c] else units[c]
+        taken = tuple(unit_saving)
+        by_worth = [(-float(saving), c) for c, saving in unit_saving.items()]
     elif kind is PromoType.FIXED_PRICE:
         assert promo.price is not None
-        unit_saving = {c: _fixed_saving(classes[c], promo.price) for c in found}
-    if unit_saving:
-        found = [c for c in found if unit_saving[c] > 0]
-        unit_saving = {c: unit_saving[c] for c in found}
-    ratio = ratio_of(promo.percent)
-    if kind is PromoType.PERCENT_OFF:
-        found = [c for c in found if classes[c].unit > 0]
-    size = 1
-    if kind is PromoType.MULTI_BUY:
+        price = promo.price
+        for c in found:
+            saving = units[c] - (price if counted[c] else amount_of(columns.qty[c], price))
+            if saving > 0:  # never a rise
+                unit_saving[c] = saving
+        taken = tuple(unit_saving)
+        by_worth = [(-float(saving), c) for c, saving in unit_saving.items()]
+    else:
+        return _group_offer(promo, columns, found, ratio)
+    if not taken:
+        return None
+    by_worth.sort()
+    reach = sum(map(columns.amount.__getitem__, taken))
+    return Offer(promo, taken, unit_saving, ratio, 1, True, by_worth, [], reach)
+
+
+def _group_offer(
+    promo: Promotion, columns: Columns, found: list[int], ratio: tuple[int, int]
+) -> Offer | None:
+    """multi_buy, buy_get: counted units only, and enough of them for one group."""
+    if promo.type is PromoType.MULTI_BUY:
         assert promo.qty is not None
         size = promo.qty
-    elif kind is PromoType.BUY_GET:
+    else:
         assert promo.buy is not None and promo.get is not None
         size = promo.buy + promo.get
-    if not found or sum(classes[c].count for c in found) < size:
+    taken = tuple(compress(found, map(columns.counted.__getitem__, found)))
+    if sum(map(columns.count.__getitem__, taken)) < size:
         return None
-    return Offer(promo, tuple(found), unit_saving, ratio, size)
-
-
-def _fixed_saving(klass: Klass, price: int) -> int:
-    """A unit's saving at a fixed price (never a rise): per piece, or for a whole line
-    its amount less its quantity at ``price`` per kg."""
-    if klass.counted:
-        return max(0, klass.unit - price)
-    return max(0, klass.unit - amount_of(klass.qty, price))
+    order = sorted(taken, key=columns.dearer.__getitem__)  # stable: ties to the lower class
+    dearest = list(zip(order, map(columns.unit.__getitem__, order), strict=True))
+    reach = sum(map(columns.amount.__getitem__, taken))
+    return Offer(promo, taken, {}, ratio, size, False, [], dearest, reach)

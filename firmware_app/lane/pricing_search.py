@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from firmware_app.lane.money import round_half_up
-from firmware_app.lane.pricing_basket import LINEAR, Klass, Offer, Threshold
+from firmware_app.lane.pricing_basket import Klass, Offer, Threshold
 from firmware_app.lane.pricing_spread import spread
 from firmware_app.lane.promotions import PromoType
 
@@ -85,13 +85,18 @@ def components(
             c = parent[c]
         return c
 
-    for members in [o.classes for o in offers] + [t.classes for t in thresholds]:
+    groups = [o.classes for o in offers] + [t.classes for t in thresholds]
+    merges_left = len(set().union(*groups)) - 1  # when none is left, it is all one part
+    for members in groups:
+        if merges_left <= 0:
+            break
         first = root(members[0])
         for c in members[1:]:
             other = root(c)
             if other != first:
                 parent[max(first, other)] = min(first, other)
                 first = min(first, other)
+                merges_left -= 1
     parts: dict[int, Component] = {}
     for k, offer in enumerate(offers):
         parts.setdefault(root(offer.classes[0]), Component()).offers.append(k)
@@ -112,28 +117,11 @@ class Pricer:
         self.classes = classes
         self.offers = offers
         self.thresholds = thresholds
-        self.linear = [o.promo.type in LINEAR for o in offers]
-        self.dearest = [
-            [] if linear else sorted(o.classes, key=lambda c: (-classes[c].unit, c))
-            for o, linear in zip(offers, self.linear, strict=True)
-        ]
+        self.amounts = [klass.amount for klass in classes]
         self.takers: dict[int, list[int]] = {}  # class -> the offers that may take it
         for k, offer in enumerate(offers):
             for c in offer.classes:
                 self.takers.setdefault(c, []).append(k)
-        self.by_worth = [self._by_worth(o) for o in offers]
-
-    def _by_worth(self, offer: Offer) -> list[tuple[float, int]]:
-        """percent_off, amount_off, fixed_price: (saving per unit, class), best first, ties
-        to the lower class (a unit's saving does not change as others are taken)."""
-        if offer.promo.type not in LINEAR:
-            return []
-        num, den = offer.ratio
-        if offer.promo.type is PromoType.PERCENT_OFF:
-            worths = [(self.classes[c].unit * num / den, c) for c in offer.classes]
-        else:
-            worths = [(float(offer.unit_saving[c]), c) for c in offer.classes]
-        return sorted(worths, key=lambda w: (-w[0], w[1]))
 
     # --- savings ------------------------------------------------------------------
 
@@ -271,17 +259,16 @@ class Pricer:
         best = _Best(self, part)
         best.offer(self.greedy(part))
         best.offer({})
-        classes = self.classes
-        gross = sum(classes[c].amount for c in part.classes)
+        amounts = self.amounts
+        gross = sum(amounts[c] for c in part.classes)
         most_off = sum(  # every threshold at its largest: nets only fall
-            self.thresholds[t].off_for(sum(classes[c].amount for c in self.thresholds[t].classes))
+            self.thresholds[t].off_for(sum(amounts[c] for c in self.thresholds[t].classes))
             for t in part.thresholds
         )
         for k in part.offers:
             # no promotion takes more than the amount it covers: most can be ruled out
             # before working out what they would take
-            reach = sum(classes[c].amount for c in self.offers[k].classes)
-            if gross - reach - most_off > best.total:
+            if gross - self.offers[k].reach - most_off > best.total:
                 continue
             alone = self.alone(k)
             if gross - self.saving(k, alone) - most_off > best.total:
@@ -292,7 +279,7 @@ class Pricer:
     def alone(self, k: int) -> dict[int, int]:
         """Offer ``k`` on everything it may take."""
         avail = {c: self.classes[c].count for c in self.offers[k].classes}
-        if self.linear[k]:
+        if self.offers[k].linear:
             return avail
         covered: dict[int, int] = {}
         while (block := self.block(k, avail)) is not None:
@@ -324,45 +311,42 @@ class Pricer:
 
     def block(self, k: int, avail: dict[int, int]) -> Block | None:
         """Offer ``k``'s best next block from the units ``avail``, or None."""
-        if self.linear[k]:
-            for worth, c in self.by_worth[k]:
+        offer = self.offers[k]
+        if offer.linear:
+            for worth, c in offer.by_worth:
                 if avail[c] > 0:
-                    return worth, {c: avail[c]}
+                    return -worth, {c: avail[c]}
             return None
-        offer, classes = self.offers[k], self.classes
-        kind = offer.promo.type
-        num, den = offer.ratio
         need = offer.size
-        take: dict[int, int] = {}
-        picked: list[tuple[int, int]] = []  # (unit amount, units), dearest first
-        for c in self.dearest[k]:
+        picked: list[tuple[int, int, int]] = []  # (class, unit amount, units), dearest first
+        for c, unit in offer.dearest:
             have = avail[c]
-            if have <= 0:
-                continue
-            n = min(have, need)
-            take[c] = n
-            picked.append((classes[c].unit, n))
-            need -= n
-            if need == 0:
-                break
+            if have > 0:
+                n = have if have < need else need
+                picked.append((c, unit, n))
+                need -= n
+                if need == 0:
+                    break
         if need:
             return None
-        if kind is PromoType.MULTI_BUY:
-            assert offer.promo.price is not None
-            worth = (sum(u * n for u, n in picked) - offer.promo.price) / offer.size
+        promo = offer.promo
+        if promo.type is PromoType.MULTI_BUY:
+            assert promo.price is not None
+            worth = (sum(u * n for _, u, n in picked) - promo.price) / offer.size
         else:
-            assert offer.promo.get is not None
-            worth = _last_units(picked, offer.promo.get) * num / den / offer.size
+            assert promo.get is not None
+            num, den = offer.ratio
+            worth = _last_units(picked, promo.get) * num / den / offer.size
         if worth <= 0:
             return None
-        times = min(avail[c] // n for c, n in take.items())
-        return worth, {c: n * times for c, n in take.items()}
+        times = min(avail[c] // n for c, _, n in picked)
+        return worth, {c: n * times for c, _, n in picked}
 
 
-def _last_units(picked: list[tuple[int, int]], count: int) -> int:
+def _last_units(picked: list[tuple[int, int, int]], count: int) -> int:
     """The amount of the last ``count`` units of ``picked`` (dearest first)."""
     total = 0
-    for unit, n in reversed(picked):
+    for _, unit, n in reversed(picked):
         n = min(n, count)
         total += unit * n
         count -= n
