@@ -18,6 +18,10 @@ The steps, each in its own module:
    largest remainder, so every line's discount is exact and never exceeds its amount.
 
 Lines with ``qty`` ≤ 0 (returns) take no part: they get an empty ``LinePrice``.
+
+``promotions`` may be any sequence; a ``PromotionBook`` (built once when the catalog's
+promotions load) saves each recompute setting them up again, and lets it touch only
+those that name something in the basket.
 """
 
 from __future__ import annotations
@@ -27,10 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from firmware_app.lane.catalog import Unit
-from firmware_app.lane.pricing_basket import build_classes, member_saving, offers_and_thresholds
+from firmware_app.lane.pricing_basket import (
+    PromotionBook,
+    build_classes,
+    member_saving,
+    offers_and_thresholds,
+)
 from firmware_app.lane.pricing_search import Assignment, Pricer, components
 from firmware_app.lane.pricing_spread import to_lines
 from firmware_app.lane.promotions import Promotion
+
+__all__ = ["BasketLine", "LinePrice", "PromoShare", "PromotionBook", "price_basket"]
 
 
 @dataclass(frozen=True)
@@ -119,10 +130,11 @@ def _by_line(pricer: Pricer, chosen: Assignment) -> dict[int, tuple[PromoShare, 
         for c, share in shares.items():
             per_class.setdefault(c, []).append((len(offers) + t, share))
     promos = [offer.promo for offer in offers] + [threshold.promo for threshold in thresholds]
-    result: dict[int, list[PromoShare]] = {}
+    result: dict[int, list[tuple[str, str, int]]] = {}
     for c in sorted(per_class):
         for no, got in to_lines(classes[c].lines, per_class[c]).items():
+            listed = result.setdefault(no, [])
             for rank, amount in got:
                 promo = promos[rank]
-                result.setdefault(no, []).append(PromoShare(promo.id, promo.name, amount))
-    return {no: tuple(sorted(shares, key=lambda s: s.id)) for no, shares in result.items()}
+                listed.append((promo.id, promo.name, amount))
+    return {no: tuple(PromoShare(*share) for share in sorted(got)) for no, got in result.items()}

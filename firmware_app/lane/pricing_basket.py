@@ -14,7 +14,7 @@ quick to price as one of a single piece, and the result cannot depend on line or
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -157,7 +157,9 @@ def applies_now(promo: Promotion, *, member: bool, now: datetime) -> bool:
 
 
 def _in_hours(at: time, hours: tuple[time, time]) -> bool:
-    start, end = (h.replace(tzinfo=None) for h in hours)
+    start, end = hours
+    if start.tzinfo is not None or end.tzinfo is not None:  # local times of day: naive
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     if start <= end:
         return start <= at < end
     return at >= start or at < end
@@ -196,34 +198,42 @@ def _valid(promo: Promotion) -> bool:
     return promo.min is not None and promo.min > 0 and promo.off is not None and promo.off > 0
 
 
-class Index:
-    """Classes by sku and by department, to find each promotion's classes quickly."""
+class PromotionBook(tuple[Promotion, ...]):
+    """The catalog's promotions set up once for every recompute of every sale: in id
+    order (ids as strings; two with one id keep the order given), each one's fields
+    checked once, and indexed by the skus and departments it names, so a recompute
+    touches only the promotions that name something in the basket. ``price_basket``
+    takes any sequence of promotions and builds a book when it is given none."""
 
-    def __init__(self, classes: Sequence[Klass]) -> None:
-        self.by_sku: dict[str, list[int]] = {}
-        self.by_department: dict[str, list[int]] = {}
-        for c, klass in enumerate(classes):
-            self.by_sku.setdefault(klass.sku, []).append(c)
-            if klass.department is not None:
-                self.by_department.setdefault(klass.department, []).append(c)
+    valid: list[bool]
+    by_sku: dict[str, list[int]]
+    by_department: dict[str, list[int]]
 
-    def qualifying(self, promo: Promotion) -> list[int]:
-        """Indices of the classes the promotion names (by sku or department), ascending."""
-        found: list[int] = []
-        by_sku = self.by_sku
-        if len(promo.items) <= len(by_sku):
+    def __new__(cls, promotions: Iterable[Promotion]) -> PromotionBook:
+        book = super().__new__(cls, sorted(promotions, key=lambda promo: promo.id))
+        book.valid = [_valid(promo) for promo in book]
+        book.by_sku = {}
+        book.by_department = {}
+        for i, promo in enumerate(book):
             for sku in promo.items:
-                if sku in by_sku:
-                    found += by_sku[sku]
-        else:
-            for sku, cs in by_sku.items():
-                if sku in promo.items:
-                    found += cs
-        if not promo.departments:
-            return sorted(found)  # a sku's classes are its own: no class twice
-        for department in promo.departments:
-            found += self.by_department.get(department, ())
-        return sorted(set(found))
+                book.by_sku.setdefault(sku, []).append(i)
+            for department in promo.departments:
+                book.by_department.setdefault(department, []).append(i)
+        return book
+
+    def naming(self, classes: Sequence[Klass]) -> dict[int, list[int]]:
+        """Promotion index -> the classes it names (by sku or department), ascending."""
+        found: dict[int, list[int]] = {}
+        by_sku, by_department = self.by_sku, self.by_department
+        for c, klass in enumerate(classes):
+            for i in by_sku.get(klass.sku, ()):
+                found.setdefault(i, []).append(c)
+            if klass.department is not None and klass.department in by_department:
+                for i in by_department[klass.department]:
+                    named = found.setdefault(i, [])
+                    if not named or named[-1] != c:  # not already by its sku
+                        named.append(c)
+        return found
 
 
 def offers_and_thresholds(
@@ -231,23 +241,20 @@ def offers_and_thresholds(
 ) -> tuple[list[Offer], list[Threshold]]:
     """The promotions that apply now to something in the basket, in promotion-id order
     (then in the order given, should two share an id)."""
-    index = Index(classes)
+    book = promotions if isinstance(promotions, PromotionBook) else PromotionBook(promotions)
     columns = Columns(classes)
     offers: list[Offer] = []
     thresholds: list[Threshold] = []
-    ordered = sorted(range(len(promotions)), key=lambda i: (promotions[i].id, i))
-    for i in ordered:
-        promo = promotions[i]
-        if not applies_now(promo, member=member, now=now) or not _valid(promo):
-            continue
-        found = index.qualifying(promo)
-        if not found:
+    found = book.naming(classes)
+    for i in sorted(found):
+        promo = book[i]
+        if not book.valid[i] or not applies_now(promo, member=member, now=now):
             continue
         if promo.type is PromoType.THRESHOLD:
             assert promo.min is not None and promo.off is not None
-            thresholds.append(Threshold(promo, tuple(found), promo.min, promo.off, promo.repeat))
+            thresholds.append(Threshold(promo, tuple(found[i]), promo.min, promo.off, promo.repeat))
             continue
-        offer = _offer(promo, columns, found)
+        offer = _offer(promo, columns, found[i])
         if offer is not None:
             offers.append(offer)
     return offers, thresholds

@@ -48,9 +48,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import product
+from itertools import chain, product
 
 from firmware_app.lane.money import round_half_up
 from firmware_app.lane.pricing_basket import Klass, Offer, Threshold
@@ -97,14 +98,15 @@ def components(
                 parent[max(first, other)] = min(first, other)
                 first = min(first, other)
                 merges_left -= 1
+    label = [root(c) for c in range(len(classes))]
     parts: dict[int, Component] = {}
     for k, offer in enumerate(offers):
-        parts.setdefault(root(offer.classes[0]), Component()).offers.append(k)
+        parts.setdefault(label[offer.classes[0]], Component()).offers.append(k)
     for t, threshold in enumerate(thresholds):
-        parts.setdefault(root(threshold.classes[0]), Component()).thresholds.append(t)
-    for c in range(len(classes)):
-        if root(c) in parts:
-            parts[root(c)].classes.append(c)
+        parts.setdefault(label[threshold.classes[0]], Component()).thresholds.append(t)
+    for c, r in enumerate(label):
+        if r in parts:
+            parts[r].classes.append(c)
     return [parts[r] for r in sorted(parts)]
 
 
@@ -118,10 +120,9 @@ class Pricer:
         self.offers = offers
         self.thresholds = thresholds
         self.amounts = [klass.amount for klass in classes]
-        self.takers: dict[int, list[int]] = {}  # class -> the offers that may take it
-        for k, offer in enumerate(offers):
-            for c in offer.classes:
-                self.takers.setdefault(c, []).append(k)
+        self._earlier: list[list[int]] | None = None
+        # class -> how many offers may take it
+        self.takers = Counter(chain.from_iterable(offer.classes for offer in offers))
 
     # --- savings ------------------------------------------------------------------
 
@@ -177,26 +178,36 @@ class Pricer:
         result = []
         for t in ts:
             threshold = self.thresholds[t]
-            off = threshold.off_for(sum(nets[c] for c in threshold.classes))
+            off = threshold.off_for(sum([nets[c] for c in threshold.classes]))
             weights = [(c, left[c]) for c in threshold.classes]
-            shares = spread(min(off, sum(w for _, w in weights)), weights)
+            shares = spread(min(off, sum([w for _, w in weights])), weights)
             for c, share in shares.items():
                 left[c] -= share
             result.append(shares)
         return result
 
     def threshold_total(self, part: Component, nets: dict[int, int]) -> int:
-        """All the part's thresholds' savings together. When no threshold can meet the
-        cap (what earlier ones left), the sum of their offs; otherwise spread exactly."""
-        offs: list[int] = []
+        """All the part's thresholds' savings together. When no threshold can meet its
+        cap (what the earlier ones sharing a class with it could have left), the sum of
+        their offs; otherwise spread exactly."""
+        offs: dict[int, int] = {}
         for t in part.thresholds:
             threshold = self.thresholds[t]
-            base = sum(nets[c] for c in threshold.classes)
+            base = sum([nets[c] for c in threshold.classes])
             off = threshold.off_for(base)
-            if off and sum(offs) + off > base:
+            if off and off + sum([offs[e] for e in self.earlier(t)]) > base:
                 return sum(sum(s.values()) for s in self.threshold_shares(part.thresholds, nets))
-            offs.append(off)
-        return sum(offs)
+            offs[t] = off
+        return sum(offs.values())
+
+    def earlier(self, t: int) -> list[int]:
+        """The thresholds before ``t`` (by id) that share a class with it."""
+        if self._earlier is None:
+            sets = [frozenset(threshold.classes) for threshold in self.thresholds]
+            self._earlier = [
+                [e for e in range(u) if not sets[e].isdisjoint(sets[u])] for u in range(len(sets))
+            ]
+        return self._earlier[t]
 
     def total(self, part: Component, assignment: Assignment) -> int:
         """The part's final total under ``assignment`` (minor units)."""
@@ -233,14 +244,17 @@ class Pricer:
         """How many ways the exact search would try (stops counting past the limit)."""
         count = 1
         for c in part.classes:
-            takers = len(self.takers.get(c, ()))
+            takers = self.takers[c]
             count *= math.comb(self.classes[c].count + takers, takers)
             if count > EXACT_LIMIT:
                 break
         return count
 
     def exact(self, part: Component) -> Assignment:
-        takers = {c: self.takers.get(c, []) for c in part.classes}
+        takers: dict[int, list[int]] = {c: [] for c in part.classes}
+        for k in part.offers:
+            for c in self.offers[k].classes:
+                takers[c].append(k)
         per_class = [list(_shares_of(self.classes[c].count, len(takers[c]))) for c in part.classes]
         best = _Best(self, part)
         for way in product(*per_class):
@@ -258,13 +272,15 @@ class Pricer:
     def heuristic(self, part: Component) -> Assignment:
         best = _Best(self, part)
         best.offer(self.greedy(part))
-        best.offer({})
         amounts = self.amounts
-        gross = sum(amounts[c] for c in part.classes)
+        gross = sum([amounts[c] for c in part.classes])
         most_off = sum(  # every threshold at its largest: nets only fall
-            self.thresholds[t].off_for(sum(amounts[c] for c in self.thresholds[t].classes))
+            self.thresholds[t].off_for(sum([amounts[c] for c in self.thresholds[t].classes]))
             for t in part.thresholds
         )
+        # a candidate whose total cannot come below the best so far is not worked out
+        if gross - most_off <= best.total:
+            best.offer({})
         for k in part.offers:
             # no promotion takes more than the amount it covers: most can be ruled out
             # before working out what they would take
@@ -332,14 +348,14 @@ class Pricer:
         promo = offer.promo
         if promo.type is PromoType.MULTI_BUY:
             assert promo.price is not None
-            worth = (sum(u * n for _, u, n in picked) - promo.price) / offer.size
+            worth = (sum([u * n for _, u, n in picked]) - promo.price) / offer.size
         else:
             assert promo.get is not None
             num, den = offer.ratio
             worth = _last_units(picked, promo.get) * num / den / offer.size
         if worth <= 0:
             return None
-        times = min(avail[c] // n for c, _, n in picked)
+        times = min([avail[c] // n for c, _, n in picked])
         return worth, {c: n * times for c, _, n in picked}
 
 

@@ -18,14 +18,22 @@ def spread(total: int, weights: Sequence[tuple[int, int]]) -> dict[int, int]:
     """``total`` (minor units) shared over ``weights`` (key, weight ≥ 0) in proportion,
     by largest remainder, ties to the lower key. The shares sum to ``total`` exactly and
     none exceeds its weight while ``total`` ≤ the weights' sum (the caller keeps it so)."""
-    base = sum(weight for _, weight in weights)
+    base = sum([weight for _, weight in weights])
     if total <= 0 or base <= 0:
         return {key: 0 for key, _ in weights}
-    shares = {key: weight * total // base for key, weight in weights}
-    left = total - sum(shares.values())
+    shares: dict[int, int] = {}
+    remainders: list[tuple[int, int]] = []  # (−remainder, key): largest first, lower key
+    given = 0
+    for key, weight in weights:
+        share, remainder = divmod(weight * total, base)
+        shares[key] = share
+        given += share
+        if remainder:
+            remainders.append((-remainder, key))
+    left = total - given
     if left:
-        order = sorted(weights, key=lambda w: (-(w[1] * total % base), w[0]))
-        for key, _ in order[:left]:
+        remainders.sort()
+        for _, key in remainders[:left]:
             shares[key] += 1
     return shares
 
@@ -35,18 +43,34 @@ def to_lines(
 ) -> dict[int, list[tuple[int, int]]]:
     """A class's shares ((promotion rank, minor units), in the order they are given)
     over its ``lines`` ((line number, amount)): line number -> [(rank, discount > 0)]."""
-    left = dict(lines)
-    given: dict[int, list[tuple[int, int]]] = {no: [] for no, _ in lines}
+    if len(lines) == 1:  # most classes: one line takes it all
+        no, left = lines[0]
+        alone: list[tuple[int, int]] = []
+        for rank, share in shares:
+            share = min(share, left)
+            if share > 0:
+                left -= share
+                alone.append((rank, share))
+        return {no: alone}
+    numbers = [no for no, _ in lines]  # ascending: ties to the lower line number
+    rest = [amount for _, amount in lines]
+    given: dict[int, list[tuple[int, int]]] = {no: [] for no in numbers}
     for rank, share in shares:
+        base = sum(rest)
+        share = min(share, base)
         if share <= 0:
             continue
-        if len(lines) == 1:
-            no = lines[0][0]
-            got = {no: min(share, left[no])}
-        else:
-            got = spread(min(share, sum(left.values())), sorted(left.items()))
-        for no, amount in got.items():
+        got = [0] * len(rest)
+        remainders: list[tuple[int, int]] = []  # (−remainder, position)
+        for i, weight in enumerate(rest):
+            got[i], remainder = divmod(weight * share, base)
+            if remainder:
+                remainders.append((-remainder, i))
+        remainders.sort()
+        for _, i in remainders[: share - sum(got)]:
+            got[i] += 1
+        for i, amount in enumerate(got):
             if amount > 0:
-                left[no] -= amount
-                given[no].append((rank, amount))
+                rest[i] -= amount
+                given[numbers[i]].append((rank, amount))
     return given
