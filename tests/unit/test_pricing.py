@@ -8,9 +8,11 @@ from __future__ import annotations
 import time as clock
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 
+from firmware_app.lane import pricing_search
 from firmware_app.lane.catalog import Unit
 from firmware_app.lane.money import amount_of
 from firmware_app.lane.pricing import BasketLine, LinePrice, PromoShare, price_basket
@@ -417,3 +419,21 @@ def test_a_line_of_a_hundred_pieces_is_quick() -> None:
     # half-price third (166.66): 33 groups = 16500, the last unit 10 % = 100;
     # net 100000 − 16600 = 83400 -> 8 × 1000 off
     assert got == {1: {"P1": 100, "P2": 16500, "P4": 8000}}
+
+
+def test_above_the_exact_bound_one_promotion_alone_can_still_win() -> None:
+    # The same basket as above, priced as if it were too big to search exactly: the
+    # greedy pass gives A to P2 (16.00 off a unit beats 6.00) and loses the threshold
+    # (94.00); no promotion gives 90.00; P1 alone gives 84.00 and is chosen.
+    lines = [sold(1, "A", 1000, 6000), sold(2, "B", 1000, 5000)]
+    deals = [
+        percent("P1", "A", "10"),
+        promo("P2", PromoType.FIXED_PRICE, "A", price=4400),
+        promo("P9", PromoType.THRESHOLD, "A B", min=10000, off=2000),
+    ]
+    with patch.object(pricing_search, "EXACT_LIMIT", 0):
+        assert shares(lines, deals) == {1: {"P1": 600, "P9": 1038}, 2: {"P9": 962}}
+    with patch.object(pricing_search, "EXACT_LIMIT", 0):  # and the greedy pass alone
+        greedy = pricing_search.Pricer.greedy
+        with patch.object(pricing_search.Pricer, "heuristic", greedy):
+            assert sum(priced(lines, deals).values()) == 1600
