@@ -152,14 +152,20 @@ def applies_now(promo: Promotion, *, member: bool, now: datetime) -> bool:
     if promo.ends is not None and now >= promo.ends:
         return False
     if promo.hours is not None:
-        return _in_hours(now.time(), promo.hours)
+        return _in_hours(_of_day(now), promo.hours)
     return True
 
 
-def _in_hours(at: time, hours: tuple[time, time]) -> bool:
-    start, end = hours
-    if start.tzinfo is not None or end.tzinfo is not None:  # local times of day: naive
-        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+TimeOfDay = tuple[int, int, int, int]  # hour, minute, second, microsecond
+
+
+def _of_day(at: datetime | time) -> TimeOfDay:
+    """The local time of day (of ``now`` in its own zone; an ``hours`` bound as given)."""
+    return (at.hour, at.minute, at.second, at.microsecond)
+
+
+def _in_hours(at: TimeOfDay, hours: tuple[time, time]) -> bool:
+    start, end = _of_day(hours[0]), _of_day(hours[1])
     if start <= end:
         return start <= at < end
     return at >= start or at < end

@@ -6,13 +6,16 @@ alone; the parts' totals simply add up.
 
 Exact search, when a part is small: every way of sharing each class's units among the
 promotions that may take them (and none) is tried, when there are at most
-``EXACT_LIMIT`` such ways in the part (the product over its classes of
-C(units + promotions, promotions)); a way where a multi_buy or buy_get holds other than
-whole groups is skipped. The total of each way counts the thresholds too, so an
-item-level promotion that would take a threshold away is not chosen when that costs
-more than it saves.
+``EXACT_LIMIT`` (1,000) such ways in the part: the product over its classes of
+C(units + promotions, promotions), e.g. three classes of 2 units each open to 3
+promotions (10 × 10 × 10), or one class of 12 units open to 3 (455). A way where a
+multi_buy or buy_get holds other than whole groups is skipped. The total of each way
+counts the thresholds too, so an item-level promotion that would take a threshold away
+is not chosen when that costs more than it saves.
 
-Above the bound, three kinds of candidates are compared, and the lowest total taken:
+Above the bound, three kinds of candidates are compared, and the lowest total taken
+(a candidate is not worked out when even its lowest possible total, with every
+threshold at its largest, is above the best so far: it could not win or tie):
 
 - no promotion at all;
 - a greedy assignment: the promotions offer blocks (percent_off, amount_off,
@@ -22,8 +25,7 @@ Above the bound, three kinds of candidates are compared, and the lowest total ta
   promotion id; a block is re-offered when what is left has changed (a promotion's best
   block only gets worse as units go);
 - each promotion alone, on every unit it may take (for multi_buy and buy_get, as many
-  groups of the dearest units as save something), skipped only when it cannot beat
-  the best so far even with every threshold at its largest.
+  groups of the dearest units as save something).
 
 So the result is never worse than no promotion or any one promotion alone, and, being
 built from classes and promotion ids only, never depends on line order.
@@ -35,10 +37,11 @@ department, then price): the first difference decides, and the assignment giving
 units to the lower promotion (then to the lower class) wins.
 
 Savings. percent_off: round-half-up of the covered amount × percent, on all the units
-the promotion takes together; amount_off and fixed_price: per unit, never below zero,
-never a rise; multi_buy: the covered amount − groups × price; buy_get: round-half-up of
-percent × the amount of the cheapest ``get`` of each ``buy`` + ``get`` units (the units
-are grouped dearest first, the best the customer can do). Thresholds, in id order: the
+the promotion takes together (a weighed line is one unit at its amount); amount_off
+and fixed_price: per unit, never below zero, never a rise; multi_buy: the covered
+amount − groups × price; buy_get: round-half-up of percent × the amount of the
+cheapest ``get`` of each ``buy`` + ``get`` units (the units are grouped dearest first,
+the best the customer can do). Thresholds, in id order: the
 qualifying lines' total after item-level promotions reaches ``min`` → ``off`` (once per
 full ``min`` with ``repeat``), never more than is left of those lines after the
 thresholds before it.
