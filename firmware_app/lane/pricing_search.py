@@ -6,10 +6,12 @@ alone; the parts' totals simply add up.
 
 Exact search, when a part is small: every way of sharing each class's units among the
 promotions that may take them (and none) is tried, when there are at most
-``EXACT_LIMIT`` (1,000) such ways in the part: the product over its classes of
-C(units + promotions, promotions), e.g. three classes of 2 units each open to 3
-promotions (10 × 10 × 10), or one class of 12 units open to 3 (455). A way where a
-multi_buy or buy_get holds other than whole groups is skipped. The total of each way
+``EXACT_LIMIT`` (250) such ways in the part: the product over its classes of
+C(units + promotions, promotions), e.g. two classes of 2 units each open to 3
+promotions (10 × 10), three single units open to 3 (4 × 4 × 4), or one class of 12
+units open to 2 (91). A way costs some 10 µs to price on a desktop core, so the
+bound keeps the search within a few ms. A way where a multi_buy or buy_get holds
+other than whole groups is skipped (a branch ends as soon as one does). The total of each way
 counts the thresholds too, so an item-level promotion that would take a threshold away
 is not chosen when that costs more than it saves.
 
@@ -54,14 +56,14 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, product
+from itertools import chain
 
 from firmware_app.lane.money import round_half_up
 from firmware_app.lane.pricing_basket import Klass, Offer, Threshold
 from firmware_app.lane.pricing_spread import spread
 from firmware_app.lane.promotions import PromoType
 
-EXACT_LIMIT = 1_000  # ways to share a part's units, at most, for the exact search
+EXACT_LIMIT = 250  # ways to share a part's units, at most, for the exact search
 
 Assignment = dict[int, dict[int, int]]  # offer index -> class index -> units it takes
 Block = tuple[float, dict[int, int]]  # saving per unit, units per class
@@ -124,6 +126,7 @@ class Pricer:
         self.thresholds = thresholds
         self.amounts = [klass.amount for klass in classes]
         self._earlier: list[list[int]] | None = None
+        self.threshold_sets = [frozenset(threshold.classes) for threshold in thresholds]
         # class -> how many offers may take it
         self.takers = Counter(chain.from_iterable(offer.classes for offer in offers))
 
@@ -189,24 +192,50 @@ class Pricer:
             result.append(shares)
         return result
 
-    def threshold_total(self, part: Component, nets: dict[int, int]) -> int:
-        """All the part's thresholds' savings together. When no threshold can meet its
-        cap (what the earlier ones sharing a class with it could have left), the sum of
-        their offs; otherwise spread exactly."""
+    def threshold_total(
+        self, part: Component, assignment: Assignment, savings: dict[int, int]
+    ) -> int:
+        """All the part's thresholds' savings together, after the item-level ``savings``
+        (offer -> minor units) of ``assignment``. When no threshold can meet its cap (what
+        the earlier ones sharing a class with it could have left), the sum of their offs,
+        each on its base (a promotion wholly inside a threshold's classes takes its whole
+        saving off the base, one wholly outside nothing, and only one across the edge
+        needs spreading); otherwise everything is spread exactly."""
         offs: dict[int, int] = {}
+        shares: dict[int, dict[int, int]] = {}
+        amounts = self.amounts
         for t in part.thresholds:
             threshold = self.thresholds[t]
-            base = sum([nets[c] for c in threshold.classes])
+            inside = self.threshold_sets[t]
+            base = sum([amounts[c] for c in threshold.classes])
+            for k, saving in savings.items():
+                covered = assignment[k]
+                within = sum([1 for c in covered if c in inside])
+                if within == len(covered):
+                    base -= saving
+                elif within:
+                    if k not in shares:
+                        shares[k] = self.class_shares(k, covered, saving)
+                    base -= sum([v for c, v in shares[k].items() if c in inside])
             off = threshold.off_for(base)
             if off and off + sum([offs[e] for e in self.earlier(t)]) > base:
-                return sum(sum(s.values()) for s in self.threshold_shares(part.thresholds, nets))
+                return self._threshold_spread(part, assignment, savings)
             offs[t] = off
         return sum(offs.values())
+
+    def _threshold_spread(
+        self, part: Component, assignment: Assignment, savings: dict[int, int]
+    ) -> int:
+        nets = {c: self.amounts[c] for c in part.classes}
+        for k, saving in savings.items():
+            for c, share in self.class_shares(k, assignment[k], saving).items():
+                nets[c] -= share
+        return sum(sum(s.values()) for s in self.threshold_shares(part.thresholds, nets))
 
     def earlier(self, t: int) -> list[int]:
         """The thresholds before ``t`` (by id) that share a class with it."""
         if self._earlier is None:
-            sets = [frozenset(threshold.classes) for threshold in self.thresholds]
+            sets = self.threshold_sets
             self._earlier = [
                 [e for e in range(u) if not sets[e].isdisjoint(sets[u])] for u in range(len(sets))
             ]
@@ -214,19 +243,18 @@ class Pricer:
 
     def total(self, part: Component, assignment: Assignment) -> int:
         """The part's final total under ``assignment`` (minor units)."""
-        classes = self.classes
         saved = 0
-        nets = {c: classes[c].amount for c in part.classes} if part.thresholds else None
+        savings: dict[int, int] = {}
         for k, covered in assignment.items():
-            if not covered:
-                continue
-            saving = self.saving(k, covered)
-            saved += saving
-            if nets is not None and saving:
-                for c, share in self.class_shares(k, covered, saving).items():
-                    nets[c] -= share
-        gross = sum(classes[c].amount for c in part.classes)
-        return gross - saved - (self.threshold_total(part, nets) if nets is not None else 0)
+            if covered:
+                saving = self.saving(k, covered)
+                if saving:
+                    saved += saving
+                    savings[k] = saving
+        gross = sum([self.amounts[c] for c in part.classes])
+        if not part.thresholds:
+            return gross - saved
+        return gross - saved - self.threshold_total(part, assignment, savings)
 
     def tie_key(self, part: Component, assignment: Assignment) -> tuple[int, ...]:
         """Units per (promotion in id order, class in key order): larger wins a tie."""
@@ -254,22 +282,46 @@ class Pricer:
         return count
 
     def exact(self, part: Component) -> Assignment:
-        takers: dict[int, list[int]] = {c: [] for c in part.classes}
+        """Every way, class by class; a multi_buy or buy_get left holding other than
+        whole groups once its last class is shared out ends that branch."""
+        offers, classes = self.offers, part.classes
+        takers: dict[int, list[int]] = {c: [] for c in classes}
         for k in part.offers:
-            for c in self.offers[k].classes:
+            for c in offers[k].classes:
                 takers[c].append(k)
-        per_class = [list(_shares_of(self.classes[c].count, len(takers[c]))) for c in part.classes]
+        ways = [  # per class: every way to share its units, as (offer, units > 0) pairs
+            [
+                tuple((k, n) for k, n in zip(takers[c], units, strict=True) if n)
+                for units in _shares_of(self.classes[c].count, len(takers[c]))
+            ]
+            for c in classes
+        ]
+        settled: list[list[int]] = [[] for _ in classes]  # groups whose last class is i
+        for k in part.offers:
+            if offers[k].size > 1:
+                settled[max(classes.index(c) for c in offers[k].classes)].append(k)
+        units = dict.fromkeys(part.offers, 0)
+        assignment: Assignment = {}
         best = _Best(self, part)
-        for way in product(*per_class):
-            assignment: Assignment = {}
-            for c, units in zip(part.classes, way, strict=True):
-                for k, n in zip(takers[c], units, strict=True):
-                    if n:
-                        assignment.setdefault(k, {})[c] = n
-            offers = self.offers
-            if any(sum(got.values()) % offers[k].size for k, got in assignment.items()):
-                continue
-            best.offer(assignment)
+
+        def walk(i: int) -> None:
+            if i == len(classes):
+                best.offer(assignment, keep=True)
+                return
+            c = classes[i]
+            for way in ways[i]:
+                for k, n in way:
+                    assignment.setdefault(k, {})[c] = n
+                    units[k] += n
+                if all(units[k] % offers[k].size == 0 for k in settled[i]):
+                    walk(i + 1)
+                for k, n in way:
+                    units[k] -= n
+                    del assignment[k][c]
+                    if not assignment[k]:
+                        del assignment[k]
+
+        walk(0)
         return best.assignment
 
     def heuristic(self, part: Component) -> Assignment:
@@ -388,14 +440,19 @@ class _Best:
         self.total = -1  # none yet (a total is never below zero)
         self.assignment: Assignment = {}
 
-    def offer(self, assignment: Assignment) -> None:
+    def offer(self, assignment: Assignment, *, keep: bool = False) -> None:
+        """Consider ``assignment`` (``keep``: copy it if it is the best, as the caller
+        goes on changing it)."""
         total = self.pricer.total(self.part, assignment)
         if self.total < 0 or total < self.total:
-            self.total, self.assignment = total, assignment
-        elif total == self.total:
-            key = self.pricer.tie_key
-            if key(self.part, assignment) > key(self.part, self.assignment):
-                self.assignment = assignment
+            self.total = total
+        elif total != self.total or self.pricer.tie_key(
+            self.part, assignment
+        ) <= self.pricer.tie_key(self.part, self.assignment):
+            return
+        self.assignment = assignment
+        if keep:  # the caller goes on changing it
+            self.assignment = {k: dict(got) for k, got in assignment.items()}
 
 
 def _shares_of(units: int, takers: int) -> Iterator[tuple[int, ...]]:
