@@ -197,31 +197,42 @@ class Pricer:
     ) -> int:
         """All the part's thresholds' savings together, after the item-level ``savings``
         (offer -> minor units) of ``assignment``. When no threshold can meet its cap (what
-        the earlier ones sharing a class with it could have left), the sum of their offs,
-        each on its base (a promotion wholly inside a threshold's classes takes its whole
-        saving off the base, one wholly outside nothing, and only one across the edge
-        needs spreading); otherwise everything is spread exactly."""
+        the earlier ones sharing a class with it could have left), the sum of their offs;
+        otherwise everything is spread exactly."""
         offs: dict[int, int] = {}
-        shares: dict[int, dict[int, int]] = {}
+        for t, base in zip(part.thresholds, self._bases(part, assignment, savings), strict=True):
+            off = self.thresholds[t].off_for(base)
+            if off and off + sum([offs[e] for e in self.earlier(t)]) > base:
+                return self._threshold_spread(part, assignment, savings)
+            offs[t] = off
+        return sum(offs.values())
+
+    def _bases(self, part: Component, assignment: Assignment, savings: dict[int, int]) -> list[int]:
+        """Each threshold's qualifying total after the item-level savings. With one or two
+        thresholds (small baskets, searched exactly), a promotion wholly inside a
+        threshold's classes takes its whole saving off, one wholly outside nothing, and
+        only one across the edge is spread; with more, every saving is spread once."""
         amounts = self.amounts
+        if len(part.thresholds) > 2:
+            nets = {c: amounts[c] for c in part.classes}
+            for k, saving in savings.items():
+                for c, share in self.class_shares(k, assignment[k], saving).items():
+                    nets[c] -= share
+            return [sum([nets[c] for c in self.thresholds[t].classes]) for t in part.thresholds]
+        bases = []
         for t in part.thresholds:
-            threshold = self.thresholds[t]
             inside = self.threshold_sets[t]
-            base = sum([amounts[c] for c in threshold.classes])
+            base = sum([amounts[c] for c in self.thresholds[t].classes])
             for k, saving in savings.items():
                 covered = assignment[k]
                 within = sum([1 for c in covered if c in inside])
                 if within == len(covered):
                     base -= saving
                 elif within:
-                    if k not in shares:
-                        shares[k] = self.class_shares(k, covered, saving)
-                    base -= sum([v for c, v in shares[k].items() if c in inside])
-            off = threshold.off_for(base)
-            if off and off + sum([offs[e] for e in self.earlier(t)]) > base:
-                return self._threshold_spread(part, assignment, savings)
-            offs[t] = off
-        return sum(offs.values())
+                    shares = self.class_shares(k, covered, saving)
+                    base -= sum([v for c, v in shares.items() if c in inside])
+            bases.append(base)
+        return bases
 
     def _threshold_spread(
         self, part: Component, assignment: Assignment, savings: dict[int, int]
