@@ -9,7 +9,8 @@ promotions in a ``PromotionBook`` as the lane keeps them (set up once when the c
 loads), and, for comparison, handed over as a plain list (set up on every recompute).
 The collector's full passes over the heap (a dozen ms each on this machine, about one
 in two hundred recomputes here) land on some runs: the table counts them; they show in
-p99.9 and max rather than p99.
+p99.9 and max rather than p99. Last, a small basket right at the exact search's bound,
+the slowest a basket searched exactly gets.
 
 Run with ``python -m bench.promotions`` (``--runs``, ``--lines``, ``--promotions``).
 """
