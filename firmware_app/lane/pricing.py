@@ -2,7 +2,26 @@
 
 One pure function, ``price_basket``: what is in the basket, whether a member is on the
 sale, the time, the promotions -> each line's member saving and the promotions it got.
-No I/O, no clock, and no dependence on the order of the lines.
+No I/O, no clock, and no dependence on the order of the lines (spec/mqtt-contract.md,
+"Promotions").
+
+The steps, each in its own module:
+
+1. ``pricing_basket``: member prices; the lines' units grouped into classes (one sku at
+   one price); the promotions that apply now (window, hours, members_only) and the
+   classes each may take.
+2. ``pricing_search``: for each independent part of the basket, the assignment of
+   units to item-level promotions with the lowest final total, thresholds included
+   (exact for small parts; the bound, the strategy above it and the tie rule are
+   written there).
+3. ``pricing_spread``: each promotion's saving spread over classes, then lines, by
+   largest remainder, so every line's discount is exact and never exceeds its amount.
+
+Lines with ``qty`` ≤ 0 (returns) take no part: they get an empty ``LinePrice``.
+
+``promotions`` may be any sequence; a ``PromotionBook`` (built once when the catalog's
+promotions load) saves each recompute setting them up again, and lets it touch only
+those that name something in the basket.
 """
 
 from __future__ import annotations
@@ -12,7 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from firmware_app.lane.catalog import Unit
+from firmware_app.lane.pricing_basket import (
+    PromotionBook,
+    build_classes,
+    member_saving,
+    offers_and_thresholds,
+)
+from firmware_app.lane.pricing_search import Assignment, Pricer, components
+from firmware_app.lane.pricing_spread import to_lines
 from firmware_app.lane.promotions import Promotion
+
+__all__ = ["BasketLine", "LinePrice", "PromoShare", "PromotionBook", "price_basket"]
 
 
 @dataclass(frozen=True)
@@ -69,4 +98,43 @@ def price_basket(
 ) -> dict[int, LinePrice]:
     """Each line's price (keyed by ``BasketLine.no``). ``now`` is aware and in the lane's
     time zone (``hours`` are compared with its local time of day)."""
-    return {line.no: LinePrice() for line in lines}
+    classes = build_classes(lines, member)
+    offers, thresholds = offers_and_thresholds(classes, promotions, member=member, now=now)
+    pricer = Pricer(classes, offers, thresholds)
+    chosen: Assignment = {}
+    for part in components(classes, offers, thresholds):
+        chosen.update(pricer.choose(part))
+    got = _by_line(pricer, chosen)
+    return {
+        line.no: LinePrice(member_saving(line, member), got.get(line.no, ()))
+        if line.qty > 0
+        else LinePrice()
+        for line in lines
+    }
+
+
+def _by_line(pricer: Pricer, chosen: Assignment) -> dict[int, tuple[PromoShare, ...]]:
+    """The chosen assignment's savings, class by class, then line by line."""
+    classes, offers, thresholds = pricer.classes, pricer.offers, pricer.thresholds
+    per_class: dict[int, list[tuple[int, int]]] = {}  # class -> [(promotion rank, share)]
+    nets = {c: klass.amount for c, klass in enumerate(classes)}
+    for k in sorted(chosen):
+        covered = chosen[k]
+        saving = pricer.saving(k, covered) if covered else 0
+        if saving:
+            for c, share in pricer.class_shares(k, covered, saving).items():
+                per_class.setdefault(c, []).append((k, share))
+                nets[c] -= share
+    every = range(len(thresholds))
+    for t, shares in zip(every, pricer.threshold_shares(every, nets), strict=True):
+        for c, share in shares.items():
+            per_class.setdefault(c, []).append((len(offers) + t, share))
+    promos = [offer.promo for offer in offers] + [threshold.promo for threshold in thresholds]
+    result: dict[int, list[tuple[str, str, int]]] = {}
+    for c in sorted(per_class):
+        for no, got in to_lines(classes[c].lines, per_class[c]).items():
+            listed = result.setdefault(no, [])
+            for rank, amount in got:
+                promo = promos[rank]
+                listed.append((promo.id, promo.name, amount))
+    return {no: tuple(PromoShare(*share) for share in sorted(got)) for no, got in result.items()}
