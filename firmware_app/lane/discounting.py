@@ -101,9 +101,10 @@ def asked(state: LaneState, key: str, ctx: Ctx) -> Approval | Outcome:
 
 
 def _amount(sale: Sale, line: Line | None, percent: Decimal) -> int:
-    """What comes off: never more than is left of the line (or the sale)."""
+    """What comes off: the percent of what is left of the line (after its member price
+    and promotions), or of what is left of the sale."""
     if line is not None:
-        return min(percent_of(line.amount, percent), net(line))
+        return percent_of(net(line), percent)
     return percent_of(sum(net(ln) for ln in sold(sale)), percent)
 
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from firmware_app.lane.catalog import Item, Unit
 from firmware_app.lane.effects import CommitSale, PrintReceipt, SaveSale
+from firmware_app.lane.events import MemberAnswer
+from firmware_app.lane.member_check import MemberStatus
 from firmware_app.lane.pricing import PromoShare
 from firmware_app.lane.promotions import Promotion, PromoType
 from firmware_app.lane.sale import Sale
@@ -103,13 +105,20 @@ def test_the_same_goods_in_another_order_cost_the_same() -> None:
     assert sale(a).total == sale(b).total == 1000 + 1080
 
 
-def test_a_member_on_the_sale_gets_the_member_price_and_loses_it_with_a_new_sale() -> None:
+def test_a_member_keyed_gets_the_member_price_and_a_refused_one_loses_it() -> None:
     till = till_with().do(f"scan {MILK_CODE}")
     assert sale(till).total == 1200
-    till.state = replace(till.state, sale=replace(sale(till), member="8800000000016"))
-    till.do("tick")  # any event after the member changed prices the sale
+    till.do("key " + " ".join("6221234567891") + " MEMBER")
     line = sale(till).lines[0]
     assert (line.member_saving, line.discount, sale(till).total) == (210, 210, 990)
+    assert saved_sale(till) == sale(till)
+    check = sale(till).member_check
+    assert check is not None
+    till.send(MemberAnswer(check.request_id, "6221234567891", MemberStatus.BLOCKED))
+    assert sale(till).member is None
+    line = sale(till).lines[0]
+    assert (line.member_saving, line.discount, sale(till).total) == (0, 0, 1200)
+    assert saved_sale(till) == sale(till)
 
 
 def test_a_line_discount_is_its_percent_of_what_the_promotions_left() -> None:
