@@ -192,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         # The store server's database lives beside the lane's: a fresh lane (seq from 1)
         # meets a fresh store server, a kept lane the store server that knows it.
         server = (
-            _store_server(url, sim.data_dir, args.members) if args.store_server and url else None
+            _store_server(url, sim.data_dir, args.members, args.catalog)
+            if args.store_server and url
+            else None
         )
         try:
             if args.ui is not None:
@@ -257,9 +259,15 @@ def _doctor(args: argparse.Namespace) -> int:
         )
 
 
-def _store_server(url: str, data_dir: Path, members_file: Path | None = None):
+def _store_server(
+    url: str, data_dir: Path, members_file: Path | None = None, catalog: Path | None = None
+):
+    """The simulated store server beside the lane: it answers about members (with a
+    members file) and prices every sale again from the catalog the lane has."""
+    from hw_sim.lane_sim import SAMPLE_CATALOG
     from hw_sim.store_server import StoreServer
     from hw_sim.store_server.members import load_members
+    from hw_sim.store_server.recompute import load_price_book
 
     def show(topic: str, message: dict) -> None:
         import json
@@ -267,7 +275,10 @@ def _store_server(url: str, data_dir: Path, members_file: Path | None = None):
         print(f"mqtt: {topic} {json.dumps(message, ensure_ascii=False, separators=(',', ':'))}")
 
     members = load_members(members_file) if members_file is not None else None  # members
-    server = StoreServer(url, data_dir / "store-server.db", on_message=show, members=members)
+    prices = load_price_book(catalog or SAMPLE_CATALOG)
+    server = StoreServer(
+        url, data_dir / "store-server.db", on_message=show, members=members, prices=prices
+    )
     server.start()
     return server
 
@@ -287,6 +298,12 @@ def _summary(sim, server) -> None:
         f"hw_sim: done: {len(sim.printer.receipts)} receipts in {sim.options.out}, "
         f"{stats.next_seq - 1} messages queued, {stats.pending} unacknowledged"
     )
+    if server is not None:
+        differ = len(server.price_problems)
+        print(
+            f"hw_sim: store server: {server.sales_checked} sales priced again from the catalog, "
+            f"{differ} differ" + ("" if not differ else f": {server.price_problems}")
+        )
 
 
 if __name__ == "__main__":

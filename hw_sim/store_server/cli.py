@@ -4,7 +4,7 @@ Run it next to a lane::
 
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 --db store.db \\
-        --members hw_sim/samples/members.json
+        --members hw_sim/samples/members.json --check-prices catalog.json
     python -m hw_sim.store_server --broker mqtt://127.0.0.1:1883 \\
         --publish-catalog catalog.json --store S001
 
@@ -34,6 +34,7 @@ from hw_sim.store_server.catalog import PART_ITEMS, publish_catalog
 from hw_sim.store_server.errors import StoreServerError
 from hw_sim.store_server.link import BrokerLogin
 from hw_sim.store_server.members import load_members
+from hw_sim.store_server.recompute import load_price_book
 from hw_sim.store_server.server import StoreServer
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="members file (JSON list of number, name, status, points): answer member "
         "requests and keep points (without it: no answers)",
+    )
+    p.add_argument(
+        "--check-prices",
+        type=Path,
+        metavar="FILE",
+        help="the store.catalog/1 snapshot the lanes were sent: price every sale received "
+        "again from it and log each difference",
     )
     p.add_argument("--store", help="store id (with --publish-catalog)")
     p.add_argument(
@@ -135,6 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     login = _login(args)
     members = load_members(args.members) if args.members is not None else None  # members
+    prices = load_price_book(args.check_prices) if args.check_prices is not None else None
     with StoreServer(
         args.broker,
         args.db,
@@ -142,6 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
         root=args.root,
         login=login,
         members=members,
+        prices=prices,
     ):
         log.info("store server listening on %s", args.broker)
         stop.wait()

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from firmware_app.lane.catalog import Item, Unit
@@ -31,6 +33,7 @@ from firmware_app.lane.money import MILLI, amount_of, tax_included
 from firmware_app.lane.points import points_for
 from firmware_app.lane.pricing import BasketLine, LinePrice, price_basket
 from firmware_app.lane.promotions import Loyalty, Promotion
+from hw_sim.store_server.errors import StoreServerError
 
 
 def _milli(qty: str) -> int:
@@ -146,3 +149,32 @@ def _points_problems(message: Mapping[str, Any], loyalty: Loyalty | None) -> lis
         return [] if got <= most else [f"points {got}: more than the goods sold earn ({most})"]
     want = points_for(sum(ln["amount"] - ln["discount"] for ln in lines), loyalty)
     return [] if got == want else [f"points {got}, expected {want}"]
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """What the store server sent its lanes, to check their sales against: the items by
+    sku, the promotions and the loyalty rule of one ``store.catalog/1`` snapshot."""
+
+    items: Mapping[str, Item]
+    promotions: tuple[Promotion, ...]
+    loyalty: Loyalty | None
+
+    def check(self, message: Mapping[str, Any]) -> list[str]:
+        """``check_sale`` of ``message`` against this catalog."""
+        return check_sale(message, self.items, self.promotions, self.loyalty)
+
+
+def load_price_book(path: Path) -> PriceBook:
+    """The ``PriceBook`` of a ``store.catalog/1`` snapshot file; ``StoreServerError``
+    naming the file and the field when it is not one."""
+    from firmware_app.errors import CatalogError
+    from firmware_app.store.catalog_doc import parse_catalog
+
+    try:
+        change = parse_catalog(path.read_bytes())
+    except (OSError, CatalogError) as e:
+        raise StoreServerError(f"{path}: {e}") from e
+    if not change.is_snapshot:
+        raise StoreServerError(f"{path}: a catalog change, not a snapshot (no base_version)")
+    return PriceBook({i.sku: i for i in change.items}, change.promotions, change.loyalty)

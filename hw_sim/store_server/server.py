@@ -45,6 +45,7 @@ from hw_sim.store_server.errors import StoreServerError
 from hw_sim.store_server.ledger import Incoming, StoreLedger
 from hw_sim.store_server.link import START_TIMEOUT_S, BrokerLogin, broker_address, new_client
 from hw_sim.store_server.members import Member, answer, parse_request
+from hw_sim.store_server.recompute import PriceBook
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class StoreServer:
         drop_acks: int = 0,
         login: BrokerLogin | None = None,
         members: Mapping[str, Member] | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         self.host, self.port = broker_address(broker_url)
         self.url = broker_url
@@ -91,6 +93,11 @@ class StoreServer:
         # Members: who they are (None: no members file, no answers), questions answered.
         self.members = members
         self.member_answers = 0
+        # Prices: the catalog the lanes were sent; each sale received is priced again from
+        # it and what differs is kept (topic, seq, differences) and logged.
+        self.prices = prices
+        self.price_problems: list[tuple[str, int, list[str]]] = []
+        self.sales_checked = 0
         self.received = 0  # valid messages, duplicates included
         self.rejected = 0
         self.acks_sent = 0
@@ -276,6 +283,8 @@ class StoreServer:
                 log.error("store server: %s: %s", item.topic, item.conflict or item.refused)
             self._client.ack(item.mid, item.qos)  # stored, or refused for good
         self.received += len(kept)
+        if self.prices is not None:
+            self._check_prices(kept)
         if self.on_message is not None:
             for item in kept:
                 try:
@@ -285,6 +294,21 @@ class StoreServer:
         for (store, lane), upto in marks.items():
             if upto:
                 self._ack(store, lane, upto)
+
+    def _check_prices(self, kept: list[Incoming]) -> None:
+        assert self.prices is not None
+        for item in kept:
+            if item.message.get("schema") != "lane.sale/1":
+                continue
+            try:
+                problems = self.prices.check(item.message)
+            except Exception as e:  # a check that cannot price it is a difference too
+                problems = [f"not checked: {type(e).__name__}: {e}"]
+            self.sales_checked += 1
+            if problems:
+                seq = item.message["seq"]
+                self.price_problems.append((item.topic, seq, problems))
+                log.error("store server: %s seq %d: prices differ: %s", item.topic, seq, problems)
 
     def _ack(self, store: str, lane: str, upto: int) -> None:
         if self.drop_acks > 0:
