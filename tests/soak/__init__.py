@@ -1,0 +1,1 @@
+"""Crash, power-loss and storage-fault soaks over the whole checkout."""
