@@ -19,6 +19,7 @@ import peewee
 
 from firmware_app.errors import CatalogError
 from firmware_app.lane.promotions import Loyalty, Promotion
+from firmware_app.lane.pricing import PromotionBook
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.promotions_doc import (
     LOYALTY,
@@ -144,7 +145,9 @@ class OfferCache:
         loaded = self._loaded
         if loaded is not None and loaded[0][0] is stamp[0] and loaded[0][1] == stamp[1]:
             return loaded[1], loaded[2]
-        promotions, loyalty = self._read(conn)
+        read, loyalty = self._read(conn)
+        # Set up once per catalog change: every recompute of every sale uses it.
+        promotions = PromotionBook(read)
         with self._lock:
             self._loaded = (stamp, promotions, loyalty)
         return promotions, loyalty
