@@ -182,13 +182,18 @@ def pick(state: LaneState, no: int, ctx: Ctx) -> Outcome:
 
 def _return_line(line: Line, source: ReturnSource, no: int, before: int, qty: int) -> Line:
     """The return of ``qty`` (thousandths) of ``line`` after ``before`` were given back
-    (earlier returns and this basket), at the price paid for them."""
+    (earlier returns and this basket), at the price paid for them. Its discount is its
+    part of the sold line's whole discount; what that was made of (member saving,
+    promotions, manual discounts) stays on the sold line, which ``return_of`` names."""
     return replace(
         line,
         no=no,
         qty=-qty,
         amount=-share(line.amount, line.qty, before, qty),
         discount=-share(line.discount, line.qty, before, qty),
+        member_saving=0,
+        promotions=(),
+        discounts=(),
         voided=False,
         return_of=ReturnRef(source.lane, source.receipt_no, line.no),
     )

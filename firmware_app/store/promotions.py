@@ -18,8 +18,8 @@ from typing import Any
 import peewee
 
 from firmware_app.errors import CatalogError
-from firmware_app.lane.promotions import Loyalty, Promotion
 from firmware_app.lane.pricing import PromotionBook
+from firmware_app.lane.promotions import Loyalty, Promotion
 from firmware_app.store.catalog_doc import CatalogChange
 from firmware_app.store.promotions_doc import (
     LOYALTY,

@@ -175,3 +175,36 @@ def test_at_an_hours_edge_the_end_is_exclusive() -> None:
     assert sale(till).total == 600
     till.do("wait 1", "tick")
     assert sale(till).total == 1000
+
+
+SPEND_15 = Promotion(
+    "P9", "满15减5", PromoType.THRESHOLD, items=frozenset({"100234", "300001"}), min=1500, off=500
+)
+
+
+def test_returns_in_parts_give_back_exactly_what_the_promotions_left_per_tax_rate() -> None:
+    """Four colas (13 %: 3 for 10.00 and one at 3.50) and two breads (9 %), 满15减5 over
+    both: returned in two visits, the refunds add up to what was paid, line by line and
+    rate by rate, with each line's promotions given back as they were spread."""
+    till = till_with(THREE_COLAS, SPEND_15).do(
+        "key 4 QTY", f"scan {COLA_CODE}", "key 2 QTY", f"scan {BREAD_CODE}", "key CASH"
+    )
+    sold = next(e for e in till.effects if isinstance(e, CommitSale)).record
+    assert {p.id for ln in sold.lines for p in ln.promotions} == {"P1", "P9"}
+    assert sold.total == 1400 + 2000 - 50 - 500
+    refunds = []
+    for picks in (["key 1 QTY", "key 1 ENTER", "key 1 QTY", "key 2 ENTER"],
+                  ["key 1 ENTER", "key 2 ENTER"]):  # fmt: skip
+        till.do("key 1 RETURN", *picks, "key SUBTOTAL", "key CASH")
+        refunds.append(next(e for e in till.effects if isinstance(e, CommitSale)).record)
+    back = [ln for r in refunds for ln in r.lines]
+    assert all(not ln.promotions for ln in back)  # a return line gives back an amount
+    for line in sold.lines:
+        mine = [ln for ln in back if ln.return_of is not None and ln.return_of.line == line.no]
+        assert -sum(ln.qty for ln in mine) == line.qty
+        assert -sum(ln.discount for ln in mine) == line.discount
+    assert -sum(r.total for r in refunds) == sold.total
+    for rate in {tx.rate for tx in sold.taxes}:
+        paid = [(tx.gross, tx.tax) for tx in sold.taxes if tx.rate == rate]
+        given = [(tx.gross, tx.tax) for r in refunds for tx in r.taxes if tx.rate == rate]
+        assert -sum(g for g, _ in given) == sum(g for g, _ in paid)
