@@ -51,6 +51,26 @@ key SUBTOTAL
 type 50
 key CASH
 """
+# A member's basket under promotions (the promotions sample catalog): each promotion
+# and the member price under its line, the saving in the totals.
+PROMOTIONS_CATALOG = Path(__file__).parent / "samples" / "catalog-promotions.json"
+PROMOTED = """\
+key 1 0 0 1 SIGNON 1 2 3 4 ENTER
+clock 2026-12-05T19:30:00+08:00
+scan M6901234567892
+type 3
+key QTY
+scan 6954767410388
+scan 6921094000018
+type 3
+key QTY
+scan 6902263021362
+scan 96385074
+type 6
+key QTY
+scan 036000291452
+key SUBTOTAL
+"""
 
 
 def free_port() -> int:
@@ -112,9 +132,41 @@ def main(argv: list[str] | None = None) -> int:
                 browser.close()
         finally:
             sim.close()
-    for name in ("screen-cashier", "screen-cashier-7in", "screen-customer", "screen-customer-paid"):
+    with tempfile.TemporaryDirectory(prefix="hw_sim-shot-") as tmp:
+        _promotions_shot(browser_args=CHROMIUM_ARGS, out=args.out, tmp=Path(tmp))
+    names = ("screen-cashier", "screen-cashier-7in", "screen-customer", "screen-customer-paid")
+    for name in (*names, "screen-cashier-promotions"):
         print(args.out / f"{name}.png")
     return 0
+
+
+def _promotions_shot(browser_args: list[str], out: Path, tmp: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    options = SimOptions(
+        out=tmp / "promo-out",
+        data_dir=tmp / "promo-data",
+        catalog=PROMOTIONS_CATALOG,
+        echo=io.StringIO(),
+        ui_port=port,
+    )
+    sim = SimLane(options)
+    try:
+        sim.start()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=browser_args)
+            cashier = browser.new_page(viewport={"width": 1280, "height": 800})
+            cashier.goto(f"http://127.0.0.1:{port}/")
+            for command in parse_script(PROMOTED):
+                sim.run(command)
+            sim.wait_idle()
+            settle_on(cashier, 5)
+            cashier.wait_for_timeout(300)
+            cashier.screenshot(path=str(out / "screen-cashier-promotions.png"))
+            browser.close()
+    finally:
+        sim.close()
 
 
 if __name__ == "__main__":
