@@ -208,3 +208,11 @@ def test_returns_in_parts_give_back_exactly_what_the_promotions_left_per_tax_rat
         paid = [(tx.gross, tx.tax) for tx in sold.taxes if tx.rate == rate]
         given = [(tx.gross, tx.tax) for r in refunds for tx in r.taxes if tx.rate == rate]
         assert -sum(g for g, _ in given) == sum(g for g, _ in paid)
+
+
+def test_a_return_line_shows_the_discount_it_gives_back_and_no_promotion() -> None:
+    till = till_with(THREE_COLAS).do("key 3 QTY", f"scan {COLA_CODE}", "key CASH")
+    till.do("key 1 RETURN", "key 1 QTY", "key 1 ENTER", "key SUBTOTAL", "key CASH")
+    receipt = next(e for e in till.effects if isinstance(e, PrintReceipt)).receipt
+    # One of three colas sold 3 for 10.00: 3.50 back less its third of 0.50, 0.17.
+    assert receipt.lines[0].notes == (("原优惠 Discount paid", "0.17"),)
