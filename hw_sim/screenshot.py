@@ -11,11 +11,15 @@ test extras (``./scripts/setup-venv test``) and the chromium package
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hw_sim.lane_sim import SimLane, SimOptions
 from hw_sim.script import parse_script
@@ -91,82 +95,71 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs"), help="where the PNGs go (docs)")
     args = parser.parse_args(argv)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         print("hw_sim.screenshot: needs Playwright: ./scripts/setup-venv test", file=sys.stderr)
         return 2
     if not Path(CHROMIUM).exists():
         print(f"hw_sim.screenshot: {CHROMIUM} missing: ./scripts/ensure-chromium", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="hw_sim-shot-") as tmp:
-        sim = SimLane(SimOptions(out=Path(tmp) / "out", echo=io.StringIO(), ui_port=port))
-        try:
-            sim.start()
-            with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-                )
-                cashier = browser.new_page(viewport={"width": 1280, "height": 800})
-                cashier.goto(f"http://127.0.0.1:{port}/")
-                customer = browser.new_page(viewport={"width": 1280, "height": 800})
-                customer.goto(f"http://127.0.0.1:{port}/customer")
-                for command in parse_script(SALE):
-                    sim.run(command)
-                sim.wait_idle()
-                settle_on(cashier, 6)
-                cashier.screenshot(path=str(args.out / "screen-cashier.png"))
-                small = browser.new_page(viewport={"width": 800, "height": 480})
-                small.goto(f"http://127.0.0.1:{port}/")
-                settle_on(small, 6)
-                small.screenshot(path=str(args.out / "screen-cashier-7in.png"))
-                customer.wait_for_timeout(300)
-                customer.screenshot(path=str(args.out / "screen-customer.png"))
-                for command in parse_script(PAYING):
-                    sim.run(command)
-                sim.wait_idle()
-                customer.wait_for_timeout(300)
-                customer.screenshot(path=str(args.out / "screen-customer-paid.png"))
-                browser.close()
-        finally:
-            sim.close()
-    with tempfile.TemporaryDirectory(prefix="hw_sim-shot-") as tmp:
-        _promotions_shot(browser_args=CHROMIUM_ARGS, out=args.out, tmp=Path(tmp))
+    with served_lane() as (sim, browser, address):
+        cashier = browser.new_page(viewport={"width": 1280, "height": 800})
+        cashier.goto(address)
+        customer = browser.new_page(viewport={"width": 1280, "height": 800})
+        customer.goto(f"{address}customer")
+        run(sim, SALE)
+        settle_on(cashier, 6)
+        cashier.screenshot(path=str(args.out / "screen-cashier.png"))
+        small = browser.new_page(viewport={"width": 800, "height": 480})
+        small.goto(address)
+        settle_on(small, 6)
+        small.screenshot(path=str(args.out / "screen-cashier-7in.png"))
+        customer.wait_for_timeout(300)
+        customer.screenshot(path=str(args.out / "screen-customer.png"))
+        run(sim, PAYING)
+        customer.wait_for_timeout(300)
+        customer.screenshot(path=str(args.out / "screen-customer-paid.png"))
+    with served_lane(catalog=PROMOTIONS_CATALOG) as (sim, browser, address):
+        cashier = browser.new_page(viewport={"width": 1280, "height": 800})
+        cashier.goto(address)
+        run(sim, PROMOTED)
+        settle_on(cashier, 5)
+        cashier.wait_for_timeout(300)
+        cashier.screenshot(path=str(args.out / "screen-cashier-promotions.png"))
     names = ("screen-cashier", "screen-cashier-7in", "screen-customer", "screen-customer-paid")
     for name in (*names, "screen-cashier-promotions"):
         print(args.out / f"{name}.png")
     return 0
 
 
-def _promotions_shot(browser_args: list[str], out: Path, tmp: Path) -> None:
+def run(sim: SimLane, script: str) -> None:
+    for command in parse_script(script):
+        sim.run(command)
+    sim.wait_idle()
+
+
+@contextmanager
+def served_lane(catalog: Path | None = None) -> Iterator[tuple[SimLane, Any, str]]:
+    """A simulated lane serving its screens (on ``catalog``, else the sample), and a
+    headless Chromium: (the lane, the browser, the cashier's screen's address)."""
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    options = SimOptions(
-        out=tmp / "promo-out",
-        data_dir=tmp / "promo-data",
-        catalog=PROMOTIONS_CATALOG,
-        echo=io.StringIO(),
-        ui_port=port,
-    )
-    sim = SimLane(options)
-    try:
-        sim.start()
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=browser_args)
-            cashier = browser.new_page(viewport={"width": 1280, "height": 800})
-            cashier.goto(f"http://127.0.0.1:{port}/")
-            for command in parse_script(PROMOTED):
-                sim.run(command)
-            sim.wait_idle()
-            settle_on(cashier, 5)
-            cashier.wait_for_timeout(300)
-            cashier.screenshot(path=str(out / "screen-cashier-promotions.png"))
-            browser.close()
-    finally:
-        sim.close()
+    with tempfile.TemporaryDirectory(prefix="hw_sim-shot-") as tmp:
+        options = SimOptions(
+            out=Path(tmp) / "out", catalog=catalog, echo=io.StringIO(), ui_port=port
+        )
+        sim = SimLane(options)
+        try:
+            sim.start()
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                yield sim, browser, f"http://127.0.0.1:{port}/"
+                browser.close()
+        finally:
+            sim.close()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ else; values are quoted in errors only as far as a reader needs them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal, InvalidOperation
@@ -118,15 +119,21 @@ def _decode(raw: bytes) -> Any:
 
 
 def _removed(removed: Any) -> tuple[str, ...]:
-    if not isinstance(removed, list):
-        raise CatalogError(f"removed: expected a list of SKU strings, got {_show(removed)}")
-    for i, sku in enumerate(removed):
-        if not _good_sku(sku):
-            raise CatalogError(
-                f"removed[{i}]: expected a SKU (a non-empty string of up to {MAX_SKU} "
-                f"printable characters), got {_show(sku)}"
-            )
-    return tuple(removed)
+    what = f"a SKU (a non-empty string of up to {MAX_SKU} printable characters)"
+    return id_list(removed, "removed", "SKU strings", _good_sku, what)
+
+
+def id_list(
+    value: Any, field: str, plural: str, good: Callable[[Any], bool], what: str
+) -> tuple[str, ...]:
+    """A JSON list of ids each ``good``; ``CatalogError`` naming ``field``, the place
+    of the first bad one and ``what`` it should be."""
+    if not isinstance(value, list):
+        raise CatalogError(f"{field}: expected a list of {plural}, got {_show(value)}")
+    for i, one in enumerate(value):
+        if not good(one):
+            raise CatalogError(f"{field}[{i}]: expected {what}, got {_show(one)}")
+    return tuple(value)
 
 
 def _items(raw_items: list[Any]) -> tuple[tuple[Item, ...], tuple[tuple[str, str], ...]]:

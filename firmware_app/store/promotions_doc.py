@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ from firmware_app.store.catalog_doc import (
     SHOWN,
     _good_sku,
     _show,
+    id_list,
     parse_hours,
 )
 
@@ -83,15 +85,8 @@ def parse_promotions(value: Any, where: str = "promotions") -> tuple[Promotion, 
 
 
 def parse_removed_promotions(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise CatalogError(f"removed_promotions: expected a list of ids, got {_show(value)}")
-    for i, pid in enumerate(value):
-        if not _good_id(pid):
-            raise CatalogError(
-                f"removed_promotions[{i}]: expected a promotion id (a non-empty string of "
-                f"up to {MAX_ID} printable characters), got {_show(pid)}"
-            )
-    return tuple(value)
+    what = f"a promotion id (a non-empty string of up to {MAX_ID} printable characters)"
+    return id_list(value, "removed_promotions", "ids", _good_id, what)
 
 
 def parse_loyalty(value: Any) -> Loyalty | None:
@@ -199,24 +194,21 @@ def _int(obj: dict[str, Any], key: str, at: str, lo: int, hi: int) -> int:
 
 
 def _skus(value: Any, at: str) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if not isinstance(value, list) or not all(_good_sku(sku) for sku in value):
-        raise CatalogError(
-            f"{at}.items: expected a list of skus (non-empty strings of up to {MAX_SKU} "
-            f"printable characters), got {_show(value)}"
-        )
-    return frozenset(value)
+    what = f"skus (non-empty strings of up to {MAX_SKU} printable characters)"
+    return _names(value, f"{at}.items", _good_sku, what)
 
 
 def _departments(value: Any, at: str) -> frozenset[str]:
+    what = f"department ids (1 to {MAX_DEPARTMENT} printable characters)"
+    return _names(value, f"{at}.departments", _good_department, what)
+
+
+def _names(value: Any, field: str, good: Callable[[Any], bool], what: str) -> frozenset[str]:
+    """A list of names each ``good`` (None: none); ``CatalogError`` naming ``field``."""
     if value is None:
         return frozenset()
-    if not isinstance(value, list) or not all(_good_department(d) for d in value):
-        raise CatalogError(
-            f"{at}.departments: expected a list of department ids (1 to {MAX_DEPARTMENT} "
-            f"printable characters), got {_show(value)}"
-        )
+    if not isinstance(value, list) or not all(good(name) for name in value):
+        raise CatalogError(f"{field}: expected a list of {what}, got {_show(value)}")
     return frozenset(value)
 
 
