@@ -14,7 +14,7 @@ from firmware_app.lane.messages import Msg
 from firmware_app.lane.sale import taxes
 from firmware_app.lane.state import Mode
 from firmware_app.lane.view import ScreenSetup, screen_view
-from tests.unit.till import Till, setup_with
+from tests.unit.till import Till, check_path, setup_with
 
 COLA = "scan 6954767410388"  # 3.50, 13 %
 BREAD = "scan 96385074"  # 10.00, 9 %
@@ -105,19 +105,7 @@ CASES = [
     ids=[case[0] for case in CASES],
 )
 def test_path(before: tuple[str, ...], step: str, message: Msg, effects: list[str]) -> None:
-    till = Till().do(*before)
-    verb, _, keys = step.partition(" ")
-    if verb == "key" and " " in keys:
-        keyed, _, last = keys.rpartition(" ")
-        till.do(f"key {keyed}")
-    else:
-        keyed, last = "", keys
-    before_last = till.state
-    till.do(f"key {last}" if verb == "key" else step)
-    assert till.message == message, till.state.message
-    assert till.effect_types() == effects
-    if message in REFUSALS:
-        assert replace(till.state, message=None) == replace(before_last, message=None)
+    check_path(Till().do(*before), step, message, effects, REFUSALS)
 
 
 def event(till: Till, type_: str) -> dict[str, str]:

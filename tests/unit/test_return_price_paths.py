@@ -14,7 +14,7 @@ from firmware_app.lane.messages import Msg
 from firmware_app.lane.rules import ApprovalRules
 from firmware_app.lane.sale import SaleKind, Tender, TenderType
 from firmware_app.lane.state import Action
-from tests.unit.till import Till, setup_with
+from tests.unit.till import Till, check_path, setup_with
 
 COLA = "scan 6954767410388"  # 3.50, 13 %
 BREAD = "scan 96385074"  # 10.00, 9 %
@@ -54,17 +54,9 @@ CASES = [
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_path(before: tuple[str, ...], step: str, message: Msg, effects: list[str]) -> None:
-    till = Till(setup=setup_with(return_limit=20000)).do(*before)
-    verb, _, keys = step.partition(" ")
-    if verb == "key" and " " in keys:  # what is keyed before the last key stays keyed
-        till.do(f"key {keys.rpartition(' ')[0]}")
-        step = f"key {keys.rpartition(' ')[2]}"
-    before_last = till.state
-    till.do(step)
-    assert till.message == message
-    assert till.effect_types() == effects
-    if message in REFUSALS:
-        assert replace(till.state, message=None) == replace(before_last, message=None)
+    check_path(
+        Till(setup=setup_with(return_limit=20000)).do(*before), step, message, effects, REFUSALS
+    )
 
 
 def events(till: Till, type_: str) -> list[dict[str, str]]:

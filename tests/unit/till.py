@@ -7,7 +7,7 @@ assert till.message == Msg.ITEM_ADDED
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import ClassVar
@@ -275,3 +275,20 @@ class Till:
 
     def effect_types(self) -> list[str]:
         return [type(e).__name__ for e in self.effects]
+
+
+def check_path(till: Till, step: str, message: Msg, effects: list[str], refusals: set[Msg]) -> None:
+    """One row of a table of paths: ``step`` (what is keyed before its last key is keyed
+    first) shows ``message`` and has ``effects`` (their type names); a message in
+    ``refusals`` leaves the state as it was before the last key, its message aside."""
+    verb, _, keys = step.partition(" ")
+    if verb == "key" and " " in keys:  # what is keyed before the last key stays keyed
+        keyed, _, last = keys.rpartition(" ")
+        till.do(f"key {keyed}")
+        step = f"key {last}"
+    before_last = till.state
+    till.do(step)
+    assert till.message == message, till.state.message
+    assert till.effect_types() == effects
+    if message in refusals:
+        assert replace(till.state, message=None) == replace(before_last, message=None)
