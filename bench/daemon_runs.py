@@ -49,7 +49,8 @@ WAKE_S = 0.5  # the lane loop's wait per turn
 READY_FLOOR = """\
 import os, socket
 import firmware_app.app.bootstrap, firmware_app.app.cli, firmware_app.sync.service
-import firmware_app.ui.server, firmware_app.drivers.scanner, firmware_app.drivers.keypad
+import firmware_app.drivers.scanner, firmware_app.drivers.keypad
+{screen}
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
 """
@@ -153,16 +154,17 @@ class Notify:
         self.path.unlink(missing_ok=True)
 
 
-def ready_floor(tmp: Path, rounds: int = 3) -> float:
+def ready_floor(tmp: Path, *, ui: bool, rounds: int = 3) -> float:
     """Median seconds from ``Popen`` to ``READY=1`` of a process that only imports the
-    daemon's modules and says READY."""
+    daemon's modules (the screen's with ``ui``) and says READY."""
+    code = READY_FLOOR.format(screen="import firmware_app.ui.server" if ui else "")
     times = []
     for n in range(rounds):
         notify = Notify(tmp / f"floor-{n}")
         try:
             started = time.perf_counter()
             process = subprocess.Popen(
-                [sys.executable, "-c", READY_FLOOR], env=notify.env, stderr=subprocess.PIPE
+                [sys.executable, "-c", code], env=notify.env, stderr=subprocess.PIPE
             )
             wait_ready(notify.sock, process)
             times.append(time.perf_counter() - started)
