@@ -529,18 +529,15 @@ def print_table(
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=50_000)
-    parser.add_argument("--max-inflight", type=int, default=MqttConfig().max_inflight)
-    parser.add_argument("--live-every", type=float, default=2.0, help="seconds between new sales")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-
+def measure(
+    messages: int = 50_000, max_inflight: int | None = None, live_every: float = 2.0
+) -> dict[str, Any]:
+    """The three runs over a backlog of ``messages`` rows; the keyword arguments of
+    ``print_table``."""
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         sales = sales_store(tmp / "lane.db", lane="01")
-        rows = fill_outbox(sales, args.messages)
+        rows = fill_outbox(sales, messages)
         size = check_messages(sales.outbox)
         payloads = [(r.topic, r.payload) for r in sales.outbox.unacked(limit=rows)]
         # The same backlog, in a database of its own (SQLite's backup: a consistent copy).
@@ -550,7 +547,7 @@ def main() -> None:
         ):
             source.backup(copy)
         head = sales_store(tmp / "lane-copy.db", lane="01")
-        inflight = args.max_inflight
+        inflight = MqttConfig().max_inflight if max_inflight is None else max_inflight
         # Each lane run has a broker of its own: an ack left in one run's session must not
         # reach the next run's lane (same client id, same seqs).
         with (
@@ -565,20 +562,30 @@ def main() -> None:
                 Child(serve_store, url, str(tmp / "store.db")) as server,
                 Child(watch_live_sales, url, Topics("pos", STORE, "01").sales) as watcher,
             ):
-                to_store = run_lane(sales, url, max_inflight=inflight, live_every_s=args.live_every)
+                to_store = run_lane(sales, url, max_inflight=inflight, live_every_s=live_every)
         sales.db.close()
         head.db.close()
 
-    print_table(
-        size=size,
-        max_inflight=inflight,
-        bare=bare,
-        to_acker=to_acker,
-        acker_cpu_s=acker.result["cpu_s"] if acker.result else None,
-        to_store=to_store,
-        store_server=server.result,
-        seen=watcher.result or {},
-    )
+    return {
+        "size": size,
+        "max_inflight": inflight,
+        "bare": bare,
+        "to_acker": to_acker,
+        "acker_cpu_s": acker.result["cpu_s"] if acker.result else None,
+        "to_store": to_store,
+        "store_server": server.result,
+        "seen": watcher.result or {},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--max-inflight", type=int, default=MqttConfig().max_inflight)
+    parser.add_argument("--live-every", type=float, default=2.0, help="seconds between new sales")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print_table(**measure(args.messages, args.max_inflight, args.live_every))
 
 
 if __name__ == "__main__":

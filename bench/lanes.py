@@ -238,15 +238,31 @@ def latencies(
 # --- the run -----------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lanes", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long the lanes sell")
-    parser.add_argument("--min-gap", type=float, default=0.5, help="least seconds between sales")
-    parser.add_argument("--max-gap", type=float, default=1.0, help="most seconds between sales")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+@dataclass(frozen=True)
+class Measured:
+    """A run's outcome: the lanes, the store server's check, per-sale seconds from commit
+    to received and to acked (sorted), the time (time.time()) selling started and of the
+    last ack, the lanes' CPU seconds and the store server's result."""
 
+    lanes: list[SimulatedLane]
+    check: Check
+    to_store: list[float]
+    to_ack: list[float]
+    started_at: float
+    last_ack: float
+    lanes_cpu_s: float
+    server: dict[str, Any]
+
+    @property
+    def sales(self) -> int:
+        return sum(len(lane.committed) for lane in self.lanes)
+
+
+def measure(
+    lane_count: int = 20, seconds: float = 30.0, min_gap: float = 0.5, max_gap: float = 1.0
+) -> Measured:
+    """``lane_count`` lanes selling a sale every ``min_gap``–``max_gap`` s each for
+    ``seconds``, until every row is acknowledged; then the store server's check."""
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         store_db = tmp / "store.db"
@@ -254,7 +270,7 @@ def main() -> None:
             with Child(serve_store, mosquitto.url, str(store_db)) as server:
                 lanes = [
                     SimulatedLane.open(tmp, f"{n:02d}", mosquitto.url)
-                    for n in range(1, args.lanes + 1)
+                    for n in range(1, lane_count + 1)
                 ]
                 try:
                     for lane in lanes:
@@ -265,7 +281,7 @@ def main() -> None:
                     sellers = [
                         threading.Thread(
                             target=lane.sell,
-                            args=(start, start + args.seconds, (args.min_gap, args.max_gap), n),
+                            args=(start, start + seconds, (min_gap, max_gap), n),
                             name=f"seller-{lane.lane_id}",
                         )
                         for n, lane in enumerate(lanes)
@@ -284,10 +300,25 @@ def main() -> None:
                 lane.sales.db.close()
         check = check_store(store_db, lanes, rows)
         to_store, to_ack, last_ack = latencies(lanes, rows, store_db)
+    return Measured(
+        lanes, check, to_store, to_ack, started_at, last_ack, lanes_cpu_s, server.result or {}
+    )
 
-    sales = sum(len(lane.committed) for lane in lanes)
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lanes", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the lanes sell")
+    parser.add_argument("--min-gap", type=float, default=0.5, help="least seconds between sales")
+    parser.add_argument("--max-gap", type=float, default=1.0, help="most seconds between sales")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    m = measure(args.lanes, args.seconds, args.min_gap, args.max_gap)
+    lanes, check, to_store, to_ack = m.lanes, m.check, m.to_store, m.to_ack
+    started_at, last_ack, lanes_cpu_s, result = m.started_at, m.last_ack, m.lanes_cpu_s, m.server
+    sales = m.sales
     last_commit = max(t for lane in lanes for t in lane.committed.values())
-    result = server.result or {}
     print(
         f"{args.lanes} lanes (threads of one process), a sale every {args.min_gap:g}–"
         f"{args.max_gap:g} s each for {args.seconds:g} s, one store server, "

@@ -135,8 +135,8 @@ class BareSaleCommits:
         sale_id = f"bare-{i}"
         conn.execute("BEGIN IMMEDIATE")  # the open sale, as the scans left it (not timed)
         conn.execute(
-            "INSERT INTO opensale (id, opened_at, cashier, member, rounding, tenders) "
-            "VALUES (?, ?, '1001', NULL, 0, '[]')",
+            "INSERT INTO opensale (id, opened_at, cashier, member, rounding, tenders, "
+            "age_checked, member_check) VALUES (?, ?, '1001', NULL, 0, '[]', '[]', '')",
             (sale_id, txn[3]),
         )
         marks = ",".join("?" * len(lines[0]))

@@ -83,12 +83,18 @@ class Page:
         self.ws.close()
 
 
-def latency(items: int, scans: int, tmp: Path) -> dict[str, float]:
+def latency(
+    items: int, scans: int, tmp: Path, *, catalog: dict[str, object] | None = None
+) -> dict[str, float]:
+    """Milliseconds, scan → frame shown and the lane loop's step of a scan, over
+    ``scans`` scans of the first ``items`` items of ``catalog`` (a ``store.catalog/1``
+    document; by default ``items`` items and no promotions)."""
     from hw_sim.lane_sim import SimLane, SimOptions
     from hw_sim.script import parse_script
 
     document = tmp / "catalog.json"
-    document.write_text(json.dumps(catalog_document(items), ensure_ascii=False))
+    doc = catalog_document(items) if catalog is None else catalog
+    document.write_text(json.dumps(doc, ensure_ascii=False))
     port = free_port()
     sim = SimLane(
         SimOptions(
