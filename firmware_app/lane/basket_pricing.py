@@ -123,6 +123,13 @@ def _promotional(line: Line) -> int:
 def _with_manual_discounts(lines: list[Line]) -> tuple[Line, ...]:
     """Each line's manual discounts worked out again on what the promotions left, then
     each line's ``discount`` as their sum with the member saving and promotions."""
+    if not any(line.discounts for line in lines):  # the usual basket: promotions only
+        return tuple(
+            line
+            if line.voided or line.is_return or line.discount == _promotional(line)
+            else replace(line, discount=_promotional(line))
+            for line in lines
+        )
     after_line: list[Line] = []
     for line in lines:
         if line.voided or line.is_return:
