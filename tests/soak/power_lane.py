@@ -2,9 +2,9 @@
 SQLite file, a MockFactory drawer, the simulated payment terminal, and a cashier who
 keys whole customer visits (sales, suspends and resumes, returns, paid-in and out).
 
-No printer: the receipt spooler would write its marks from a thread of its own, and
-the power-loss soak needs the lane loop to be the only writer so that a copy taken
-between two of its writes is exactly what the disk held at that instant.
+No printer for the power-loss soak: the receipt spooler would write its marks from a
+thread of its own, and that soak needs the lane loop to be the only writer so that a
+copy taken between two of its writes is exactly what the disk held at that instant.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from firmware_app.store import suspended
 from firmware_app.store.catalog_doc import parse_catalog
 from hw_sim.drawer import SimulatedDrawer
 from hw_sim.lane_sim import SAMPLE_CATALOG
+from hw_sim.printer import SimulatedPrinter
 from tests.unit.till import T0
 
 CODES = ("6954767410388", "6921094000018", "6902263021362", "6901045504017", "96385074")
@@ -39,12 +40,13 @@ def digits(text: str) -> list[str]:
     return list(text)
 
 
-def lane_config(data_dir: Path) -> config_mod.Config:
+def lane_config(data_dir: Path, printer_port: str | None = None) -> config_mod.Config:
+    printer = {"port": printer_port} if printer_port else {"enabled": False}
     return config_mod.parse(
         {
             "lane": {"store": "S1", "lane": "1", "data_dir": str(data_dir)},
             "scale": {"enabled": False},
-            "printer": {"enabled": False},
+            "printer": printer,
         }
     )
 
@@ -52,11 +54,14 @@ def lane_config(data_dir: Path) -> config_mod.Config:
 class PowerLane:
     """The lane as its composition root builds it (``LaneApp``: its own open, migrate
     and restore path) on ``data_dir``, never started: the test is the loop's thread and
-    drives it with ``keys``/``scan``. ``sim_drawer`` counts the drawer's kicks."""
+    drives it with ``keys``/``scan``. ``sim_drawer`` counts the drawer's kicks; with
+    ``printer`` (a simulated printer) the receipt spooler runs and prints on it."""
 
-    def __init__(self, data_dir: Path, *, seed_data: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, seed_data: bool = True, printer: SimulatedPrinter | None = None
+    ) -> None:
         pins = MockFactory()
-        config = lane_config(data_dir)
+        config = lane_config(data_dir, printer.port if printer else None)
         self.sim_drawer = SimulatedDrawer(pins, config.drawer)
         self.terminal = SimulatedTerminal()
         self.screen = io.StringIO()
@@ -74,6 +79,8 @@ class PowerLane:
         if seed_data and self.app.cashiers.verify(*CASHIER) is None:
             self.app.cashiers.add(CASHIER[0], Role.CASHIER, CASHIER[1], now=T0)
             self.app.cashiers.add(SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], now=T0)
+        if self.app.spooler is not None:
+            self.app.spooler.start()
 
     # --- driving ------------------------------------------------------------------
 

@@ -1,0 +1,129 @@
+"""A full disk and a read-only store, on a real file system (a small tmpfs, see
+``power_disk``), under the running lane: the lane never takes money it cannot record,
+tells the cashier so, and sells again, once, when space returns; a read-only store is
+named as such at start-up, by ``config check`` and by the doctor."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from firmware_app.lane.events import Tick
+from firmware_app.lane.messages import Msg
+from firmware_app.store.journal import verify_file
+from hw_sim.printer import SimulatedPrinter
+from tests.soak.power_disk import SmallDisk, small_disk
+from tests.soak.power_lane import PowerLane
+
+COLA, WATER = "6954767410388", "6921094000018"
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    with small_disk(tmp_path / "disk") as d:
+        yield d
+
+
+@pytest.fixture
+def printer(tmp_path: Path) -> Iterator[SimulatedPrinter]:
+    p = SimulatedPrinter(tmp_path / "out", render_png=False)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def lane(disk: SmallDisk, printer: SimulatedPrinter) -> Iterator[PowerLane]:
+    lane = PowerLane(disk.root / "data", printer=printer)
+    yield lane
+    disk.free()  # so that closing can checkpoint
+    lane.close()
+
+
+def rows(lane: PowerLane, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(lane.path) as reader:
+        return reader.execute(sql).fetchall()
+
+
+def open_lines(lane: PowerLane) -> int:
+    return int(rows(lane, "select count(*) from openline")[0][0])
+
+
+def said(lane: PowerLane, msg: Msg) -> None:
+    """The cashier's screen shows ``msg``."""
+    message = lane.lane.state.message
+    assert message is not None and message.id is msg, message
+    shown = lane.screen.getvalue().splitlines()
+    assert any(message.render("zh") in line or message.render("en") in line for line in shown)
+
+
+def test_a_full_disk_refuses_the_scan_and_the_cash_then_sells_once_when_space_returns(
+    disk: SmallDisk, lane: PowerLane, printer: SimulatedPrinter
+) -> None:
+    lane.sign_on()
+    lane.scan(COLA)
+    before = lane.lane.state.sale
+    assert before is not None and open_lines(lane) == 1
+    assert disk.fill() > 0
+
+    lane.scan(WATER)  # the line cannot be recorded: not on the sale either
+    said(lane, Msg.SAVE_FAILED)
+    assert lane.lane.state.sale == before and open_lines(lane) == 1
+
+    lane.keys("CASH")  # the sale cannot be committed: no drawer, no receipt
+    said(lane, Msg.SAVE_FAILED)
+    assert lane.lane.state.sale == before
+    assert lane.sim_drawer.kicks == 0 and lane.committed() == 0
+    assert rows(lane, "select count(*) from printjob") == [(0,)]
+
+    disk.free()
+    lane.keys("CLEAR", "CASH")  # the same sale, the same key: now it is done
+    said(lane, Msg.CHANGE)
+    assert lane.lane.state.sale is None
+    assert lane.sim_drawer.kicks == 1
+    assert "可口可乐 330ml" in printer.wait_for_receipt(1, timeout=10)
+    assert rows(lane, 'select sale_id, total from "transaction"') == [(before.id, 350)]
+    assert rows(lane, "select count(*) from outboxmessage where topic like '%/sales'") == [(1,)]
+    lane.keys("CASH")  # again: there is no sale to pay
+    assert lane.committed() == 1 and lane.sim_drawer.kicks == 1
+    assert verify_file(lane.path).ok
+
+
+def test_a_full_disk_refuses_the_card_before_the_terminal_is_asked(
+    disk: SmallDisk, lane: PowerLane
+) -> None:
+    lane.sign_on()
+    lane.scan(COLA)
+    disk.fill()
+    lane.keys("CARD")  # the payment log cannot take the request: nobody is charged
+    said(lane, Msg.SAVE_FAILED)
+    assert lane.terminal.requests == [] and lane.lane.state.payment is None
+    disk.free()
+    lane.keys("CLEAR", "CARD")
+    lane.terminal_answer()
+    said(lane, Msg.CHANGE)
+    assert len(lane.terminal.requests) == 1 and lane.committed() == 1
+
+
+def test_a_card_approved_as_the_disk_fills_is_held_then_saved_once(
+    disk: SmallDisk, lane: PowerLane, printer: SimulatedPrinter
+) -> None:
+    lane.sign_on()
+    lane.scan(COLA)
+    lane.keys("CARD")  # logged and asked; the answer waits in the lane's queue
+    disk.fill()
+    lane.terminal_answer()
+    said(lane, Msg.PAYMENT_UNSAVED)  # paid but not saved: do NOT charge again
+    for key in ("CLEAR", "CARD", "CASH"):
+        lane.keys(key)
+        said(lane, Msg.PAYMENT_UNSAVED)
+    lane.lane.step(Tick())
+    assert lane.committed() == 0 and lane.sim_drawer.kicks == 0
+    disk.free()
+    lane.lane.step(Tick())
+    said(lane, Msg.CHANGE)
+    assert lane.committed() == 1 and len(lane.terminal.requests) == 1
+    assert rows(lane, "select type, amount from transactiontender") == [("card", 350)]
+    assert "可口可乐 330ml" in printer.wait_for_receipt(1, timeout=10)
