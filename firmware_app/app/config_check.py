@@ -16,6 +16,7 @@ from pathlib import Path
 
 from firmware_app.config import Config, MqttConfig, PrinterConfig, os_error_text
 from firmware_app.drivers.text_display import display_problem
+from firmware_app.store.sqlite_files import READ_ONLY, on_read_only_fs
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def _data_dir_problem(data_dir: str) -> str:
             f"{data_dir}: {'not a directory' if probe == path else f'{probe} is not a directory'}"
         )
     if not os.access(probe, os.W_OK | os.X_OK):
+        if on_read_only_fs(probe):
+            return f"{data_dir}: {READ_ONLY}"
         if probe == path:
             return f"{data_dir}: not writable by {_user()}"
         return f"{data_dir}: does not exist, and {probe} is not writable by {_user()}"

@@ -138,3 +138,21 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+READ_ONLY = (
+    "read-only file system: the lane cannot save sales (after write errors the kernel "
+    "remounts a card read-only: see dmesg; check or replace the card)"
+)
+
+
+def on_read_only_fs(path: Path) -> bool:
+    """True when ``path`` (or, while it does not exist, the nearest directory above it)
+    is on a file system mounted read-only: every write there fails, root's too."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

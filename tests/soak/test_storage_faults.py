@@ -5,18 +5,24 @@ named as such at start-up, by ``config check`` and by the doctor."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from firmware_app.app.bootstrap import LaneApp
+from firmware_app.doctor.services import check_database, check_disk
+from firmware_app.errors import StoreError
 from firmware_app.lane.events import Tick
 from firmware_app.lane.messages import Msg
 from firmware_app.store.journal import verify_file
 from hw_sim.printer import SimulatedPrinter
 from tests.soak.power_disk import SmallDisk, small_disk
-from tests.soak.power_lane import PowerLane
+from tests.soak.power_lane import PowerLane, lane_config
 
 COLA, WATER = "6954767410388", "6921094000018"
 
@@ -127,3 +133,57 @@ def test_a_card_approved_as_the_disk_fills_is_held_then_saved_once(
     assert lane.committed() == 1 and len(lane.terminal.requests) == 1
     assert rows(lane, "select type, amount from transactiontender") == [("card", 350)]
     assert "可口可乐 330ml" in printer.wait_for_receipt(1, timeout=10)
+
+
+# --- a read-only store -------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only(disk: SmallDisk, tmp_path: Path) -> Iterator[Path]:
+    """A lane's data directory, with a sale open, on a file system remounted read-only;
+    yields its config file."""
+    data = disk.root / "data"
+    lane = PowerLane(data)
+    lane.sign_on()
+    lane.scan(COLA)
+    lane.close()
+    disk.remount("ro")
+    config = tmp_path / "lane.toml"
+    config.write_text(
+        f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\n'
+        "[scale]\nenabled = false\n[printer]\nenabled = false\n"
+    )
+    yield config
+    disk.remount("rw")
+
+
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "firmware_app.app.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+READ_ONLY = "read-only file system"
+
+
+def test_a_read_only_store_is_named_at_start_up(read_only: Path, disk: SmallDisk) -> None:
+    with pytest.raises(StoreError, match=READ_ONLY):
+        LaneApp(lane_config(disk.root / "data"))
+    ran = cli(read_only, "run")
+    assert ran.returncode == 78, ran.stderr  # a config it cannot run with: no restart loop
+    assert READ_ONLY in ran.stderr and "Traceback" not in ran.stderr + ran.stdout
+
+
+def test_config_check_and_the_doctor_name_a_read_only_store(
+    read_only: Path, disk: SmallDisk
+) -> None:
+    checked = cli(read_only, "config", "check")
+    assert checked.returncode == 1 and READ_ONLY in checked.stderr, checked.stderr
+    data = disk.root / "data"
+    found = check_disk(str(data), disk_usage=shutil.disk_usage)
+    assert found.ok is False and READ_ONLY in found.detail, found
+    lane_db = check_database("lane db", data / "lane.db")
+    assert lane_db.ok is False and READ_ONLY in lane_db.detail, lane_db
