@@ -134,7 +134,11 @@ class Cashier:
         self.lane = lane
         self.rng = rng
 
-    def visit(self) -> str:
+    KINDS = ("cash", "card", "suspend", "return", "paid_in", "paid_out")
+
+    def visit(self, kind: str | None = None) -> str:
+        """One customer's visit: ``kind`` (one of ``KINDS``), or one picked at random,
+        cash sales the most often; returns its kind."""
         visits = {
             "cash": self.cash,
             "card": self.card,
@@ -143,7 +147,7 @@ class Cashier:
             "paid_in": self.paid_in,
             "paid_out": self.paid_out,
         }
-        kind = self.rng.choice(("cash", "cash", "cash", *visits))
+        kind = kind or self.rng.choice(("cash", "cash", "cash", *visits))
         visits[kind]()
         self.tidy()
         return kind
