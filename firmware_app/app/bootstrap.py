@@ -48,7 +48,7 @@ from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.returns import SaleLookup  # returns
 from firmware_app.store.sales import SalesStore
-from firmware_app.store.sqlite_files import READ_ONLY, on_read_only_fs
+from firmware_app.store.sqlite_files import READ_ONLY, disk_full, on_read_only_fs
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.members import MemberAnswers
 from firmware_app.ui.errors import UiError
@@ -476,6 +476,11 @@ def _opened(open_db: Callable[[Path], peewee.SqliteDatabase], path: Path) -> pee
     except (OSError, sqlite3.Error, peewee.PeeweeException) as e:
         if on_read_only_fs(path):  # SQLite says only "unable to open database file"
             raise StoreError(f"{path}: cannot open: {READ_ONLY}") from e
+        if disk_full(path):  # SQLite says only "disk I/O error": no room for the WAL index
+            raise StoreError(
+                f"{path}: cannot open: the disk is full (df -h {path.parent}): "
+                "the lane starts once there is room"
+            ) from e
         reason = os_error_text(e) if isinstance(e, OSError) else str(e)
         raise StoreError(f"{path}: cannot open: {reason}") from e
 

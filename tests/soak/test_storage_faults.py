@@ -5,6 +5,7 @@ named as such at start-up, by ``config check`` and by the doctor."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -187,3 +188,32 @@ def test_config_check_and_the_doctor_name_a_read_only_store(
     assert found.ok is False and READ_ONLY in found.detail, found
     lane_db = check_database("lane db", data / "lane.db")
     assert lane_db.ok is False and READ_ONLY in lane_db.detail, lane_db
+
+
+def test_a_lane_started_on_a_full_disk_says_the_disk_is_full(
+    disk: SmallDisk, tmp_path: Path
+) -> None:
+    """SQLite cannot even make the WAL's index file, and said only "disk I/O error"."""
+    data = disk.root / "data"
+    lane = PowerLane(data)
+    lane.sign_on()
+    lane.scan(COLA)
+    lane.close()
+    disk.fill()
+    with pytest.raises(StoreError, match="the disk is full"):
+        LaneApp(lane_config(data))
+    config = tmp_path / "lane.toml"
+    config.write_text(
+        f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\n'
+        "[scale]\nenabled = false\n[printer]\nenabled = false\n"
+    )
+    ran = cli(config, "run")
+    assert ran.returncode == 1, ran.stderr  # systemd starts it again: it sells once space returns
+    assert re.search("the disk is full|no space left on device", ran.stderr), ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+    disk.free()
+    lane = PowerLane(data, seed_data=False)  # space is back: the open sale with it
+    try:
+        assert lane.lane.state.sale is not None and len(lane.lane.state.sale.lines) == 1
+    finally:
+        lane.close()
