@@ -42,6 +42,8 @@ def check_files(config: Config) -> list[Problem]:
             found.append(Problem(f"{config.path}: {where}{problem}", fatal))
 
     add("lane.data_dir", _data_dir_problem(config.data_dir))
+    for database in (config.database, config.catalog_database):
+        add("lane.data_dir", _database_problem(database))
     add("display.device", display_problem(config.display.device))
     if config.ui_problem:  # the lane sells with the keypad, without its screen
         found.append(Problem(f"{config.ui_problem} (the lane runs without its screen)", False))
@@ -74,6 +76,14 @@ def _data_dir_problem(data_dir: str) -> str:
             return f"{data_dir}: not writable by {_user()}"
         return f"{data_dir}: does not exist, and {probe} is not writable by {_user()}"
     return ""
+
+
+def _database_problem(path: Path) -> str:
+    """A database file the lane may not write (copied in by root, say): SQLite would open
+    it read-only without a word."""
+    if not path.exists() or os.access(path, os.W_OK) or on_read_only_fs(path):
+        return ""  # a read-only file system is the data directory's problem, said once
+    return f"{path}: not writable by {_user()}"
 
 
 def _user() -> str:

@@ -5,6 +5,7 @@ named as such at start-up, by ``config check`` and by the doctor."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -168,6 +169,7 @@ def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 READ_ONLY = "read-only file system"
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def test_a_read_only_store_is_named_at_start_up(read_only: Path, disk: SmallDisk) -> None:
@@ -217,3 +219,59 @@ def test_a_lane_started_on_a_full_disk_says_the_disk_is_full(
         assert lane.lane.state.sale is not None and len(lane.lane.state.sale.lines) == 1
     finally:
         lane.close()
+
+
+# --- a lane.db the lane may not write ------------------------------------------------------
+
+
+def without_file_rights(*command: str) -> subprocess.CompletedProcess[str]:
+    """``command`` as root without ``CAP_DAC_OVERRIDE``: file modes hold for it as for the
+    lane's own user (what a ``lane.db`` copied in by root, mode 0444 or root's, is)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv (util-linux)")
+    drop = ["--inh-caps=-dac_override", "--bounding-set=-dac_override"]
+    return subprocess.run(
+        [setpriv, *drop, *command], capture_output=True, text=True, timeout=60, cwd=CHECKOUT
+    )
+
+
+START = """
+import sys
+from firmware_app.app.bootstrap import LaneApp
+from firmware_app.errors import StoreError
+from tests.soak.power_lane import lane_config
+try:
+    LaneApp(lane_config(sys.argv[1])).close()
+except StoreError as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+def test_a_lane_db_the_lane_may_not_write_is_named_at_start_up(tmp_path: Path) -> None:
+    """SQLite opens such a file read-only without a word: the lane used to start, and
+    then refused every key with "Cannot save"."""
+    data = tmp_path / "data"
+    lane = PowerLane(data)
+    lane.sign_on()
+    lane.close()
+    (data / "lane.db").chmod(0o444)
+    started = without_file_rights(sys.executable, "-c", START, str(data))
+    assert started.returncode == 3, started.stdout + started.stderr
+    assert f"{data / 'lane.db'}: cannot write" in started.stdout, started.stdout
+    config = tmp_path / "lane.toml"
+    config.write_text(
+        f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\n'
+        "[scale]\nenabled = false\n[printer]\nenabled = false\n"
+    )
+    checked = without_file_rights(
+        sys.executable, "-m", "firmware_app.app.cli", "--config", str(config), "config", "check"
+    )
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"{data / 'lane.db'}: not writable by root" in checked.stderr, checked.stderr
+    ran = without_file_rights(
+        sys.executable, "-m", "firmware_app.app.cli", "--config", str(config), "run"
+    )
+    assert ran.returncode == 78, ran.stdout + ran.stderr  # said once, not restarted
+    assert f"{data / 'lane.db'}: not writable by root" in ran.stderr, ran.stderr
