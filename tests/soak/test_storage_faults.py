@@ -5,26 +5,34 @@ named as such at start-up, by ``config check`` and by the doctor."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
-from firmware_app.app.bootstrap import LaneApp
+from firmware_app import config as config_mod
+from firmware_app.app.bootstrap import Hardware, LaneApp
 from firmware_app.doctor.services import check_database, check_disk
+from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.errors import StoreError
-from firmware_app.lane.events import Tick
+from firmware_app.lane.events import KeyPressed, Scanned, Tick
 from firmware_app.lane.messages import Msg
+from firmware_app.lane.rules import LaneSetup
 from firmware_app.store.journal import verify_file
+from hw_sim.drawer import SimulatedDrawer
 from hw_sim.printer import SimulatedPrinter
 from tests.soak.power_disk import SmallDisk, small_disk
 from tests.soak.power_lane import PowerLane, lane_config
+from tests.waiting import wait_until
 
 COLA, WATER = "6954767410388", "6921094000018"
 
@@ -137,6 +145,69 @@ def test_a_card_approved_as_the_disk_fills_is_held_then_saved_once(
     assert "可口可乐 330ml" in printer.wait_for_receipt(1, timeout=10)
 
 
+def test_the_running_daemon_rides_out_a_full_disk(
+    disk: SmallDisk, printer: SimulatedPrinter
+) -> None:
+    """The whole lane running (its loop thread with idle ticks and housekeeping, the
+    receipt spooler, the sync thread offline): a full disk refuses, never stops it."""
+    data = disk.root / "data"
+    PowerLane(data).close()  # the catalog and the cashiers
+    pins = MockFactory()
+    config = config_mod.parse(
+        {
+            "lane": {"store": "S1", "lane": "1", "data_dir": str(data)},
+            "scale": {"enabled": False},
+            "printer": {"port": printer.port},
+            "mqtt": {"url": "mqtt://127.0.0.1:1"},  # nothing listens: the lane sells offline
+        }
+    )
+    drawer = SimulatedDrawer(pins, config.drawer)
+    screen = io.StringIO()
+    app = LaneApp(
+        config,
+        hardware=Hardware(pin_factory=pins, display=TextDisplay(screen, setup=LaneSetup())),
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=app.run, args=(stop,), name="lane loop")
+
+    def keys(*names: str) -> None:
+        for name in names:
+            app.inbox.post(KeyPressed(name))
+        wait_until(app.inbox.idle, timeout=10)
+
+    def message() -> Msg | None:
+        shown = app.loop.state.message
+        return None if shown is None else shown.id
+
+    try:
+        app.start()
+        loop.start()
+        keys("1", "0", "0", "1", "SIGNON", "1", "2", "3", "4", "ENTER")
+        app.inbox.post(Scanned(COLA))
+        keys()
+        disk.fill()
+        app.inbox.post(Scanned(WATER))
+        keys("CASH")
+        assert message() is Msg.SAVE_FAILED
+        app._next_housekeeping = 0.0  # housekeeping's prune on the full disk, at the next tick
+        ticks = app.loop.counts["event"]
+        wait_until(lambda: app.loop.counts["event"] >= ticks + 3, timeout=10)
+        assert loop.is_alive() and drawer.kicks == 0 and printer.receipts == []
+        assert app.loop.state.sale is not None and len(app.loop.state.sale.lines) == 1
+        disk.free()
+        keys("CLEAR", "CASH")
+        assert message() is Msg.CHANGE and drawer.kicks == 1
+        assert "可口可乐 330ml" in printer.wait_for_receipt(1, timeout=10)
+    finally:
+        disk.free()
+        stop.set()
+        loop.join(timeout=10)
+        app.close()
+    assert not loop.is_alive()
+    with sqlite3.connect(data / "lane.db") as reader:
+        assert reader.execute('select count(*) from "transaction"').fetchone() == (1,)
+
+
 # --- a read-only store -------------------------------------------------------------------
 
 
@@ -238,7 +309,11 @@ def without_file_rights(*command: str) -> subprocess.CompletedProcess[str]:
 
 START = """
 import sys
-from firmware_app.app.bootstrap import LaneApp
+import threading
+from gpiozero.pins.mock import MockFactory
+
+from firmware_app import config as config_mod
+from firmware_app.app.bootstrap import Hardware, LaneApp
 from firmware_app.errors import StoreError
 from tests.soak.power_lane import lane_config
 try:
