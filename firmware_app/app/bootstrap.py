@@ -48,6 +48,7 @@ from firmware_app.store.db import open_catalog, open_database
 from firmware_app.store.outbox import Outbox
 from firmware_app.store.returns import SaleLookup  # returns
 from firmware_app.store.sales import SalesStore
+from firmware_app.store.sqlite_files import READ_ONLY, disk_full, on_read_only_fs
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.members import MemberAnswers
 from firmware_app.ui.errors import UiError
@@ -468,13 +469,20 @@ def _display_stream(config: Config):
 
 def _opened(open_db: Callable[[Path], peewee.SqliteDatabase], path: Path) -> peewee.SqliteDatabase:
     """``open_db(path)``, its failure as one ``StoreError`` naming the file: a database
-    that is no database, a data directory that cannot be made, a full disk."""
+    that is no database, a data directory that cannot be made, a full disk, a file
+    system remounted read-only."""
     try:
         return open_db(path)
-    except OSError as e:
-        raise StoreError(f"{path}: cannot open: {os_error_text(e)}") from e
-    except (sqlite3.Error, peewee.PeeweeException) as e:
-        raise StoreError(f"{path}: cannot open: {e}") from e
+    except (OSError, sqlite3.Error, peewee.PeeweeException) as e:
+        if on_read_only_fs(path):  # SQLite says only "unable to open database file"
+            raise StoreError(f"{path}: cannot open: {READ_ONLY}") from e
+        if disk_full(path):  # SQLite says only "disk I/O error": no room for the WAL index
+            raise StoreError(
+                f"{path}: cannot open: the disk is full (df -h {path.parent}): "
+                "the lane starts once there is room"
+            ) from e
+        reason = os_error_text(e) if isinstance(e, OSError) else str(e)
+        raise StoreError(f"{path}: cannot open: {reason}") from e
 
 
 def run_daemon(config: Config) -> int:

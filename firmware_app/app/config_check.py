@@ -16,6 +16,7 @@ from pathlib import Path
 
 from firmware_app.config import Config, MqttConfig, PrinterConfig, os_error_text
 from firmware_app.drivers.text_display import display_problem
+from firmware_app.store.sqlite_files import READ_ONLY, on_read_only_fs
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ def check_files(config: Config) -> list[Problem]:
             found.append(Problem(f"{config.path}: {where}{problem}", fatal))
 
     add("lane.data_dir", _data_dir_problem(config.data_dir))
+    for database in (config.database, config.catalog_database):
+        add("lane.data_dir", _database_problem(database))
     add("display.device", display_problem(config.display.device))
     if config.ui_problem:  # the lane sells with the keypad, without its screen
         found.append(Problem(f"{config.ui_problem} (the lane runs without its screen)", False))
@@ -67,10 +70,20 @@ def _data_dir_problem(data_dir: str) -> str:
             f"{data_dir}: {'not a directory' if probe == path else f'{probe} is not a directory'}"
         )
     if not os.access(probe, os.W_OK | os.X_OK):
+        if on_read_only_fs(probe):
+            return f"{data_dir}: {READ_ONLY}"
         if probe == path:
             return f"{data_dir}: not writable by {_user()}"
         return f"{data_dir}: does not exist, and {probe} is not writable by {_user()}"
     return ""
+
+
+def _database_problem(path: Path) -> str:
+    """A database file the lane may not write (copied in by root, say): SQLite would open
+    it read-only without a word."""
+    if not path.exists() or os.access(path, os.W_OK) or on_read_only_fs(path):
+        return ""  # a read-only file system is the data directory's problem, said once
+    return f"{path}: not writable by {_user()}"
 
 
 def _user() -> str:

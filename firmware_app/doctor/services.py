@@ -34,6 +34,7 @@ from firmware_app.doctor.result import (
     one_line,
     path_problem,
 )
+from firmware_app.store.sqlite_files import READ_ONLY, on_read_only_fs
 from firmware_app.sync.mqtt_client import broker_error_text
 
 CONNACK_TIMEOUT_S = 5.0
@@ -173,6 +174,8 @@ def check_database(name: str, path: Path, *, timeout_s: float = INTEGRITY_TIMEOU
     problem = path_problem(str(path), FILE_ADVICE)
     if problem:
         return CheckResult(name, False, problem)
+    if on_read_only_fs(path):  # it may read, but the lane cannot start on it
+        return CheckResult(name, False, f"{path}: {READ_ONLY}")
     deadline = time.monotonic() + timeout_s
     try:
         conn = _open_existing(path, min(timeout_s, 10.0))
@@ -239,6 +242,8 @@ def check_disk(data_dir: str, *, disk_usage: Callable[[str], Any]) -> CheckResul
     problem = path_problem(data_dir, FILE_ADVICE)
     if problem:
         return CheckResult("disk", False, problem)
+    if on_read_only_fs(Path(data_dir)):
+        return CheckResult("disk", False, f"{data_dir}: {READ_ONLY}")
     try:
         usage = disk_usage(data_dir)
     except OSError as e:

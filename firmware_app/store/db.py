@@ -26,6 +26,7 @@ from typing import Any
 import peewee
 from playhouse.migrate import SqliteMigrator, migrate
 
+from firmware_app.errors import StoreError
 from firmware_app.store import models
 
 PRAGMAS = (
@@ -70,7 +71,24 @@ def _open(path: str | os.PathLike[str], model_list: list[type[models.BaseModel]]
     with db.atomic():
         db.create_tables(bound)
         _add_new_columns(db, bound)
+    _require_writable(db, Path(path), bound[0]._meta.table_name)
     return db
+
+
+def _require_writable(db: peewee.SqliteDatabase, path: Path, table: str) -> None:
+    """SQLite opens a file it may not write read-only, without a word, and the lane would
+    start and then refuse every key ("Cannot save"): try a write that changes nothing."""
+    try:
+        db.execute_sql(f'DELETE FROM "{table}" WHERE 0')
+    except peewee.OperationalError as e:  # peewee's, around SQLite's
+        if "readonly" not in str(e):
+            raise
+        db.close()
+        info = path.stat()
+        raise StoreError(
+            f"{path}: cannot write: {e} (owner uid {info.st_uid}, mode {info.st_mode & 0o777:o}):"
+            " the lane's user must own it (sudo scripts/install-pi gives it back)"
+        ) from e
 
 
 def _add_new_columns(db: peewee.SqliteDatabase, bound: list[type[models.BaseModel]]) -> None:

@@ -138,3 +138,36 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+READ_ONLY = (
+    "read-only file system: the lane cannot save sales (after write errors the kernel "
+    "remounts a card read-only: see dmesg; check or replace the card)"
+)
+
+
+FULL_BELOW_BYTES = 1 << 20  # less than this free: not even SQLite's WAL index fits
+
+
+def on_read_only_fs(path: Path) -> bool:
+    """True when ``path`` (or, while it does not exist, the nearest directory above it)
+    is on a file system mounted read-only: every write there fails, root's too."""
+    info = _statvfs(path)
+    return info is not None and bool(info.f_flag & os.ST_RDONLY)
+
+
+def disk_full(path: Path) -> bool:
+    """True when the file system of ``path`` has less than ``FULL_BELOW_BYTES`` free
+    for the lane's user (root's reserved blocks not counted)."""
+    info = _statvfs(path)
+    return info is not None and info.f_bavail * info.f_frsize < FULL_BELOW_BYTES
+
+
+def _statvfs(path: Path) -> os.statvfs_result | None:
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return os.statvfs(probe)
+    except OSError:
+        return None
