@@ -37,7 +37,7 @@ from firmware_app.lane.pricing_basket import (
     member_saving,
     offers_and_thresholds,
 )
-from firmware_app.lane.pricing_search import Assignment, Pricer, components
+from firmware_app.lane.pricing_search import Component, Pricer, components
 from firmware_app.lane.pricing_spread import to_lines
 from firmware_app.lane.promotions import Promotion
 
@@ -101,10 +101,13 @@ def price_basket(
     classes = build_classes(lines, member)
     offers, thresholds = offers_and_thresholds(classes, promotions, member=member, now=now)
     pricer = Pricer(classes, offers, thresholds)
-    chosen: Assignment = {}
+    memo = promotions.chosen if isinstance(promotions, PromotionBook) else None
+    shares: dict[int, tuple[tuple[str, str, int], ...]] = {}
     for part in components(classes, offers, thresholds):
-        chosen.update(pricer.choose(part))
-    got = _by_line(pricer, chosen)
+        shares.update(
+            _part_lines(pricer, part) if memo is None else _remembered(pricer, part, memo)
+        )
+    got = {no: tuple(PromoShare(*share) for share in sorted(s)) for no, s in shares.items()}
     return {
         line.no: LinePrice(member_saving(line, member), got.get(line.no, ()))
         if line.qty > 0
@@ -113,11 +116,46 @@ def price_basket(
     }
 
 
-def _by_line(pricer: Pricer, chosen: Assignment) -> dict[int, tuple[PromoShare, ...]]:
-    """The chosen assignment's savings, class by class, then line by line."""
+MEMO_PARTS = 4096  # parts remembered per book; then it starts again
+
+LineShares = dict[int, tuple[tuple[str, str, int], ...]]  # line -> (id, name, saving)
+
+
+def _remembered(pricer: Pricer, part: Component, memo: dict[object, LineShares]) -> LineShares:
+    """``_part_lines(pricer, part)``, from ``memo`` when a part holding the same was
+    priced before. What a part holds: each class (its key, units and lines, with their
+    numbers and amounts) and each promotion (the object itself: a book keeps its
+    promotions, so its identity stands for its content) with the classes it may take,
+    by their places in the part. Nothing else goes into a part's search and spread."""
+    classes, offers, thresholds = pricer.classes, pricer.offers, pricer.thresholds
+    place = {c: i for i, c in enumerate(part.classes)}
+    key = (
+        tuple((classes[c].key, classes[c].count, classes[c].lines) for c in part.classes),
+        tuple(
+            (id(offers[k].promo), tuple(place[c] for c in offers[k].classes)) for k in part.offers
+        ),
+        tuple(
+            (id(thresholds[t].promo), tuple(place[c] for c in thresholds[t].classes))
+            for t in part.thresholds
+        ),
+    )
+    kept = memo.get(key)
+    if kept is None:
+        kept = _part_lines(pricer, part)
+        if len(memo) >= MEMO_PARTS:
+            memo.clear()
+        memo[key] = kept
+    return kept
+
+
+def _part_lines(pricer: Pricer, part: Component) -> LineShares:
+    """The part's lowest-total assignment, its savings spread class by class, then
+    line by line: each line's (promotion id, name, share). Parts share no class, so
+    each is spread on its own."""
+    chosen = pricer.choose(part)
     classes, offers, thresholds = pricer.classes, pricer.offers, pricer.thresholds
     per_class: dict[int, list[tuple[int, int]]] = {}  # class -> [(promotion rank, share)]
-    nets = {c: klass.amount for c, klass in enumerate(classes)}
+    nets = {c: classes[c].amount for c in part.classes}
     for k in sorted(chosen):
         covered = chosen[k]
         saving = pricer.saving(k, covered) if covered else 0
@@ -125,16 +163,19 @@ def _by_line(pricer: Pricer, chosen: Assignment) -> dict[int, tuple[PromoShare, 
             for c, share in pricer.class_shares(k, covered, saving).items():
                 per_class.setdefault(c, []).append((k, share))
                 nets[c] -= share
-    every = range(len(thresholds))
-    for t, shares in zip(every, pricer.threshold_shares(every, nets), strict=True):
+    spread_out = pricer.threshold_shares(part.thresholds, nets)
+    for t, shares in zip(part.thresholds, spread_out, strict=True):
         for c, share in shares.items():
             per_class.setdefault(c, []).append((len(offers) + t, share))
-    promos = [offer.promo for offer in offers] + [threshold.promo for threshold in thresholds]
     result: dict[int, list[tuple[str, str, int]]] = {}
     for c in sorted(per_class):
         for no, got in to_lines(classes[c].lines, per_class[c]).items():
             listed = result.setdefault(no, [])
             for rank, amount in got:
-                promo = promos[rank]
+                promo = (
+                    offers[rank].promo
+                    if rank < len(offers)
+                    else thresholds[rank - len(offers)].promo
+                )
                 listed.append((promo.id, promo.name, amount))
-    return {no: tuple(PromoShare(*share) for share in sorted(got)) for no, got in result.items()}
+    return {no: tuple(got) for no, got in result.items()}

@@ -214,10 +214,15 @@ class PromotionBook(tuple[Promotion, ...]):
     valid: list[bool]
     by_sku: dict[str, list[int]]
     by_department: dict[str, list[int]]
+    # The assignments chosen for parts of baskets priced with this book, by what each
+    # part holds (``pricing.price_basket``): a scan changes one part of the basket, and
+    # the others are not searched again. Bounded; lives as long as the book.
+    chosen: dict[object, dict[int, dict[int, int]]]
 
     def __new__(cls, promotions: Iterable[Promotion]) -> PromotionBook:
         book = super().__new__(cls, sorted(promotions, key=lambda promo: promo.id))
         book.valid = [_valid(promo) for promo in book]
+        book.chosen = {}
         book.by_sku = {}
         book.by_department = {}
         for i, promo in enumerate(book):

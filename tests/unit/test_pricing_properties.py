@@ -393,3 +393,22 @@ def reference_total(
             left[key] -= share
         taken += off
     return sum(nets.values()) - taken
+
+
+# --- a book remembers the parts it priced ----------------------------------------------
+
+
+@PROPS
+@given(st.lists(baskets(), min_size=1, max_size=6), promotions(), st.booleans())
+def test_a_book_prices_as_a_fresh_list_whatever_it_priced_before(
+    sequence: list[list[BasketLine]], deals: list[Promotion], member: bool
+) -> None:
+    """One book prices basket after basket (and each basket grown line by line, as a
+    cashier scans it): its remembered parts never change an answer."""
+    book = PromotionBook(deals)
+    for lines in sequence:
+        for end in range(1, len(lines) + 1):
+            grown = lines[:end]
+            assert price_basket(grown, member=member, now=NOW, promotions=book) == price(
+                grown, deals, member
+            )
