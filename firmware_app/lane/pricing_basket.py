@@ -214,10 +214,10 @@ class PromotionBook(tuple[Promotion, ...]):
     valid: list[bool]
     by_sku: dict[str, list[int]]
     by_department: dict[str, list[int]]
-    # The assignments chosen for parts of baskets priced with this book, by what each
+    # The lines' shares of each part of the baskets priced with this book, by what each
     # part holds (``pricing.price_basket``): a scan changes one part of the basket, and
     # the others are not searched again. Bounded; lives as long as the book.
-    chosen: dict[object, dict[int, dict[int, int]]]
+    chosen: dict[object, dict[int, tuple[tuple[str, str, int], ...]]]
 
     def __new__(cls, promotions: Iterable[Promotion]) -> PromotionBook:
         book = super().__new__(cls, sorted(promotions, key=lambda promo: promo.id))
