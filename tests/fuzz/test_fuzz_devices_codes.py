@@ -124,6 +124,45 @@ def test_parse_scan_raises_only_barcode_errors_and_keys_are_sane(
         assert code.price is None or code.price >= 0
 
 
+# --- GS1 element strings ---------------------------------------------------------------------
+
+
+def _gtin14(body: str) -> str:
+    digits = body[::-1]
+    total = 3 * sum(map(int, digits[0::2])) + sum(map(int, digits[1::2]))
+    return body + str(-total % 10)
+
+
+# A price with fewer digits than decimals (3922 1 = 0.01) was read ten times too high.
+@example("00000000000000", 0, 0, (2, 1), "]C1")
+@example("06954767410388", 3, 532, (3, 5), "]e0")
+@budget(300)
+@given(
+    st.text(alphabet="0123456789", min_size=13, max_size=13).map(_gtin14),
+    st.integers(0, 3),
+    st.integers(0, 999_999),
+    st.one_of(st.none(), st.tuples(st.integers(0, 3), st.integers(0, 10**9))),
+    st.sampled_from(["]C1", "]e0", "]d2", "]Q3"]),
+)
+def test_gs1_weight_and_price_read_exactly_or_are_refused(
+    gtin: str, weight_decimals: int, weight: int, price: tuple[int, int] | None, prefix: str
+) -> None:
+    text = f"{prefix}01{gtin}310{weight_decimals}{weight:06d}"
+    if price is not None:
+        text += f"{GS}392{price[0]}{price[1]}"
+    try:
+        code = parse_scan(text, minor_digits=2)
+    except BarcodeError as e:
+        assert price is not None and price[0] > 2, e  # more decimals than the currency has
+        return
+    assert code.kind is CodeKind.GS1 and code.key == gtin
+    assert code.grams == weight * 10 ** (3 - weight_decimals)
+    if price is None:
+        assert code.price is None
+    else:
+        assert code.price == price[1] * 10 ** (2 - price[0])
+
+
 # --- in-store labels -------------------------------------------------------------------------
 
 
