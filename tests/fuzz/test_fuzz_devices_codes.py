@@ -67,7 +67,7 @@ def _is_something_else(text: str) -> bool:
 # A receipt number in digits that are no ASCII digits once crashed the core (int("²")).
 @example("S001-07-²")
 @example("S001-07-١٢")
-@budget(600)
+@budget(300)
 @given(scans)
 def test_a_refused_scan_shows_a_message_and_changes_nothing_else(text: str) -> None:
     for start in (SELLING, READY):
@@ -82,7 +82,7 @@ def test_a_refused_scan_shows_a_message_and_changes_nothing_else(text: str) -> N
         )
 
 
-@budget(600)
+@budget(300)
 @given(scans)
 def test_a_code_the_parser_refuses_is_refused_by_the_lane(text: str) -> None:
     rules = SELLING.setup.rules
@@ -192,7 +192,7 @@ def label_formats(draw: st.DrawFn) -> LabelFormat:
     return LabelFormat.parse(pattern)
 
 
-@budget(400)
+@budget(200)
 @given(label_formats(), st.data())
 def test_labels_round_trip_and_any_digits_are_read_or_refused(
     fmt: LabelFormat, data: st.DataObject

@@ -90,7 +90,7 @@ def seen(decoder: Decoder) -> tuple[object, ...]:
 # A line longer than MAX_STRING is noise whether or not its CR came in the same read.
 @example("cd5220", b"\x1bQA" + b"A" * 70 + b"\r", [70])
 @example("led8", b"\x1bQA" + b"1" * (MAX_STRING + 1) + b"\r", [MAX_STRING + 3])
-@budget(300)
+@budget(200)
 @given(st.sampled_from(PROTOCOLS), streams, cuts)
 def test_a_display_shows_the_same_whatever_the_reads(
     protocol: str, data: bytes, chunks: list[int]

@@ -116,7 +116,7 @@ def frames_in(data: bytes, protocol: ScaleProtocol, chunks: list[int] = ()) -> l
 # --- the pure path --------------------------------------------------------------------------
 
 
-@budget(300)
+@budget(200)
 @given(protocols, st.binary(max_size=300), st.lists(st.integers(0, 40), max_size=12))
 def test_frames_are_cut_the_same_whatever_the_read_sizes(
     name: str, data: bytes, chunks: list[int]
@@ -125,7 +125,7 @@ def test_frames_are_cut_the_same_whatever_the_read_sizes(
     assert frames_in(data, protocol, chunks) == frames_in(data, protocol)
 
 
-@budget(300)
+@budget(200)
 @given(protocols, st.binary(max_size=2000))
 def test_take_frame_never_keeps_more_than_one_frame_of_noise(name: str, data: bytes) -> None:
     protocol = PROTOCOLS[name]
@@ -140,7 +140,7 @@ def test_take_frame_never_keeps_more_than_one_frame_of_noise(name: str, data: by
         assert data.endswith(frame + rest)
 
 
-@budget(400)
+@budget(300)
 @given(protocols, st.binary(max_size=64))
 def test_reading_any_frame_never_raises_and_a_weight_is_whole_grams(
     name: str, frame: bytes
@@ -166,7 +166,7 @@ def noisy_streams(draw: st.DrawFn, name: str) -> tuple[bytes, list[ScaleReading]
     return data, [a.reading for a in good]
 
 
-@budget(300)
+@budget(120)
 @given(st.data(), protocols, st.lists(st.integers(0, 20), max_size=10))
 def test_good_answers_are_read_exactly_through_garbage_between_them(
     data: st.DataObject, name: str, chunks: list[int]
@@ -196,7 +196,7 @@ def damaged_streams(draw: st.DrawFn, name: str) -> tuple[bytes, list[ScaleReadin
     return b"".join(parts), good
 
 
-@budget(400)
+@budget(150)
 @given(st.data(), protocols)
 def test_cut_answers_and_noise_never_make_up_a_weight(data: st.DataObject, name: str) -> None:
     """A weight read from a damaged stream is always one a whole answer in it gave: the
@@ -309,7 +309,7 @@ def _weighed_till() -> Till:
 WEIGHED = _weighed_till()
 
 
-@budget(300)
+@budget(150)
 @given(st.data(), protocols)
 def test_an_answer_that_proves_nothing_changes_nothing_of_the_sale(
     data: st.DataObject, name: str
