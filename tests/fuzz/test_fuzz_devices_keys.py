@@ -115,6 +115,18 @@ def _timed(raw: list[tuple[float, int, int, int]]) -> list[tuple[int, int, int, 
     return events
 
 
+def partial(decoder: WedgeDecoder) -> tuple[object, ...]:
+    """The decoder's code in progress: characters, a dead key, Alt digits, overflow."""
+    return (
+        decoder._buffer,
+        decoder._length,
+        decoder._dead,
+        decoder._alt_digits,
+        decoder._overflow,
+        decoder._held,
+    )
+
+
 def settled(events: list[tuple[int, int, int, float]], ending: str) -> list[tuple]:
     """After the garbage: the batch's SYN_REPORT, every modifier let go, then Enter or a
     pause longer than the decoder's timeout."""
@@ -138,6 +150,8 @@ def test_whatever_came_before_the_next_code_decodes_exactly(
     before = noise + settled(noise, ending)
     for code in decoded(decoder, before):
         assert 0 < len(code) <= MAX_LENGTH
+    if ending == "enter":  # Enter leaves no partial code, whatever came before it
+        assert partial(decoder) == partial(WedgeDecoder(layout, timeout_ms=1, max_length=1))
     last = max(ev[3] for ev in before)
     start = last + (0.002 if ending == "enter" else TIMEOUT_MS / 1000 + 0.5)
     sent = text.replace(GS, substitute) if substitute else text

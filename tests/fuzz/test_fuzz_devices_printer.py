@@ -27,7 +27,8 @@ from firmware_app.drivers.printer_status import (
     PrinterStatus,
     valid_status,
 )
-from firmware_app.lane.devices import StateWord
+from firmware_app.lane.devices import Device, StateWord
+from firmware_app.lane.events import DeviceState
 from hw_sim.escpos_decoder import (
     ESC_PARAMS,
     FS_PARAMS,
@@ -39,6 +40,9 @@ from hw_sim.escpos_decoder import (
 )
 from tests.drivers.test_printer_status import RECEIPT, ScriptedPrinter
 from tests.fuzz.devices_budget import budget
+from tests.unit.till import Till
+
+SELLING = Till().do("signon", "scan 6954767410388")
 
 # --- status bytes ------------------------------------------------------------------------------
 
@@ -128,6 +132,12 @@ def test_any_status_answers_give_a_status_or_a_printer_fault(script: Script) -> 
         else:
             assert isinstance(result, PrinterStatus)
             assert result.state in (*FAULTS, StateWord.OK, StateWord.PAPER_NEAR_END)
+        # The word reaches the lane as the spooler sends it; the sale is untouched.
+        word = result[0] if kind == "fault" else result.state  # type: ignore[index, union-attr]
+        till = Till(state=SELLING.state)
+        till.send(DeviceState(Device.PRINTER, word, "fuzz"))
+        assert till.effects == [] and till.state.sale == SELLING.state.sale
+        assert dict(till.state.devices)[Device.PRINTER] is word
         # A refused status keeps the port: the next question goes to the same transport.
         opened[0].asked.clear()
         outcome(printer.status)
