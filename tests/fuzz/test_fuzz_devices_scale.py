@@ -287,7 +287,9 @@ def test_the_driver_reads_over_pyserial_what_the_pure_path_reads(
     # A fresh pseudo-terminal each time: one cannot be opened again with 7E1 once closed.
     sim = ScriptedScale(name, script)
     try:
-        config = ScaleConfig(port=sim.port, protocol=name, poll_ms=10, timeout_ms=300)
+        # Every scripted answer holds a frame, so the timeout is never waited for; it is
+        # long only so that a loaded machine's slow thread cannot pass for a silent scale.
+        config = ScaleConfig(port=sim.port, protocol=name, poll_ms=10, timeout_ms=2000)
         with SerialScale(config) as scale:
             scale.start(recorder)
             recorder.wait_for(lambda events: ScaleUpdate(last) in events, timeout=10.0)
