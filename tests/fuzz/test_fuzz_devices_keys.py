@@ -11,6 +11,7 @@ else into anything; a key the lane does not know changes nothing but the message
 from __future__ import annotations
 
 import os
+import queue
 from dataclasses import replace
 
 import pytest
@@ -18,14 +19,15 @@ from evdev import ecodes as e
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_app.config import DEFAULT_KEYMAP, KEY_NAMES
+from firmware_app.config import DEFAULT_KEYMAP, KEY_NAMES, ScannerConfig
 from firmware_app.drivers import keymaps
 from firmware_app.drivers.errors import DeviceMissing
 from firmware_app.drivers.hid import INPUT_EVENT, FdKeySource, KeyEvent, decode_input_events
 from firmware_app.drivers.keymaps import GS
 from firmware_app.drivers.keypad import KeypadDecoder
-from firmware_app.drivers.scanner import MODIFIER_KEYS, WedgeDecoder
-from firmware_app.lane.events import KeyPressed
+from firmware_app.drivers.scanner import MODIFIER_KEYS, Scanner, WedgeDecoder
+from firmware_app.lane.devices import StateWord
+from firmware_app.lane.events import DeviceState, Event, KeyPressed, Scanned
 from firmware_app.lane.state import Mode
 from hw_sim.hid import SimulatedHidDevice
 from tests.fuzz.devices_budget import budget
@@ -299,3 +301,36 @@ def test_a_key_the_lane_does_not_know_changes_nothing_but_the_message(key: str) 
         till.send(KeyPressed(key))
         assert till.effects == []
         assert replace(till.state, message=start.state.message) == start.state
+
+
+# --- the real read path: the Scanner's thread on hw_sim's pipe -----------------------------
+
+SENTINEL = "END0FSCAN"  # letters and digits: every layout types them
+
+
+@budget(25, fuzz=500)
+@given(typed_codes(), garbage)
+def test_the_scanner_thread_emits_the_code_typed_after_any_garbage(
+    case: tuple[str, str, str], noise: list[tuple[int, int, int, float]]
+) -> None:
+    layout, substitute, text = case
+    emitted: queue.Queue[Event] = queue.Queue()
+    # Stamped by a clock that stands still: events 2 ms apart, however slow the machine.
+    with SimulatedHidDevice("fuzz-scanner", clock=lambda: T0) as sim:
+        config = ScannerConfig(
+            path="fuzz-scanner", layout=layout, max_length=MAX_LENGTH, gs_substitute=substitute
+        )
+        with Scanner(config, source_factory=lambda _path: sim.source(), retry_s=0.05) as scanner:
+            scanner.start(emitted.put)
+            for type_, code, value, _t in noise:  # the device stamps them itself
+                sim.send_event(type_, code, value)
+            for type_, code, value, _t in settled(noise, "enter"):
+                sim.send_event(type_, code, value)
+            sim.type_text(text.replace(GS, substitute) if substitute else text, layout)
+            sim.type_text(SENTINEL, layout)
+            events = []
+            while Scanned(SENTINEL) not in events:
+                events.append(emitted.get(timeout=10.0))
+    assert events[-2:] == [Scanned(text), Scanned(SENTINEL)]
+    states = [ev.state for ev in events if isinstance(ev, DeviceState)]
+    assert states == [StateWord.OK]  # the reader never failed
