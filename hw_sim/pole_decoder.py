@@ -89,8 +89,10 @@ class _Stream:
 
     def _string(self, buf: bytearray, start: int) -> tuple[int, str | None]:
         """The text from ``start`` up to CR: (bytes taken, text); (0, None) while the CR
-        has not come; noise past ``MAX_STRING`` is taken as unknown."""
-        end = buf.find(CR, start)
+        has not come; noise past ``MAX_STRING`` is taken as unknown. A CR further on
+        does not make it a string: what a display shows must not depend on whether
+        the CR came in the same read."""
+        end = buf.find(CR, start, start + MAX_STRING + 1)
         if end < 0:
             if len(buf) - start <= MAX_STRING:
                 return 0, None

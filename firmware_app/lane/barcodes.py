@@ -191,12 +191,18 @@ def _gs1_message(data: str, symbology: str, minor_digits: int) -> ScannedCode:
                 raise BarcodeError(f"GS1 code {data!r}: {element.gtin_error}")
             gtin = element.gtin.as_gtin_14()
         elif ai.startswith("310") and element.decimal is not None:
-            grams = _scaled(element.decimal, 3)
+            grams = _scaled(_measure(element.value, ai), 3)
         elif ai.startswith("392") and element.decimal is not None:
-            price = _scaled(element.decimal, minor_digits)
+            price = _scaled(_measure(element.value, ai), minor_digits)
     if gtin is None:
         raise BarcodeError(f"GS1 code {data!r} carries no GTIN (AI 01)")
     return ScannedCode(CodeKind.GS1, data, gtin, symbology, grams=grams, price=price)
+
+
+def _measure(value: str, ai: str) -> Decimal:
+    """The value of AI 310n or 392n with its n decimals. Not biip's ``decimal``: it reads
+    a value of n digits or fewer wrongly (``3922`` ``1`` as 0.1 instead of 0.01)."""
+    return Decimal(value).scaleb(-int(ai[3]))
 
 
 def _scaled(value: Decimal, digits: int) -> int:

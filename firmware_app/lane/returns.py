@@ -65,7 +65,8 @@ def on_receipt_scan(state: LaneState, data: str, ctx: Ctx) -> Outcome | None:
     if not data.startswith(store + "-"):
         return None
     its_lane, _, number = data[len(store) + 1 :].rpartition("-")
-    if not its_lane or not number.isdigit() or int(number) < 1:
+    # ASCII digits only: str.isdigit also takes "²" (int() refuses it) and "١٢".
+    if not its_lane or not (number.isascii() and number.isdigit()) or int(number) < 1:
         return None
     if its_lane != lane:
         return refuse(state, Msg.RETURN_OTHER_LANE, lane=its_lane)
