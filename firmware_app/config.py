@@ -475,6 +475,12 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{source}: not UTF-8 text: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    # The parser's limits raise outside TOMLDecodeError: arrays or inline tables nested
+    # past Python's recursion limit, an integer of more than 4300 digits.
+    except RecursionError as e:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from e
+    except ValueError as e:
+        raise ConfigError(f"{source}: not valid TOML: {str(e).split(';')[0]}") from e
     config = parse(data, source=source)
     if _mode(path) & stat.S_IWOTH:
         raise ConfigError(
