@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -229,7 +230,8 @@ def _neighbours(value: Any) -> list[Any]:
             Huge(5000),
         ]
     if isinstance(value, float):
-        return [int(value), str(value), float("nan"), float("inf"), -value]
+        whole = [int(value)] if math.isfinite(value) else []
+        return [*whole, str(value), float("nan"), float("inf"), -value]
     if isinstance(value, str):
         found: list[Any] = [value + value, value[:-1], value.upper(), " " + value, [value], None]
         if value.lstrip("-").isdigit():
