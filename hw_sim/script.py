@@ -31,6 +31,7 @@ from firmware_app.config import KEY_NAMES
 
 MAX_SLEEP_S = 3600
 COMMENT = re.compile(r"(^|[ \t])#.*$")  # a '#' at the start or after a blank, to the end
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_KG = Decimal("99.999")
 
 
@@ -67,7 +68,9 @@ PRINTER_FORMS = {
 
 def parse_script(text: str, *, source: str = "script", first_line: int = 1) -> list[Command]:
     commands = []
-    for number, raw in enumerate(text.splitlines(), first_line):
+    # Lines as an editor numbers them: str.splitlines() would also break at a form feed,
+    # NEL or U+2028, and every error after one would name the wrong line.
+    for number, raw in enumerate(LINE_BREAK.split(text), first_line):
         line = COMMENT.sub("", raw.strip(), count=1).strip()
         if not line:
             continue
