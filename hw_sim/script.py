@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -33,6 +33,7 @@ MAX_SLEEP_S = 3600
 COMMENT = re.compile(r"(^|[ \t])#.*$")  # a '#' at the start or after a blank, to the end
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_KG = Decimal("99.999")
+CLOCK_MARGIN = timedelta(days=366)  # a clock set by a script must run this long either way
 
 
 class ScriptError(ValueError):
@@ -186,6 +187,11 @@ def _clock(rest: str) -> tuple[str, ...]:
         raise ValueError(
             f"expected an ISO 8601 time with its offset (2026-12-24T22:30:00+08:00), got {rest!r}"
         )
+    try:  # the clock runs on from TIME, and the lane's times go to UTC: both must exist
+        (when - CLOCK_MARGIN).astimezone(UTC)
+        (when + CLOCK_MARGIN).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{rest!r} is too near the end of the calendar") from None
     return (rest,)
 
 

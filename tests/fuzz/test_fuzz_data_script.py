@@ -33,7 +33,7 @@ WORDS = [
     "idle", "motion", "over", "under", "unplug", "plug", "pull", "replug", "close", "jam",
     "stick", "unjam", "approve", "decline", "paper", "out-after", "near-end", "cutter", "ok",
     "cover", "open", "closed", "#", "0", "0.532", "99.999", "100", "-1", "1e3", "NaN", "3600",
-    "2026-12-24T22:30:00+08:00",
+    "2026-12-24T22:30:00+08:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59",
     "]E06954767410388",
 ]  # fmt: skip
 SEPARATORS = [" ", "  ", "\t", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000", "\r"]
@@ -109,6 +109,8 @@ def mutated_script(draw: st.DrawFn) -> str:
 @given(mutated_script())
 @example("scan A\x85B")  # NEL: within the line, as an editor shows it
 @example("# a comment\x0cscan 123\nkey FIRE")
+@example("clock 9999-12-31T23:59:59-23:59")  # a clock that cannot run on
+@example("clock 0001-01-01T00:00:00+23:59")  # nor go to UTC
 def test_a_mutated_sample_parses_to_runnable_commands_or_names_its_line(text: str) -> None:
     check(text)
 
