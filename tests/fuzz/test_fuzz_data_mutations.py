@@ -17,6 +17,7 @@ import copy
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,7 +235,7 @@ def _neighbours(value: Any) -> list[Any]:
         return [*whole, str(value), float("nan"), float("inf"), -value]
     if isinstance(value, str):
         found: list[Any] = [value + value, value[:-1], value.upper(), " " + value, [value], None]
-        if value.lstrip("-").isdigit():
+        if re.fullmatch(r"-?[0-9]+", value):
             found += [int(value), value + "0" * 30, "-" + value]
         return found
     if isinstance(value, list):
