@@ -158,7 +158,7 @@ def apply_or_refuse(rig: Rig, payload: bytes) -> bool:
 documents = mutated(snapshot_on()) | mutated(change_on())
 
 
-@fuzz_settings(200)
+@fuzz_settings(150)
 @given(documents)
 @example(Pairs((("schema", "store.catalog/1"), ("version", 3), ("version", "3"))))
 @example({**SAMPLE, "promotions": [Deep(50_000, objects=True)]})
@@ -176,13 +176,13 @@ def test_the_parser_raises_only_catalog_errors(doc: Any) -> None:
 # --- applied to catalog.db ------------------------------------------------------------------
 
 
-@fuzz_settings(120)
+@fuzz_settings(80)
 @given(documents)
 def test_a_refused_document_changes_nothing_and_an_applied_one_sells(fresh: Any, doc: Any) -> None:
     apply_or_refuse(fresh(), to_json(doc))
 
 
-@fuzz_settings(60)
+@fuzz_settings(40)
 @given(
     promotions=json_values | st.lists(odd_values | json_values, max_size=3),
     loyalty=odd_values | json_values,
@@ -196,7 +196,7 @@ def test_random_promotions_and_loyalty_change_nothing_when_refused(
     apply_or_refuse(fresh(), to_json(doc))
 
 
-@fuzz_settings(40)
+@fuzz_settings(25)
 @given(st.data())
 def test_a_change_in_parts_with_one_part_mutated_changes_nothing_until_whole(
     fresh: Any, data: st.DataObject

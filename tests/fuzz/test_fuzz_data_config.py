@@ -246,7 +246,7 @@ def plausible_docs(draw: st.DrawFn, data_dir: str) -> dict[str, Any]:
     return doc
 
 
-@fuzz_settings(20)
+@fuzz_settings(10)
 @given(st.data())
 def test_a_config_that_passes_the_check_builds_the_running_lane(
     tmp_path_factory: Any, data: st.DataObject

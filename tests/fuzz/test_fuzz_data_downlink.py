@@ -267,7 +267,7 @@ def test_refusals_on_every_topic_at_the_edges(lane: Lane) -> None:
 # --- the parsers alone, many more examples ---------------------------------------------------
 
 
-@fuzz_settings(200)
+@fuzz_settings(150)
 @given(payloads(st.just(answer("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"))))
 @example(to_json({**answer("r"), "status": "\x00"}))
 @example(to_json({**answer("r"), "request_id": Deep(900)}))
@@ -280,7 +280,7 @@ def test_the_member_answer_parser_raises_only_contract_errors(payload: bytes) ->
     assert isinstance(got, MemberAnswer) and got.member and got.request_id
 
 
-@fuzz_settings(200)
+@fuzz_settings(150)
 @given(payloads(st.sampled_from([ack(3), ack(0), ack(2**53 - 1)])))
 def test_the_ack_parser_raises_only_contract_errors(payload: bytes) -> None:
     try:

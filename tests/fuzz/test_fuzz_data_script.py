@@ -105,7 +105,7 @@ def mutated_script(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines)
 
 
-@fuzz_settings(300)
+@fuzz_settings(200)
 @given(mutated_script())
 @example("scan A\x85B")  # NEL: within the line, as an editor shows it
 @example("# a comment\x0cscan 123\nkey FIRE")
