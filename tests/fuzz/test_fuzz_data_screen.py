@@ -88,13 +88,13 @@ def expected(sent: list[Frame], kind: str) -> tuple[list[str], int | None]:
     return keys, None
 
 
-def server(port: int = PORT) -> tuple[ScreenServer, queue.Queue[Event]]:
+def server(port: int = PORT, token: str = "") -> tuple[ScreenServer, queue.Queue[Event]]:
     posted: queue.Queue[Event] = queue.Queue()
     return (
         ScreenServer(
             host="127.0.0.1",
             port=port,
-            token="",
+            token=token,
             setup=LaneSetup(),
             screen=ScreenSetup(language="en"),
             clock=lambda: NOW,
@@ -114,10 +114,17 @@ def drained(posted: queue.Queue[Event]) -> list[Event]:
 # --- in-process: the real app over ASGI ---------------------------------------------------------
 
 
-def session(sent: list[Frame], path: str) -> tuple[list[Event], list[dict[str, Any]]]:
+def session(
+    sent: list[Frame],
+    path: str,
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    query: bytes = b"",
+    token: str = "",
+) -> tuple[list[Event], list[dict[str, Any]]]:
     """One WebSocket session of the screen's Starlette app over ASGI: connect, ``sent``,
     then the page goes away. What was posted and what the app sent back."""
-    app, posted = server()
+    app, posted = server(token=token)
     incoming: list[dict[str, Any]] = [{"type": "websocket.connect"}]
     for frame in sent:
         kind = "bytes" if isinstance(frame, bytes) else "text"
@@ -138,9 +145,9 @@ def session(sent: list[Frame], path: str) -> tuple[list[Event], list[dict[str, A
         "http_version": "1.1",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
-        "headers": [(b"host", f"127.0.0.1:{PORT}".encode())],
+        "headers": [(b"host", f"127.0.0.1:{PORT}".encode())] if headers is None else headers,
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", PORT),
         "subprotocols": [],
@@ -163,6 +170,39 @@ def test_the_socket_posts_exactly_the_well_formed_keys(sent: list[Frame], path: 
     assert posted == [KeyPressed(k) for k in keys]
     closes = [r for r in replies if r["type"] == "websocket.close"]
     assert [c.get("code") for c in closes] == ([] if code is None else [code])
+
+
+TOKEN = "0123456789abcdef"
+header_values = st.binary(max_size=40) | st.sampled_from(
+    [f"127.0.0.1:{PORT}".encode(), b"localhost:8080", b"[::1]:8080", b"\xed\xa0\x80", b""]
+)
+
+
+@fuzz_settings(100)
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from([b"host", b"origin", b"x"]) | st.binary(max_size=8), header_values
+        ),
+        max_size=4,
+    ),
+    query=st.binary(max_size=40)
+    | st.sampled_from([b"token=" + TOKEN.encode(), b"token=%ED%A0%80", b"token=%FF&token=x"]),
+)
+@example(headers=[(b"host", f"127.0.0.1:{PORT}".encode())], query=b"token=" + TOKEN.encode())
+def test_any_handshake_is_taken_or_refused_before_a_frame_is_read(
+    headers: list[tuple[bytes, bytes]], query: bytes
+) -> None:
+    """The handshake's Host, Origin and token (the page's query) are anything at all: the
+    socket is accepted, or closed with 1008 before it is; never an error."""
+    posted, replies = session(
+        ['{"key": "CLEAR"}'], "/ws", headers=headers, query=query, token=TOKEN
+    )
+    if replies[0]["type"] == "websocket.accept":
+        assert posted == [KeyPressed("CLEAR")]
+    else:
+        assert [(r["type"], r.get("code")) for r in replies] == [("websocket.close", 1008)]
+        assert posted == []
 
 
 # --- through the running server --------------------------------------------------------------
