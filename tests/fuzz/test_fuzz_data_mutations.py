@@ -254,6 +254,9 @@ def mutated(draw: st.DrawFn, doc: Any, *, steps: int = 4) -> Any:
     (bounds, types), an odd value, a value copied from elsewhere in the document, a key
     added or duplicated, deep nesting around it."""
     doc = copy.deepcopy(doc)
+    # Every value put in is a copy: a strategy's sampled values are shared between
+    # examples, and one changed in place here would grow (or hold itself) in the next.
+    fresh = odd_values.map(copy.deepcopy)
     for _ in range(draw(st.integers(1, steps))):
         places = paths(doc)
         at = draw(st.sampled_from(places))
@@ -264,19 +267,17 @@ def mutated(draw: st.DrawFn, doc: Any, *, steps: int = 4) -> Any:
         if how == "drop":
             doc = _drop(doc, at)
         elif how == "neighbour":
-            doc = _set(doc, at, draw(st.sampled_from(_neighbours(here))))
+            doc = _set(doc, at, copy.deepcopy(draw(st.sampled_from(_neighbours(here)))))
         elif how == "odd":
-            doc = _set(doc, at, draw(odd_values))
+            doc = _set(doc, at, draw(fresh))
         elif how == "copy":
             doc = _set(doc, at, copy.deepcopy(get(doc, draw(st.sampled_from(places)))))
         elif how == "add" and isinstance(here, dict):
-            here[draw(st.sampled_from([*here, "extra", ""]) | st.text(max_size=6))] = draw(
-                odd_values
-            )
+            here[draw(st.sampled_from([*here, "extra", ""]) | st.text(max_size=6))] = draw(fresh)
         elif how == "duplicate" and isinstance(here, dict) and here:
             key = draw(st.sampled_from(list(here)))
             pairs = [(k, v) for k, v in here.items()]
-            pairs.insert(draw(st.integers(0, len(pairs))), (key, draw(odd_values)))
+            pairs.insert(draw(st.integers(0, len(pairs))), (key, draw(fresh)))
             doc = _set(doc, at, Pairs(tuple(pairs)))
             break  # a Pairs is not walked into: it ends the mutations
         elif how == "nest":
