@@ -27,6 +27,9 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from firmware_app.errors import CatalogError
+from firmware_app.lane.catalog import Unit
+from firmware_app.lane.money import amount_of
+from firmware_app.lane.pricing import BasketLine, price_basket
 from firmware_app.store.catalog import StoreCatalog
 from firmware_app.store.catalog_doc import CatalogChange, parse_catalog
 from firmware_app.store.db import open_catalog
@@ -134,6 +137,31 @@ def sells_from(catalog: StoreCatalog, change: CatalogChange) -> None:
     assert not set(change.removed_promotions) & set(kept) - set(sent)
     if change.loyalty_sent:
         assert catalog.loyalty() == change.loyalty
+    prices_a_basket(catalog)
+
+
+def prices_a_basket(catalog: StoreCatalog) -> None:
+    """A basket of three of every item the catalog sells by a code or a PLU (1.5 kg of a
+    weighed one), priced under its promotions for a member and for anyone: every line's
+    discount from zero to its amount."""
+    with closing(sqlite3.connect(f"file:{catalog.db.database}?mode=ro", uri=True)) as conn:
+        codes = [row[0] for row in conn.execute("SELECT code FROM itemcode")]
+        plus = [row[0] for row in conn.execute("SELECT plu FROM catalogitem WHERE plu IS NOT NULL")]
+    found = [catalog.by_code(code) for code in codes] + [catalog.by_plu(plu) for plu in plus]
+    items = sorted({item.sku: item for item in found if item is not None}.items())
+    lines = []
+    for no, (_, item) in enumerate(items, 1):
+        qty = 1500 if item.unit is Unit.KG else 3000
+        amount = amount_of(qty, item.price)
+        lines.append(
+            BasketLine(
+                no, item.sku, item.department, item.unit, qty, item.price, item.member_price, amount
+            )
+        )
+    for member in (True, False):
+        priced = price_basket(lines, member=member, now=T0, promotions=catalog.promotions())
+        for line in lines:
+            assert 0 <= priced[line.no].discount <= line.amount
 
 
 def apply_or_refuse(rig: Rig, payload: bytes) -> bool:
