@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import event, example, given
@@ -29,13 +30,14 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from firmware_app import config as config_mod
-from firmware_app.app.bootstrap import Hardware, LaneApp
+from firmware_app.app.bootstrap import Hardware, LaneApp, screen_setup
 from firmware_app.drivers.text_display import TextDisplay
 from firmware_app.errors import CatalogError
 from firmware_app.lane.events import DeviceState, Event, KeyPressed, MemberAnswer
 from firmware_app.lane.ports import Cashier, Role
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import Mode
+from firmware_app.lane.view import customer_view, screen_view
 from firmware_app.store.catalog_doc import parse_catalog
 from firmware_app.sync.contract import parse_ack
 from firmware_app.sync.errors import ContractError
@@ -129,11 +131,16 @@ class Lane:
         wait_until(self.store.is_connected, "the store side to connect")
 
     def pump(self) -> list[Event]:
-        """Step the lane loop through everything posted; what was not a device's state."""
+        """Step the lane loop through everything posted, each state shown on the screens as
+        the screen server would; what was not a device's state."""
         taken = []
         while (item := self.app.inbox.take(0)) is not None:
             self.app.loop.step(item)
             self.app.inbox.done()
+            state, now = self.app.loop.state, self.app.clock()
+            screen = screen_setup(self.app.config)
+            orjson.dumps(screen_view(state, self.app.setup, screen, now))
+            orjson.dumps(customer_view(state, self.app.setup, screen, now))
             if not isinstance(item, DeviceState):
                 taken.append(item)
         return taken
@@ -289,3 +296,55 @@ def test_the_ack_parser_raises_only_contract_errors(payload: bytes) -> None:
         assert str(e)
         return
     assert 0 <= upto <= 2**53 - 1
+
+
+# --- accepted answers, each to the open question ----------------------------------------------
+
+
+@pytest.fixture
+def asking(tmp_path: Path) -> Iterator[tuple[LaneApp, Any]]:
+    """A lane without a broker, its member question open; and that state, to go back to."""
+    cfg = config_mod.parse(
+        {
+            "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
+            "scanner": {"path": str(tmp_path / "none")},
+            "keypad": {"path": str(tmp_path / "none")},
+            "scale": {"enabled": False},
+            "printer": {"enabled": False},
+            "drawer": {"enabled": False},
+            "ui": {"enabled": False},
+            "mqtt": {"url": "mqtt://127.0.0.1:9"},
+            "members": {"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 10},
+        }
+    )
+    app = LaneApp(cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup())))
+    app.loop.state = replace(app.loop.state, mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER))
+    for key in [*CARD, "MEMBER"]:
+        app.loop.step(KeyPressed(key))
+    yield app, app.loop.state
+    app.close()
+
+
+@fuzz_settings(60)
+@given(data=st.data())
+def test_an_answer_the_parser_takes_is_one_the_lane_and_its_screens_take(
+    asking: tuple[LaneApp, Any], data: st.DataObject
+) -> None:
+    """Whatever the parser lets through (a name of any letters, points at their bound, an
+    unknown status refused) the lane loop takes as the answer to its question, and both
+    screens show the result."""
+    app, open_question = asking
+    app.loop.state = open_question
+    sale = open_question.sale
+    assert sale is not None and sale.member_check is not None
+    payload = to_json(data.draw(mutated(answer(sale.member_check.request_id))))
+    try:
+        got = parse_member_answer(payload)
+    except ContractError:
+        event("refused by the parser")
+        return
+    event(f"taken: {got.status.value}")
+    app.loop.step(got)
+    screen = screen_setup(app.config)
+    orjson.dumps(screen_view(app.loop.state, app.setup, screen, app.clock()))
+    orjson.dumps(customer_view(app.loop.state, app.setup, screen, app.clock()))
