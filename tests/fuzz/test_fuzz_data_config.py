@@ -8,6 +8,7 @@ running lane (``LaneApp``, as ``run`` does) without an error.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tomllib
@@ -22,6 +23,7 @@ import firmware_app
 from firmware_app import config
 from firmware_app.app.bootstrap import Hardware, LaneApp, screen_setup
 from firmware_app.app.config_check import check_files
+from firmware_app.app.logs import MIN_SECRET_LENGTH, reset_logging, setup_logging
 from firmware_app.errors import ConfigError
 from firmware_app.lane.events import KeyPressed
 from firmware_app.lane.state import Mode
@@ -210,6 +212,8 @@ PLAUSIBLE: dict[tuple[str, str], list[Any]] = {
     ("drawer", "switch_pin"): [0, 26],
     ("mqtt", "url"): ["mqtt://[::1]:1", "mqtt://127.0.0.1:65535", "mqtt://[fe80::1%25lo]"],
     ("mqtt", "topic_root"): ["a/b/c", "-", "x" * 64],
+    ("mqtt", "username"): ["lane", "127.0.0.1", "(a[b"],
+    ("mqtt", "password"): ["", "127.0.0.1", "(a[b", "***x", "p\u00e4ss w\u00f6rd"],
     ("mqtt", "max_inflight"): [1, 65535],
     ("mqtt", "reconnect_min_s"): [0.05, 3600],
     ("ui", "enabled"): [True, False],
@@ -264,7 +268,19 @@ def test_a_config_that_passes_the_check_builds_the_running_lane(
         return
     event("built")
     # As `run` does, with the real drivers and display (stdout) on a mock pin factory:
-    # build, start, take what the devices and the broker report, take a key, stop.
+    # logging with the password redacted; build, start, take what the devices and the
+    # broker report, take a key, stop.
+    logged = io.StringIO()
+    setup_logging(cfg.log_level, logged, secrets=[cfg.mqtt.password], journald=False)
+    try:
+        _run_lane(cfg)
+    finally:
+        reset_logging()
+    if len(cfg.mqtt.password) >= MIN_SECRET_LENGTH:
+        assert cfg.mqtt.password not in logged.getvalue()
+
+
+def _run_lane(cfg: config.Config) -> None:
     app = LaneApp(cfg, hardware=Hardware(pin_factory=MockFactory()))
     try:
         app.start()
