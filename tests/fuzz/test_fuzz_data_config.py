@@ -2,8 +2,10 @@
 
 Whatever the file holds, ``config.load`` gives a ``Config`` or a ``ConfigError`` whose
 message names the file, then the field (or what is wrong with the text), then the
-reason; never another exception. And a config that ``config check`` passes builds the
-running lane (``LaneApp``, as ``run`` does) without an error.
+reason; never another exception. And a config that ``config check`` passes runs: its
+logging set up, the lane built and started as ``run`` builds and starts it (``LaneApp``,
+the real drivers on missing devices), a key taken, both screens shown, and the broker
+password nowhere in the log.
 """
 
 from __future__ import annotations

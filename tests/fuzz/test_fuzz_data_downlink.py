@@ -10,7 +10,9 @@ parser refuses (``ContractError``, ``CatalogError``) the lane refuses too: the h
 counts the refusal, and every row of lane.db and catalog.db, the lane's state and its
 inbox are as before. A command (``store.cmd/1``, not yet in use) is never acted on.
 
-The parsers alone, without the broker, get many more examples in the second half.
+The parsers alone, without the broker, get many more examples after that; and every
+member answer the parser takes is stepped into a lane with its question open, the lane
+loop and both screens taking it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ never raises, posts exactly the keys of well-formed key frames before the first 
 closes the socket, drops an unknown key, and closes on a binary frame or one that is not
 JSON (1003); the customer page's socket posts nothing at all.
 
+The handshake (Host, Origin, token) is fuzzed too: a socket is accepted or refused
+with 1008 before any frame is read.
+
 First the real Starlette app in-process, over ASGI, for many examples; then a handful
 through the running server with a WebSocket client, where frame size limits apply too
 (over 256 bytes: 1009) and the server must go on serving afterwards.
