@@ -940,7 +940,8 @@ def split_listen(listen: str) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"{host!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)") from None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    # isascii: str.isdigit() also takes "１２" (read as 12) and "²" (which int() refuses).
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port!r} is not a number from 1 to 65535")
     return host, int(port)
 

@@ -299,3 +299,32 @@ def _run_lane(cfg: config.Config) -> None:
         assert app.loop.state.mode is Mode.PIN
     finally:
         app.close()
+
+
+# --- the screen's address ----------------------------------------------------------------------
+
+
+@fuzz_settings(150)
+@given(
+    st.tuples(
+        st.sampled_from(["127.0.0.1", "[::1]", "::1", "localhost", "", "0.0.0.0", "[::]"]),
+        st.sampled_from([":", "", "::"]),
+        st.sampled_from([*ODD_TEXT, "8080", "0", "65536", "080", "+80", " 80"])
+        | st.text(max_size=6),
+    ).map("".join)
+    | st.text(max_size=20)
+)
+@example("127.0.0.1:１２")  # fullwidth digits: isdigit() says yes, and int() reads 12
+@example("127.0.0.1:²")  # isdigit() says yes, int() says no
+def test_the_screen_listens_where_its_address_says_or_the_lane_says_why(listen: str) -> None:
+    """``[ui] listen``: a host and a port of ASCII digits from 1 to 65535, or the lane
+    runs without its screen and names ``ui.listen`` and the reason."""
+    doc = {"lane": {"store": "S1", "lane": "1"}, "ui": {"listen": listen, "token": "a" * 16}}
+    got = config.parse(doc, source="lane.toml")
+    if got.ui_problem:
+        assert got.ui_problem.startswith("lane.toml: ui.listen: "), got.ui_problem
+        assert "invalid literal" not in got.ui_problem  # says what is wrong, in words
+        return
+    port = listen.rpartition(":")[2]
+    assert port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+    assert (got.ui.host, got.ui.port) == config.split_listen(listen)
