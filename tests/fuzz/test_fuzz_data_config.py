@@ -269,7 +269,8 @@ def test_a_config_that_passes_the_check_builds_the_running_lane(
         event("refused by check_files")
         return
     event("built")
-    # As `run` does, with the real drivers and display (stdout) on a mock pin factory:
+    # As `run` does, with the real drivers and display (stdout) on a mock pin factory and
+    # an empty list of input devices:
     # logging with the password redacted; build, start, take what the devices and the
     # broker report, take a key, stop.
     logged = io.StringIO()
@@ -283,7 +284,8 @@ def test_a_config_that_passes_the_check_builds_the_running_lane(
 
 
 def _run_lane(cfg: config.Config) -> None:
-    app = LaneApp(cfg, hardware=Hardware(pin_factory=MockFactory()))
+    # No input device of this machine is listed: a `match` must not grab a real keyboard.
+    app = LaneApp(cfg, hardware=Hardware(pin_factory=MockFactory(), input_lister=list))
     try:
         app.start()
         for key in ["1", "0", "0", "1", "SIGNON"]:
