@@ -475,6 +475,12 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{source}: not UTF-8 text: {e}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    # The parser's limits raise outside TOMLDecodeError: arrays or inline tables nested
+    # past Python's recursion limit, an integer of more than 4300 digits.
+    except RecursionError as e:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from e
+    except ValueError as e:
+        raise ConfigError(f"{source}: not valid TOML: {str(e).split(';')[0]}") from e
     config = parse(data, source=source)
     if _mode(path) & stat.S_IWOTH:
         raise ConfigError(
@@ -934,7 +940,8 @@ def split_listen(listen: str) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"{host!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)") from None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    # isascii: str.isdigit() also takes "１２" (read as 12) and "²" (which int() refuses).
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port!r} is not a number from 1 to 65535")
     return host, int(port)
 

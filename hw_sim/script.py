@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -31,7 +31,9 @@ from firmware_app.config import KEY_NAMES
 
 MAX_SLEEP_S = 3600
 COMMENT = re.compile(r"(^|[ \t])#.*$")  # a '#' at the start or after a blank, to the end
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 MAX_KG = Decimal("99.999")
+CLOCK_MARGIN = timedelta(days=366)  # a clock set by a script must run this long either way
 
 
 class ScriptError(ValueError):
@@ -67,7 +69,9 @@ PRINTER_FORMS = {
 
 def parse_script(text: str, *, source: str = "script", first_line: int = 1) -> list[Command]:
     commands = []
-    for number, raw in enumerate(text.splitlines(), first_line):
+    # Lines as an editor numbers them: str.splitlines() would also break at a form feed,
+    # NEL or U+2028, and every error after one would name the wrong line.
+    for number, raw in enumerate(LINE_BREAK.split(text), first_line):
         line = COMMENT.sub("", raw.strip(), count=1).strip()
         if not line:
             continue
@@ -183,6 +187,11 @@ def _clock(rest: str) -> tuple[str, ...]:
         raise ValueError(
             f"expected an ISO 8601 time with its offset (2026-12-24T22:30:00+08:00), got {rest!r}"
         )
+    try:  # the clock runs on from TIME, and the lane's times go to UTC: both must exist
+        (when - CLOCK_MARGIN).astimezone(UTC)
+        (when + CLOCK_MARGIN).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{rest!r} is too near the end of the calendar") from None
     return (rest,)
 
 
