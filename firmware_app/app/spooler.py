@@ -140,7 +140,7 @@ class ReceiptSpooler:
 
     def _print(self, job: Job) -> bool:
         receipt = job.receipt
-        if job.reprint and not receipt.banner:
+        if job.reprint:
             receipt = with_banner(receipt, "reprint", self._setup)
         self.queue.attempt(job)
         try:

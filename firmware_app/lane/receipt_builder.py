@@ -168,5 +168,7 @@ def line_detail(line: Line, digits: int) -> str:
 
 
 def with_banner(receipt: Receipt, key: str, setup: LaneSetup) -> Receipt:
-    """The same receipt marked, e.g. as a copy (``key="copy"``)."""
-    return replace(receipt, banner=_label(setup.receipt.language, key))
+    """The same receipt marked, e.g. as a copy (``key="copy"``); a banner it has already
+    (退货 RETURN) stays, the mark after it."""
+    label = _label(setup.receipt.language, key)
+    return replace(receipt, banner=f"{receipt.banner} {label}" if receipt.banner else label)

@@ -435,7 +435,10 @@ def _tender_differences(
     journalled: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
 ) -> Iterator[tuple[str, object, object]]:
     by_no = {row.get("no"): row for row in rows}
-    for no, tender in enumerate(journalled, 1):
+    # The journal keeps voided tenders too (marked); the rows hold, numbered from 1, only
+    # the tenders that count.
+    counted = [tender for tender in journalled if not tender.get("voided")]
+    for no, tender in enumerate(counted, 1):
         row = by_no.pop(no, None)
         if row is None:
             yield f"tender {no}", "a tender row", "none"
