@@ -23,6 +23,7 @@ import contextlib
 import json
 import queue
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -155,8 +156,27 @@ def session(
         "server": ("127.0.0.1", PORT),
         "subprotocols": [],
     }
-    asyncio.run(asyncio.wait_for(app.app(scope, receive, send), 10))
+    in_a_thread(lambda: asyncio.run(asyncio.wait_for(app.app(scope, receive, send), 10)))
     return drained(posted), replies
+
+
+def in_a_thread(run: Any) -> None:
+    """``run()`` on a thread of its own, with no event loop of the caller's in its way
+    (a browser test's driver may keep one running on the main thread); its exception
+    is raised here."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run()
+        except BaseException as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 @fuzz_settings(150)
