@@ -26,7 +26,7 @@ from firmware_app.lane.weighing import ScaleReading, ScaleStatus
 from hw_sim.scale import SimulatedScale
 from tests.waiting import wait_until
 
-WAIT_S = 1.0
+WAIT_S = 5.0  # only what must happen is waited for: a loaded machine may take seconds
 
 # --- the 8217 parser ----------------------------------------------------------------
 
