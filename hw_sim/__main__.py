@@ -136,6 +136,8 @@ def _broker(url: str | None) -> Iterator[str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.data_dir is not None:  # the lane's config takes absolute paths only
+        args.data_dir = args.data_dir.absolute()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -4,6 +4,7 @@ subscribes as a store server, acknowledges, and checks what arrived."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -356,3 +357,15 @@ def test_a_script_presses_every_key_name_the_lane_knows() -> None:
 
     default = parse_config({"lane": {"store": "S1", "lane": "1"}}).keypad.keymap
     assert set(default.values()) | set(SIM_KEYS.values()) >= KEY_NAMES
+
+
+def test_a_relative_data_dir_is_taken_from_where_hw_sim_runs(tmp_path: Path) -> None:
+    (tmp_path / "s.txt").write_text("type 1001\nkey SIGNON\ntype 1234\nkey ENTER\n", "utf-8")
+    command = [sys.executable, "-m", "hw_sim", "--script", "s.txt", "--data-dir", "d",
+               "--out", "o", "--broker", OFFLINE]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d" / "lane.db").exists()
