@@ -30,6 +30,8 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hw_sim.broker import end_process
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "hw_sim" / "samples"
 CATALOG = SAMPLES / "catalog-promotions.json"
@@ -326,12 +328,4 @@ class StoreServerProcess:
 
     def _signal(self, sig: signal.Signals) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, sig, STOP_TIMEOUT_S)

@@ -162,15 +162,7 @@ class MosquittoBroker:
 
     def _terminate(self, sig: signal.Signals) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, sig, STOP_TIMEOUT_S)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM); persistent sessions are saved. Idempotent."""
@@ -203,3 +195,19 @@ class MosquittoBroker:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def end_process(
+    process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout_s: float
+) -> None:
+    """Send ``sig`` to ``process`` (if it still runs) and reap it; SIGKILL after
+    ``timeout_s`` seconds without an end. None: nothing to do."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -40,6 +40,7 @@ from firmware_app.store.outbox import NEXT_SEQ, Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.service import SyncService
+from hw_sim.broker import end_process
 from tests.conftest import LaneMessages
 from tests.unit.till import CST, Till
 from tests.waiting import wait_until
@@ -372,15 +373,7 @@ class Child:
 
     def _signal(self, sig: signal.Signals) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(sig)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, sig, STOP_TIMEOUT_S)
 
     def _log_text(self) -> str:
         try:
