@@ -55,6 +55,7 @@ from tests.fuzz.test_fuzz_data_mutations import (
     mutated,
     to_json,
 )
+from tests.headless import headless_config
 from tests.sync.lanes import fill_outbox
 from tests.waiting import wait_until
 
@@ -94,17 +95,13 @@ class Lane:
 
     def __init__(self, tmp_path: Path, url: str) -> None:
         cfg = config_mod.parse(
-            {
-                "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
-                "scanner": {"path": str(tmp_path / "none")},
-                "keypad": {"path": str(tmp_path / "none")},
-                "scale": {"enabled": False},
-                "printer": {"enabled": False},
-                "drawer": {"enabled": False},
-                "ui": {"enabled": False},
-                "mqtt": {"url": url, "ack_timeout_s": 3600},
-                "members": {"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 10},
-            }
+            headless_config(
+                tmp_path,
+                url,
+                ui={"enabled": False},
+                mqtt={"ack_timeout_s": 3600},
+                members={"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 10},
+            )
         )
         self.app = LaneApp(
             cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup()))
@@ -307,17 +304,12 @@ def test_the_ack_parser_raises_only_contract_errors(payload: bytes) -> None:
 def asking(tmp_path: Path) -> Iterator[tuple[LaneApp, Any]]:
     """A lane without a broker, its member question open; and that state, to go back to."""
     cfg = config_mod.parse(
-        {
-            "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
-            "scanner": {"path": str(tmp_path / "none")},
-            "keypad": {"path": str(tmp_path / "none")},
-            "scale": {"enabled": False},
-            "printer": {"enabled": False},
-            "drawer": {"enabled": False},
-            "ui": {"enabled": False},
-            "mqtt": {"url": "mqtt://127.0.0.1:9"},
-            "members": {"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 10},
-        }
+        headless_config(
+            tmp_path,
+            "mqtt://127.0.0.1:9",
+            ui={"enabled": False},
+            members={"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 10},
+        )
     )
     app = LaneApp(cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup())))
     app.loop.state = replace(app.loop.state, mode=Mode.READY, cashier=Cashier("1001", Role.CASHIER))

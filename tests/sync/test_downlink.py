@@ -19,22 +19,13 @@ from firmware_app.lane.rules import LaneSetup
 from firmware_app.store.catalog_doc import parse_catalog
 from hw_sim.broker import MosquittoBroker
 from hw_sim.lane_sim import SAMPLE_CATALOG
+from tests.headless import headless_config
 from tests.waiting import wait_until
 
 
 @pytest.fixture
 def app(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[LaneApp]:
-    cfg = config_mod.parse(
-        {
-            "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
-            "scanner": {"path": str(tmp_path / "none")},
-            "keypad": {"path": str(tmp_path / "none")},
-            "scale": {"enabled": False},
-            "printer": {"enabled": False},
-            "drawer": {"enabled": False},
-            "mqtt": {"url": mosquitto.url},
-        }
-    )
+    cfg = config_mod.parse(headless_config(tmp_path, mosquitto.url))
     lane_app = LaneApp(
         cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup()))
     )

@@ -34,6 +34,7 @@ from firmware_app.store.outbox import Outbox
 from firmware_app.sync.acks import Acks, AckVerdict
 from firmware_app.sync.contract import MAX_ACK_BYTES, MAX_INT, ContractError, Topics, parse_ack
 from firmware_app.sync.window import SendWindow
+from tests.headless import headless_config
 from tests.sync.lanes import fill_outbox
 
 CST = timezone(timedelta(hours=8))
@@ -312,17 +313,7 @@ def test_the_catalog_parser_raises_only_catalog_errors(payload: bytes) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[LaneApp]:
-    cfg = config_mod.parse(
-        {
-            "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
-            "scanner": {"path": str(tmp_path / "none")},
-            "keypad": {"path": str(tmp_path / "none")},
-            "scale": {"enabled": False},
-            "printer": {"enabled": False},
-            "drawer": {"enabled": False},
-            "mqtt": {"url": "mqtt://127.0.0.1:9"},
-        }
-    )
+    cfg = config_mod.parse(headless_config(tmp_path, "mqtt://127.0.0.1:9"))
     lane_app = LaneApp(
         cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup()))
     )

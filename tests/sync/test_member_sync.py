@@ -27,6 +27,7 @@ from firmware_app.lane.state import Mode
 from firmware_app.sync.contract import validate
 from firmware_app.sync.members import parse_member_answer
 from hw_sim.broker import MosquittoBroker
+from tests.headless import headless_config
 from tests.waiting import wait_until
 
 CARD = "6901234567892"
@@ -37,16 +38,11 @@ ANSWERS = "pos/S001/lanes/01/member"
 @pytest.fixture
 def app(tmp_path: Path, mosquitto: MosquittoBroker) -> Iterator[LaneApp]:
     cfg = config_mod.parse(
-        {
-            "lane": {"store": "S001", "lane": "01", "data_dir": str(tmp_path / "data")},
-            "scanner": {"path": str(tmp_path / "none")},
-            "keypad": {"path": str(tmp_path / "none")},
-            "scale": {"enabled": False},
-            "printer": {"enabled": False},
-            "drawer": {"enabled": False},
-            "mqtt": {"url": mosquitto.url},
-            "members": {"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 5},
-        }
+        headless_config(
+            tmp_path,
+            mosquitto.url,
+            members={"lengths": [13], "check_digit": "mod10-gs1", "answer_timeout": 5},
+        )
     )
     lane_app = LaneApp(
         cfg, hardware=Hardware(display=TextDisplay(io.StringIO(), setup=LaneSetup()))
