@@ -6,6 +6,13 @@ commits the durable effects in one transaction, and only then drives devices.
 The payment log's lines go first, in a transaction of their own: an approval
 reaches the disk even when its sale cannot. When saving fails, nothing is
 driven, and the core hears of it (``SaveFailed``) with its previous state.
+
+A scanned line is saved before the basket is priced again: the core's outcome is
+committed first, then the pricing engine works out the promotions (``machine.
+price_after``), whose new discounts reach the disk with the sale's next write. So a
+line is durable as soon as it is scanned, however long the promotions take; every
+tender, suspend and commit writes the priced sale, and a sale restored at start is
+priced again.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from firmware_app.app.spooler import ReceiptSpooler
 from firmware_app.drivers.errors import DeviceError
 from firmware_app.drivers.payment import PaymentTerminal
 from firmware_app.drivers.ports import CashDrawer
+from firmware_app.lane.context import Outcome
 from firmware_app.lane.devices import Device, StateWord, wire
 from firmware_app.lane.effects import (
     DURABLE,
@@ -46,7 +54,7 @@ from firmware_app.lane.events import (
     Scanned,
     Tick,
 )
-from firmware_app.lane.machine import handle
+from firmware_app.lane.machine import handle, handle_event, price_after, price_open_sale
 from firmware_app.lane.ports import Ports
 from firmware_app.lane.rules import LaneSetup
 from firmware_app.lane.state import LaneState
@@ -133,7 +141,13 @@ class LaneLoop:
         self.scale = scale
         self.uplink = uplink
         self.clock = clock
+        # An open sale restored at start is priced now: its promotions on disk may be
+        # one write behind (see ``_price``), or the catalog may have changed.
         self.state = initial
+        try:
+            self.state = price_open_sale(initial, clock(), ports, setup)
+        except Exception:
+            log.exception("pricing the restored sale failed; it keeps the prices it was saved with")
         self.counts = {"key": 0, "scan": 0, "event": 0}
         # Saving fails (a full disk): logged in full once, until it works again.
         self._save_failing = False
@@ -183,14 +197,16 @@ class LaneLoop:
     def step(self, event: Event) -> None:
         """Handle one event: never raises, whatever the event or a device does."""
         self._count(event)
+        before = self.state
         try:
             now = self.clock()
-            new_state, effects = handle(self.state, event, now, self.ports, self.setup)
+            new_state, effects = handle_event(before, event, now, self.ports, self.setup)
         except Exception:
             log.exception("lane core failed on %r; state kept", event)
             return
         devices_before = self.state.devices
         if self._commit(new_state, effects, now):
+            self._price(before, (new_state, effects), event, now)
             self._drive(effects)
         else:
             self._save_failed(event, now)
@@ -198,6 +214,17 @@ class LaneLoop:
             self._device_changed(event)
         self._log_refusal(event)
         self.display.show(self.state)
+
+    def _price(self, before: LaneState, outcome: Outcome, event: Event, now: datetime) -> None:
+        """The open sale priced again once the step is saved (``machine.price_after``).
+        Its lines' new discounts reach the disk with the sale's next write (the next
+        scan, a void, the tender, a suspend); a sale restored at start is priced again,
+        so what a power cut leaves on disk never shows. Nothing paid is ever priced here:
+        a sale with money taken keeps its prices."""
+        try:
+            self.state, _ = price_after(before, outcome, event, now, self.ports, self.setup)
+        except Exception:
+            log.exception("pricing failed after %r; the sale keeps its earlier prices", event)
 
     def _count(self, event: Event) -> None:
         kind = (

@@ -72,13 +72,47 @@ MAX_ENTRY = 20  # digits; longer is a stuck key or a mistake
 def handle(
     state: LaneState, event: Event, now: datetime, ports: Ports, setup: LaneSetup
 ) -> Outcome:
+    """The event's outcome, with the open sale priced again whenever its basket changed
+    (promotions and members): ``price_after(handle_event(...))``."""
+    outcome = handle_event(state, event, now, ports, setup)
+    return price_after(state, outcome, event, now, ports, setup)
+
+
+def handle_event(
+    state: LaneState, event: Event, now: datetime, ports: Ports, setup: LaneSetup
+) -> Outcome:
+    """The event's outcome before the open sale is priced again. The lane loop saves
+    this (a scanned line is on disk without waiting for the promotions), then takes
+    ``price_after``'s state; the priced lines go to disk with the sale's next write."""
+    return _handle(state, event, Ctx(ports, setup, now))
+
+
+def price_after(
+    before: LaneState,
+    outcome: Outcome,
+    event: Event,
+    now: datetime,
+    ports: Ports,
+    setup: LaneSetup,
+) -> Outcome:
+    """``outcome`` (of ``event`` on ``before``) with its open sale priced again when its
+    basket changed, or on a tick that may have crossed a promotion's window."""
     ctx = Ctx(ports, setup, now)
-    outcome = _handle(state, event, ctx)
-    # Promotions and members: the open sale priced again whenever its basket changed.
-    promotions = _promotions(ctx)
     return basket_pricing.priced_outcome(
-        state, outcome, ctx, promotions, tick=isinstance(event, Tick)
+        before, outcome, ctx, _promotions(ctx), tick=isinstance(event, Tick)
     )
+
+
+def price_open_sale(state: LaneState, now: datetime, ports: Ports, setup: LaneSetup) -> LaneState:
+    """``state`` with its open sale priced as the engine prices it now (a sale restored
+    at start: what was on disk may predate its last pricing); a sale with money taken
+    keeps its prices."""
+    sale = state.sale
+    if sale is None or sale.live_tenders:
+        return state
+    ctx = Ctx(ports, setup, now)
+    priced = basket_pricing.priced(sale, _promotions(ctx), ctx)
+    return state if priced is sale else replace(state, sale=priced)
 
 
 def _promotions(ctx: Ctx) -> tuple[Promotion, ...]:
