@@ -98,11 +98,13 @@ def prune(m: Any, cutoff: str) -> None:
 
 
 def mark(m: Any, seqs: Sequence[int], at: datetime, kinds: Sequence[str]) -> None:
-    """Note uplink messages (seq and kind, in order) for the reports of their day."""
-    m.UplinkMark.insert_many(
-        [(seq, timestamp(at), kind) for seq, kind in zip(seqs, kinds, strict=False)],
-        fields=[m.UplinkMark.seq, m.UplinkMark.at, m.UplinkMark.kind],
-    ).execute()
+    """Note uplink messages (seq and kind, in order) for the reports of their day (with
+    every sale commit: plain SQL through the models' connection)."""
+    when = timestamp(at)
+    m.UplinkMark._meta.database.connection().executemany(
+        f'INSERT INTO "{m.UplinkMark._meta.table_name}" (seq, at, kind) VALUES (?, ?, ?)',
+        [(seq, when, kind) for seq, kind in zip(seqs, kinds, strict=False)],
+    )
 
 
 class StoreReports:

@@ -218,6 +218,8 @@ class SalesStore:
             )
             self._saved_header = header
         changed = []
+        adjusted_rows: list[tuple[str, int, str]] = []  # price override and discounts
+        unadjusted: list[tuple[str, int]] = []
         for line in sale.lines:
             # A sale's update keeps the Line objects it did not change: only new or
             # changed lines (a void, a recomputed discount) are compared and written.
@@ -228,24 +230,26 @@ class SalesStore:
             adjusted = line_adjustments.to_text(line)  # price override and discounts
             if self._saved_lines.get(line.no) != (*row, adjusted):
                 changed.append((sale.id, *row))
-                self._save_adjustments(sale.id, line.no, adjusted)
+                if adjusted is None:
+                    unadjusted.append((sale.id, line.no))
+                else:
+                    adjusted_rows.append((sale.id, line.no, adjusted))
                 self._saved_lines[line.no] = (*row, adjusted)
+        if unadjusted:
+            conn.executemany(
+                f"DELETE FROM {t['OpenLineAdjustment']} WHERE sale_id = ? AND no = ?", unadjusted
+            )
+        if adjusted_rows:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO {t['OpenLineAdjustment']} (sale_id, no, record) "
+                "VALUES (?, ?, ?)",
+                adjusted_rows,
+            )
         if changed:
             conn.executemany(self._insert_open_line, changed)
             # Returns: the links of the changed lines that give something back.
             nos = {row[1] for row in changed}
             return_links.save_links(conn, sale.id, (ln for ln in sale.lines if ln.no in nos))
-
-    def _save_adjustments(self, sale_id: str, no: int, text: str | None) -> None:
-        """Price override and discounts: the line's row of them, or none."""
-        conn, table = self.db.connection(), self._t["OpenLineAdjustment"]
-        if text is None:
-            conn.execute(f"DELETE FROM {table} WHERE sale_id = ? AND no = ?", (sale_id, no))
-            return
-        conn.execute(
-            f"INSERT OR REPLACE INTO {table} (sale_id, no, record) VALUES (?, ?, ?)",
-            (sale_id, no, text),
-        )
 
     def _drop_open(self, sale_id: str) -> None:
         conn, t = self.db.connection(), self._t
