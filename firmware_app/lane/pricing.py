@@ -98,6 +98,11 @@ def price_basket(
 ) -> dict[int, LinePrice]:
     """Each line's price (keyed by ``BasketLine.no``). ``now`` is aware and in the lane's
     time zone (``hours`` are compared with its local time of day)."""
+    if not promotions:  # member prices only
+        return {
+            line.no: LinePrice(member_saving(line, member)) if line.qty > 0 else LinePrice()
+            for line in lines
+        }
     classes = build_classes(lines, member)
     offers, thresholds = offers_and_thresholds(classes, promotions, member=member, now=now)
     pricer = Pricer(classes, offers, thresholds)
