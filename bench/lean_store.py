@@ -4,13 +4,15 @@ Each row times a path of the lane and, beside it, the least that SQLite (or
 ``json.loads``) needs for the same work on the same machine, with the same
 pragmas (WAL, ``synchronous=FULL``):
 
-- scan: ``LaneLoop.step(Scanned)`` (core, open-sale line saved, committed) against a
+- scan: ``LaneLoop.step(Scanned)`` up to the open-sale line committed (the core's
+  handle and the SQL; the loop then prices the basket again and shows it) against a
   bare ``sqlite3`` transaction inserting one row of the same width, each lane scan
   followed at once by one bare one (both meet the same disk);
 - sale commit: ``LaneLoop.step(CASH)`` finishing a 20-line sale against one bare
   transaction writing the rows that commit wrote (the same tables, indexes and
-  bytes: the journal entry, header, lines, tender, outbox rows and mark, the open
-  sale deleted);
+  bytes: the journal entry, header, lines, tender, outbox rows and mark, the
+  messages' marks for the day's reports, the open sale and its lines' adjustments
+  deleted);
 - catalog import: ``firmware-lane catalog import`` of a 100,000-item file
   against ``json.loads`` and ``executemany`` into the same tables (three rounds
   of each, in turn: the medians).
@@ -30,6 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +97,21 @@ class BareScans:
         return time.perf_counter() - started
 
 
-def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows of the last sale the lane committed, table by table: the bare ceiling
-    writes exactly these (with fresh keys), so it pays for the same bytes and indexes."""
+def open_adjustments(lane_db: Path) -> list[tuple[Any, ...]]:
+    """The open sale's line adjustments (promotions, discounts) as they are on disk."""
+    conn = sqlite3.connect(lane_db)
+    try:
+        return conn.execute("SELECT * FROM openlineadjustment").fetchall()
+    finally:
+        conn.close()
+
+
+def sale_template(
+    lane_db: Path, adjustments: list[tuple[Any, ...]]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the last sale the lane committed, table by table, and its open lines'
+    ``adjustments`` (read before the commit deleted them): the bare ceiling writes
+    exactly these (with fresh keys), so it pays for the same bytes and indexes."""
     conn = sqlite3.connect(lane_db)
     try:
         (sale_id,) = conn.execute(
@@ -109,7 +124,11 @@ def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
         rows["outboxmessage"] = conn.execute(
             "SELECT * FROM outboxmessage ORDER BY seq DESC LIMIT 2"
         ).fetchall()
+        rows["uplinkmark"] = conn.execute(
+            "SELECT * FROM uplinkmark ORDER BY seq DESC LIMIT 2"
+        ).fetchall()
         rows["openline"] = [(sale_id, *r[1:]) for r in rows["transactionline"]]
+        rows["openlineadjustment"] = adjustments
     finally:
         conn.close()
     return rows
@@ -118,7 +137,8 @@ def sale_template(lane_db: Path) -> dict[str, list[tuple[Any, ...]]]:
 class BareSaleCommits:
     """Per sale, one transaction writing the rows the lane's commit writes, into the same
     tables (the lane's schema, indexes and all): journal entry, header, lines, tender,
-    two outbox rows, the outbox mark; the open sale's lines and header deleted."""
+    two outbox rows, the outbox mark, the two messages' marks for the day's reports; the
+    open sale's lines, their adjustments and its header deleted."""
 
     def __init__(self, path: Path, template: dict[str, list[tuple[Any, ...]]]) -> None:
         open_database(path).close()  # the lane's schema
@@ -142,6 +162,10 @@ class BareSaleCommits:
         marks = ",".join("?" * len(lines[0]))
         conn.executemany(
             f"INSERT INTO openline VALUES ({marks})", [(sale_id, *r[1:]) for r in lines]
+        )
+        conn.executemany(
+            "INSERT INTO openlineadjustment VALUES (?, ?, ?)",
+            [(sale_id, *r[1:]) for r in template["openlineadjustment"]],
         )
         conn.execute("COMMIT")
         started = time.perf_counter()
@@ -168,7 +192,12 @@ class BareSaleCommits:
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('outbox.next_seq', ?)", (2 * i + 3,)
         )
+        conn.executemany(
+            "INSERT INTO uplinkmark VALUES (?, ?, ?)",
+            [(2 * i + k, *row[1:]) for k, row in enumerate(template["uplinkmark"], 1)],
+        )
         conn.execute("DELETE FROM openline WHERE sale_id = ?", (sale_id,))
+        conn.execute("DELETE FROM openlineadjustment WHERE sale_id = ?", (sale_id,))
         conn.execute("DELETE FROM opensale WHERE id = ?", (sale_id,))
         conn.execute("COMMIT")
         return time.perf_counter() - started
@@ -204,34 +233,51 @@ def bare_catalog_import(path: Path, document: Path) -> float:
 # --- the lane -----------------------------------------------------------------------------
 
 
-def lane_paths(
-    tmp: Path, catalog: StoreCatalog, items: int, sales: int
-) -> tuple[list[float], list[float], list[float], list[float], int]:
+@dataclass
+class LanePaths:
+    """The lane's timings (s), each beside its ceiling's: ``scans`` from the scan to its
+    line committed, ``steps`` the same scans' whole loop step (then the basket priced
+    again and shown), ``commits`` a 20-line sale paid in cash; ``rows``: what one sale
+    commit changes."""
+
+    scans: list[float] = field(default_factory=list)
+    bare_scans: list[float] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)
+    commits: list[float] = field(default_factory=list)
+    bare_commits: list[float] = field(default_factory=list)
+    rows: int = 0
+
+
+def lane_paths(tmp: Path, catalog: StoreCatalog, items: int, sales: int) -> LanePaths:
     """Scan and sale-commit timings of the lane, each followed at once by its ceiling's
-    (so both meet the same disk), and the rows one sale commit changes."""
+    (so both meet the same disk)."""
     db = open_database(tmp / "lane.db")
     lane = bench_loop(db, catalog)
     bare_scans = BareScans(tmp / "bare-scan.db")
     bare_sales: BareSaleCommits | None = None
     rng = random.Random(7)
-    scans, commits, bare_scan, bare_commit, rows = [], [], [], [], 0
+    got = LanePaths()
     for _ in range(sales):
         for _ in range(LINES_PER_SALE):
             started = time.perf_counter()
             lane.step(Scanned(ean13(rng.randrange(items))))
-            scans.append(time.perf_counter() - started)
-            bare_scan.append(bare_scans.one())
+            got.steps.append(time.perf_counter() - started)
+            got.scans.append(lane.sales.saved - started)
+            got.bare_scans.append(bare_scans.one())
+        adjustments = open_adjustments(tmp / "lane.db") if bare_sales is None else []
         changes = db.connection().total_changes
         started = time.perf_counter()
         lane.step(KeyPressed("CASH"))
-        commits.append(time.perf_counter() - started)
-        rows = db.connection().total_changes - changes
+        got.commits.append(time.perf_counter() - started)
+        got.rows = db.connection().total_changes - changes
         assert lane.state.sale is None, lane.state.message
         if bare_sales is None:  # the rows of the lane's first sale, from now on
-            bare_sales = BareSaleCommits(tmp / "bare-sale.db", sale_template(tmp / "lane.db"))
-        bare_commit.append(bare_sales.one())
+            bare_sales = BareSaleCommits(
+                tmp / "bare-sale.db", sale_template(tmp / "lane.db", adjustments)
+            )
+        got.bare_commits.append(bare_sales.one())
     db.close()
-    return scans, bare_scan, commits, bare_commit, rows
+    return got
 
 
 def timed(run: Callable[[], object]) -> float:
@@ -273,15 +319,14 @@ def main() -> None:
         import_s, bare_import_s = statistics.median(imports), statistics.median(bare_imports)
         catalog = StoreCatalog(open_catalog(tmp / "imp-0" / "catalog.db"))
         assert catalog.count() == args.items, "the import did not take"
-        scans, bare_scan, commits, bare_commit, rows = lane_paths(
-            tmp, catalog, args.items, args.sales
-        )
+        got = lane_paths(tmp, catalog, args.items, args.sales)
 
-    scan_p50, scan_mean = ms(scans)
-    bare_scan_p50, bare_scan_mean = ms(bare_scan)
-    commit_p50, commit_mean = ms(commits)
-    bare_commit_p50, bare_commit_mean = ms(bare_commit)
-    print(f"store path against its ceilings ({len(scans):,} scans, {len(commits)} sales)")
+    scan_p50, scan_mean = ms(got.scans)
+    bare_scan_p50, bare_scan_mean = ms(got.bare_scans)
+    commit_p50, commit_mean = ms(got.commits)
+    bare_commit_p50, bare_commit_mean = ms(got.bare_commits)
+    rows = got.rows
+    print(f"store path against its ceilings ({len(got.scans):,} scans, {len(got.commits)} sales)")
     print_table(
         ["path", "lane", "ceiling", "lane / ceiling", "target"],
         [
