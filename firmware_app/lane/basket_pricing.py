@@ -5,7 +5,8 @@
 ``Tick``, when the clock may have crossed a promotion's window, the engine
 (``lane.pricing.price_basket``) prices the basket again and each line gets its member
 saving and promotions. Only a sale with nothing tendered is priced: once money is
-taken its total is fixed.
+taken its total is fixed. (``machine.handle`` is the event's outcome priced; the lane
+loop saves the outcome first and prices after, ``machine.price_after``.)
 
 What the engine prices: the live sold lines. A return line keeps the discount it gives
 back; a line whose price a supervisor overrode keeps that price, with no member price
