@@ -79,6 +79,7 @@ Downlink = Callable[[str, bytes], None]
 
 CLOSE_TIMEOUT_S = 2.0  # how long close() waits for the broker to take the offline status
 JOIN_TIMEOUT_S = 15.0
+EVENTS_PER_PASS = 100  # queued events handled before a pass (PUBACKs come in bursts)
 ERROR_PAUSE_S = 1.0  # after an unexpected error (database busy…), before trying again
 MAX_UNACKED = 1000  # rows published and not acked; also what a timed-out resend repeats
 HOUSEKEEPING_S = 60.0  # prune acknowledged rows this often (and at start)
@@ -277,13 +278,18 @@ class SyncService:
         try:
             while True:
                 event = self._next_event()
-                if isinstance(event, _Stop):
-                    break
-                if event is not None:
+                handled = 0
+                # What has queued up meanwhile (a burst of PUBACKs) is handled before
+                # one pass, not a pass per event.
+                while event is not None and not isinstance(event, _Stop):
                     try:
                         self._handle(event)
                     except Exception:  # one event's failure is that event's only
                         log.exception("sync: unexpected error handling %s", type(event).__name__)
+                    handled += 1
+                    event = self._queued() if handled < EVENTS_PER_PASS else None
+                if isinstance(event, _Stop):
+                    break
                 self._tick()
         except Exception:
             log.exception("sync thread failed")
@@ -295,6 +301,13 @@ class SyncService:
         timeout = max(0.0, min(self._deadline(), self._mono() + POLL_S) - self._mono())
         try:
             return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _queued(self) -> LinkEvent | _Command | None:
+        """The next event if one is waiting, else None (never waits)."""
+        try:
+            return self._events.get_nowait()
         except queue.Empty:
             return None
 
