@@ -13,6 +13,7 @@ the config names, as ``config check`` and ``run`` do before anything starts.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -44,7 +45,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MATCH_PATTERN = re.compile(r"^$|^name:.+$|^usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
 # A broker's host: a name, an IPv4 address or an IPv6 one (its brackets stripped, maybe
 # with a zone: fe80::1%eth0).
-HOST_PATTERN = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?")
+# A host name's label (RFC 1123; an underscore, which some site DNS use, is let through).
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # Amounts in minor units stay below 10**12 (ten billion yuan): exact in SQLite and JSON.
 MAX_AMOUNT_DIGITS = 12
 
@@ -842,6 +844,27 @@ def _drawer(t: _Table) -> DrawerConfig:
     return c
 
 
+def _host_fault(host: str) -> str:
+    """Why ``host`` can be no broker's name or address ("" when it can): an IP address
+    (IPv6 with a zone too), or a name of dot-separated labels of letters, digits,
+    hyphens and underscores, each 1 to 63 long and neither starting nor ending with a
+    hyphen, 253 at most in all (a trailing dot allowed), the last not all digits."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return ""
+    name = host.removesuffix(".")
+    if len(name) > 253:
+        return "longer than 253 characters"
+    for label in name.split("."):
+        if not label:
+            return "an empty label"
+        if not HOST_LABEL.fullmatch(label):
+            return f"bad label {label[:63]!r}"
+    if name.rsplit(".", 1)[-1].isdigit():  # a name never ends in digits: an address, mistyped
+        return "not an IP address"
+    return ""
+
+
 def _broker_url(t: _Table, url: str) -> str:
     """``mqtt://HOST[:PORT]`` or ``mqtts://…``, nothing more: the login has keys of its
     own (a password in the URL would be logged), and paho takes no path."""
@@ -855,8 +878,9 @@ def _broker_url(t: _Table, url: str) -> str:
         raise t.fail("url", f"{expected}, got {url!r} ({e})") from e
     if parts.scheme not in ("mqtt", "mqtts") or not host:
         raise t.fail("url", f"{expected}, got {url!r}")
-    if not HOST_PATTERN.fullmatch(host):
-        raise t.fail("url", f"{host!r} is no host name or address")
+    why = _host_fault(host)
+    if why:
+        raise t.fail("url", f"{host!r} is no host name or address ({why})")
     try:
         port = parts.port
     except ValueError as e:

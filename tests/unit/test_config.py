@@ -103,6 +103,16 @@ def test_minimal_config(tmp_path: Path) -> None:
         ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://h:0"\n', "mqtt.url: bad port"),
         ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://ho st"\n', "mqtt.url: "),
         ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://h/x?y"\n', "mqtt.url: "),
+        ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://a..b"\n', "an empty label"),
+        ('[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://-a.b"\n', "bad label '-a'"),
+        (
+            '[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://10.0.0.300:1883"\n',
+            "not an IP address",
+        ),
+        (
+            f'[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtt://{"a" * 64}.lan"\n',
+            "bad label",
+        ),
         (
             '[lane]\nstore = "S1"\nlane = "1"\n[mqtt]\nurl = "mqtts://[::1"\n',
             "mqtt.url: ",
@@ -290,6 +300,22 @@ def lane_toml(tmp_path: Path, extra: str = "") -> config.Config:
     return config.load(
         write(tmp_path, f'[lane]\nstore = "S1"\nlane = "1"\ndata_dir = "{data}"\n{extra}')
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mqtt://store-server",
+        "mqtt://broker.lan.:1883",
+        "mqtt://my_broker.local",
+        "mqtts://10.0.0.5:8883",
+        "mqtt://[::1]:1883",
+        "mqtt://[fe80::1%eth0]",
+        "mqtt://xn--fiq228c.example",
+    ],
+)
+def test_a_broker_name_or_address_is_taken(tmp_path: Path, url: str) -> None:
+    assert lane_toml(tmp_path, f'[mqtt]\nurl = "{url}"\n').mqtt.url == url
 
 
 def test_a_plain_config_has_no_file_problems(tmp_path: Path) -> None:
