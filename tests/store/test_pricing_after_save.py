@@ -5,6 +5,7 @@ is priced again, so what a power cut leaves on disk never shows."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sqlite3
@@ -81,9 +82,8 @@ class Lane:
 
 @pytest.fixture
 def lane(tmp_path: Path):
-    made = Lane(tmp_path)
-    yield made
-    made.close()
+    with contextlib.closing(Lane(tmp_path)) as made:
+        yield made
 
 
 def discounts(sale: Sale) -> dict[int, int]:
