@@ -4,14 +4,11 @@ mosquitto as events that validate against the contract."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
-from tests.e2e.sim import run_sim
-from tests.e2e.test_hw_sim import StoreServerProbe
+from tests.e2e.sim import in_seq_order, run_to_store
 
 pytestmark = pytest.mark.e2e
 
@@ -43,18 +40,8 @@ wait idle
 def test_approvals_and_wrong_pins_reach_the_store_server(
     tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
-    probe = StoreServerProbe(mosquitto.url)
-    try:
-        result = run_sim(tmp_path, SCRIPT, "--broker", mosquitto.url)
-    finally:
-        probe.close()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 unacknowledged" in result.stdout
-    by_seq: dict[int, dict[str, Any]] = {}
-    for _topic, message in probe.messages:
-        validate(message)
-        by_seq[message["seq"]] = message
-    events = [(by_seq[s]["event"], by_seq[s]["details"]) for s in sorted(by_seq)]
+    _, received = run_to_store(tmp_path, SCRIPT, mosquitto.url)
+    events = [(m["event"], m["details"]) for m in in_seq_order(received)]
     assert events == [
         ("pin_failed", {"cashier": "1001", "step": "sign_on", "failures": "1"}),
         ("sign_on", {"role": "cashier"}),

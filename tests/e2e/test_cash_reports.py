@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from firmware_app.app.cli import main
-from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
-from tests.e2e.sim import run_sim
-from tests.e2e.test_hw_sim import StoreServerProbe
+from tests.e2e.sim import in_seq_order, run_sim, run_to_store
 
 pytestmark = pytest.mark.e2e
 
@@ -82,20 +79,9 @@ wait idle
 def test_a_day_with_cash_movements_training_and_reports(
     tmp_path: Path, mosquitto: MosquittoBroker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    probe = StoreServerProbe(mosquitto.url)
-    try:
-        result = run_sim(tmp_path, SCRIPT, "--broker", mosquitto.url)
-    finally:
-        probe.close()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 unacknowledged" in result.stdout
-
-    by_seq: dict[int, dict[str, Any]] = {}
-    for _, message in probe.messages:
-        validate(message)
-        by_seq[message["seq"]] = message
-    assert sorted(by_seq) == list(range(1, len(by_seq) + 1))
-    messages = [by_seq[s] for s in sorted(by_seq)]
+    result, received = run_to_store(tmp_path, SCRIPT, mosquitto.url)
+    messages = in_seq_order(received)
+    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
     events = [m for m in messages if m["schema"] == "lane.event/1"]
     names = [e["event"] for e in events]
     for name in ("cash_in", "cash_out", "training_on", "training_off", "x_report", "z_report"):

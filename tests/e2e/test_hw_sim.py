@@ -3,21 +3,17 @@ subscribes as a store server, acknowledges, and checks what arrived."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
 from hw_sim.script import parse_script
-from tests.e2e.sim import OFFLINE, ROOT, run_sim
+from tests.e2e.sim import OFFLINE, ROOT, run_sim, run_to_store
 
 pytestmark = pytest.mark.e2e
 
@@ -50,55 +46,12 @@ wait idle
 """
 
 
-class StoreServerProbe:
-    """A minimal store server: keeps every uplink message and acks the highest seq seen
-    without a gap, exactly as the contract asks."""
-
-    def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("mqtt://").split(":")
-        self.messages: list[tuple[str, dict[str, Any]]] = []
-        self.seen: set[int] = set()
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-store-server")
-        self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, r, p: c.subscribe("pos/+/lanes/+/+", qos=1)
-        self.client.connect(host, int(port))
-        self.client.loop_start()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        kind = msg.topic.rsplit("/", 1)[1]
-        if kind not in ("sales", "stock", "events"):
-            return
-        message = json.loads(msg.payload)
-        with self.lock:
-            self.messages.append((msg.topic, message))
-            self.seen.add(message["seq"])
-            upto = 0
-            while upto + 1 in self.seen:
-                upto += 1
-        store, lane = message["store"], message["lane"]
-        ack = {"schema": "store.ack/1", "at": message["at"], "upto": upto}
-        client.publish(f"pos/{store}/lanes/{lane}/ack", json.dumps(ack), qos=1)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 def test_a_scripted_shift_reaches_the_store_server(
     tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
-    probe = StoreServerProbe(mosquitto.url)
-    try:
-        result = run_sim(tmp_path, SCRIPT, "--broker", mosquitto.url)
-    finally:
-        probe.close()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 unacknowledged" in result.stdout
-
+    result, received = run_to_store(tmp_path, SCRIPT, mosquitto.url)
     by_seq: dict[int, dict[str, Any]] = {}
-    for topic, message in probe.messages:
-        validate(message)
+    for topic, message in received:
         assert topic == f"pos/S001/lanes/01/{topic.rsplit('/', 1)[1]}"
         by_seq[message["seq"]] = message  # resends are allowed, duplicates are equal
     seqs = sorted(by_seq)

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from firmware_app.sync.contract import validate
 from hw_sim.broker import MosquittoBroker
-from tests.e2e.sim import run_sim
-from tests.e2e.test_hw_sim import StoreServerProbe
+from tests.e2e.sim import run_to_store
 
 pytestmark = pytest.mark.e2e
 
@@ -44,17 +42,10 @@ wait idle
 def test_override_and_discounts_reach_the_store_server(
     tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
-    probe = StoreServerProbe(mosquitto.url)
-    try:
-        result = run_sim(tmp_path, SCRIPT, "--broker", mosquitto.url)
-    finally:
-        probe.close()
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 unacknowledged" in result.stdout
+    _, received = run_to_store(tmp_path, SCRIPT, mosquitto.url)
     events: list[tuple[str, dict[str, Any]]] = []
     sales = []
-    for topic, message in probe.messages:
-        validate(message)
+    for topic, message in received:
         if topic.endswith("/events"):
             events.append((message["event"], message.get("details", {})))
         elif topic.endswith("/sales"):
