@@ -17,33 +17,16 @@ from firmware_app.drivers.pole_display import PoleDisplay, open_pole_display
 from firmware_app.lane.devices import Device, StateWord
 from firmware_app.lane.events import DeviceState
 from firmware_app.lane.money import format_money
-from firmware_app.lane.view import CustomerItem, CustomerView, Phase
+from firmware_app.lane.view import CustomerItem, CustomerView
 from hw_sim.pole_display import SimulatedPoleDisplay
 from tests.drivers.test_scale import Recorder
+from tests.pole_views import COLA, TEA, customer_views
 from tests.waiting import wait_until
 
 WAIT_S = 5.0
 FAST = {"reopen_s": 0.05, "check_s": 0.05}
 
-IDLE = CustomerView(
-    phase=Phase.IDLE,
-    last=None,
-    items=0,
-    total=0,
-    paid=0,
-    due=0,
-    change=0,
-    savings=0,
-    member=None,
-    training=False,
-    idle_text=("欢迎光临 WELCOME",),
-    minor_digits=2,
-)
-COLA = CustomerItem("Cola 330ml", "Cola 330ml", "2 × 3.50", 700)
-TEA = CustomerItem("绿茶 500ml", "6901234567892", "1 × 3.50", 350)
-SELLING = replace(IDLE, phase=Phase.SELLING, last=COLA, items=2, total=770)
-PAYING = replace(SELLING, phase=Phase.PAYING, paid=500)
-DONE = replace(IDLE, phase=Phase.DONE, items=2, total=770, paid=1000, change=230)
+IDLE, SELLING, PAYING, DONE = customer_views("欢迎光临 WELCOME")
 PHASES = (IDLE, SELLING, PAYING, DONE)
 
 # The exact bytes, phase by phase (the command tables are in drivers/pole_frames.py).

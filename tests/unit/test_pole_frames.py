@@ -22,27 +22,9 @@ from firmware_app.drivers.pole_frames import (
 )
 from firmware_app.lane.money import format_money
 from firmware_app.lane.view import CustomerItem, CustomerView, Phase
+from tests.pole_views import APPLES, COLA, TEA, customer_views
 
-IDLE = CustomerView(
-    phase=Phase.IDLE,
-    last=None,
-    items=0,
-    total=0,
-    paid=0,
-    due=0,
-    change=0,
-    savings=0,
-    member=None,
-    training=False,
-    idle_text=("欢迎光临",),
-    minor_digits=2,
-)
-COLA = CustomerItem("Cola 330ml", "Cola 330ml", "2 × 3.50", 700)
-TEA = CustomerItem("绿茶 500ml", "6901234567892", "1 × 3.50", 350)
-APPLES = CustomerItem("Apples", "Apples", "0.532 kg × 12.80/kg", 681)
-SELLING = replace(IDLE, phase=Phase.SELLING, last=COLA, items=2, total=770)
-PAYING = replace(SELLING, phase=Phase.PAYING, paid=500)
-DONE = replace(IDLE, phase=Phase.DONE, items=2, total=770, paid=1000, change=230)
+IDLE, SELLING, PAYING, DONE = customer_views("欢迎光临")
 
 
 # --- the VFD, phase by phase ---------------------------------------------------------------
