@@ -182,18 +182,19 @@ def lane_book(data_dir: Path) -> Book:
     """What the lane committed: its ``transaction`` table, its lines, its outbox."""
     with _read_only(data_dir / "lane.db") as db:
         sales = db.execute('SELECT sale_id, journal_hash FROM "transaction"').fetchall()
+        # Stock moves with sales and returns (a returned line's qty is below zero), not
+        # with cancelled sales, no-sales or the like (sale.finish's deltas).
         lines = db.execute(
-            'SELECT l.sku, l.qty, t.kind FROM transactionline l JOIN "transaction" t '
-            "ON t.sale_id = l.sale_id WHERE NOT l.voided"
+            'SELECT l.sku, l.qty FROM transactionline l JOIN "transaction" t '
+            "ON t.sale_id = l.sale_id WHERE NOT l.voided AND t.kind IN ('sale', 'return')"
         ).fetchall()
         seqs = [s for (s,) in db.execute("SELECT seq FROM outboxmessage ORDER BY seq")]
         pending = db.execute(
             "SELECT count(*) FROM outboxmessage WHERE acked_at IS NULL"
         ).fetchone()[0]
     stock: dict[str, Decimal] = {}
-    for sku, qty, kind in lines:  # qty: thousandths of a piece or a kilogram
-        sign = 1 if kind == "return" else -1
-        stock[sku] = stock.get(sku, Decimal(0)) + sign * Decimal(qty) / 1000
+    for sku, qty in lines:  # qty: thousandths of a piece or a kilogram
+        stock[sku] = stock.get(sku, Decimal(0)) - Decimal(qty) / 1000
     return Book(
         seqs=seqs,
         sales=Counter(sale_id for sale_id, _ in sales),
