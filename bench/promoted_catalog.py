@@ -9,31 +9,7 @@ import random
 
 from bench.lean_store import catalog_document
 from bench.scan_to_disk import DEPARTMENTS, build_promotions
-from firmware_app.lane.promotions import Promotion, PromoType
-
-FIELDS: dict[PromoType, tuple[str, ...]] = {
-    PromoType.PERCENT_OFF: ("percent",),
-    PromoType.AMOUNT_OFF: ("amount",),
-    PromoType.FIXED_PRICE: ("price",),
-    PromoType.MULTI_BUY: ("qty", "price"),
-    PromoType.BUY_GET: ("buy", "get", "percent"),
-    PromoType.THRESHOLD: ("min", "off", "repeat"),
-}
-
-
-def promotion_json(promotion: Promotion) -> dict[str, object]:
-    """The catalog document's form of ``promotion`` (docs/mqtt.md, "Promotions")."""
-    doc: dict[str, object] = {
-        "id": promotion.id,
-        "name": promotion.name,
-        "type": promotion.type.value,
-        "items": sorted(promotion.items),
-        "departments": sorted(promotion.departments),
-    }
-    for name in FIELDS[promotion.type]:
-        value = getattr(promotion, name)
-        doc[name] = str(value) if name == "percent" else value
-    return doc
+from firmware_app.store.promotions_doc import promotion_json
 
 
 def promoted_document(items: int, promotions: int, plus: int = 9) -> dict[str, object]:
