@@ -15,8 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.soak_lane import LANE, ROOT, STORE
+from firmware_app.store.journal import open_readonly
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,9 @@ class Check:
         return f"{'PASS' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
-@contextmanager
-def read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-        yield db
+def read_only(path: Path) -> closing[sqlite3.Connection]:
+    """``path`` read-only (``journal.open_readonly``), closed when its ``with`` ends."""
+    return closing(open_readonly(path))
 
 
 def canonical(payload: bytes | str) -> str:

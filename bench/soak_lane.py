@@ -30,7 +30,8 @@ from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw_sim.broker import end_process
+from firmware_app.store.journal import open_readonly
+from hw_sim.broker import ChildProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "hw_sim" / "samples"
@@ -73,8 +74,7 @@ LINE_COLUMNS = "no, sku, qty, unit_price, amount, voided"
 
 def durable(db_path: Path) -> Durable:
     """Read ``db_path`` read-only; raises ``sqlite3.Error`` when it cannot be read now."""
-    uri = f"file:{db_path}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+    with closing(open_readonly(db_path)) as db:
         db.execute("BEGIN")  # one read transaction: one moment
         open_lines: dict[str, list[tuple]] = {}
         tenders: dict[str, str] = {}
@@ -283,9 +283,11 @@ class LaneProcess:
 # --- the store server ----------------------------------------------------------------------
 
 
-class StoreServerProcess:
+class StoreServerProcess(ChildProcess):
     """``python -m hw_sim.store_server --db FILE --members FILE --check-prices FILE``;
     stdout (every message received, duplicates too) and stderr appended to files."""
+
+    stop_timeout_s = STOP_TIMEOUT_S
 
     def __init__(self, url: str, db: Path, folder: Path) -> None:
         self.args = [
@@ -315,17 +317,3 @@ class StoreServerProcess:
             return self.err.read_text(errors="replace").count("store server listening")
         except OSError:
             return 0
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def _signal(self, sig: signal.Signals) -> None:
-        process, self.process = self.process, None
-        end_process(process, sig, STOP_TIMEOUT_S)

@@ -22,6 +22,7 @@ from contextlib import closing
 from pathlib import Path
 
 from bench.soak_lane import Durable
+from firmware_app.store.journal import open_readonly
 
 SIGN_ON = ["key CLEAR", "type 1001", "key SIGNON", "type 1234", "key ENTER", "key CLEAR"]
 BADGE = "scan SV9001"
@@ -48,9 +49,8 @@ MAX_PARKED = 4
 
 def returnable(db_path: Path) -> list[tuple[int, int]]:
     """(receipt number, line number) of sold lines no return has touched yet."""
-    uri = f"file:{db_path}?mode=ro"
     try:
-        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+        with closing(open_readonly(db_path)) as db:
             return db.execute(
                 'SELECT t.receipt_no, l.no FROM "transaction" t JOIN transactionline l '
                 "ON l.sale_id = t.sale_id WHERE t.kind = 'sale' AND NOT l.voided AND l.qty > 0 "

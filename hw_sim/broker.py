@@ -5,7 +5,9 @@ access) or runs a complete one it is given (a store's configuration, rendered
 for a test), runs ``mosquitto`` as a child process and waits until the port
 accepts connections. It can be stopped (SIGTERM: a clean shutdown that saves
 persistent sessions), killed (SIGKILL: a crash) and started again on the same
-port, which is how broker restarts are tested.
+port, which is how broker restarts are tested. ``ChildProcess`` (and
+``end_process``) is how it, the soak's store server and the sync tests' child
+processes are stopped and reaped.
 """
 
 from __future__ import annotations
@@ -56,7 +58,48 @@ def _accepts(port: int) -> bool:
         return False
 
 
-class MosquittoBroker:
+class ChildProcess:
+    """A child process (``process``, None while none runs) that ``stop`` ends cleanly
+    (SIGTERM) and ``kill`` ends as a crash would (SIGKILL), reaped either way: SIGKILL
+    after ``stop_timeout_s`` without an end. Idempotent."""
+
+    process: subprocess.Popen[bytes] | None = None
+    stop_timeout_s = STOP_TIMEOUT_S
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM: a clean stop."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, like a power cut."""
+        self._end(signal.SIGKILL)
+
+    def _end(self, sig: signal.Signals) -> None:
+        process, self.process = self.process, None
+        end_process(process, sig, self.stop_timeout_s)
+
+
+def end_process(
+    process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout_s: float
+) -> None:
+    """Send ``sig`` to ``process`` (if it still runs) and reap it; SIGKILL after
+    ``timeout_s`` seconds without an end. None: nothing to do."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class MosquittoBroker(ChildProcess):
     """A mosquitto child process on 127.0.0.1:``port``.
 
     ``data_dir`` holds the config, the log and, when ``persistence`` is on (the
@@ -87,7 +130,7 @@ class MosquittoBroker:
         self.persistence = (data_dir is not None) if persistence is None else persistence
         self.extra_conf = extra_conf
         self.conf = conf
-        self._process: subprocess.Popen[bytes] | None = None
+        self.process = None
         self._closed = False
 
     @property
@@ -97,10 +140,6 @@ class MosquittoBroker:
     @property
     def log_file(self) -> Path:
         return self.data_dir / "mosquitto.log"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def _config(self) -> Path:
         if self.conf is not None:
@@ -134,7 +173,7 @@ class MosquittoBroker:
             raise BrokerError(f"mosquitto did not start on port {self.port}: port in use")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self._config()
-        self._process = subprocess.Popen(
+        self.process = subprocess.Popen(
             [str(mosquitto_path()), "-c", str(conf)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -151,7 +190,7 @@ class MosquittoBroker:
             if not self.running:
                 break
             time.sleep(0.02)
-        self._terminate(signal.SIGKILL)
+        self.kill()
         raise BrokerError(f"mosquitto did not start on port {self.port}: {self._log_tail()}")
 
     def _log_tail(self) -> str:
@@ -160,17 +199,13 @@ class MosquittoBroker:
         except OSError:
             return "(no log)"
 
-    def _terminate(self, sig: signal.Signals) -> None:
-        process, self._process = self._process, None
-        end_process(process, sig, STOP_TIMEOUT_S)
-
     def stop(self) -> None:
         """A clean shutdown (SIGTERM); persistent sessions are saved. Idempotent."""
-        self._terminate(signal.SIGTERM)
+        super().stop()
 
     def kill(self) -> None:
         """A crash (SIGKILL): nothing is saved."""
-        self._terminate(signal.SIGKILL)
+        super().kill()
 
     def close(self) -> None:
         """Stop and remove the temporary directory, if one was made. Idempotent."""
@@ -195,19 +230,3 @@ class MosquittoBroker:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def end_process(
-    process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout_s: float
-) -> None:
-    """Send ``sig`` to ``process`` (if it still runs) and reap it; SIGKILL after
-    ``timeout_s`` seconds without an end. None: nothing to do."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

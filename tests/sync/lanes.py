@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -36,18 +34,18 @@ from firmware_app.config import MqttConfig
 from firmware_app.ids import uuid7
 from firmware_app.lane.effects import DURABLE, CommitSale
 from firmware_app.store.db import models_of, open_database
+from firmware_app.store.journal import open_readonly
 from firmware_app.store.outbox import NEXT_SEQ, Outbox
 from firmware_app.store.sales import SalesStore
 from firmware_app.sync.contract import LaneUplink, Topics
 from firmware_app.sync.service import SyncService
-from hw_sim.broker import end_process
+from hw_sim.broker import ChildProcess
 from tests.conftest import LaneMessages
 from tests.unit.till import CST, Till
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "S001"
-STOP_TIMEOUT_S = 10.0
 
 # Quick to recover: the fault tests wait for resends and reconnects, not for defaults.
 FAST_MQTT: dict[str, Any] = {
@@ -168,10 +166,9 @@ class Book:
     pending: int = 0  # unacknowledged outbox rows (lane side only)
 
 
-@contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-        yield db
+def _read_only(path: Path) -> closing[sqlite3.Connection]:
+    """``path`` read-only (``journal.open_readonly``), closed when its ``with`` ends."""
+    return closing(open_readonly(path))
 
 
 def _nonzero(levels: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -344,7 +341,7 @@ def _toml(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
-class Child:
+class Child(ChildProcess):
     """A child process with its output in a log file; signalled by its own pid only."""
 
     def __init__(self, args: list[str], log: Path) -> None:
@@ -359,22 +356,6 @@ class Child:
                 self.args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
             )
         return self
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up, like a power cut."""
-        self._signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        """SIGTERM: a clean stop."""
-        self._signal(signal.SIGTERM)
-
-    def _signal(self, sig: signal.Signals) -> None:
-        process, self.process = self.process, None
-        end_process(process, sig, STOP_TIMEOUT_S)
 
     def _log_text(self) -> str:
         try:
