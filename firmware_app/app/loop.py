@@ -204,13 +204,12 @@ class LaneLoop:
         except Exception:
             log.exception("lane core failed on %r; state kept", event)
             return
-        devices_before = self.state.devices
         if self._commit(new_state, effects, now):
             self._price(before, (new_state, effects), event, now)
             self._drive(effects)
         else:
             self._save_failed(event, now)
-        if isinstance(event, DeviceState) and self.state.devices != devices_before:
+        if isinstance(event, DeviceState) and self.state.devices != before.devices:
             self._device_changed(event)
         self._log_refusal(event)
         self.display.show(self.state)
